@@ -1,0 +1,2 @@
+//! GEMM benchmark (being written).
+fn main() {}

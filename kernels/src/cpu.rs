@@ -1,0 +1,187 @@
+//! [`Cpu`]: the execution context of the CPU backend: thread count and instruction-set policy.
+//!
+//! Threads and SIMD never change results: ops parallelize over independent outputs only, and
+//! every SIMD path computes the same sequence of correctly rounded operations as the scalar
+//! path. The context exists so that tests can prove this by running every mode.
+
+use std::sync::Arc;
+
+use crate::error::{KernelError, Result};
+
+/// Which instruction sets the kernels may use.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SimdPolicy {
+    /// The best level this CPU supports, detected at run time.
+    Auto,
+    /// Portable scalar code only.
+    Scalar,
+}
+
+/// The instruction-set level actually in use.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SimdLevel {
+    /// Portable code.
+    Scalar,
+    /// x86-64 AVX2 with FMA3.
+    Avx2Fma,
+}
+
+impl SimdLevel {
+    /// The best level this machine supports.
+    pub fn detect() -> Self {
+        #[cfg(target_arch = "x86_64")]
+        {
+            if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma")
+            {
+                return SimdLevel::Avx2Fma;
+            }
+        }
+        SimdLevel::Scalar
+    }
+
+    /// Short name for tables and logs.
+    pub fn name(self) -> &'static str {
+        match self {
+            SimdLevel::Scalar => "scalar",
+            SimdLevel::Avx2Fma => "avx2+fma",
+        }
+    }
+}
+
+/// Execution context passed to every op that may use threads or SIMD.
+#[derive(Clone)]
+pub struct Cpu {
+    threads: usize,
+    simd: SimdLevel,
+    pool: Option<Arc<rayon::ThreadPool>>,
+}
+
+impl std::fmt::Debug for Cpu {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Cpu")
+            .field("threads", &self.threads)
+            .field("simd", &self.simd)
+            .finish()
+    }
+}
+
+impl Cpu {
+    /// A context with `threads` worker threads (1 = run on the caller's thread).
+    pub fn new(threads: usize, simd: SimdPolicy) -> Result<Self> {
+        if threads == 0 {
+            return Err(KernelError::InvalidArgument {
+                op: "Cpu::new",
+                detail: "thread count must be at least 1".into(),
+            });
+        }
+        let simd = match simd {
+            SimdPolicy::Auto => SimdLevel::detect(),
+            SimdPolicy::Scalar => SimdLevel::Scalar,
+        };
+        let pool = if threads > 1 {
+            let pool = rayon::ThreadPoolBuilder::new()
+                .num_threads(threads)
+                .thread_name(|i| format!("repops-{i}"))
+                .build()
+                .map_err(|e| KernelError::ThreadPool(e.to_string()))?;
+            Some(Arc::new(pool))
+        } else {
+            None
+        };
+        Ok(Self {
+            threads,
+            simd,
+            pool,
+        })
+    }
+
+    /// One thread, best SIMD level. Cannot fail.
+    pub fn single() -> Self {
+        Self {
+            threads: 1,
+            simd: SimdLevel::detect(),
+            pool: None,
+        }
+    }
+
+    /// One thread, scalar code only. Cannot fail.
+    pub fn scalar() -> Self {
+        Self {
+            threads: 1,
+            simd: SimdLevel::Scalar,
+            pool: None,
+        }
+    }
+
+    /// Worker thread count.
+    pub fn threads(&self) -> usize {
+        self.threads
+    }
+
+    /// Instruction-set level in use.
+    pub fn simd(&self) -> SimdLevel {
+        self.simd
+    }
+
+    /// Runs `f(i)` for every `i in 0..n`, spread over the worker threads. `f` must only write
+    /// state that belongs to task `i`.
+    pub fn for_each_task<F>(&self, n: usize, f: F)
+    where
+        F: Fn(usize) + Sync + Send,
+    {
+        match &self.pool {
+            Some(pool) if n > 1 => pool.install(|| {
+                use rayon::prelude::*;
+                (0..n).into_par_iter().for_each(&f);
+            }),
+            _ => (0..n).for_each(f),
+        }
+    }
+
+    /// Splits `out` into consecutive chunks of `chunk_len` elements (the last may be shorter) and
+    /// runs `f(chunk_index, chunk)` for each, spread over the worker threads.
+    pub fn for_each_chunk_mut<T, F>(&self, out: &mut [T], chunk_len: usize, f: F)
+    where
+        T: Send,
+        F: Fn(usize, &mut [T]) + Sync + Send,
+    {
+        let chunk_len = chunk_len.max(1);
+        match &self.pool {
+            Some(pool) if out.len() > chunk_len => pool.install(|| {
+                use rayon::prelude::*;
+                out.par_chunks_mut(chunk_len)
+                    .enumerate()
+                    .for_each(|(i, c)| f(i, c));
+            }),
+            _ => out
+                .chunks_mut(chunk_len)
+                .enumerate()
+                .for_each(|(i, c)| f(i, c)),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn zero_threads_is_an_error() {
+        assert!(matches!(
+            Cpu::new(0, SimdPolicy::Auto),
+            Err(KernelError::InvalidArgument { .. })
+        ));
+    }
+
+    #[test]
+    fn chunks_cover_everything_once() {
+        let cx = Cpu::new(2, SimdPolicy::Scalar).unwrap();
+        let mut v = vec![0u32; 1000];
+        cx.for_each_chunk_mut(&mut v, 7, |i, c| {
+            for (j, x) in c.iter_mut().enumerate() {
+                *x += (i * 7 + j) as u32;
+            }
+        });
+        assert!(v.iter().enumerate().all(|(i, &x)| x == i as u32));
+    }
+}

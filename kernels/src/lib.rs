@@ -1,0 +1,34 @@
+//! # pinpoint-kernels: RepOps, reproducible operators
+//!
+//! Every function in this crate returns the same bits for the same inputs on every machine,
+//! whatever the thread count or instruction set. That property is what lets a pinpoint referee
+//! settle a dispute by re-running a single operator. The exact evaluation order of every op
+//! is written down in `docs/numerics.md`; the golden suite ([`golden`]) pins it by hash.
+//!
+//! Main types and modules:
+//! - [`Tensor`]: f32, row-major, shaped; [`Tensor::hash`] is the canonical blake3 hash.
+//! - [`Cpu`]: the execution context (thread count, SIMD policy). Pass it to ops that compute.
+//! - [`math`]: exp, ln, tanh, sigmoid, erf, gelu, sin, cos, sqrt, rsqrt from `+ - * /`,
+//!   `sqrt` and `fma` only; no platform libm.
+//! - [`reduce`]: canonical blocked reductions ([`reduce::REDUCE_BLOCK`]).
+//! - [`gemm`]: matrix products in the canonical blocked-fma order, AVX2+FMA or portable.
+//! - [`ops`]: elementwise with broadcasting, shape ops, gather, softmax, layer norm,
+//!   cross-entropy — each with its backward.
+//! - [`rng`]: Philox4x32-10 and the uniform/normal samplers defined from it.
+//! - [`golden`]: the fixed list of op invocations whose output hashes are committed.
+//!
+//! Bad input (mismatched shapes, empty tensors, out-of-range indices) is a [`KernelError`],
+//! never a panic. The crate has no I/O, no clock and no OS randomness.
+
+pub mod cpu;
+pub mod error;
+pub mod gemm;
+pub mod math;
+pub mod ops;
+pub mod reduce;
+pub mod rng;
+pub mod tensor;
+
+pub use cpu::{Cpu, SimdLevel, SimdPolicy};
+pub use error::{KernelError, Result};
+pub use tensor::{Tensor, TensorHash};

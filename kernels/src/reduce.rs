@@ -1,0 +1,75 @@
+//! Canonical reductions: one summation order, fixed by [`REDUCE_BLOCK`], on every machine.
+//!
+//! The order (docs/numerics.md, "Reductions"): split the `n` terms into blocks of
+//! [`REDUCE_BLOCK`]; each block sum starts at `+0.0` and adds its terms in ascending index
+//! order; the total starts at the first block's sum and adds the others in ascending order.
+//! The empty sum is `+0.0`. Parallel code splits over *outputs*, never inside one sum.
+
+/// Terms per block in every canonical reduction (sum, mean, sum of squares, dot products in
+/// norms and losses). GEMM's K-block is [`crate::gemm::GEMM_K_BLOCK`].
+pub const REDUCE_BLOCK: usize = 256;
+
+/// Canonical sum of `term(0) … term(n-1)`.
+#[inline]
+pub fn canonical_sum(n: usize, term: impl Fn(usize) -> f32) -> f32 {
+    let mut total = 0.0f32;
+    let mut start = 0usize;
+    while start < n {
+        let end = (start + REDUCE_BLOCK).min(n);
+        let mut block = 0.0f32;
+        for i in start..end {
+            block += term(i);
+        }
+        total = if start == 0 { block } else { total + block };
+        start = end;
+    }
+    total
+}
+
+/// Canonical sum of a slice.
+#[inline]
+pub fn canonical_sum_slice(xs: &[f32]) -> f32 {
+    canonical_sum(xs.len(), |i| xs[i])
+}
+
+/// Canonical sum of products `a(i)·b(i)`, each block accumulated with explicit fma:
+/// `block = fma(a(i), b(i), block)`, blocks combined as in [`canonical_sum`].
+#[inline]
+pub fn canonical_dot(n: usize, a: impl Fn(usize) -> f32, b: impl Fn(usize) -> f32) -> f32 {
+    let mut total = 0.0f32;
+    let mut start = 0usize;
+    while start < n {
+        let end = (start + REDUCE_BLOCK).min(n);
+        let mut block = 0.0f32;
+        for i in start..end {
+            block = a(i).mul_add(b(i), block);
+        }
+        total = if start == 0 { block } else { total + block };
+        start = end;
+    }
+    total
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn order_is_blocked() {
+        // 1e8 followed by many ones: a naive sequential sum loses the ones, the blocked sum
+        // keeps the ones of later blocks together.
+        let n = 3 * REDUCE_BLOCK;
+        let xs: Vec<f32> = (0..n).map(|i| if i == 0 { 1e8 } else { 1.0 }).collect();
+        let naive: f32 = xs.iter().fold(0.0, |a, &b| a + b);
+        let canon = canonical_sum_slice(&xs);
+        // block 0 rounds back to 1e8 (ulp 8); blocks 1 and 2 are exact.
+        let expect = (1e8f32 + REDUCE_BLOCK as f32) + REDUCE_BLOCK as f32;
+        assert_eq!(naive, 1e8);
+        assert_eq!(canon, expect);
+    }
+
+    #[test]
+    fn empty_sum_is_positive_zero() {
+        assert_eq!(canonical_sum_slice(&[]).to_bits(), 0);
+    }
+}

@@ -1,0 +1,3 @@
+//! The `pinpoint` command-line tool.
+
+fn main() {}
