@@ -1,3 +1,40 @@
-//! The `pinpoint` command-line tool.
+//! The `pinpoint` command-line tool: a thin layer over the workspace crates.
 
-fn main() {}
+mod kernels_cmd;
+
+use clap::{Parser, Subcommand};
+
+/// pinpoint: a decentralized, verifiable machine-learning compute network.
+///
+/// Training and inference run on RepOps, reproducible operators that give the same bits on
+/// every machine, so a refereed dispute can pinpoint the one operator where two parties
+/// disagree.
+#[derive(Debug, Parser)]
+#[command(name = "pinpoint", version, about, long_about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// RepOps kernels: check that this machine computes the network's bits.
+    Kernels {
+        #[command(subcommand)]
+        command: kernels_cmd::KernelsCommand,
+    },
+}
+
+fn main() -> std::process::ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Kernels { command } => kernels_cmd::run(command),
+    };
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            std::process::ExitCode::from(2)
+        }
+    }
+}

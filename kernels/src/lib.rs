@@ -23,6 +23,7 @@
 pub mod cpu;
 pub mod error;
 pub mod gemm;
+pub mod golden;
 pub mod math;
 pub mod ops;
 pub mod reduce;
