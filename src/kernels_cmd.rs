@@ -27,6 +27,10 @@ pub struct SelftestArgs {
     /// Print full 64-character hashes instead of a 16-character prefix.
     #[arg(long)]
     full_hashes: bool,
+    /// Compare against this hashes file (`name shape hash` per line) instead of the hashes
+    /// built into the binary, e.g. a file published with a network release.
+    #[arg(long, value_name = "FILE")]
+    expected: Option<std::path::PathBuf>,
 }
 
 fn default_threads() -> u16 {
@@ -48,7 +52,15 @@ fn selftest(args: &SelftestArgs) -> anyhow::Result<ExitCode> {
         SimdPolicy::Auto
     };
     let cx = Cpu::new(usize::from(args.threads), policy).context("starting the kernel threads")?;
-    let expected = golden::expected().context("reading the committed golden hashes")?;
+    let expected = match &args.expected {
+        None => golden::expected().context("reading the built-in golden hashes")?,
+        Some(path) => {
+            let text = std::fs::read_to_string(path)
+                .with_context(|| format!("reading golden hashes from {}", path.display()))?;
+            golden::parse(&text)
+                .with_context(|| format!("parsing golden hashes in {}", path.display()))?
+        }
+    };
     eprintln!(
         "RepOps selftest: {} golden rows, {} thread(s), {} code",
         expected.len(),
