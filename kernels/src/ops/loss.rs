@@ -109,6 +109,7 @@ pub fn cross_entropy_backward(
 }
 
 #[cfg(test)]
+#[allow(clippy::needless_range_loop)] // index loops mirror the spec's formulas
 mod tests {
     use super::*;
     use crate::ops::softmax::log_softmax;
@@ -162,7 +163,10 @@ mod tests {
         }
         let l = per.data();
         let mean = canonical_sum(rows, |i| l[i]) / rows as f32;
-        assert_eq!(cross_entropy(&cx, &x, &t).unwrap().data()[0].to_bits(), mean.to_bits());
+        assert_eq!(
+            cross_entropy(&cx, &x, &t).unwrap().data()[0].to_bits(),
+            mean.to_bits()
+        );
     }
 
     #[test]
@@ -204,7 +208,11 @@ mod tests {
         for r in 0..rows {
             for i in 0..c {
                 let pi = p.data()[r * c + i];
-                let want = if i == t[r] as usize { (pi - 1.0) * g } else { pi * g };
+                let want = if i == t[r] as usize {
+                    (pi - 1.0) * g
+                } else {
+                    pi * g
+                };
                 assert_eq!(dx.data()[r * c + i].to_bits(), want.to_bits());
             }
         }

@@ -91,8 +91,7 @@ pub fn layer_norm(
                 }
                 let var = canonical_dot(d, |i| hr[i], |i| hr[i]) / df;
                 let r = 1.0 / math::sqrt(var + eps);
-                for ((yi, h), (&g, &b)) in yr.iter_mut().zip(hr.iter_mut()).zip(gs.iter().zip(bs))
-                {
+                for ((yi, h), (&g, &b)) in yr.iter_mut().zip(hr.iter_mut()).zip(gs.iter().zip(bs)) {
                     *h *= r;
                     *yi = h.mul_add(g, b);
                 }
@@ -187,7 +186,12 @@ pub fn layer_norm_backward(
         });
     }
     let df = d as f32;
-    let (hs, gs, dys, rs) = (saved.xhat.data(), gamma.data(), dy.data(), saved.rstd.data());
+    let (hs, gs, dys, rs) = (
+        saved.xhat.data(),
+        gamma.data(),
+        dy.data(),
+        saved.rstd.data(),
+    );
     let mut dx = vec![0.0f32; hs.len()];
     cx.for_each_chunk_mut(&mut dx, d, |row, dxr| {
         let hr = &hs[row * d..(row + 1) * d];
@@ -210,6 +214,7 @@ pub fn layer_norm_backward(
 }
 
 #[cfg(test)]
+#[allow(clippy::needless_range_loop)] // index loops mirror the spec's formulas
 mod tests {
     use super::*;
     use crate::ops::softmax::test_util::*;
@@ -220,11 +225,16 @@ mod tests {
         let mu = x.iter().sum::<f64>() / d;
         let var = x.iter().map(|v| (v - mu) * (v - mu)).sum::<f64>() / d;
         let r = 1.0 / (var + eps).sqrt();
-        (0..x.len()).map(|i| (x[i] - mu) * r * g[i] + b[i]).collect()
+        (0..x.len())
+            .map(|i| (x[i] - mu) * r * g[i] + b[i])
+            .collect()
     }
 
     fn params(k: u64, d: usize) -> (Tensor, Tensor) {
-        (uniform(200 + k, &[d], 0.5, 1.5), uniform(300 + k, &[d], -0.5, 0.5))
+        (
+            uniform(200 + k, &[d], 0.5, 1.5),
+            uniform(300 + k, &[d], -0.5, 0.5),
+        )
     }
 
     #[test]
@@ -239,7 +249,13 @@ mod tests {
             for r in 0..rows {
                 let xr = f64s(&x.data()[r * d..(r + 1) * d]);
                 let want = ln64(&xr, &g64, &b64, 1e-5);
-                assert_close(&y.data()[r * d..(r + 1) * d], &want, 2e-5, 1e-5, "layer_norm");
+                assert_close(
+                    &y.data()[r * d..(r + 1) * d],
+                    &want,
+                    2e-5,
+                    1e-5,
+                    "layer_norm",
+                );
             }
         }
     }
@@ -273,8 +289,14 @@ mod tests {
         let (y, saved) = layer_norm(&Cpu::single(), &x, &g, &b, 1e-5).unwrap();
         assert_eq!(y.data(), &[0.25; 4]);
         assert_eq!(saved.rstd.shape(), &[] as &[usize]);
-        let (y3, _) = layer_norm(&Cpu::single(), &x.reshape(&[1, 1, 4]).unwrap(), &g, &b, 1e-5)
-            .unwrap();
+        let (y3, _) = layer_norm(
+            &Cpu::single(),
+            &x.reshape(&[1, 1, 4]).unwrap(),
+            &g,
+            &b,
+            1e-5,
+        )
+        .unwrap();
         assert_eq!(bits(&y3), bits(&y));
         assert_eq!(y3.shape(), &[1, 1, 4]);
     }
@@ -308,13 +330,21 @@ mod tests {
             let cx = Cpu::single();
             let (_, saved) = layer_norm(&cx, &x, &g, &b, eps).unwrap();
             let (dx, dg, db) = layer_norm_backward(&cx, &saved, &g, &dy).unwrap();
-            let (x64, g64, b64, w) = (f64s(x.data()), f64s(g.data()), f64s(b.data()), f64s(dy.data()));
+            let (x64, g64, b64, w) = (
+                f64s(x.data()),
+                f64s(g.data()),
+                f64s(b.data()),
+                f64s(dy.data()),
+            );
             let eps64 = eps as f64;
             let objective = |x: &[f64], g: &[f64], b: &[f64]| -> f64 {
                 (0..rows)
                     .map(|r| {
                         let y = ln64(&x[r * d..(r + 1) * d], g, b, eps64);
-                        y.iter().zip(&w[r * d..(r + 1) * d]).map(|(p, q)| p * q).sum::<f64>()
+                        y.iter()
+                            .zip(&w[r * d..(r + 1) * d])
+                            .map(|(p, q)| p * q)
+                            .sum::<f64>()
                     })
                     .sum()
             };
@@ -353,14 +383,24 @@ mod tests {
 
     #[test]
     fn bit_identical_across_contexts() {
-        for (k, &(rows, d)) in [(300usize, 5usize), (37, 257), (9, 1023)].iter().enumerate() {
+        for (k, &(rows, d)) in [(300usize, 5usize), (37, 257), (9, 1023)]
+            .iter()
+            .enumerate()
+        {
             let x = uniform(40 + k as u64, &[rows, d], -4.0, 4.0);
             let (g, b) = params(40 + k as u64, d);
             let dy = uniform(50 + k as u64, &[rows, d], -1.0, 1.0);
             let run = |cx: &Cpu| {
                 let (y, s) = layer_norm(cx, &x, &g, &b, 1e-5).unwrap();
                 let (dx, dg, db) = layer_norm_backward(cx, &s, &g, &dy).unwrap();
-                [bits(&y), bits(&s.xhat), bits(&s.rstd), bits(&dx), bits(&dg), bits(&db)]
+                [
+                    bits(&y),
+                    bits(&s.xhat),
+                    bits(&s.rstd),
+                    bits(&dx),
+                    bits(&dg),
+                    bits(&db),
+                ]
             };
             let cxs = contexts();
             let want = run(&cxs[0]);
@@ -377,18 +417,36 @@ mod tests {
         let (g, b) = (Tensor::full(&[3], 1.0), Tensor::zeros(&[3]));
         let bad = Tensor::zeros(&[4]);
         let ln = |x: &Tensor, g: &Tensor, b: &Tensor, e: f32| layer_norm(&cx, x, g, b, e);
-        assert!(matches!(ln(&x, &bad, &b, 1e-5), Err(KernelError::ShapeMismatch { .. })));
-        assert!(matches!(ln(&x, &g, &bad, 1e-5), Err(KernelError::ShapeMismatch { .. })));
+        assert!(matches!(
+            ln(&x, &bad, &b, 1e-5),
+            Err(KernelError::ShapeMismatch { .. })
+        ));
+        assert!(matches!(
+            ln(&x, &g, &bad, 1e-5),
+            Err(KernelError::ShapeMismatch { .. })
+        ));
         let g2 = Tensor::full(&[1, 3], 1.0);
-        assert!(matches!(ln(&x, &g2, &b, 1e-5), Err(KernelError::ShapeMismatch { .. })));
+        assert!(matches!(
+            ln(&x, &g2, &b, 1e-5),
+            Err(KernelError::ShapeMismatch { .. })
+        ));
         for e in [-1e-5, f32::NAN, f32::INFINITY] {
-            assert!(matches!(ln(&x, &g, &b, e), Err(KernelError::InvalidArgument { .. })));
+            assert!(matches!(
+                ln(&x, &g, &b, e),
+                Err(KernelError::InvalidArgument { .. })
+            ));
         }
         assert!(ln(&x, &g, &b, 0.0).is_ok());
         let e0 = Tensor::zeros(&[0, 3]);
-        assert!(matches!(ln(&e0, &g, &b, 1e-5), Err(KernelError::Empty { .. })));
+        assert!(matches!(
+            ln(&e0, &g, &b, 1e-5),
+            Err(KernelError::Empty { .. })
+        ));
         let s0 = Tensor::scalar(1.0);
-        assert!(matches!(ln(&s0, &g, &b, 1e-5), Err(KernelError::InvalidArgument { .. })));
+        assert!(matches!(
+            ln(&s0, &g, &b, 1e-5),
+            Err(KernelError::InvalidArgument { .. })
+        ));
 
         let (_, saved) = ln(&x, &g, &b, 1e-5).unwrap();
         let bw = |s: &LayerNormSaved, g: &Tensor, dy: &Tensor| layer_norm_backward(&cx, s, g, dy);
@@ -396,10 +454,16 @@ mod tests {
             bw(&saved, &g, &Tensor::zeros(&[3, 2])),
             Err(KernelError::ShapeMismatch { .. })
         ));
-        assert!(matches!(bw(&saved, &bad, &x), Err(KernelError::ShapeMismatch { .. })));
+        assert!(matches!(
+            bw(&saved, &bad, &x),
+            Err(KernelError::ShapeMismatch { .. })
+        ));
         let mut short = saved.clone();
         short.rstd = Tensor::zeros(&[1]);
-        assert!(matches!(bw(&short, &g, &x), Err(KernelError::ShapeMismatch { .. })));
+        assert!(matches!(
+            bw(&short, &g, &x),
+            Err(KernelError::ShapeMismatch { .. })
+        ));
         let empty = LayerNormSaved {
             xhat: Tensor::zeros(&[0, 3]),
             rstd: Tensor::zeros(&[0]),
