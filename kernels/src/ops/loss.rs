@@ -9,7 +9,7 @@
 use crate::cpu::Cpu;
 use crate::error::{KernelError, Result};
 use crate::math;
-use crate::ops::softmax::{last_axis_rows, row_max, softmax_row};
+use crate::ops::softmax::{last_axis_rows, row_max, softmax_row, with_simd};
 use crate::reduce::canonical_sum;
 use crate::tensor::Tensor;
 
@@ -63,8 +63,11 @@ pub fn cross_entropy_rows(cx: &Cpu, logits: &Tensor, targets: &[u32]) -> Result<
 /// The per-row losses of validated input, in row order.
 fn row_losses(cx: &Cpu, xs: &[f32], c: usize, targets: &[u32]) -> Vec<f32> {
     let mut out = vec![0.0f32; targets.len()];
+    let simd = cx.simd();
     cx.for_each_chunk_mut(&mut out, 1, |r, l| {
-        l[0] = row_loss(&xs[r * c..(r + 1) * c], targets[r] as usize);
+        with_simd(simd, || {
+            l[0] = row_loss(&xs[r * c..(r + 1) * c], targets[r] as usize);
+        })
     });
     out
 }
@@ -98,12 +101,15 @@ pub fn cross_entropy_backward(
     let g = dloss / rows as f32;
     let xs = logits.data();
     let mut out = vec![0.0f32; xs.len()];
+    let simd = cx.simd();
     cx.for_each_chunk_mut(&mut out, c, |r, dx| {
-        softmax_row(&xs[r * c..(r + 1) * c], dx);
-        let t = targets[r] as usize;
-        for (i, v) in dx.iter_mut().enumerate() {
-            *v = if i == t { (*v - 1.0) * g } else { *v * g };
-        }
+        with_simd(simd, || {
+            softmax_row(&xs[r * c..(r + 1) * c], dx);
+            let t = targets[r] as usize;
+            for (i, v) in dx.iter_mut().enumerate() {
+                *v = if i == t { (*v - 1.0) * g } else { *v * g };
+            }
+        })
     });
     Tensor::new(logits.shape(), out)
 }

@@ -11,7 +11,7 @@
 use crate::cpu::Cpu;
 use crate::error::{KernelError, Result};
 use crate::math;
-use crate::ops::softmax::{last_axis_rows, require_same_shape};
+use crate::ops::softmax::{last_axis_rows, require_same_shape, with_simd};
 use crate::reduce::{REDUCE_BLOCK, canonical_dot, canonical_sum};
 use crate::tensor::Tensor;
 
@@ -82,21 +82,26 @@ pub fn layer_norm(
             .zip(rstd.iter_mut())
             .map(|((a, b), c)| (a, b, c))
             .collect();
+        let simd = cx.simd();
         cx.for_each_chunk_mut(&mut jobs, 1, |row, job| {
-            for (k, (yr, hr, rr)) in job.iter_mut().enumerate() {
-                let xr = &xs[(row + k) * d..(row + k + 1) * d];
-                let mu = canonical_sum(d, |i| xr[i]) / df;
-                for (h, &xi) in hr.iter_mut().zip(xr) {
-                    *h = xi - mu;
+            with_simd(simd, || {
+                for (k, (yr, hr, rr)) in job.iter_mut().enumerate() {
+                    let xr = &xs[(row + k) * d..(row + k + 1) * d];
+                    let mu = canonical_sum(d, |i| xr[i]) / df;
+                    for (h, &xi) in hr.iter_mut().zip(xr) {
+                        *h = xi - mu;
+                    }
+                    let var = canonical_dot(d, |i| hr[i], |i| hr[i]) / df;
+                    let r = 1.0 / math::sqrt(var + eps);
+                    for ((yi, h), (&g, &b)) in
+                        yr.iter_mut().zip(hr.iter_mut()).zip(gs.iter().zip(bs))
+                    {
+                        *h *= r;
+                        *yi = h.mul_add(g, b);
+                    }
+                    **rr = r;
                 }
-                let var = canonical_dot(d, |i| hr[i], |i| hr[i]) / df;
-                let r = 1.0 / math::sqrt(var + eps);
-                for ((yi, h), (&g, &b)) in yr.iter_mut().zip(hr.iter_mut()).zip(gs.iter().zip(bs)) {
-                    *h *= r;
-                    *yi = h.mul_add(g, b);
-                }
-                **rr = r;
-            }
+            })
         });
     }
     let lead = &x.shape()[..x.rank() - 1];
@@ -115,39 +120,42 @@ pub fn layer_norm(
 /// order, which reads memory row by row without changing any column's order.
 fn column_reduce(cx: &Cpu, rows: usize, d: usize, a: &[f32], b: Option<&[f32]>) -> Vec<f32> {
     let mut out = vec![0.0f32; d];
+    let simd = cx.simd();
     cx.for_each_chunk_mut(&mut out, COLUMN_TASK, |task, total| {
-        let j0 = task * COLUMN_TASK;
-        let w = total.len();
-        let mut block = vec![0.0f32; w];
-        let mut start = 0usize;
-        while start < rows {
-            let end = (start + REDUCE_BLOCK).min(rows);
-            block.fill(0.0);
-            for row in start..end {
-                let ar = &a[row * d + j0..row * d + j0 + w];
-                match b {
-                    Some(b) => {
-                        let br = &b[row * d + j0..row * d + j0 + w];
-                        for ((s, &p), &q) in block.iter_mut().zip(ar).zip(br) {
-                            *s = p.mul_add(q, *s);
+        with_simd(simd, || {
+            let j0 = task * COLUMN_TASK;
+            let w = total.len();
+            let mut block = vec![0.0f32; w];
+            let mut start = 0usize;
+            while start < rows {
+                let end = (start + REDUCE_BLOCK).min(rows);
+                block.fill(0.0);
+                for row in start..end {
+                    let ar = &a[row * d + j0..row * d + j0 + w];
+                    match b {
+                        Some(b) => {
+                            let br = &b[row * d + j0..row * d + j0 + w];
+                            for ((s, &p), &q) in block.iter_mut().zip(ar).zip(br) {
+                                *s = p.mul_add(q, *s);
+                            }
                         }
-                    }
-                    None => {
-                        for (s, &p) in block.iter_mut().zip(ar) {
-                            *s += p;
+                        None => {
+                            for (s, &p) in block.iter_mut().zip(ar) {
+                                *s += p;
+                            }
                         }
                     }
                 }
-            }
-            if start == 0 {
-                total.copy_from_slice(&block);
-            } else {
-                for (t, &s) in total.iter_mut().zip(&block) {
-                    *t += s;
+                if start == 0 {
+                    total.copy_from_slice(&block);
+                } else {
+                    for (t, &s) in total.iter_mut().zip(&block) {
+                        *t += s;
+                    }
                 }
+                start = end;
             }
-            start = end;
-        }
+        })
     });
     out
 }
@@ -193,16 +201,19 @@ pub fn layer_norm_backward(
         saved.rstd.data(),
     );
     let mut dx = vec![0.0f32; hs.len()];
+    let simd = cx.simd();
     cx.for_each_chunk_mut(&mut dx, d, |row, dxr| {
-        let hr = &hs[row * d..(row + 1) * d];
-        let gr = &dys[row * d..(row + 1) * d];
-        let g = |i: usize| gr[i] * gs[i];
-        let a = canonical_sum(d, g);
-        let b = canonical_dot(d, g, |i| hr[i]);
-        let k = rs[row] / df;
-        for (i, v) in dxr.iter_mut().enumerate() {
-            *v = k * (-hr[i]).mul_add(b, df.mul_add(g(i), -a));
-        }
+        with_simd(simd, || {
+            let hr = &hs[row * d..(row + 1) * d];
+            let gr = &dys[row * d..(row + 1) * d];
+            let g = |i: usize| gr[i] * gs[i];
+            let a = canonical_sum(d, g);
+            let b = canonical_dot(d, g, |i| hr[i]);
+            let k = rs[row] / df;
+            for (i, v) in dxr.iter_mut().enumerate() {
+                *v = k * (-hr[i]).mul_add(b, df.mul_add(g(i), -a));
+            }
+        })
     });
     let dgamma = column_reduce(cx, rows, d, dys, Some(hs));
     let dbeta = column_reduce(cx, rows, d, dys, None);
