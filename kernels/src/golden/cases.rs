@@ -5,6 +5,7 @@ use super::{Case, Inputs, Outputs};
 use crate::cpu::Cpu;
 use crate::error::Result;
 use crate::math;
+use crate::ops;
 use crate::tensor::Tensor;
 
 /// Awkward lengths: 1, around the block size, and a large odd one.
@@ -114,11 +115,97 @@ fn reduce_group() -> Vec<Case> {
     }]
 }
 
+fn softmax_case(cx: &Cpu, inp: &Inputs, rows: usize, cols: usize, log: bool) -> Result<Outputs> {
+    let x = inp.uniform(400, &[rows, cols], -8.0, 8.0);
+    let dy = inp.uniform(401, &[rows, cols], -1.0, 1.0);
+    let (y, dx) = if log {
+        let y = ops::softmax::log_softmax(cx, &x)?;
+        let dx = ops::softmax::log_softmax_backward(cx, &y, &dy)?;
+        (y, dx)
+    } else {
+        let y = ops::softmax::softmax(cx, &x)?;
+        let dx = ops::softmax::softmax_backward(cx, &y, &dy)?;
+        (y, dx)
+    };
+    Ok(vec![("y", y), ("dx", dx)])
+}
+
+fn cross_entropy_case(cx: &Cpu, inp: &Inputs, rows: usize, classes: usize) -> Result<Outputs> {
+    let logits = inp.uniform(410, &[rows, classes], -6.0, 6.0);
+    let targets = inp.ids(411, rows, classes as u32);
+    Ok(vec![
+        ("loss", ops::loss::cross_entropy(cx, &logits, &targets)?),
+        (
+            "rows",
+            ops::loss::cross_entropy_rows(cx, &logits, &targets)?,
+        ),
+        (
+            "dlogits",
+            ops::loss::cross_entropy_backward(cx, &logits, &targets, 1.0)?,
+        ),
+    ])
+}
+
+fn layer_norm_case(cx: &Cpu, inp: &Inputs, rows: usize, d: usize) -> Result<Outputs> {
+    let x = inp.uniform(420, &[rows, d], -3.0, 5.0);
+    let gamma = inp.uniform(421, &[d], 0.5, 1.5);
+    let beta = inp.uniform(422, &[d], -0.5, 0.5);
+    let dy = inp.uniform(423, &[rows, d], -1.0, 1.0);
+    let (y, saved) = ops::norm::layer_norm(cx, &x, &gamma, &beta, 1e-5)?;
+    let (dx, dgamma, dbeta) = ops::norm::layer_norm_backward(cx, &saved, &gamma, &dy)?;
+    Ok(vec![
+        ("y", y),
+        ("xhat", saved.xhat),
+        ("rstd", saved.rstd),
+        ("dx", dx),
+        ("dgamma", dgamma),
+        ("dbeta", dbeta),
+    ])
+}
+
+fn nn_group() -> Vec<Case> {
+    vec![
+        Case {
+            name: "softmax.7x257",
+            run: |cx, inp| softmax_case(cx, inp, 7, 257, false),
+        },
+        Case {
+            name: "softmax.255x7",
+            run: |cx, inp| softmax_case(cx, inp, 255, 7, false),
+        },
+        Case {
+            name: "log_softmax.3x1023",
+            run: |cx, inp| softmax_case(cx, inp, 3, 1023, true),
+        },
+        Case {
+            name: "log_softmax.257x1",
+            run: |cx, inp| softmax_case(cx, inp, 257, 1, true),
+        },
+        Case {
+            name: "cross_entropy.255x7",
+            run: |cx, inp| cross_entropy_case(cx, inp, 255, 7),
+        },
+        Case {
+            name: "cross_entropy.5x1023",
+            run: |cx, inp| cross_entropy_case(cx, inp, 5, 1023),
+        },
+        Case {
+            name: "layer_norm.7x255",
+            run: |cx, inp| layer_norm_case(cx, inp, 7, 255),
+        },
+        Case {
+            name: "layer_norm.300x257",
+            run: |cx, inp| layer_norm_case(cx, inp, 300, 257),
+        },
+    ]
+}
+
 /// All cases in order.
 pub fn all() -> Vec<Case> {
     let mut v = Vec::new();
     v.extend(math_group());
     v.extend(rng_group());
     v.extend(reduce_group());
+    v.extend(nn_group());
     v
 }
