@@ -25,6 +25,8 @@ const NC: usize = 2048;
 const MC_MAX: usize = 96;
 /// Below this many multiply-adds (`m·n·k`) a call runs on the caller's thread only.
 const PARALLEL_MIN_FMAS: usize = 1 << 18;
+/// Below this many packed B elements (`kc·nc`) the B block is packed by one thread.
+const PARALLEL_PACK_MIN: usize = 1 << 17;
 
 thread_local! {
     static A_BUF: RefCell<AlignedBuf> = RefCell::new(AlignedBuf::default());
@@ -138,9 +140,15 @@ pub(crate) fn gemm_core(
         for (kb, pc) in (0..k).step_by(GEMM_K_BLOCK).enumerate() {
             let kc = GEMM_K_BLOCK.min(k - pc);
             let b_pack = b_buf.get(slivers * kc * NR);
-            exec.for_each_chunk_mut(b_pack, kc * NR, |t, dst| {
-                pack_b_sliver(dst, b, pc, kc, jc, nc, t)
-            });
+            let pack = |t: usize, dst: &mut [f32]| pack_b_sliver(dst, b, pc, kc, jc, nc, t);
+            if kc * nc >= PARALLEL_PACK_MIN {
+                exec.for_each_chunk_mut(b_pack, kc * NR, pack);
+            } else {
+                b_pack
+                    .chunks_mut(kc * NR)
+                    .enumerate()
+                    .for_each(|(t, dst)| pack(t, dst));
+            }
             let b_pack: &[f32] = b_pack;
             let block = BlockJob {
                 simd,
