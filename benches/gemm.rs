@@ -1,2 +1,255 @@
-//! GEMM benchmark (being written).
-fn main() {}
+//! GEMM benchmark: RepOps `sgemm` (canonical blocked-fma order) against `matrixmultiply::sgemm`
+//! in the same run, 1 and 2 threads, square sizes 128 … 2048 and one transformer-shaped case.
+//!
+//! `matrixmultiply` (feature `threading`) reads its thread count once per process from
+//! `MATMUL_NUM_THREADS`. To compare like with like, this binary re-runs itself once per thread
+//! count with `MATMUL_NUM_THREADS` set, and each child benchmarks RepOps with the same count.
+//! Setting `MATMUL_NUM_THREADS` yourself runs only that thread count.
+//!
+//! After the criterion output, each child prints a table: GFLOP/s of both (from the median
+//! per-iteration time of all timed runs, warm-up included), the ratio RepOps / matrixmultiply
+//! (of medians, and of the fastest runs, which is steadier on a busy machine), and RepOps's
+//! fraction of the peak of the cores it used (`threads × FMA pipes × lanes × 2 × clock`).
+//!
+//! Run: `cargo bench --bench gemm` (optionally `-- 1024` to filter); CI: `-- --test`.
+
+use std::cell::RefCell;
+use std::collections::BTreeMap;
+use std::hint::black_box;
+use std::process::{Command, ExitCode};
+use std::time::{Duration, Instant};
+
+use criterion::{BenchmarkId, Criterion, SamplingMode, Throughput};
+use pinpoint_kernels::gemm::{MatRef, sgemm};
+use pinpoint_kernels::{Cpu, SimdPolicy};
+
+/// FMA pipes per core assumed for the peak (AVX2-class x86-64 cores have two).
+const FMA_PIPES: f64 = 2.0;
+/// f32 lanes per AVX2 vector.
+const AVX2_LANES: f64 = 8.0;
+/// Thread counts compared.
+const THREADS: [usize; 2] = [1, 2];
+
+/// `(name, m, k, n)`.
+const CASES: [(&str, usize, usize, usize); 6] = [
+    ("square 128", 128, 128, 128),
+    ("square 256", 256, 256, 256),
+    ("square 512", 512, 512, 512),
+    ("square 1024", 1024, 1024, 1024),
+    ("square 2048", 2048, 2048, 2048),
+    ("tokens512 x768 x3072", 512, 768, 3072),
+];
+
+/// Per-iteration seconds of every timed run, by (case, implementation).
+type Records = RefCell<BTreeMap<(usize, &'static str), Vec<f64>>>;
+
+fn main() -> ExitCode {
+    let Some(threads) = std::env::var("MATMUL_NUM_THREADS").ok() else {
+        return run_children();
+    };
+    let Ok(threads) = threads.trim().parse::<usize>() else {
+        eprintln!("MATMUL_NUM_THREADS must be a positive integer");
+        return ExitCode::FAILURE;
+    };
+    if threads == 0 {
+        eprintln!("MATMUL_NUM_THREADS must be a positive integer");
+        return ExitCode::FAILURE;
+    }
+    let test_mode = std::env::args().any(|a| a == "--test");
+    let records = Records::default();
+    let mut criterion = Criterion::default()
+        .warm_up_time(Duration::from_millis(300))
+        .configure_from_args();
+    bench_all(&mut criterion, threads, &records);
+    criterion.final_summary();
+    print_table(threads, &records.borrow(), test_mode);
+    ExitCode::SUCCESS
+}
+
+/// Re-runs this binary once per thread count with `MATMUL_NUM_THREADS` set.
+fn run_children() -> ExitCode {
+    let exe = match std::env::current_exe() {
+        Ok(exe) => exe,
+        Err(e) => {
+            eprintln!("cannot find own executable: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let args: Vec<_> = std::env::args_os().skip(1).collect();
+    for t in THREADS {
+        println!("\n#### {t} thread(s): MATMUL_NUM_THREADS={t}, RepOps Cpu::new({t}, Auto)");
+        match Command::new(&exe)
+            .args(&args)
+            .env("MATMUL_NUM_THREADS", t.to_string())
+            .status()
+        {
+            Ok(s) if s.success() => {}
+            Ok(s) => {
+                eprintln!("benchmark child for {t} thread(s) failed: {s}");
+                return ExitCode::FAILURE;
+            }
+            Err(e) => {
+                eprintln!("cannot start benchmark child: {e}");
+                return ExitCode::FAILURE;
+            }
+        }
+    }
+    ExitCode::SUCCESS
+}
+
+/// Deterministic inputs in [-1, 1).
+fn inputs(len: usize, seed: u32) -> Vec<f32> {
+    let mut s = seed.wrapping_mul(2_654_435_761) | 1;
+    (0..len)
+        .map(|_| {
+            s ^= s << 13;
+            s ^= s >> 17;
+            s ^= s << 5;
+            (s >> 8) as f32 / (1u32 << 23) as f32 - 1.0
+        })
+        .collect()
+}
+
+fn bench_all(c: &mut Criterion, threads: usize, records: &Records) {
+    let cx = Cpu::new(threads, SimdPolicy::Auto).expect("thread pool for the benchmark");
+    let mut group = c.benchmark_group(format!("gemm_t{threads}"));
+    group.sampling_mode(SamplingMode::Flat);
+    for (case, &(name, m, k, n)) in CASES.iter().enumerate() {
+        let flops = 2.0 * (m * n * k) as f64;
+        // About 0.5 s of timed work per implementation for the big cases, 10 samples minimum.
+        let secs = (flops / 40e9 * 10.0 / threads as f64).clamp(0.5, 4.0);
+        group
+            .sample_size(10)
+            .measurement_time(Duration::from_secs_f64(secs));
+        group.throughput(Throughput::Elements((m * n * k) as u64));
+        let a = inputs(m * k, 1);
+        let b = inputs(k * n, 2);
+        let mut out = vec![0.0f32; m * n];
+        let id = format!("{name} ({m}x{k}x{n})");
+        group.bench_function(BenchmarkId::new("repops", &id), |bch| {
+            bch.iter_custom(|iters| {
+                let av = MatRef::new(&a, m, k).expect("A shape");
+                let bv = MatRef::new(&b, k, n).expect("B shape");
+                let start = Instant::now();
+                for _ in 0..iters {
+                    sgemm(&cx, m, n, k, av, bv, &mut out).expect("repops sgemm");
+                    black_box(&mut out);
+                }
+                record(records, case, "repops", start.elapsed(), iters)
+            });
+        });
+        group.bench_function(BenchmarkId::new("matrixmultiply", &id), |bch| {
+            bch.iter_custom(|iters| {
+                let start = Instant::now();
+                for _ in 0..iters {
+                    // SAFETY: row-major A (m×k), B (k×n), C (m×n) with matching strides; β = 0.
+                    unsafe {
+                        matrixmultiply::sgemm(
+                            m,
+                            k,
+                            n,
+                            1.0,
+                            a.as_ptr(),
+                            k as isize,
+                            1,
+                            b.as_ptr(),
+                            n as isize,
+                            1,
+                            0.0,
+                            out.as_mut_ptr(),
+                            n as isize,
+                            1,
+                        );
+                    }
+                    black_box(&mut out);
+                }
+                record(records, case, "matrixmultiply", start.elapsed(), iters)
+            });
+        });
+    }
+    group.finish();
+}
+
+fn record(
+    records: &Records,
+    case: usize,
+    imp: &'static str,
+    elapsed: Duration,
+    iters: u64,
+) -> Duration {
+    let per = elapsed.as_secs_f64() / iters.max(1) as f64;
+    records
+        .borrow_mut()
+        .entry((case, imp))
+        .or_default()
+        .push(per);
+    elapsed
+}
+
+/// `(median, minimum)` of the per-iteration times.
+fn median_min(v: &[f64]) -> Option<(f64, f64)> {
+    let mut v = v.to_vec();
+    v.sort_by(f64::total_cmp);
+    Some((*v.get(v.len() / 2)?, *v.first()?))
+}
+
+/// The first "cpu MHz" of /proc/cpuinfo, if readable.
+fn cpu_mhz() -> Option<f64> {
+    let info = std::fs::read_to_string("/proc/cpuinfo").ok()?;
+    info.lines()
+        .find(|l| l.starts_with("cpu MHz"))
+        .and_then(|l| l.split(':').nth(1))
+        .and_then(|v| v.trim().parse().ok())
+}
+
+fn print_table(
+    threads: usize,
+    records: &BTreeMap<(usize, &'static str), Vec<f64>>,
+    test_mode: bool,
+) {
+    let mhz = cpu_mhz();
+    println!();
+    println!(
+        "== GEMM summary, {threads} thread(s){}",
+        if test_mode {
+            " (test mode: single runs, not measurements)"
+        } else {
+            ""
+        }
+    );
+    match mhz {
+        Some(mhz) => println!(
+            "peak assumption: {threads} core(s) × {FMA_PIPES} FMA pipes × {AVX2_LANES} f32 lanes × 2 flop × {mhz:.0} MHz (/proc/cpuinfo \"cpu MHz\", the nominal clock: turbo can put measurements above 100%) = {:.1} GFLOP/s",
+            threads as f64 * FMA_PIPES * AVX2_LANES * 2.0 * mhz / 1e3
+        ),
+        None => println!("peak: unknown (no \"cpu MHz\" in /proc/cpuinfo)"),
+    }
+    println!("GFLOP/s from the median time per run; 'best ratio' compares the fastest runs");
+    println!(
+        "{:<36} {:>14} {:>14} {:>8} {:>11} {:>10}",
+        "case (m x k x n)", "repops GFLOP/s", "mm GFLOP/s", "ratio", "best ratio", "% of peak"
+    );
+    for (case, &(name, m, k, n)) in CASES.iter().enumerate() {
+        let flops = 2.0 * (m * n * k) as f64;
+        let gf = |imp| {
+            let (med, min) = median_min(records.get(&(case, imp))?)?;
+            Some((flops / med / 1e9, flops / min / 1e9))
+        };
+        let (Some((r, r_best)), Some((mm, mm_best))) = (gf("repops"), gf("matrixmultiply")) else {
+            continue; // filtered out
+        };
+        let peak = mhz.map_or("?".to_string(), |mhz| {
+            let p = threads as f64 * FMA_PIPES * AVX2_LANES * 2.0 * mhz / 1e3;
+            format!("{:.1}%", 100.0 * r / p)
+        });
+        println!(
+            "{:<36} {:>14.1} {:>14.1} {:>8.3} {:>11.3} {:>10}",
+            format!("{name} ({m}x{k}x{n})"),
+            r,
+            mm,
+            r / mm,
+            r_best / mm_best,
+            peak
+        );
+    }
+}

@@ -1,0 +1,277 @@
+//! The slice-level GEMM core: BLIS-style blocking with `KC = GEMM_K_BLOCK`, packing, and
+//! threading over row blocks of C.
+//!
+//! Loop nest (outer to inner): column blocks of C (`NC` wide) → K blocks of exactly
+//! [`GEMM_K_BLOCK`] terms (the last may be shorter), ascending → pack that B block → row
+//! blocks of C (one task each, spread over threads) → pack that A block → `NR`-wide column
+//! slivers → `MR`-high row slivers → microkernel. Each microkernel call computes one tile's
+//! block sums from `+0.0` and stores them (first K block) or adds them (later blocks) into C.
+//! Only the K block boundaries are part of the numerics; `NC`, row-block sizes, tile shape and
+//! thread count change which core computes an element, never its sequence of operations.
+
+use std::cell::RefCell;
+use std::sync::Mutex;
+
+use super::GEMM_K_BLOCK;
+use super::matref::MatRef;
+use super::micro::{MR, NR, tile_portable};
+use super::pack::{AlignedBuf, pack_a, pack_b_sliver};
+use crate::cpu::{Cpu, SimdLevel};
+use crate::error::{KernelError, Result};
+
+/// Columns of C per outer block (width of the packed B block).
+const NC: usize = 2048;
+/// Largest row block of C per task (height of the packed A block); a multiple of `MR`.
+const MC_MAX: usize = 96;
+/// Below this many multiply-adds (`m·n·k`) a call runs on the caller's thread only.
+const PARALLEL_MIN_FMAS: usize = 1 << 18;
+/// Below this many packed B elements (`kc·nc`) the B block is packed by one thread.
+const PARALLEL_PACK_MIN: usize = 1 << 17;
+
+thread_local! {
+    static A_BUF: RefCell<AlignedBuf> = RefCell::new(AlignedBuf::default());
+}
+
+/// `C = A·B` for `A: m×k`, `B: k×n` (either may be a transposed view), `C: m×n` row-major,
+/// every element in the canonical blocked-fma order (docs/numerics.md §6). C is overwritten.
+/// Threads from `cx` split the rows of C; `cx.simd()` picks the AVX2 or portable microkernel.
+/// All choices give identical bits.
+pub fn sgemm(
+    cx: &Cpu,
+    m: usize,
+    n: usize,
+    k: usize,
+    a: MatRef<'_>,
+    b: MatRef<'_>,
+    c: &mut [f32],
+) -> Result<()> {
+    check_dims(m, n, k, &a, &b, c.len())?;
+    let serial = Cpu::scalar();
+    let exec = if cx.threads() > 1 && m.saturating_mul(n).saturating_mul(k) >= PARALLEL_MIN_FMAS {
+        cx
+    } else {
+        &serial
+    };
+    gemm_core(exec, cx.simd(), m, n, k, &a, &b, c);
+    Ok(())
+}
+
+fn check_dims(
+    m: usize,
+    n: usize,
+    k: usize,
+    a: &MatRef<'_>,
+    b: &MatRef<'_>,
+    c_len: usize,
+) -> Result<()> {
+    if m == 0 || n == 0 || k == 0 {
+        return Err(KernelError::Empty {
+            op: "sgemm",
+            shape: vec![m, n, k],
+        });
+    }
+    if (a.rows(), a.cols()) != (m, k) || (b.rows(), b.cols()) != (k, n) {
+        return Err(KernelError::ShapeMismatch {
+            op: "sgemm",
+            detail: format!(
+                "m={m} n={n} k={k} needs A {m}×{k} and B {k}×{n}, got A {}×{} and B {}×{}",
+                a.rows(),
+                a.cols(),
+                b.rows(),
+                b.cols()
+            ),
+        });
+    }
+    if c_len != m * n {
+        return Err(KernelError::ShapeMismatch {
+            op: "sgemm",
+            detail: format!("C has {c_len} elements, {m}×{n} needs {}", m * n),
+        });
+    }
+    Ok(())
+}
+
+/// Splits `m` rows into tasks of whole `MR` tiles (sizes differ by at most one tile), at most
+/// `MC_MAX` rows each, a multiple of `threads` tasks where there are enough tiles.
+fn row_blocks(m: usize, threads: usize) -> Vec<(usize, usize)> {
+    let tiles = m.div_ceil(MR);
+    let mut tasks = tiles.div_ceil(MC_MAX / MR);
+    if threads > 1 {
+        tasks = tasks.div_ceil(threads) * threads;
+    }
+    let tasks = tasks.clamp(1, tiles);
+    let (base, extra) = (tiles / tasks, tiles % tasks);
+    let mut out = Vec::with_capacity(tasks);
+    let mut row = 0;
+    for t in 0..tasks {
+        let rows = ((base + usize::from(t < extra)) * MR).min(m - row);
+        out.push((row, rows));
+        row += rows;
+    }
+    out
+}
+
+/// The blocked loop nest; inputs already validated.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn gemm_core(
+    exec: &Cpu,
+    simd: SimdLevel,
+    m: usize,
+    n: usize,
+    k: usize,
+    a: &MatRef<'_>,
+    b: &MatRef<'_>,
+    c: &mut [f32],
+) {
+    // Pre-split C into row blocks, one per task; each task locks only its own block.
+    let blocks = row_blocks(m, exec.threads());
+    let mut chunks: Vec<(usize, Mutex<&mut [f32]>)> = Vec::with_capacity(blocks.len());
+    let mut rest = c;
+    for &(row, rows) in &blocks {
+        let (head, tail) = rest.split_at_mut(rows * n);
+        chunks.push((row, Mutex::new(head)));
+        rest = tail;
+    }
+
+    let mut b_buf = AlignedBuf::default();
+    for jc in (0..n).step_by(NC) {
+        let nc = NC.min(n - jc);
+        let slivers = nc.div_ceil(NR);
+        for (kb, pc) in (0..k).step_by(GEMM_K_BLOCK).enumerate() {
+            let kc = GEMM_K_BLOCK.min(k - pc);
+            let b_pack = b_buf.get(slivers * kc * NR);
+            let pack = |t: usize, dst: &mut [f32]| pack_b_sliver(dst, b, pc, kc, jc, nc, t);
+            if kc * nc >= PARALLEL_PACK_MIN {
+                exec.for_each_chunk_mut(b_pack, kc * NR, pack);
+            } else {
+                b_pack
+                    .chunks_mut(kc * NR)
+                    .enumerate()
+                    .for_each(|(t, dst)| pack(t, dst));
+            }
+            let b_pack: &[f32] = b_pack;
+            let block = BlockJob {
+                simd,
+                n,
+                jc,
+                nc,
+                pc,
+                kc,
+                accumulate: kb > 0,
+                a,
+                b_pack,
+            };
+            exec.for_each_task(chunks.len(), |t| {
+                let (row, lock) = &chunks[t];
+                let mut guard = lock.lock().unwrap_or_else(|e| e.into_inner());
+                block.run(*row, &mut guard);
+            });
+        }
+    }
+}
+
+/// One K block of one column block: everything a row-block task needs.
+struct BlockJob<'a, 'b> {
+    simd: SimdLevel,
+    n: usize,
+    jc: usize,
+    nc: usize,
+    pc: usize,
+    kc: usize,
+    accumulate: bool,
+    a: &'a MatRef<'b>,
+    b_pack: &'a [f32],
+}
+
+impl BlockJob<'_, '_> {
+    /// Computes rows `row0 .. row0 + c_rows.len()/n` of this block into `c_rows` (row-major,
+    /// leading dimension `n`).
+    fn run(&self, row0: usize, c_rows: &mut [f32]) {
+        let (n, kc) = (self.n, self.kc);
+        let mc = c_rows.len() / n;
+        A_BUF.with_borrow_mut(|buf| {
+            let a_pack = buf.get(mc.div_ceil(MR) * kc * MR);
+            pack_a(a_pack, self.a, row0, mc, self.pc, kc);
+            let mut scratch = [0.0f32; MR * NR];
+            for (t, b_sl) in self.b_pack.chunks_exact(kc * NR).enumerate() {
+                let j = self.jc + t * NR;
+                let nr = NR.min(self.jc + self.nc - j);
+                for (s, a_sl) in a_pack.chunks_exact(kc * MR).enumerate() {
+                    let i = s * MR;
+                    let mr = MR.min(mc - i);
+                    if mr == MR && nr == NR {
+                        self.tile(a_sl, b_sl, &mut c_rows[i * n + j..], n, self.accumulate);
+                    } else {
+                        self.tile(a_sl, b_sl, &mut scratch, NR, false);
+                        for r in 0..mr {
+                            let out = &mut c_rows[(i + r) * n + j..(i + r) * n + j + nr];
+                            let src = &scratch[r * NR..r * NR + nr];
+                            if self.accumulate {
+                                out.iter_mut().zip(src).for_each(|(o, &v)| *o += v);
+                            } else {
+                                out.copy_from_slice(src);
+                            }
+                        }
+                    }
+                }
+            }
+        });
+    }
+
+    #[inline(always)]
+    fn tile(&self, a: &[f32], b: &[f32], c: &mut [f32], ldc: usize, accumulate: bool) {
+        match self.simd {
+            #[cfg(target_arch = "x86_64")]
+            // SAFETY: `SimdLevel::Avx2Fma` only comes from run-time detection of AVX2 and FMA.
+            SimdLevel::Avx2Fma => unsafe {
+                super::micro::tile_avx2(self.kc, a, b, c, ldc, accumulate)
+            },
+            _ => tile_portable(self.kc, a, b, c, ldc, accumulate),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn row_blocks_cover_rows_in_tiles() {
+        for m in [1, 5, 6, 7, 95, 96, 97, 1023, 1024, 3000] {
+            for threads in [1, 2, 3] {
+                let blocks = row_blocks(m, threads);
+                let mut next = 0;
+                for &(row, rows) in &blocks {
+                    assert_eq!(row, next);
+                    assert!(rows > 0 && rows <= MC_MAX);
+                    next += rows;
+                }
+                assert_eq!(next, m);
+                let full = blocks.iter().filter(|b| b.1 % MR != 0).count();
+                assert!(full <= 1, "only the last block may be a partial tile");
+            }
+        }
+    }
+
+    #[test]
+    fn bad_dims_are_errors() {
+        let cx = Cpu::single();
+        let d = [1.0f32; 6];
+        let a = MatRef::new(&d, 2, 3).unwrap();
+        let mut c = [0.0f32; 4];
+        assert!(matches!(
+            sgemm(&cx, 2, 2, 3, a, a, &mut c),
+            Err(KernelError::ShapeMismatch { .. })
+        ));
+        assert!(sgemm(&cx, 2, 2, 3, a, a.t(), &mut c).is_ok());
+        assert!(matches!(
+            sgemm(&cx, 2, 2, 3, a, a.t(), &mut c[..3]),
+            Err(KernelError::ShapeMismatch { .. })
+        ));
+        let e = MatRef::new(&[], 0, 3).unwrap();
+        assert!(matches!(
+            sgemm(&cx, 0, 0, 3, e, e.t(), &mut []),
+            Err(KernelError::Empty { .. })
+        ));
+    }
+}
