@@ -4,6 +4,7 @@
 use super::{Case, Inputs, Outputs};
 use crate::cpu::Cpu;
 use crate::error::Result;
+use crate::gemm;
 use crate::math;
 use crate::ops;
 use crate::tensor::Tensor;
@@ -200,6 +201,75 @@ fn nn_group() -> Vec<Case> {
     ]
 }
 
+fn gemm_case(cx: &Cpu, inp: &Inputs, m: usize, k: usize, n: usize) -> Result<Outputs> {
+    let a = inp.uniform(500, &[m, k], -1.0, 1.0);
+    let b = inp.uniform(501, &[k, n], -1.0, 1.0);
+    let at = inp.uniform(502, &[k, m], -1.0, 1.0);
+    let bt = inp.uniform(503, &[n, k], -1.0, 1.0);
+    let dc = inp.uniform(504, &[m, n], -1.0, 1.0);
+    let (da, db) = gemm::matmul_backward(cx, &a, &b, &dc)?;
+    Ok(vec![
+        ("nn", gemm::matmul(cx, &a, &b)?),
+        ("tn", gemm::matmul_tn(cx, &at, &b)?),
+        ("nt", gemm::matmul_nt(cx, &a, &bt)?),
+        ("da", da),
+        ("db", db),
+    ])
+}
+
+fn bmm_case(cx: &Cpu, inp: &Inputs, batch: usize, m: usize, k: usize, n: usize) -> Result<Outputs> {
+    let a = inp.uniform(510, &[batch, m, k], -2.0, 2.0);
+    let b = inp.uniform(511, &[batch, k, n], -2.0, 2.0);
+    let at = inp.uniform(512, &[batch, k, m], -2.0, 2.0);
+    let bt = inp.uniform(513, &[batch, n, k], -2.0, 2.0);
+    let dc = inp.uniform(514, &[batch, m, n], -1.0, 1.0);
+    let (da, db) = gemm::bmm_backward(cx, &a, &b, &dc)?;
+    Ok(vec![
+        ("nn", gemm::bmm(cx, &a, &b)?),
+        ("tn", gemm::bmm_tn(cx, &at, &b)?),
+        ("nt", gemm::bmm_nt(cx, &a, &bt)?),
+        ("da", da),
+        ("db", db),
+    ])
+}
+
+fn gemm_group() -> Vec<Case> {
+    vec![
+        Case {
+            name: "gemm.1x1x1",
+            run: |cx, inp| gemm_case(cx, inp, 1, 1, 1),
+        },
+        Case {
+            name: "gemm.7x257x255",
+            run: |cx, inp| gemm_case(cx, inp, 7, 257, 255),
+        },
+        Case {
+            name: "gemm.255x1023x7",
+            run: |cx, inp| gemm_case(cx, inp, 255, 1023, 7),
+        },
+        Case {
+            name: "gemm.257x255x1023",
+            run: |cx, inp| gemm_case(cx, inp, 257, 255, 1023),
+        },
+        Case {
+            name: "gemm.1023x7x257",
+            run: |cx, inp| gemm_case(cx, inp, 1023, 7, 257),
+        },
+        Case {
+            name: "gemm.64x600x96",
+            run: |cx, inp| gemm_case(cx, inp, 64, 600, 96),
+        },
+        Case {
+            name: "bmm.3x7x257x33",
+            run: |cx, inp| bmm_case(cx, inp, 3, 7, 257, 33),
+        },
+        Case {
+            name: "bmm.5x64x16x64",
+            run: |cx, inp| bmm_case(cx, inp, 5, 64, 16, 64),
+        },
+    ]
+}
+
 /// All cases in order.
 pub fn all() -> Vec<Case> {
     let mut v = Vec::new();
@@ -207,5 +277,6 @@ pub fn all() -> Vec<Case> {
     v.extend(rng_group());
     v.extend(reduce_group());
     v.extend(nn_group());
+    v.extend(gemm_group());
     v
 }
