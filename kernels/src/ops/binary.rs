@@ -39,16 +39,14 @@ pub fn div(cx: &Cpu, a: &Tensor, b: &Tensor) -> Result<Tensor> {
 /// otherwise the greater value.
 #[inline]
 pub fn max_scalar(a: f32, b: f32) -> f32 {
-    if a.is_nan() || b.is_nan() {
-        if a.is_nan() { a } else { b }
-    } else if a > b {
+    if a.is_nan() {
         a
-    } else if b > a {
+    } else if b.is_nan() {
         b
-    } else if a.is_sign_negative() {
-        b
+    } else if a > b || (a == b && a.is_sign_positive()) {
+        a
     } else {
-        a
+        b
     }
 }
 
@@ -56,13 +54,11 @@ pub fn max_scalar(a: f32, b: f32) -> f32 {
 /// otherwise the lesser value.
 #[inline]
 pub fn min_scalar(a: f32, b: f32) -> f32 {
-    if a.is_nan() || b.is_nan() {
-        if a.is_nan() { a } else { b }
-    } else if a < b {
+    if a.is_nan() {
         a
-    } else if b < a {
+    } else if b.is_nan() {
         b
-    } else if a.is_sign_negative() {
+    } else if a < b || (a == b && a.is_sign_negative()) {
         a
     } else {
         b
@@ -81,7 +77,10 @@ pub fn minimum(cx: &Cpu, a: &Tensor, b: &Tensor) -> Result<Tensor> {
 
 /// Reduces the per-output terms to the input shapes.
 fn finish(cx: &Cpu, a: &Tensor, b: &Tensor, terms: (Tensor, Tensor)) -> Result<(Tensor, Tensor)> {
-    Ok((reduce_to_shape(cx, &terms.0, a.shape())?, reduce_to_shape(cx, &terms.1, b.shape())?))
+    Ok((
+        reduce_to_shape(cx, &terms.0, a.shape())?,
+        reduce_to_shape(cx, &terms.1, b.shape())?,
+    ))
 }
 
 /// Backward of [`add`]: `ta = dy`, `tb = dy`, reduced to the input shapes.
@@ -155,7 +154,8 @@ mod tests {
 
     type Fwd = fn(&Cpu, &Tensor, &Tensor) -> Result<Tensor>;
     type Bwd = fn(&Cpu, &Tensor, &Tensor, &Tensor) -> Result<(Tensor, Tensor)>;
-    const OPS: [(&str, Fwd, Bwd, fn(f32, f32) -> f32); 6] = [
+    type Scalar = fn(f32, f32) -> f32;
+    const OPS: [(&str, Fwd, Bwd, Scalar); 6] = [
         ("add", add, add_backward, |x, y| x + y),
         ("sub", sub, sub_backward, |x, y| x - y),
         ("mul", mul, mul_backward, |x, y| x * y),
@@ -168,7 +168,9 @@ mod tests {
         let n = numel(shape);
         let data = (0..n as u64)
             .map(|i| {
-                let v = ((i + 1).wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ seed.wrapping_mul(0xD251_1F53)) >> 40;
+                let v = ((i + 1).wrapping_mul(0x9E37_79B9_7F4A_7C15)
+                    ^ seed.wrapping_mul(0xD251_1F53))
+                    >> 40;
                 // Values in [0.5, 2.5) with a random sign: safe divisors.
                 let m = 0.5 + (v % 10_000) as f32 / 5000.0;
                 if v & 1 == 1 { -m } else { m }
@@ -183,7 +185,10 @@ mod tests {
         let (sa, sb) = ([4, 1, 3], [5, 1]);
         let (a, b) = (filled(&sa, 1), filled(&sb, 2));
         let out = [4, 5, 3];
-        let (ma, mb) = (BroadcastMap::new("t", &sa, &out).unwrap(), BroadcastMap::new("t", &sb, &out).unwrap());
+        let (ma, mb) = (
+            BroadcastMap::new("t", &sa, &out).unwrap(),
+            BroadcastMap::new("t", &sb, &out).unwrap(),
+        );
         for (name, f, _, s) in OPS {
             let y = f(&cx, &a, &b).unwrap();
             assert_eq!(y.shape(), &out);
@@ -199,11 +204,20 @@ mod tests {
         let cx = Cpu::scalar();
         let (a, b) = (filled(&[2, 3], 1), filled(&[4], 2));
         for (_, f, bw, _) in OPS {
-            assert!(matches!(f(&cx, &a, &b), Err(KernelError::ShapeMismatch { .. })));
-            assert!(matches!(f(&cx, &a, &Tensor::zeros(&[0])), Err(KernelError::Empty { .. })));
+            assert!(matches!(
+                f(&cx, &a, &b),
+                Err(KernelError::ShapeMismatch { .. })
+            ));
+            assert!(matches!(
+                f(&cx, &a, &Tensor::zeros(&[0])),
+                Err(KernelError::Empty { .. })
+            ));
             // dy of the wrong shape.
             let c = filled(&[3], 3);
-            assert!(matches!(bw(&cx, &a, &c, &c), Err(KernelError::ShapeMismatch { .. })));
+            assert!(matches!(
+                bw(&cx, &a, &c, &c),
+                Err(KernelError::ShapeMismatch { .. })
+            ));
         }
     }
 
@@ -235,7 +249,10 @@ mod tests {
     /// f64 reference gradients, reduced over broadcast axes in f64.
     fn reference_grads(name: &str, a: &Tensor, b: &Tensor, g: &Tensor) -> (Vec<f64>, Vec<f64>) {
         let out = g.shape();
-        let (ma, mb) = (BroadcastMap::new("t", a.shape(), out).unwrap(), BroadcastMap::new("t", b.shape(), out).unwrap());
+        let (ma, mb) = (
+            BroadcastMap::new("t", a.shape(), out).unwrap(),
+            BroadcastMap::new("t", b.shape(), out).unwrap(),
+        );
         let mut da = vec![0.0f64; a.numel()];
         let mut db = vec![0.0f64; b.numel()];
         for o in 0..g.numel() {
@@ -246,8 +263,20 @@ mod tests {
                 "sub" => (gg, -gg),
                 "mul" => (gg * y, gg * x),
                 "div" => (gg / y, -gg * x / (y * y)),
-                "maximum" => if x >= y { (gg, 0.0) } else { (0.0, gg) },
-                "minimum" => if x <= y { (gg, 0.0) } else { (0.0, gg) },
+                "maximum" => {
+                    if x >= y {
+                        (gg, 0.0)
+                    } else {
+                        (0.0, gg)
+                    }
+                }
+                "minimum" => {
+                    if x <= y {
+                        (gg, 0.0)
+                    } else {
+                        (0.0, gg)
+                    }
+                }
                 _ => unreachable!(),
             };
             da[ia] += ta;
@@ -259,7 +288,12 @@ mod tests {
     #[test]
     fn backward_matches_f64_reference_and_finite_differences() {
         let cx = Cpu::scalar();
-        for (sa, sb) in [(vec![3, 1, 4], vec![2, 1]), (vec![5], vec![2, 3, 5]), (vec![2, 3], vec![2, 3]), (vec![], vec![3, 2])] {
+        for (sa, sb) in [
+            (vec![3, 1, 4], vec![2, 1]),
+            (vec![5], vec![2, 3, 5]),
+            (vec![2, 3], vec![2, 3]),
+            (vec![], vec![3, 2]),
+        ] {
             let (a, b) = (filled(&sa, 7), filled(&sb, 8));
             for (name, f, bw, _) in OPS {
                 let y = f(&cx, &a, &b).unwrap();
@@ -268,7 +302,10 @@ mod tests {
                 assert_eq!((da.shape(), db.shape()), (a.shape(), b.shape()));
                 let (ra, rb) = reference_grads(name, &a, &b, &g);
                 for (got, want) in da.data().iter().zip(&ra).chain(db.data().iter().zip(&rb)) {
-                    assert!((*got as f64 - want).abs() <= 1e-5 * want.abs().max(1.0), "{name}: {got} vs {want}");
+                    assert!(
+                        (*got as f64 - want).abs() <= 1e-5 * want.abs().max(1.0),
+                        "{name}: {got} vs {want}"
+                    );
                 }
                 // Finite differences of L = Σ g·f(a, b) for the smooth ops.
                 if matches!(name, "maximum" | "minimum") {
@@ -276,7 +313,11 @@ mod tests {
                 }
                 let loss = |a: &Tensor, b: &Tensor| -> f64 {
                     let y = f(&cx, a, b).unwrap();
-                    y.data().iter().zip(g.data()).map(|(&y, &g)| y as f64 * g as f64).sum()
+                    y.data()
+                        .iter()
+                        .zip(g.data())
+                        .map(|(&y, &g)| y as f64 * g as f64)
+                        .sum()
                 };
                 for (which, grad) in [(0, &da), (1, &db)] {
                     for i in 0..grad.numel() {
@@ -293,7 +334,10 @@ mod tests {
                         };
                         let fd = (lp - lm) / (2.0 * h as f64);
                         let an = grad.data()[i] as f64;
-                        assert!((fd - an).abs() <= 2e-2 * fd.abs().max(1.0), "{name} d{which}[{i}]: fd {fd} vs {an}");
+                        assert!(
+                            (fd - an).abs() <= 2e-2 * fd.abs().max(1.0),
+                            "{name} d{which}[{i}]: fd {fd} vs {an}"
+                        );
                     }
                 }
             }
@@ -304,7 +348,11 @@ mod tests {
     fn threads_give_the_same_bits() {
         let (a, b) = (filled(&[300, 1, 70], 1), filled(&[90, 70], 2));
         let g = filled(&[300, 90, 70], 3);
-        let cxs = [Cpu::scalar(), Cpu::single(), Cpu::new(2, SimdPolicy::Auto).unwrap()];
+        let cxs = [
+            Cpu::scalar(),
+            Cpu::single(),
+            Cpu::new(2, SimdPolicy::Auto).unwrap(),
+        ];
         for (name, f, bw, _) in OPS {
             let hs: Vec<_> = cxs
                 .iter()
@@ -321,10 +369,17 @@ mod tests {
         prop::collection::vec((1usize..4, 0u8..3), 0..5).prop_flat_map(|dims| {
             // For each output axis choose which operands keep it (0: both, 1: only a, 2: only b).
             let out: Vec<usize> = dims.iter().map(|d| d.0).collect();
-            let a: Vec<usize> = dims.iter().map(|&(d, k)| if k == 2 { 1 } else { d }).collect();
-            let b: Vec<usize> = dims.iter().map(|&(d, k)| if k == 1 { 1 } else { d }).collect();
+            let a: Vec<usize> = dims
+                .iter()
+                .map(|&(d, k)| if k == 2 { 1 } else { d })
+                .collect();
+            let b: Vec<usize> = dims
+                .iter()
+                .map(|&(d, k)| if k == 1 { 1 } else { d })
+                .collect();
             let la = a.len();
-            (0..=la, Just(a), Just(b), Just(out)).prop_map(|(drop, a, b, _)| (a[drop.min(a.len())..].to_vec(), b))
+            (0..=la, Just(a), Just(b), Just(out))
+                .prop_map(|(drop, a, b, _)| (a[drop.min(a.len())..].to_vec(), b))
         })
     }
 

@@ -45,7 +45,9 @@ pub fn broadcast_shapes(op: &'static str, a: &[usize], b: &[usize]) -> Result<Ve
         } else {
             return Err(KernelError::ShapeMismatch {
                 op,
-                detail: format!("{a:?} and {b:?} do not broadcast (axis {i} of the result: {da} vs {db})"),
+                detail: format!(
+                    "{a:?} and {b:?} do not broadcast (axis {i} of the result: {da} vs {db})"
+                ),
             });
         };
     }
@@ -189,7 +191,11 @@ impl<const N: usize> Walker<N> {
 
     /// Calls `f(pos, offsets, last_strides, run)` for consecutive runs covering `len`
     /// elements from the current position; `pos` counts from 0 within this call.
-    pub(crate) fn runs(&mut self, len: usize, mut f: impl FnMut(usize, [usize; N], [usize; N], usize)) {
+    pub(crate) fn runs(
+        &mut self,
+        len: usize,
+        mut f: impl FnMut(usize, [usize; N], [usize; N], usize),
+    ) {
         let ls = self.last_strides();
         let mut pos = 0usize;
         while pos < len {
@@ -224,10 +230,14 @@ pub fn reduce_to_shape(cx: &Cpu, full: &Tensor, target: &[usize]) -> Result<Tens
         return full.reshape(target);
     }
     let rank = out_shape.len();
-    let tp: Vec<usize> = (0..rank).map(|i| dim_right_aligned(target, rank, i)).collect();
+    let tp: Vec<usize> = (0..rank)
+        .map(|i| dim_right_aligned(target, rank, i))
+        .collect();
     let os = strides(out_shape);
     // Offsets of the reduced positions, row-major over the broadcast axes (ascending in `o`).
-    let red_axes: Vec<usize> = (0..rank).filter(|&d| tp[d] == 1 && out_shape[d] > 1).collect();
+    let red_axes: Vec<usize> = (0..rank)
+        .filter(|&d| tp[d] == 1 && out_shape[d] > 1)
+        .collect();
     let red_shape: Vec<usize> = red_axes.iter().map(|&d| out_shape[d]).collect();
     let red_strides: Vec<usize> = red_axes.iter().map(|&d| os[d]).collect();
     let n_red = numel(&red_shape);
@@ -236,7 +246,9 @@ pub fn reduce_to_shape(cx: &Cpu, full: &Tensor, target: &[usize]) -> Result<Tens
         offs.extend((0..run).map(|j| o + j * s));
     });
     // Base offset of target element p: its coordinates times the output strides.
-    let base_strides: Vec<usize> = (0..rank).map(|d| if tp[d] == 1 { 0 } else { os[d] }).collect();
+    let base_strides: Vec<usize> = (0..rank)
+        .map(|d| if tp[d] == 1 { 0 } else { os[d] })
+        .collect();
     let src = full.data();
     let mut out = vec![0.0f32; numel(target)];
     cx.for_each_chunk_mut(&mut out, ELEMENTWISE_CHUNK, |ci, chunk| {
@@ -258,9 +270,15 @@ mod tests {
 
     #[test]
     fn shapes_broadcast_right_aligned() {
-        assert_eq!(broadcast_shapes("t", &[2, 1, 3], &[4, 1]).unwrap(), vec![2, 4, 3]);
+        assert_eq!(
+            broadcast_shapes("t", &[2, 1, 3], &[4, 1]).unwrap(),
+            vec![2, 4, 3]
+        );
         assert_eq!(broadcast_shapes("t", &[], &[5]).unwrap(), vec![5]);
-        assert_eq!(broadcast_shapes("t", &[], &[]).unwrap(), Vec::<usize>::new());
+        assert_eq!(
+            broadcast_shapes("t", &[], &[]).unwrap(),
+            Vec::<usize>::new()
+        );
         assert_eq!(broadcast_shapes("t", &[7, 1], &[7, 1]).unwrap(), vec![7, 1]);
     }
 
@@ -308,8 +326,14 @@ mod tests {
         let cx = Cpu::scalar();
         // [2,3] -> [3]: column sums; -> [2,1]: row sums; -> [] : total.
         let full = Tensor::new(&[2, 3], vec![1.0, 2.0, 3.0, 10.0, 20.0, 30.0]).unwrap();
-        assert_eq!(reduce_to_shape(&cx, &full, &[3]).unwrap().data(), &[11.0, 22.0, 33.0]);
-        assert_eq!(reduce_to_shape(&cx, &full, &[2, 1]).unwrap().data(), &[6.0, 60.0]);
+        assert_eq!(
+            reduce_to_shape(&cx, &full, &[3]).unwrap().data(),
+            &[11.0, 22.0, 33.0]
+        );
+        assert_eq!(
+            reduce_to_shape(&cx, &full, &[2, 1]).unwrap().data(),
+            &[6.0, 60.0]
+        );
         assert_eq!(reduce_to_shape(&cx, &full, &[]).unwrap().data(), &[66.0]);
         // Same element count: copied, -0.0 kept.
         let z = Tensor::new(&[1, 2], vec![-0.0, 1.0]).unwrap();
@@ -324,7 +348,9 @@ mod tests {
         // another order: compare with canonical_sum over the explicit list.
         let (a, b, c) = (3usize, 600usize, 5usize);
         let data: Vec<f32> = (0..a * b * c)
-            .map(|i| ((i * 2654435761usize) % 1000) as f32 * 0.37 + if i % 7 == 0 { 1e6 } else { 0.0 })
+            .map(|i| {
+                ((i * 2654435761usize) % 1000) as f32 * 0.37 + if i % 7 == 0 { 1e6 } else { 0.0 }
+            })
             .collect();
         let full = Tensor::new(&[a, b, c], data.clone()).unwrap();
         let threads = Cpu::new(2, SimdPolicy::Auto).unwrap();

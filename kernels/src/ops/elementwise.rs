@@ -44,7 +44,11 @@ pub fn map_same_shape(
     if x.shape() != y.shape() {
         return Err(KernelError::ShapeMismatch {
             op,
-            detail: format!("{:?} vs {:?} (the same shape is required)", x.shape(), y.shape()),
+            detail: format!(
+                "{:?} vs {:?} (the same shape is required)",
+                x.shape(),
+                y.shape()
+            ),
         });
     }
     let (xs, ys) = (x.data(), y.data());

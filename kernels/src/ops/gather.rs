@@ -15,10 +15,7 @@ use crate::tensor::{Tensor, numel};
 /// Checks every id against the vocabulary size; reports the first bad one (ascending `t`).
 fn check_ids(op: &'static str, ids: &[u32], vocab: usize) -> Result<()> {
     if ids.is_empty() {
-        return Err(KernelError::Empty {
-            op,
-            shape: vec![0],
-        });
+        return Err(KernelError::Empty { op, shape: vec![0] });
     }
     match ids.iter().find(|&&id| id as usize >= vocab) {
         Some(&id) => Err(KernelError::IndexOutOfRange {
@@ -87,7 +84,11 @@ pub fn gather_rows_backward(cx: &Cpu, vocab: usize, ids: &[u32], dy: &Tensor) ->
     if numel(lead) != ids.len() {
         return Err(KernelError::ShapeMismatch {
             op: OP,
-            detail: format!("dy has shape {:?} but there are {} ids", dy.shape(), ids.len()),
+            detail: format!(
+                "dy has shape {:?} but there are {} ids",
+                dy.shape(),
+                ids.len()
+            ),
         });
     }
     if vocab == 0 {
@@ -120,7 +121,12 @@ pub fn gather_rows_backward(cx: &Cpu, vocab: usize, ids: &[u32], dy: &Tensor) ->
         for (j, row) in chunk.chunks_mut(dim).enumerate() {
             let r = r0 + j;
             let ts = &positions[start[r]..start[r + 1]];
-            canonical_sum_columns(ts.len(), row, |k| &g[ts[k] * dim..(ts[k] + 1) * dim], |a, v| a + v);
+            canonical_sum_columns(
+                ts.len(),
+                row,
+                |k| &g[ts[k] * dim..(ts[k] + 1) * dim],
+                |a, v| a + v,
+            );
         }
     });
     Tensor::new(&[vocab, dim], out)
@@ -154,10 +160,20 @@ mod tests {
         let t = table(5, 3);
         assert!(matches!(
             gather_rows(&cx, &t, &[1, 5, 7], &[3]),
-            Err(KernelError::IndexOutOfRange { index: 5, bound: 5, .. })
+            Err(KernelError::IndexOutOfRange {
+                index: 5,
+                bound: 5,
+                ..
+            })
         ));
-        assert!(matches!(gather_rows(&cx, &t, &[1, 2], &[3]), Err(KernelError::DataLength { .. })));
-        assert!(matches!(gather_rows(&cx, &t, &[], &[0]), Err(KernelError::Empty { .. })));
+        assert!(matches!(
+            gather_rows(&cx, &t, &[1, 2], &[3]),
+            Err(KernelError::DataLength { .. })
+        ));
+        assert!(matches!(
+            gather_rows(&cx, &t, &[], &[0]),
+            Err(KernelError::Empty { .. })
+        ));
         assert!(matches!(
             gather_rows(&cx, &Tensor::zeros(&[5]), &[1], &[1]),
             Err(KernelError::ShapeMismatch { .. })
@@ -185,11 +201,23 @@ mod tests {
         let ids: Vec<u32> = (0..n).map(|t| ((t * 7919) % 6) as u32).collect();
         let dy = Tensor::new(
             &[n, d],
-            (0..n * d).map(|i| if i % 11 == 0 { 1e5 } else { (i % 97) as f32 * 0.013 }).collect(),
+            (0..n * d)
+                .map(|i| {
+                    if i % 11 == 0 {
+                        1e5
+                    } else {
+                        (i % 97) as f32 * 0.013
+                    }
+                })
+                .collect(),
         )
         .unwrap();
         let mut hashes = Vec::new();
-        for cx in [Cpu::scalar(), Cpu::single(), Cpu::new(2, SimdPolicy::Auto).unwrap()] {
+        for cx in [
+            Cpu::scalar(),
+            Cpu::single(),
+            Cpu::new(2, SimdPolicy::Auto).unwrap(),
+        ] {
             let g = gather_rows_backward(&cx, v, &ids, &dy).unwrap();
             for r in 0..v {
                 let ts: Vec<usize> = (0..n).filter(|&t| ids[t] as usize == r).collect();
@@ -215,13 +243,21 @@ mod tests {
         for i in 0..t.numel() {
             let loss = |tb: &Tensor| -> f64 {
                 let y = gather_rows(&cx, tb, &ids, &[5]).unwrap();
-                y.data().iter().zip(w.data()).map(|(&a, &b)| a as f64 * b as f64).sum()
+                y.data()
+                    .iter()
+                    .zip(w.data())
+                    .map(|(&a, &b)| a as f64 * b as f64)
+                    .sum()
             };
             let (mut tp, mut tm) = (t.clone(), t.clone());
             tp.data_mut()[i] += 0.5;
             tm.data_mut()[i] -= 0.5;
             let fd = (loss(&tp) - loss(&tm)) / 1.0;
-            assert!((fd - g.data()[i] as f64).abs() < 1e-9, "{i}: {fd} vs {}", g.data()[i]);
+            assert!(
+                (fd - g.data()[i] as f64).abs() < 1e-9,
+                "{i}: {fd} vs {}",
+                g.data()[i]
+            );
         }
     }
 }

@@ -105,7 +105,11 @@ impl Layout {
         if dy.shape() != self.out_shape.as_slice() {
             return Err(KernelError::ShapeMismatch {
                 op,
-                detail: format!("dy has shape {:?}, the reduction's output has {:?}", dy.shape(), self.out_shape),
+                detail: format!(
+                    "dy has shape {:?}, the reduction's output has {:?}",
+                    dy.shape(),
+                    self.out_shape
+                ),
             });
         }
         Ok(())
@@ -134,7 +138,11 @@ fn sum_like(cx: &Cpu, op: &'static str, x: &Tensor, over: Over, squares: bool) -
             let dst = &mut part[q - ci * chunk..q - ci * chunk + (c1 - c0)];
             if l.inner == 1 {
                 let s = &src[o * l.n..(o + 1) * l.n];
-                dst[0] = if squares { canonical_dot(l.n, |i| s[i], |i| s[i]) } else { canonical_sum_slice(s) };
+                dst[0] = if squares {
+                    canonical_dot(l.n, |i| s[i], |i| s[i])
+                } else {
+                    canonical_sum_slice(s)
+                };
             } else {
                 let row = |k: usize| {
                     let base = (o * l.n + k) * l.inner;
@@ -183,7 +191,9 @@ fn max_replaces(m: f32, v: f32) -> bool {
     if m.is_nan() {
         false
     } else {
-        v.is_nan() || v > m || (v == 0.0 && m == 0.0 && m.is_sign_negative() && v.is_sign_positive())
+        v.is_nan()
+            || v > m
+            || (v == 0.0 && m == 0.0 && m.is_sign_negative() && v.is_sign_positive())
     }
 }
 
@@ -290,7 +300,11 @@ mod tests {
     use crate::reduce::canonical_sum;
 
     fn contexts() -> Vec<Cpu> {
-        vec![Cpu::scalar(), Cpu::single(), Cpu::new(2, SimdPolicy::Auto).unwrap()]
+        vec![
+            Cpu::scalar(),
+            Cpu::single(),
+            Cpu::new(2, SimdPolicy::Auto).unwrap(),
+        ]
     }
 
     fn noisy(shape: &[usize]) -> Tensor {
@@ -313,8 +327,11 @@ mod tests {
         let x = noisy(&[n, w]);
         let mut out = vec![1.0; w];
         canonical_sum_columns(n, &mut out, |k| &x.data()[k * w..(k + 1) * w], |a, v| a + v);
-        for c in 0..w {
-            assert_eq!(out[c].to_bits(), canonical_sum(n, |k| x.data()[k * w + c]).to_bits());
+        for (c, o) in out.iter().enumerate() {
+            assert_eq!(
+                o.to_bits(),
+                canonical_sum(n, |k| x.data()[k * w + c]).to_bits()
+            );
         }
         canonical_sum_columns(0, &mut out, |_| &[], |a, v| a + v);
         assert!(out.iter().all(|v| v.to_bits() == 0));
@@ -324,13 +341,22 @@ mod tests {
     fn values_match_references() {
         let cx = Cpu::scalar();
         let x = Tensor::new(&[2, 3], vec![1.0, 2.0, 3.0, 4.0, 5.0, 6.0]).unwrap();
-        assert_eq!(sum(&cx, &x, Over::Axis(0)).unwrap().data(), &[5.0, 7.0, 9.0]);
+        assert_eq!(
+            sum(&cx, &x, Over::Axis(0)).unwrap().data(),
+            &[5.0, 7.0, 9.0]
+        );
         assert_eq!(sum(&cx, &x, Over::Axis(1)).unwrap().data(), &[6.0, 15.0]);
         let all = sum(&cx, &x, Over::All).unwrap();
         assert_eq!((all.shape(), all.data()), (&[][..], &[21.0][..]));
         assert_eq!(mean(&cx, &x, Over::Axis(1)).unwrap().data(), &[2.0, 5.0]);
-        assert_eq!(max(&cx, &x, Over::Axis(0)).unwrap().data(), &[4.0, 5.0, 6.0]);
-        assert_eq!(sum_squares(&cx, &x, Over::Axis(1)).unwrap().data(), &[14.0, 77.0]);
+        assert_eq!(
+            max(&cx, &x, Over::Axis(0)).unwrap().data(),
+            &[4.0, 5.0, 6.0]
+        );
+        assert_eq!(
+            sum_squares(&cx, &x, Over::Axis(1)).unwrap().data(),
+            &[14.0, 77.0]
+        );
         assert_eq!(max(&cx, &x, Over::All).unwrap().data(), &[6.0]);
     }
 
@@ -344,14 +370,26 @@ mod tests {
             for o in 0..3 {
                 for c in 0..7 {
                     let at = |k: usize| d[(o * 600 + k) * 7 + c];
-                    assert_eq!(s.data()[o * 7 + c].to_bits(), canonical_sum(600, at).to_bits());
-                    assert_eq!(q.data()[o * 7 + c].to_bits(), canonical_dot(600, at, at).to_bits());
+                    assert_eq!(
+                        s.data()[o * 7 + c].to_bits(),
+                        canonical_sum(600, at).to_bits()
+                    );
+                    assert_eq!(
+                        q.data()[o * 7 + c].to_bits(),
+                        canonical_dot(600, at, at).to_bits()
+                    );
                 }
             }
             let s = sum(&cx, &x, Over::Axis(2)).unwrap();
-            assert_eq!(s.data()[5].to_bits(), canonical_sum(7, |k| d[5 * 7 + k]).to_bits());
+            assert_eq!(
+                s.data()[5].to_bits(),
+                canonical_sum(7, |k| d[5 * 7 + k]).to_bits()
+            );
             let s = sum(&cx, &x, Over::Axis(0)).unwrap();
-            assert_eq!(s.data()[11].to_bits(), canonical_sum(3, |k| d[k * 4200 + 11]).to_bits());
+            assert_eq!(
+                s.data()[11].to_bits(),
+                canonical_sum(3, |k| d[k * 4200 + 11]).to_bits()
+            );
             let all = sum(&cx, &x, Over::All).unwrap();
             assert_eq!(all.data()[0].to_bits(), canonical_sum_slice(d).to_bits());
         }
@@ -420,7 +458,11 @@ mod tests {
             for (f, dx) in fwds.iter().zip(&grads) {
                 let loss = |x: &Tensor| -> f64 {
                     let y = f(&cx, x, over).unwrap();
-                    y.data().iter().zip(g.data()).map(|(&a, &b)| a as f64 * b as f64).sum()
+                    y.data()
+                        .iter()
+                        .zip(g.data())
+                        .map(|(&a, &b)| a as f64 * b as f64)
+                        .sum()
                 };
                 for i in 0..x.numel() {
                     let h = 1e-2f32;
@@ -430,15 +472,24 @@ mod tests {
                     xm.data_mut()[i] -= h;
                     let fd = (loss(&xp) - loss(&xm)) / (xp.data()[i] as f64 - xm.data()[i] as f64);
                     let an = dx.data()[i] as f64;
-                    assert!((fd - an).abs() <= 2e-2 * fd.abs().max(1.0), "axis {axis} i {i}: fd {fd} vs {an}");
+                    assert!(
+                        (fd - an).abs() <= 2e-2 * fd.abs().max(1.0),
+                        "axis {axis} i {i}: fd {fd} vs {an}"
+                    );
                 }
             }
             // Exact values: mean = dy / n, sum_squares = (2x)·dy.
             for i in 0..x.numel() {
                 let s = x.strides();
                 let q = (i / (s[axis] * n)) * s[axis] + i % s[axis];
-                assert_eq!(grads[1].data()[i].to_bits(), (g.data()[q] / n as f32).to_bits());
-                assert_eq!(grads[2].data()[i].to_bits(), ((2.0 * x.data()[i]) * g.data()[q]).to_bits());
+                assert_eq!(
+                    grads[1].data()[i].to_bits(),
+                    (g.data()[q] / n as f32).to_bits()
+                );
+                assert_eq!(
+                    grads[2].data()[i].to_bits(),
+                    ((2.0 * x.data()[i]) * g.data()[q]).to_bits()
+                );
             }
         }
     }
@@ -447,8 +498,18 @@ mod tests {
     fn errors_are_typed() {
         let cx = Cpu::scalar();
         let x = noisy(&[2, 3]);
-        assert!(matches!(sum(&cx, &x, Over::Axis(2)), Err(KernelError::BadAxis { axis: 2, rank: 2, .. })));
-        assert!(matches!(max(&cx, &Tensor::zeros(&[2, 0]), Over::All), Err(KernelError::Empty { .. })));
+        assert!(matches!(
+            sum(&cx, &x, Over::Axis(2)),
+            Err(KernelError::BadAxis {
+                axis: 2,
+                rank: 2,
+                ..
+            })
+        ));
+        assert!(matches!(
+            max(&cx, &Tensor::zeros(&[2, 0]), Over::All),
+            Err(KernelError::Empty { .. })
+        ));
         assert!(matches!(
             sum_backward(&cx, &[2, 3], Over::Axis(0), &Tensor::zeros(&[2])),
             Err(KernelError::ShapeMismatch { .. })

@@ -28,7 +28,10 @@ fn check_perm(op: &'static str, perm: &[usize], rank: usize) -> Result<()> {
     if perm.len() != rank {
         return Err(KernelError::InvalidArgument {
             op,
-            detail: format!("permutation {perm:?} has {} axes, the tensor has {rank}", perm.len()),
+            detail: format!(
+                "permutation {perm:?} has {} axes, the tensor has {rank}",
+                perm.len()
+            ),
         });
     }
     for &p in perm {
@@ -116,7 +119,11 @@ fn split_axis(op: &'static str, shape: &[usize], axis: usize) -> Result<(usize, 
             rank: shape.len(),
         });
     }
-    Ok((numel(&shape[..axis]), shape[axis], numel(&shape[axis + 1..])))
+    Ok((
+        numel(&shape[..axis]),
+        shape[axis],
+        numel(&shape[axis + 1..]),
+    ))
 }
 
 /// Checks `start..end` against an axis of size `n`.
@@ -179,7 +186,9 @@ pub fn slice(cx: &Cpu, x: &Tensor, axis: usize, start: usize, end: usize) -> Res
     x.require_nonempty(OP)?;
     let (outer, n, inner) = split_axis(OP, x.shape(), axis)?;
     check_range(OP, start, end, n)?;
-    let out = copy_rows(cx, x.data(), (outer, n, inner), end - start, |k| Some(start + k));
+    let out = copy_rows(cx, x.data(), (outer, n, inner), end - start, |k| {
+        Some(start + k)
+    });
     let mut shape = x.shape().to_vec();
     shape[axis] = end - start;
     Tensor::new(&shape, out)
@@ -229,11 +238,19 @@ pub fn concat(cx: &Cpu, xs: &[&Tensor], axis: usize) -> Result<Tensor> {
     for x in xs {
         x.require_nonempty(OP)?;
         let same = x.rank() == first.rank()
-            && x.shape().iter().zip(first.shape()).enumerate().all(|(i, (a, b))| i == axis || a == b);
+            && x.shape()
+                .iter()
+                .zip(first.shape())
+                .enumerate()
+                .all(|(i, (a, b))| i == axis || a == b);
         if !same {
             return Err(KernelError::ShapeMismatch {
                 op: OP,
-                detail: format!("{:?} and {:?} differ outside axis {axis}", first.shape(), x.shape()),
+                detail: format!(
+                    "{:?} and {:?} differ outside axis {axis}",
+                    first.shape(),
+                    x.shape()
+                ),
             });
         }
         total += x.shape()[axis];
@@ -278,7 +295,10 @@ pub fn split(cx: &Cpu, x: &Tensor, axis: usize, sizes: &[usize]) -> Result<Vec<T
     if sizes.iter().sum::<usize>() != n {
         return Err(KernelError::ShapeMismatch {
             op: OP,
-            detail: format!("sizes {sizes:?} do not add up to axis {axis} of {:?}", x.shape()),
+            detail: format!(
+                "sizes {sizes:?} do not add up to axis {axis} of {:?}",
+                x.shape()
+            ),
         });
     }
     let mut start = 0usize;
@@ -307,7 +327,11 @@ mod tests {
     }
 
     fn contexts() -> Vec<Cpu> {
-        vec![Cpu::scalar(), Cpu::single(), Cpu::new(2, SimdPolicy::Auto).unwrap()]
+        vec![
+            Cpu::scalar(),
+            Cpu::single(),
+            Cpu::new(2, SimdPolicy::Auto).unwrap(),
+        ]
     }
 
     #[test]
@@ -336,22 +360,79 @@ mod tests {
     fn errors_are_typed() {
         let cx = Cpu::scalar();
         let x = iota(&[2, 3]);
-        assert!(matches!(permute(&cx, &x, &[0]), Err(KernelError::InvalidArgument { .. })));
-        assert!(matches!(permute(&cx, &x, &[1, 1]), Err(KernelError::InvalidArgument { .. })));
-        assert!(matches!(transpose(&cx, &x, 0, 2), Err(KernelError::BadAxis { axis: 2, rank: 2, .. })));
-        assert!(matches!(reshape(&x, &[4]), Err(KernelError::ShapeMismatch { .. })));
-        assert!(matches!(reshape(&Tensor::zeros(&[0]), &[0]), Err(KernelError::Empty { .. })));
-        assert!(matches!(slice(&cx, &x, 2, 0, 1), Err(KernelError::BadAxis { .. })));
-        assert!(matches!(slice(&cx, &x, 1, 3, 3), Err(KernelError::IndexOutOfRange { index: 3, bound: 3, .. })));
-        assert!(matches!(slice(&cx, &x, 1, 0, 4), Err(KernelError::IndexOutOfRange { index: 4, bound: 4, .. })));
-        assert!(matches!(slice(&cx, &x, 1, 2, 1), Err(KernelError::InvalidArgument { .. })));
-        assert!(matches!(slice_backward(&cx, &[2, 3], 1, 0, 2, &x), Err(KernelError::ShapeMismatch { .. })));
-        assert!(matches!(concat(&cx, &[], 0), Err(KernelError::InvalidArgument { .. })));
+        assert!(matches!(
+            permute(&cx, &x, &[0]),
+            Err(KernelError::InvalidArgument { .. })
+        ));
+        assert!(matches!(
+            permute(&cx, &x, &[1, 1]),
+            Err(KernelError::InvalidArgument { .. })
+        ));
+        assert!(matches!(
+            transpose(&cx, &x, 0, 2),
+            Err(KernelError::BadAxis {
+                axis: 2,
+                rank: 2,
+                ..
+            })
+        ));
+        assert!(matches!(
+            reshape(&x, &[4]),
+            Err(KernelError::ShapeMismatch { .. })
+        ));
+        assert!(matches!(
+            reshape(&Tensor::zeros(&[0]), &[0]),
+            Err(KernelError::Empty { .. })
+        ));
+        assert!(matches!(
+            slice(&cx, &x, 2, 0, 1),
+            Err(KernelError::BadAxis { .. })
+        ));
+        assert!(matches!(
+            slice(&cx, &x, 1, 3, 3),
+            Err(KernelError::IndexOutOfRange {
+                index: 3,
+                bound: 3,
+                ..
+            })
+        ));
+        assert!(matches!(
+            slice(&cx, &x, 1, 0, 4),
+            Err(KernelError::IndexOutOfRange {
+                index: 4,
+                bound: 4,
+                ..
+            })
+        ));
+        assert!(matches!(
+            slice(&cx, &x, 1, 2, 1),
+            Err(KernelError::InvalidArgument { .. })
+        ));
+        assert!(matches!(
+            slice_backward(&cx, &[2, 3], 1, 0, 2, &x),
+            Err(KernelError::ShapeMismatch { .. })
+        ));
+        assert!(matches!(
+            concat(&cx, &[], 0),
+            Err(KernelError::InvalidArgument { .. })
+        ));
         let y = iota(&[3, 3]);
-        assert!(matches!(concat(&cx, &[&x, &y], 1), Err(KernelError::ShapeMismatch { .. })));
-        assert!(matches!(concat(&cx, &[&x, &iota(&[2, 3, 1])], 0), Err(KernelError::ShapeMismatch { .. })));
-        assert!(matches!(split(&cx, &x, 1, &[1, 1]), Err(KernelError::ShapeMismatch { .. })));
-        assert!(matches!(split(&cx, &x, 1, &[3, 0]), Err(KernelError::InvalidArgument { .. })));
+        assert!(matches!(
+            concat(&cx, &[&x, &y], 1),
+            Err(KernelError::ShapeMismatch { .. })
+        ));
+        assert!(matches!(
+            concat(&cx, &[&x, &iota(&[2, 3, 1])], 0),
+            Err(KernelError::ShapeMismatch { .. })
+        ));
+        assert!(matches!(
+            split(&cx, &x, 1, &[1, 1]),
+            Err(KernelError::ShapeMismatch { .. })
+        ));
+        assert!(matches!(
+            split(&cx, &x, 1, &[3, 0]),
+            Err(KernelError::InvalidArgument { .. })
+        ));
     }
 
     #[test]
@@ -393,7 +474,10 @@ mod tests {
     fn shape_and_perm() -> impl Strategy<Value = (Vec<usize>, Vec<usize>)> {
         prop::collection::vec(1usize..5, 0..5).prop_flat_map(|shape| {
             let r = shape.len();
-            (Just(shape), Just((0..r).collect::<Vec<usize>>()).prop_shuffle())
+            (
+                Just(shape),
+                Just((0..r).collect::<Vec<usize>>()).prop_shuffle(),
+            )
         })
     }
 

@@ -135,7 +135,9 @@ pub fn gelu_tanh(cx: &Cpu, x: &Tensor) -> Result<Tensor> {
 
 /// Backward of [`gelu_tanh`] from its input: `dx = dy · gelu_tanh_grad(x)`.
 pub fn gelu_tanh_backward(cx: &Cpu, x: &Tensor, dy: &Tensor) -> Result<Tensor> {
-    map_same_shape(cx, "gelu_tanh_backward", x, dy, |x, g| g * gelu_tanh_grad(x))
+    map_same_shape(cx, "gelu_tanh_backward", x, dy, |x, g| {
+        g * gelu_tanh_grad(x)
+    })
 }
 
 /// Derivative of the erf-form GELU, `Φ(x) + x·φ(x)`, evaluated as
@@ -180,7 +182,9 @@ pub fn rsqrt(cx: &Cpu, x: &Tensor) -> Result<Tensor> {
 
 /// Backward of [`rsqrt`] from its output `y`: `d = −0.5 · ((y·y)·y)`, `dx = dy · d`.
 pub fn rsqrt_backward(cx: &Cpu, y: &Tensor, dy: &Tensor) -> Result<Tensor> {
-    map_same_shape(cx, "rsqrt_backward", y, dy, |y, g| g * (-0.5 * ((y * y) * y)))
+    map_same_shape(cx, "rsqrt_backward", y, dy, |y, g| {
+        g * (-0.5 * ((y * y) * y))
+    })
 }
 
 /// `y = x · x`.
@@ -221,7 +225,11 @@ mod tests {
     use crate::error::KernelError;
 
     fn contexts() -> Vec<Cpu> {
-        vec![Cpu::scalar(), Cpu::single(), Cpu::new(2, SimdPolicy::Auto).unwrap()]
+        vec![
+            Cpu::scalar(),
+            Cpu::single(),
+            Cpu::new(2, SimdPolicy::Auto).unwrap(),
+        ]
     }
 
     /// A spread of values (both signs, zeros, small and large) longer than two chunks.
@@ -279,11 +287,17 @@ mod tests {
         let x = sample(40_000);
         let g = Tensor::new(&[40_000], sample(40_001).data()[1..].to_vec()).unwrap();
         for (name, f) in fwd_ops() {
-            let hs: Vec<_> = contexts().iter().map(|cx| f(cx, &x).unwrap().hash()).collect();
+            let hs: Vec<_> = contexts()
+                .iter()
+                .map(|cx| f(cx, &x).unwrap().hash())
+                .collect();
             assert!(hs.iter().all(|h| *h == hs[0]), "{name}");
         }
         for (name, f) in bwd_ops() {
-            let hs: Vec<_> = contexts().iter().map(|cx| f(cx, &x, &g).unwrap().hash()).collect();
+            let hs: Vec<_> = contexts()
+                .iter()
+                .map(|cx| f(cx, &x, &g).unwrap().hash())
+                .collect();
             assert!(hs.iter().all(|h| *h == hs[0]), "{name} backward");
         }
     }
@@ -301,7 +315,10 @@ mod tests {
             if matches!(name, "neg" | "scale" | "add_scalar") {
                 continue;
             }
-            assert!(matches!(f(&cx, &x, &g), Err(KernelError::ShapeMismatch { .. })), "{name}");
+            assert!(
+                matches!(f(&cx, &x, &g), Err(KernelError::ShapeMismatch { .. })),
+                "{name}"
+            );
         }
     }
 
@@ -310,7 +327,13 @@ mod tests {
         let cx = Cpu::scalar();
         let x = Tensor::new(&[5], vec![-2.0, -0.0, 0.0, 1.5, f32::NAN]).unwrap();
         let r = relu(&cx, &x).unwrap();
-        assert_eq!(r.data()[..4].iter().map(|v| v.to_bits()).collect::<Vec<_>>(), vec![0, 0, 0, 1.5f32.to_bits()]);
+        assert_eq!(
+            r.data()[..4]
+                .iter()
+                .map(|v| v.to_bits())
+                .collect::<Vec<_>>(),
+            vec![0, 0, 0, 1.5f32.to_bits()]
+        );
         assert!(r.data()[4].is_nan());
         let g = Tensor::full(&[5], 3.0);
         let d = relu_backward(&cx, &x, &g).unwrap();
@@ -323,7 +346,10 @@ mod tests {
         assert_eq!(add_scalar(&cx, &x, 1.0).unwrap().data(), &[2.0, -1.0, 4.0]);
         assert_eq!(neg(&cx, &x).unwrap().data(), &[-1.0, 2.0, -3.0]);
         let g = Tensor::new(&[3], vec![1.0, 1.0, 0.5]).unwrap();
-        assert_eq!(square_backward(&cx, &x, &g).unwrap().data(), &[2.0, -4.0, 3.0]);
+        assert_eq!(
+            square_backward(&cx, &x, &g).unwrap().data(),
+            &[2.0, -4.0, 3.0]
+        );
     }
 
     /// f64 reference derivatives; `erf64` is a test-only series/continued-fraction erf.
@@ -372,7 +398,11 @@ mod tests {
         let x = Tensor::new(&[n], xs.clone()).unwrap();
         let ones = Tensor::full(&[n], 1.0);
         let erf_is_real = (math::erf(0.5) - 0.520_499_9).abs() < 1e-5;
-        for (name, f) in fwd_ops().into_iter().zip(bwd_ops()).map(|((n, f), (_, b))| (n, (f, b))) {
+        for (name, f) in fwd_ops()
+            .into_iter()
+            .zip(bwd_ops())
+            .map(|((n, f), (_, b))| (n, (f, b)))
+        {
             if matches!(name, "neg" | "relu" | "square" | "scale" | "add_scalar") {
                 continue;
             }
@@ -382,14 +412,21 @@ mod tests {
             }
             let positive = matches!(name, "ln" | "sqrt" | "rsqrt");
             let (fw, bw) = f;
-            let xin = if positive { map_unary(&cx, "t", &x, |v| v.abs() + 0.05).unwrap() } else { x.clone() };
+            let xin = if positive {
+                map_unary(&cx, "t", &x, |v| v.abs() + 0.05).unwrap()
+            } else {
+                x.clone()
+            };
             let y = fw(&cx, &xin).unwrap();
             let uses_y = matches!(name, "exp" | "tanh" | "sigmoid" | "sqrt" | "rsqrt");
             let d = bw(&cx, if uses_y { &y } else { &xin }, &ones).unwrap();
             for (i, (&xv, &dv)) in xin.data().iter().zip(d.data()).enumerate() {
                 let want = reference_grad(name, xv as f64);
                 let err = (dv as f64 - want).abs();
-                assert!(err <= 2e-6 * want.abs().max(1.0) + 1e-30, "{name} at {xv} (#{i}): {dv} vs {want}");
+                assert!(
+                    err <= 2e-6 * want.abs().max(1.0) + 1e-30,
+                    "{name} at {xv} (#{i}): {dv} vs {want}"
+                );
             }
         }
     }
@@ -424,7 +461,11 @@ mod tests {
                 let hx = (xp.data()[i] as f64 - xm.data()[i] as f64) / 2.0;
                 let fd = (yp.data()[i] as f64 - ym.data()[i] as f64) / (2.0 * hx);
                 let dv = d.data()[i] as f64;
-                assert!((fd - dv).abs() <= 2e-3 * fd.abs().max(1.0), "{name} at {}: fd {fd} vs {dv}", xs[i]);
+                assert!(
+                    (fd - dv).abs() <= 2e-3 * fd.abs().max(1.0),
+                    "{name} at {}: fd {fd} vs {dv}",
+                    x.data()[i]
+                );
             }
         }
     }
@@ -436,15 +477,29 @@ mod tests {
         for i in 0..161 {
             let x = -8.0 + i as f32 * 0.1;
             let phi_cdf = 0.5 * (1.0 + math::erf(x * FRAC_1_SQRT_2) as f64);
-            let want = phi_cdf + x as f64 * (-0.5 * (x as f64).powi(2)).exp() / (2.0 * std::f64::consts::PI).sqrt();
+            let want = phi_cdf
+                + x as f64 * (-0.5 * (x as f64).powi(2)).exp()
+                    / (2.0 * std::f64::consts::PI).sqrt();
             let got = gelu_erf_grad(x) as f64;
-            assert!((got - want).abs() <= 2e-6 * want.abs().max(1.0), "{x}: {got} vs {want}");
+            assert!(
+                (got - want).abs() <= 2e-6 * want.abs().max(1.0),
+                "{x}: {got} vs {want}"
+            );
         }
     }
 
     #[test]
     fn gelu_grads_stay_finite_at_extremes() {
-        for x in [-1e30f32, -1e20, -50.0, 50.0, 1e20, 1e30, f32::MAX, -f32::MAX] {
+        for x in [
+            -1e30f32,
+            -1e20,
+            -50.0,
+            50.0,
+            1e20,
+            1e30,
+            f32::MAX,
+            -f32::MAX,
+        ] {
             let d = gelu_tanh_grad(x);
             assert!(d == 0.0 || d == 1.0, "gelu_tanh_grad({x}) = {d}");
             let d = gelu_erf_grad(x);
