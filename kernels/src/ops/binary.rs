@@ -12,7 +12,7 @@
 use crate::cpu::Cpu;
 use crate::error::Result;
 use crate::ops::broadcast::reduce_to_shape;
-use crate::ops::elementwise::{broadcast_terms, map_broadcast};
+use crate::ops::elementwise::{broadcast_term, check_dy, map_broadcast, map_unary};
 use crate::tensor::Tensor;
 
 /// `y = a + b`, broadcast.
@@ -75,40 +75,61 @@ pub fn minimum(cx: &Cpu, a: &Tensor, b: &Tensor) -> Result<Tensor> {
     map_broadcast(cx, "minimum", a, b, min_scalar)
 }
 
-/// Reduces the per-output terms to the input shapes.
-fn finish(cx: &Cpu, a: &Tensor, b: &Tensor, terms: (Tensor, Tensor)) -> Result<(Tensor, Tensor)> {
-    Ok((
-        reduce_to_shape(cx, &terms.0, a.shape())?,
-        reduce_to_shape(cx, &terms.1, b.shape())?,
-    ))
+/// Reduces the per-output terms `ta`, `tb` (computed by `fa`, `fb`) to the input shapes.
+fn grads(
+    cx: &Cpu,
+    op: &'static str,
+    (a, b, dy): (&Tensor, &Tensor, &Tensor),
+    fa: impl Fn(f32, f32, f32) -> f32 + Sync + Send,
+    fb: impl Fn(f32, f32, f32) -> f32 + Sync + Send,
+) -> Result<(Tensor, Tensor)> {
+    let ta = broadcast_term(cx, op, a, b, dy, fa)?;
+    let da = reduce_to_shape(cx, &ta, a.shape())?;
+    drop(ta);
+    let tb = broadcast_term(cx, op, a, b, dy, fb)?;
+    Ok((da, reduce_to_shape(cx, &tb, b.shape())?))
 }
 
 /// Backward of [`add`]: `ta = dy`, `tb = dy`, reduced to the input shapes.
 pub fn add_backward(cx: &Cpu, a: &Tensor, b: &Tensor, dy: &Tensor) -> Result<(Tensor, Tensor)> {
-    let t = broadcast_terms(cx, "add_backward", a, b, dy, |_, _, g| (g, g))?;
-    finish(cx, a, b, t)
+    check_dy("add_backward", a, b, dy)?;
+    Ok((
+        reduce_to_shape(cx, dy, a.shape())?,
+        reduce_to_shape(cx, dy, b.shape())?,
+    ))
 }
 
 /// Backward of [`sub`]: `ta = dy`, `tb = −dy`, reduced to the input shapes.
 pub fn sub_backward(cx: &Cpu, a: &Tensor, b: &Tensor, dy: &Tensor) -> Result<(Tensor, Tensor)> {
-    let t = broadcast_terms(cx, "sub_backward", a, b, dy, |_, _, g| (g, -g))?;
-    finish(cx, a, b, t)
+    check_dy("sub_backward", a, b, dy)?;
+    let tb = map_unary(cx, "sub_backward", dy, |g| -g)?;
+    Ok((
+        reduce_to_shape(cx, dy, a.shape())?,
+        reduce_to_shape(cx, &tb, b.shape())?,
+    ))
 }
 
 /// Backward of [`mul`]: `ta = dy · b`, `tb = dy · a`, reduced to the input shapes.
 pub fn mul_backward(cx: &Cpu, a: &Tensor, b: &Tensor, dy: &Tensor) -> Result<(Tensor, Tensor)> {
-    let t = broadcast_terms(cx, "mul_backward", a, b, dy, |x, y, g| (g * y, g * x))?;
-    finish(cx, a, b, t)
+    grads(
+        cx,
+        "mul_backward",
+        (a, b, dy),
+        |_, y, g| g * y,
+        |x, _, g| g * x,
+    )
 }
 
 /// Backward of [`div`]: `q = dy / b`; `ta = q`, `tb = −(q · (a / b))` (`a / b` recomputed,
 /// the same bits as the forward output; no `b²`, so no overflow for large `b`).
 pub fn div_backward(cx: &Cpu, a: &Tensor, b: &Tensor, dy: &Tensor) -> Result<(Tensor, Tensor)> {
-    let t = broadcast_terms(cx, "div_backward", a, b, dy, |x, y, g| {
-        let q = g / y;
-        (q, -(q * (x / y)))
-    })?;
-    finish(cx, a, b, t)
+    grads(
+        cx,
+        "div_backward",
+        (a, b, dy),
+        |_, y, g| g / y,
+        |x, y, g| -((g / y) * (x / y)),
+    )
 }
 
 /// True when `a` receives the gradient of `max(a, b)`: `a` is NaN, or `b` is not NaN and
@@ -129,18 +150,24 @@ fn a_wins_min(a: f32, b: f32) -> bool {
 /// `a` is selected when it is NaN, or when `b` is not NaN and `a ≥ b` (ties → `a`);
 /// otherwise `b`. Then reduced to the input shapes.
 pub fn maximum_backward(cx: &Cpu, a: &Tensor, b: &Tensor, dy: &Tensor) -> Result<(Tensor, Tensor)> {
-    let t = broadcast_terms(cx, "maximum_backward", a, b, dy, |x, y, g| {
-        if a_wins_max(x, y) { (g, 0.0) } else { (0.0, g) }
-    })?;
-    finish(cx, a, b, t)
+    grads(
+        cx,
+        "maximum_backward",
+        (a, b, dy),
+        |x, y, g| if a_wins_max(x, y) { g } else { 0.0 },
+        |x, y, g| if a_wins_max(x, y) { 0.0 } else { g },
+    )
 }
 
 /// Backward of [`minimum`]: as [`maximum_backward`] with `a ≤ b` selecting `a`.
 pub fn minimum_backward(cx: &Cpu, a: &Tensor, b: &Tensor, dy: &Tensor) -> Result<(Tensor, Tensor)> {
-    let t = broadcast_terms(cx, "minimum_backward", a, b, dy, |x, y, g| {
-        if a_wins_min(x, y) { (g, 0.0) } else { (0.0, g) }
-    })?;
-    finish(cx, a, b, t)
+    grads(
+        cx,
+        "minimum_backward",
+        (a, b, dy),
+        |x, y, g| if a_wins_min(x, y) { g } else { 0.0 },
+        |x, y, g| if a_wins_min(x, y) { 0.0 } else { g },
+    )
 }
 
 #[cfg(test)]

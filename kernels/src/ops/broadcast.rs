@@ -13,6 +13,7 @@
 
 use crate::cpu::Cpu;
 use crate::error::{KernelError, Result};
+use crate::ops::reduce_ops::canonical_sum_columns;
 use crate::reduce::canonical_sum;
 use crate::tensor::{Tensor, numel, strides};
 
@@ -254,9 +255,16 @@ pub fn reduce_to_shape(cx: &Cpu, full: &Tensor, target: &[usize]) -> Result<Tens
     cx.for_each_chunk_mut(&mut out, ELEMENTWISE_CHUNK, |ci, chunk| {
         let mut w = Walker::new(&tp, [&base_strides], ci * ELEMENTWISE_CHUNK);
         w.runs(chunk.len(), |pos, [b], [s], run| {
-            for j in 0..run {
-                let base = b + j * s;
-                chunk[pos + j] = canonical_sum(n_red, |k| src[base + offs[k]]);
+            if s == 1 && run > 1 {
+                // Adjacent target elements read adjacent output columns: accumulate the run
+                // column-wise (bit-identical to one canonical sum per element).
+                let row = |k: usize| &src[b + offs[k]..b + offs[k] + run];
+                canonical_sum_columns(n_red, &mut chunk[pos..pos + run], row, |a, v| a + v);
+            } else {
+                for j in 0..run {
+                    let base = b + j * s;
+                    chunk[pos + j] = canonical_sum(n_red, |k| src[base + offs[k]]);
+                }
             }
         });
     });

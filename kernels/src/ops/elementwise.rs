@@ -91,18 +91,39 @@ pub fn map_broadcast(
     Tensor::new(&shape, out)
 }
 
-/// Per-output gradient terms of a broadcast binary op: `(ta[o], tb[o]) = f(a[ia(o)],
-/// b[ib(o)], dy[o])`, both of the output's shape (not yet reduced to the input shapes).
+/// One per-output gradient term of a broadcast binary op: `t[o] = f(a[ia(o)], b[ib(o)],
+/// dy[o])`, of the output's shape (not yet reduced to an input shape).
 ///
 /// Errors: [`KernelError::ShapeMismatch`] unless `dy` has the broadcast shape of `a` and `b`.
-pub fn broadcast_terms(
+pub fn broadcast_term(
     cx: &Cpu,
     op: &'static str,
     a: &Tensor,
     b: &Tensor,
     dy: &Tensor,
-    f: impl Fn(f32, f32, f32) -> (f32, f32) + Sync + Send,
-) -> Result<(Tensor, Tensor)> {
+    f: impl Fn(f32, f32, f32) -> f32 + Sync + Send,
+) -> Result<Tensor> {
+    check_dy(op, a, b, dy)?;
+    let shape = dy.shape();
+    let sa = broadcast_strides(op, a.shape(), shape)?;
+    let sb = broadcast_strides(op, b.shape(), shape)?;
+    let (ad, bd, gd) = (a.data(), b.data(), dy.data());
+    let mut out = vec![0.0f32; gd.len()];
+    cx.for_each_chunk_mut(&mut out, ELEMENTWISE_CHUNK, |ci, chunk| {
+        let lo = ci * ELEMENTWISE_CHUNK;
+        let mut w = Walker::new(shape, [&sa, &sb], lo);
+        w.runs(chunk.len(), |pos, [ia, ib], [sa, sb], run| {
+            let g = &gd[lo + pos..lo + pos + run];
+            for (j, (o, &g)) in chunk[pos..pos + run].iter_mut().zip(g).enumerate() {
+                *o = f(ad[ia + j * sa], bd[ib + j * sb], g);
+            }
+        });
+    });
+    Tensor::new(shape, out)
+}
+
+/// Checks that `dy` has the broadcast shape of `a` and `b`.
+pub fn check_dy(op: &'static str, a: &Tensor, b: &Tensor, dy: &Tensor) -> Result<()> {
     let shape = broadcast_shapes(op, a.shape(), b.shape())?;
     if dy.shape() != shape.as_slice() {
         return Err(KernelError::ShapeMismatch {
@@ -110,21 +131,5 @@ pub fn broadcast_terms(
             detail: format!("dy has shape {:?}, the output has {:?}", dy.shape(), shape),
         });
     }
-    let sa = broadcast_strides(op, a.shape(), &shape)?;
-    let sb = broadcast_strides(op, b.shape(), &shape)?;
-    let (ad, bd, gd) = (a.data(), b.data(), dy.data());
-    let n = gd.len();
-    // Interleaved (ta, tb) pairs so that one parallel pass writes both.
-    let mut pairs = vec![(0.0f32, 0.0f32); n];
-    cx.for_each_chunk_mut(&mut pairs, ELEMENTWISE_CHUNK, |ci, chunk| {
-        let lo = ci * ELEMENTWISE_CHUNK;
-        let mut w = Walker::new(&shape, [&sa, &sb], lo);
-        w.runs(chunk.len(), |pos, [ia, ib], [sa, sb], run| {
-            for (j, o) in chunk[pos..pos + run].iter_mut().enumerate() {
-                *o = f(ad[ia + j * sa], bd[ib + j * sb], gd[lo + pos + j]);
-            }
-        });
-    });
-    let (ta, tb): (Vec<f32>, Vec<f32>) = pairs.into_iter().unzip();
-    Ok((Tensor::new(&shape, ta)?, Tensor::new(&shape, tb)?))
+    Ok(())
 }

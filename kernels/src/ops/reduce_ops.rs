@@ -197,24 +197,36 @@ fn max_replaces(m: f32, v: f32) -> bool {
     }
 }
 
-/// The selected index along the reduced axis of every output.
+/// The selected index along the reduced axis of every output (the scan of [`max`]).
 fn argmax(cx: &Cpu, l: &Layout, src: &[f32]) -> Vec<usize> {
     let mut arg = vec![0usize; l.outer * l.inner];
     let chunk = l.chunk();
     cx.for_each_chunk_mut(&mut arg, chunk, |ci, part| {
-        for (j, a) in part.iter_mut().enumerate() {
-            let q = ci * chunk + j;
-            let (o, c) = (q / l.inner, q % l.inner);
-            let at = |k: usize| src[(o * l.n + k) * l.inner + c];
-            let (mut m, mut best) = (at(0), 0usize);
+        let first = ci * chunk;
+        let mut q = first;
+        let end = q + part.len();
+        // Segments of adjacent columns of one outer index, scanned row by row.
+        let mut m: Vec<f32> = Vec::new();
+        while q < end {
+            let (o, c0) = (q / l.inner, q % l.inner);
+            let c1 = l.inner.min(c0 + (end - q));
+            let row = |k: usize| {
+                let base = (o * l.n + k) * l.inner;
+                &src[base + c0..base + c1]
+            };
+            let best = &mut part[q - first..q - first + (c1 - c0)];
+            m.clear();
+            m.extend_from_slice(row(0));
+            best.fill(0);
             for k in 1..l.n {
-                let v = at(k);
-                if max_replaces(m, v) {
-                    m = v;
-                    best = k;
+                for ((mc, bc), &v) in m.iter_mut().zip(best.iter_mut()).zip(row(k)) {
+                    if max_replaces(*mc, v) {
+                        *mc = v;
+                        *bc = k;
+                    }
                 }
             }
-            *a = best;
+            q = q + c1 - c0;
         }
     });
     arg
