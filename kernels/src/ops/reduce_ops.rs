@@ -449,6 +449,19 @@ mod tests {
         assert_eq!(d.data(), &[0.0, 2.0, 0.0]);
         let d = max_backward(&cx, &t(vec![-0.0, 0.0, 0.0]), Over::All, &g).unwrap();
         assert_eq!(d.data(), &[0.0, 2.0, 0.0]);
+        // Column-wise scan (inner > 1): the same rules per column.
+        let x = Tensor::new(
+            &[3, 3],
+            vec![1.0, 5.0, -0.0, 1.0, f32::NAN, 0.0, 0.0, 5.0, 0.0],
+        )
+        .unwrap();
+        let m = max(&cx, &x, Over::Axis(0)).unwrap();
+        assert_eq!(m.data()[0], 1.0);
+        assert!(m.data()[1].is_nan());
+        assert_eq!(m.data()[2].to_bits(), 0);
+        let g = Tensor::new(&[3], vec![1.0, 2.0, 3.0]).unwrap();
+        let d = max_backward(&cx, &x, Over::Axis(0), &g).unwrap();
+        assert_eq!(d.data(), &[1.0, 0.0, 0.0, 0.0, 2.0, 3.0, 0.0, 0.0, 0.0]);
     }
 
     #[test]
