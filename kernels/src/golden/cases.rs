@@ -270,6 +270,220 @@ fn gemm_group() -> Vec<Case> {
     ]
 }
 
+type BinaryOp = fn(&Cpu, &Tensor, &Tensor) -> Result<Tensor>;
+type BinaryBackward = fn(&Cpu, &Tensor, &Tensor, &Tensor) -> Result<(Tensor, Tensor)>;
+
+/// A binary op with broadcasting `[7,1,255] ∘ [257,1]` → `[7,257,255]`, and its backward.
+fn binary_case(cx: &Cpu, inp: &Inputs, f: BinaryOp, df: BinaryBackward) -> Result<Outputs> {
+    let a = inp.uniform(600, &[7, 1, 255], -3.0, 3.0);
+    let b = inp.uniform(601, &[257, 1], 0.5, 2.0);
+    let dy = inp.uniform(602, &[7, 257, 255], -1.0, 1.0);
+    let y = f(cx, &a, &b)?;
+    let (da, db) = df(cx, &a, &b, &dy)?;
+    Ok(vec![("y", y), ("da", da), ("db", db)])
+}
+
+type UnaryOp = fn(&Cpu, &Tensor) -> Result<Tensor>;
+type UnaryBackward = fn(&Cpu, &Tensor, &Tensor) -> Result<Tensor>;
+
+/// A unary op on `[3, 1023]` and its backward; `from_output` says whether the backward takes
+/// the output `y` (else the input `x`).
+fn unary_case(
+    cx: &Cpu,
+    inp: &Inputs,
+    (lo, hi): (f32, f32),
+    f: UnaryOp,
+    df: UnaryBackward,
+    from_output: bool,
+) -> Result<Outputs> {
+    let x = inp.uniform(610, &[3, 1023], lo, hi);
+    let dy = inp.uniform(611, &[3, 1023], -1.0, 1.0);
+    let y = f(cx, &x)?;
+    let dx = df(cx, if from_output { &y } else { &x }, &dy)?;
+    Ok(vec![("y", y), ("dx", dx)])
+}
+
+fn elementwise_group() -> Vec<Case> {
+    use ops::binary as b;
+    use ops::unary as u;
+    vec![
+        Case {
+            name: "add.bcast",
+            run: |cx, inp| binary_case(cx, inp, b::add, b::add_backward),
+        },
+        Case {
+            name: "sub.bcast",
+            run: |cx, inp| binary_case(cx, inp, b::sub, b::sub_backward),
+        },
+        Case {
+            name: "mul.bcast",
+            run: |cx, inp| binary_case(cx, inp, b::mul, b::mul_backward),
+        },
+        Case {
+            name: "div.bcast",
+            run: |cx, inp| binary_case(cx, inp, b::div, b::div_backward),
+        },
+        Case {
+            name: "maximum.bcast",
+            run: |cx, inp| binary_case(cx, inp, b::maximum, b::maximum_backward),
+        },
+        Case {
+            name: "minimum.bcast",
+            run: |cx, inp| binary_case(cx, inp, b::minimum, b::minimum_backward),
+        },
+        Case {
+            name: "exp.3x1023",
+            run: |cx, inp| unary_case(cx, inp, (-20.0, 20.0), u::exp, u::exp_backward, true),
+        },
+        Case {
+            name: "ln.3x1023",
+            run: |cx, inp| unary_case(cx, inp, (1e-3, 1e3), u::ln, u::ln_backward, false),
+        },
+        Case {
+            name: "tanh.3x1023",
+            run: |cx, inp| unary_case(cx, inp, (-6.0, 6.0), u::tanh, u::tanh_backward, true),
+        },
+        Case {
+            name: "sigmoid.3x1023",
+            run: |cx, inp| {
+                unary_case(
+                    cx,
+                    inp,
+                    (-12.0, 12.0),
+                    u::sigmoid,
+                    u::sigmoid_backward,
+                    true,
+                )
+            },
+        },
+        Case {
+            name: "relu.3x1023",
+            run: |cx, inp| unary_case(cx, inp, (-1.0, 1.0), u::relu, u::relu_backward, false),
+        },
+        Case {
+            name: "gelu_tanh.3x1023",
+            run: |cx, inp| {
+                unary_case(
+                    cx,
+                    inp,
+                    (-6.0, 6.0),
+                    u::gelu_tanh,
+                    u::gelu_tanh_backward,
+                    false,
+                )
+            },
+        },
+        Case {
+            name: "gelu_erf.3x1023",
+            run: |cx, inp| {
+                unary_case(
+                    cx,
+                    inp,
+                    (-6.0, 6.0),
+                    u::gelu_erf,
+                    u::gelu_erf_backward,
+                    false,
+                )
+            },
+        },
+        Case {
+            name: "sqrt.3x1023",
+            run: |cx, inp| unary_case(cx, inp, (0.0, 1e4), u::sqrt, u::sqrt_backward, true),
+        },
+        Case {
+            name: "rsqrt.3x1023",
+            run: |cx, inp| unary_case(cx, inp, (1e-4, 1e4), u::rsqrt, u::rsqrt_backward, true),
+        },
+        Case {
+            name: "square.3x1023",
+            run: |cx, inp| unary_case(cx, inp, (-1e3, 1e3), u::square, u::square_backward, false),
+        },
+    ]
+}
+
+fn shape_group() -> Vec<Case> {
+    use ops::shape as sh;
+    vec![
+        Case {
+            name: "permute.7x255x3",
+            run: |cx, inp| {
+                let x = inp.uniform(700, &[7, 255, 3], -1.0, 1.0);
+                let dy = inp.uniform(701, &[3, 7, 255], -1.0, 1.0);
+                Ok(vec![
+                    ("y", sh::permute(cx, &x, &[2, 0, 1])?),
+                    ("dx", sh::permute_backward(cx, &[2, 0, 1], &dy)?),
+                    ("t", sh::transpose(cx, &x, 1, 2)?),
+                ])
+            },
+        },
+        Case {
+            name: "slice_concat.257x7",
+            run: |cx, inp| {
+                let x = inp.uniform(710, &[257, 7], -1.0, 1.0);
+                let z = inp.uniform(711, &[1, 7], -1.0, 1.0);
+                let dy = inp.uniform(712, &[255, 7], -1.0, 1.0);
+                let dc = inp.uniform(713, &[258, 7], -1.0, 1.0);
+                let parts = sh::concat_backward(cx, 0, &[257, 1], &dc)?;
+                let mut out = vec![
+                    ("slice", sh::slice(cx, &x, 0, 1, 256)?),
+                    (
+                        "slice_dx",
+                        sh::slice_backward(cx, &[257, 7], 0, 1, 256, &dy)?,
+                    ),
+                    ("concat", sh::concat(cx, &[&x, &z], 0)?),
+                ];
+                for (name, t) in ["concat_d0", "concat_d1"].into_iter().zip(parts) {
+                    out.push((name, t));
+                }
+                Ok(out)
+            },
+        },
+        Case {
+            name: "gather.1023x7",
+            run: |cx, inp| {
+                let table = inp.uniform(720, &[257, 7], -1.0, 1.0);
+                let ids = inp.ids(721, 1023, 257);
+                let dy = inp.uniform(722, &[3, 341, 7], -1.0, 1.0);
+                Ok(vec![
+                    ("y", ops::gather::gather_rows(cx, &table, &ids, &[3, 341])?),
+                    (
+                        "dtable",
+                        ops::gather::gather_rows_backward(cx, 257, &ids, &dy)?,
+                    ),
+                ])
+            },
+        },
+    ]
+}
+
+fn reduction_group() -> Vec<Case> {
+    use ops::reduce_ops::{self as r, Over};
+    vec![Case {
+        name: "reduce_ops.257x1023",
+        run: |cx, inp| {
+            let x = inp.uniform(800, &[257, 1023], -10.0, 10.0);
+            let dy1 = inp.uniform(801, &[257], -1.0, 1.0);
+            let dy0 = inp.uniform(802, &[1023], -1.0, 1.0);
+            let s = [257, 1023];
+            Ok(vec![
+                ("sum0", r::sum(cx, &x, Over::Axis(0))?),
+                ("sum1", r::sum(cx, &x, Over::Axis(1))?),
+                ("sum_all", r::sum(cx, &x, Over::All)?),
+                ("mean1", r::mean(cx, &x, Over::Axis(1))?),
+                ("max0", r::max(cx, &x, Over::Axis(0))?),
+                ("sumsq1", r::sum_squares(cx, &x, Over::Axis(1))?),
+                ("dsum1", r::sum_backward(cx, &s, Over::Axis(1), &dy1)?),
+                ("dmean0", r::mean_backward(cx, &s, Over::Axis(0), &dy0)?),
+                ("dmax0", r::max_backward(cx, &x, Over::Axis(0), &dy0)?),
+                (
+                    "dsumsq1",
+                    r::sum_squares_backward(cx, &x, Over::Axis(1), &dy1)?,
+                ),
+            ])
+        },
+    }]
+}
+
 /// All cases in order.
 pub fn all() -> Vec<Case> {
     let mut v = Vec::new();
@@ -278,5 +492,8 @@ pub fn all() -> Vec<Case> {
     v.extend(reduce_group());
     v.extend(nn_group());
     v.extend(gemm_group());
+    v.extend(elementwise_group());
+    v.extend(shape_group());
+    v.extend(reduction_group());
     v
 }

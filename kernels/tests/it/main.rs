@@ -2,4 +2,5 @@
 //! input through the public API.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
+mod errors;
 mod golden;
