@@ -197,7 +197,11 @@ mod tests {
         let z = Philox::from_seed(7).normal_vec(3, 200_000);
         let n = z.len() as f64;
         let mean = z.iter().map(|&v| f64::from(v)).sum::<f64>() / n;
-        let var = z.iter().map(|&v| (f64::from(v) - mean).powi(2)).sum::<f64>() / n;
+        let var = z
+            .iter()
+            .map(|&v| (f64::from(v) - mean).powi(2))
+            .sum::<f64>()
+            / n;
         assert!(mean.abs() < 0.01, "mean {mean}");
         assert!((var - 1.0).abs() < 0.02, "var {var}");
         assert!(z.iter().all(|v| v.is_finite()));

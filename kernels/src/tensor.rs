@@ -242,7 +242,11 @@ mod tests {
     fn rejects_wrong_length() {
         assert!(matches!(
             Tensor::new(&[2, 3], vec![0.0; 5]),
-            Err(KernelError::DataLength { expected: 6, len: 5, .. })
+            Err(KernelError::DataLength {
+                expected: 6,
+                len: 5,
+                ..
+            })
         ));
     }
 
@@ -267,6 +271,9 @@ mod tests {
     #[test]
     fn check_finite_reports_first_bad_element() {
         let t = Tensor::new(&[3], vec![1.0, f32::NAN, f32::INFINITY]).unwrap();
-        assert!(matches!(t.check_finite("state"), Err(KernelError::NonFinite { index: 1, .. })));
+        assert!(matches!(
+            t.check_finite("state"),
+            Err(KernelError::NonFinite { index: 1, .. })
+        ));
     }
 }
