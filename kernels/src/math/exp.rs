@@ -4,9 +4,9 @@
 //! 1. NaN → canonical NaN; `x > 0x42B17217` (88.72283) → `+inf`; `x < -104` → `+0`.
 //! 2. `t = fma(x, LOG2E, SHIFTER)`, `kf = t − SHIFTER` (`kf` = `x·log2e` rounded to the nearest
 //!    integer, ties to even), `k = kf as i32` ∈ [−150, 128].
-//! 3. `r = fma(−kf, LN2_HI, x)` (exact), `r = fma(−kf, LN2_LO, r)`.
-//! 4. `q = E6`, `q = fma(q, r, E5)` … `q = fma(q, r, E2)`, `q = fma(q, r, 1)`, `p = fma(q, r, 1)`
-//!    (so `p ≈ 1 + r + E2·r² + … + E6·r⁶`).
+//! 3. `rh = fma(−kf, LN2_HI, x)` (exact), `r = fma(−kf, LN2_LO, rh)`.
+//! 4. `q = fma(E6, r, E5)`, `q = fma(q, r, E4)`, `q = fma(q, r, E3)`, `q = fma(q, r, E2)`,
+//!    `qh = fma(q, r, 1)`, `p = fma(qh, r, 1)` (so `p ≈ 1 + r + E2·r² + … + E6·r⁶`).
 //! 5. `p·2^k`: one multiplication by `2^k` when −126 ≤ k ≤ 127; `(p·2^(k−1))·2` when k = 128;
 //!    `(p·2^(k+64))·2^−64` when k < −126 (the first product is exact, so a subnormal result
 //!    is rounded once).

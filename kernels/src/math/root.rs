@@ -21,7 +21,7 @@ pub(crate) fn sqrt(x: f32) -> f32 {
     x.sqrt()
 }
 
-/// `1/√x` (≤ 1 ulp, measured; nearly always correctly rounded).
+/// `1/√x` (≤ 0.5 ulp + 10⁻⁶ asserted; correctly rounded on every sampled input).
 pub(crate) fn rsqrt(x: f32) -> f32 {
     if x.is_nan() || x < 0.0 {
         return CANONICAL_NAN;

@@ -1,4 +1,4 @@
-//! `sin` and `cos`: reduction to `r ∈ [−π/4, π/4]` (see [`super::trig_reduce`]) and fixed
+//! `sin` and `cos`: reduction to `r ∈ [−π/4, π/4]` (see `trig_reduce.rs`) and fixed
 //! polynomial kernels that take the remainder as a double-f32 `rh + rl`.
 //!
 //! Kernels (docs/numerics.md §4.7):

@@ -35,7 +35,7 @@ const TWO_OVER_PI_BITS: [u32; 8] = [
 ];
 
 /// Reduces a finite `a ≥ 0`: returns `(j mod 4, rh, rl)` with `a ≈ j·π/2 + rh + rl`,
-/// `|rh| ≤ π/4·(1 + 2⁻⁸)`, `|rl| ≤ ulp(rh)/2`.
+/// `|rh| ≤ π/4·(1 + 2⁻⁶)`, `|rl| ≤ ulp(rh)/2`.
 #[inline]
 pub(crate) fn reduce(a: f32) -> (u32, f32, f32) {
     if a <= PI_4 {
