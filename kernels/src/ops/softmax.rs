@@ -136,20 +136,31 @@ pub fn softmax(cx: &Cpu, x: &Tensor) -> Result<Tensor> {
 ///
 /// Errors: as [`softmax`], and [`KernelError::ShapeMismatch`] when `dy`'s shape is not `y`'s.
 pub fn softmax_backward(cx: &Cpu, y: &Tensor, dy: &Tensor) -> Result<Tensor> {
-    const OP: &str = "softmax_backward";
-    let (_, d) = last_axis_rows(OP, y)?;
-    require_same_shape(OP, "y", y, "dy", dy)?;
+    rows_of_pair(cx, "softmax_backward", y, dy, |d, yr, gr, dx| {
+        let t = canonical_dot(d, |j| yr[j], |j| gr[j]);
+        for ((dxi, &yi), &gi) in dx.iter_mut().zip(yr).zip(gr) {
+            *dxi = yi * (gi - t);
+        }
+    })
+}
+
+/// Runs `f(d, y_row, dy_row, dx_row)` for every row of the last axis, in parallel over rows,
+/// after checking that `y` and `dy` have one shape.
+fn rows_of_pair(
+    cx: &Cpu,
+    op: &'static str,
+    y: &Tensor,
+    dy: &Tensor,
+    f: impl Fn(usize, &[f32], &[f32], &mut [f32]) + Sync + Send,
+) -> Result<Tensor> {
+    let (_, d) = last_axis_rows(op, y)?;
+    require_same_shape(op, "y", y, "dy", dy)?;
     let (ys, dys) = (y.data(), dy.data());
     let mut out = vec![0.0f32; ys.len()];
     let simd = cx.simd();
     cx.for_each_chunk_mut(&mut out, d, |r, dx| {
         with_simd(simd, || {
-            let yr = &ys[r * d..(r + 1) * d];
-            let gr = &dys[r * d..(r + 1) * d];
-            let t = canonical_dot(d, |j| yr[j], |j| gr[j]);
-            for ((dxi, &yi), &gi) in dx.iter_mut().zip(yr).zip(gr) {
-                *dxi = yi * (gi - t);
-            }
+            f(d, &ys[r * d..(r + 1) * d], &dys[r * d..(r + 1) * d], dx)
         })
     });
     Tensor::new(y.shape(), out)
@@ -191,23 +202,12 @@ pub fn log_softmax(cx: &Cpu, x: &Tensor) -> Result<Tensor> {
 ///
 /// Errors: as [`softmax_backward`].
 pub fn log_softmax_backward(cx: &Cpu, y: &Tensor, dy: &Tensor) -> Result<Tensor> {
-    const OP: &str = "log_softmax_backward";
-    let (_, d) = last_axis_rows(OP, y)?;
-    require_same_shape(OP, "y", y, "dy", dy)?;
-    let (ys, dys) = (y.data(), dy.data());
-    let mut out = vec![0.0f32; ys.len()];
-    let simd = cx.simd();
-    cx.for_each_chunk_mut(&mut out, d, |r, dx| {
-        with_simd(simd, || {
-            let yr = &ys[r * d..(r + 1) * d];
-            let gr = &dys[r * d..(r + 1) * d];
-            let t = canonical_sum(d, |j| gr[j]);
-            for ((dxi, &yi), &gi) in dx.iter_mut().zip(yr).zip(gr) {
-                *dxi = (-math::exp(yi)).mul_add(t, gi);
-            }
-        })
-    });
-    Tensor::new(y.shape(), out)
+    rows_of_pair(cx, "log_softmax_backward", y, dy, |d, yr, gr, dx| {
+        let t = canonical_sum(d, |j| gr[j]);
+        for ((dxi, &yi), &gi) in dx.iter_mut().zip(yr).zip(gr) {
+            *dxi = (-math::exp(yi)).mul_add(t, gi);
+        }
+    })
 }
 
 /// Helpers shared by the tests of softmax, loss and norm.
