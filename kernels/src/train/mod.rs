@@ -25,4 +25,4 @@ pub mod vocab;
 pub use digest::Digest;
 pub use error::{DataError, SpecError, StateError, StoreError, StoreProblem};
 pub use spec::{JobSpec, LoadedSpec};
-// pub use state::TrainState;
+pub use state::TrainState;
