@@ -87,7 +87,9 @@ pub fn decode(bytes: &[u8], expected_spec: Option<Digest>) -> Result<Checkpoint,
         return Err(StoreProblem::Truncated { len, needed });
     }
     if len > needed {
-        return Err(StoreProblem::TrailingBytes { extra: len - needed });
+        return Err(StoreProblem::TrailingBytes {
+            extra: len - needed,
+        });
     }
     let end = HEADER_LEN + n as usize;
     let stored = digest_at(bytes, end);

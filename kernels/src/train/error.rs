@@ -99,7 +99,9 @@ pub enum StateError {
         problem: &'static str,
     },
     /// Names in a section are not strictly ascending (bytewise), or repeat.
-    #[error("{section}: name {name:?} is not strictly after the previous one (names must be sorted and unique)")]
+    #[error(
+        "{section}: name {name:?} is not strictly after the previous one (names must be sorted and unique)"
+    )]
     Order {
         /// `params` or `optim`.
         section: &'static str,

@@ -147,7 +147,12 @@ impl TrainState {
     /// The canonical encoding (module docs), after validation.
     pub fn encode(&self) -> Result<Vec<u8>, StateError> {
         self.validate()?;
-        let elems: usize = self.params.iter().chain(&self.optim).map(|(_, t)| t.numel()).sum();
+        let elems: usize = self
+            .params
+            .iter()
+            .chain(&self.optim)
+            .map(|(_, t)| t.numel())
+            .sum();
         let mut out = Vec::with_capacity(32 + 4 * elems);
         out.extend_from_slice(&self.step.to_le_bytes());
         out.extend_from_slice(&self.data_cursor.to_le_bytes());
@@ -217,7 +222,9 @@ impl Reader<'_> {
 
     fn u64(&mut self, what: &str) -> Result<u64, StateError> {
         let b = self.take(8, what)?;
-        Ok(u64::from_le_bytes(b.try_into().expect("invariant: 8 bytes")))
+        Ok(u64::from_le_bytes(
+            b.try_into().expect("invariant: 8 bytes"),
+        ))
     }
 
     /// A count or size that must fit in memory: at most `limit`.
@@ -335,7 +342,10 @@ pub(crate) mod tests {
         assert!(matches!(s.validate(), Err(StateError::Order { .. })));
         let dup = TrainState::new(
             0,
-            vec![("a".into(), Tensor::scalar(1.0)), ("a".into(), Tensor::scalar(1.0))],
+            vec![
+                ("a".into(), Tensor::scalar(1.0)),
+                ("a".into(), Tensor::scalar(1.0)),
+            ],
             vec![],
             0,
         );
@@ -351,13 +361,19 @@ pub(crate) mod tests {
         let bytes = sample_state(2).encode().unwrap();
         let mut long = bytes.clone();
         long.push(0);
-        assert!(matches!(TrainState::decode(&long), Err(StateError::Decode { .. })));
+        assert!(matches!(
+            TrainState::decode(&long),
+            Err(StateError::Decode { .. })
+        ));
         for cut in [0, 7, 20, bytes.len() - 1] {
             assert!(TrainState::decode(&bytes[..cut]).is_err(), "cut {cut}");
         }
         // A huge tensor count is refused before allocating.
         let mut huge = bytes.clone();
         huge[16..24].copy_from_slice(&u64::MAX.to_le_bytes());
-        assert!(matches!(TrainState::decode(&huge), Err(StateError::Decode { .. })));
+        assert!(matches!(
+            TrainState::decode(&huge),
+            Err(StateError::Decode { .. })
+        ));
     }
 }

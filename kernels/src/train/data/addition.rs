@@ -196,7 +196,12 @@ mod tests {
                 eval.insert(t.operands(1, Split::Eval, step, j).unwrap());
             }
         }
-        assert!(train.len() > 4000 && eval.len() > 300, "{} {}", train.len(), eval.len());
+        assert!(
+            train.len() > 4000 && eval.len() > 300,
+            "{} {}",
+            train.len(),
+            eval.len()
+        );
         assert!(train.is_disjoint(&eval));
     }
 

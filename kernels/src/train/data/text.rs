@@ -165,7 +165,10 @@ mod tests {
             Err(DataError::TextHashMismatch { .. })
         ));
         let err = TextData::new(&bytes[..30], 16, None).unwrap_err();
-        assert!(matches!(err, DataError::TextTooShort { len: 30, .. }), "{err}");
+        assert!(
+            matches!(err, DataError::TextTooShort { len: 30, .. }),
+            "{err}"
+        );
         // The reported minimum really is enough, and one byte less is not.
         let DataError::TextTooShort { needed, .. } = err else {
             unreachable!()

@@ -32,7 +32,10 @@ fn examples_parse_and_build_their_datasets() {
         let ds = spec.dataset(None).unwrap();
         ds.batch(spec.seed, crate::train::data::Split::Train, 0, 4)
             .unwrap();
-        assert_eq!(spec.hash().unwrap(), parse(text).unwrap().spec.hash().unwrap());
+        assert_eq!(
+            spec.hash().unwrap(),
+            parse(text).unwrap().spec.hash().unwrap()
+        );
     }
     let add = parse(ADDITION).unwrap().spec;
     assert!(matches!(add.optimizer, OptimizerSpec::AdamW { .. }));
@@ -154,26 +157,50 @@ fn malformed_specs_name_the_problem() {
     let m = toml_message("seed = [");
     assert!(m.contains("line 1"), "{m}");
 
-    assert_eq!(invalid_field(&SMALL.replace("heads = 2", "heads = 3")), "model.heads");
-    assert_eq!(invalid_field(&SMALL.replace("lr = 1e-3", "lr = 0")), "optimizer.lr");
-    assert_eq!(invalid_field(&SMALL.replace("lr = 1e-3", "lr = 1e300")), "optimizer.lr");
-    assert_eq!(invalid_field(&SMALL.replace("lr = 1e-3", "lr = nan")), "optimizer.lr");
+    assert_eq!(
+        invalid_field(&SMALL.replace("heads = 2", "heads = 3")),
+        "model.heads"
+    );
+    assert_eq!(
+        invalid_field(&SMALL.replace("lr = 1e-3", "lr = 0")),
+        "optimizer.lr"
+    );
+    assert_eq!(
+        invalid_field(&SMALL.replace("lr = 1e-3", "lr = 1e300")),
+        "optimizer.lr"
+    );
+    assert_eq!(
+        invalid_field(&SMALL.replace("lr = 1e-3", "lr = nan")),
+        "optimizer.lr"
+    );
     assert_eq!(
         invalid_field(&SMALL.replace("beta2 = 0.999", "beta2 = 1.0")),
         "optimizer.beta2"
     );
-    assert_eq!(invalid_field(&SMALL.replace("steps = 10", "steps = 0")), "steps");
+    assert_eq!(
+        invalid_field(&SMALL.replace("steps = 10", "steps = 0")),
+        "steps"
+    );
     assert_eq!(
         invalid_field(&SMALL.replace("checkpoint_every = 5", "checkpoint_every = 11")),
         "checkpoint_every"
     );
-    assert_eq!(invalid_field(&SMALL.replace("digits = 3", "digits = 1")), "data.digits");
-    assert_eq!(invalid_field(&SMALL.replace("vocab = 15", "vocab = 10")), "model.vocab");
+    assert_eq!(
+        invalid_field(&SMALL.replace("digits = 3", "digits = 1")),
+        "data.digits"
+    );
+    assert_eq!(
+        invalid_field(&SMALL.replace("vocab = 15", "vocab = 10")),
+        "model.vocab"
+    );
     assert_eq!(
         invalid_field(&SMALL.replace("context = 11", "context = 10")),
         "model.context"
     );
-    assert_eq!(invalid_field(&SMALL.replace("\nevery = 5", "\nevery = 0")), "eval.every");
+    assert_eq!(
+        invalid_field(&SMALL.replace("\nevery = 5", "\nevery = 0")),
+        "eval.every"
+    );
     let err = parse(&SMALL.replace("heads = 2", "heads = 3")).unwrap_err();
     assert!(err.to_string().contains("model.heads"), "{err}");
     assert!(err.to_string().contains("not a multiple"), "{err}");
@@ -182,7 +209,10 @@ fn malformed_specs_name_the_problem() {
         invalid_field(&MLP.replace("classes = 3\nturns", "classes = 4\nturns")),
         "model.classes"
     );
-    assert_eq!(invalid_field(&MLP.replace("input = 2", "input = 3")), "model.input");
+    assert_eq!(
+        invalid_field(&MLP.replace("input = 2", "input = 3")),
+        "model.input"
+    );
     let spirals_on_transformer = SMALL.replace(
         "kind = \"addition\"\ndigits = 3",
         "kind = \"spirals\"\nclasses = 3\nturns = 1.0\nnoise = 0.1",
