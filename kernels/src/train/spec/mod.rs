@@ -1,6 +1,6 @@
 //! [`JobSpec`]: everything a training job's computation depends on.
 //!
-//! A spec is written as TOML ([`LoadedSpec::from_toml_str`], schema in [`file`] and
+//! A spec is written as TOML ([`LoadedSpec::from_toml_str`], schema in [`file`](mod@file) and
 //! `docs/training.md`), parsed with unknown fields rejected, and validated with errors that
 //! name the field. Its **canonical encoding** ([`JobSpec::encode`]) is the borsh encoding of
 //! [`JobSpec`]: integers little-endian, enums as a `u8` variant index then their fields in
