@@ -16,9 +16,12 @@
 //!   cross-entropy — each with its backward.
 //! - [`rng`]: Philox4x32-10 and the uniform/normal samplers defined from it.
 //! - [`golden`]: the fixed list of op invocations whose output hashes are committed.
+//! - [`train`]: deterministic datasets, the `JobSpec`, training states and their hashes,
+//!   checkpoint files and their store, safetensors export (formats in `docs/training.md`).
 //!
 //! Bad input (mismatched shapes, empty tensors, out-of-range indices) is a [`KernelError`],
-//! never a panic. The crate has no I/O, no clock and no OS randomness.
+//! never a panic. The crate has no clock and no OS randomness, and no I/O outside
+//! [`train::store`], which reads and writes the files of a training run.
 
 pub mod cpu;
 pub mod error;
@@ -29,6 +32,7 @@ pub mod ops;
 pub mod reduce;
 pub mod rng;
 pub mod tensor;
+pub mod train;
 
 pub use cpu::{Cpu, SimdLevel, SimdPolicy};
 pub use error::{KernelError, Result};

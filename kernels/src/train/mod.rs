@@ -1,0 +1,28 @@
+//! Verifiable training programs: the pieces that do not depend on the graph IR.
+//!
+//! - [`data`]: deterministic datasets. A batch is a pure function of `(seed, split, step,
+//!   batch size)` computed from Philox counters, so any step's batch can be produced alone.
+//! - [`vocab`]: the fixed character vocabulary with a byte-level fallback.
+//! - [`spec`]: the [`JobSpec`] (TOML in, validated, canonical binary encoding, hash).
+//! - [`state`]: the training state `S_t` and its hash `h(S_t)`.
+//! - [`checkpoint`]: the checkpoint file format (bytes in, bytes out; no I/O).
+//! - [`safetensors`]: export of named tensors in the safetensors format (bytes; no I/O).
+//! - [`store`]: the one module of this crate that touches the filesystem: atomic checkpoint
+//!   writes, verified loads, latest-valid selection, and the `hashes.txt` log.
+//!
+//! File formats and hashes are specified in `docs/training.md`.
+
+pub mod checkpoint;
+pub mod data;
+pub mod digest;
+pub mod error;
+pub mod safetensors;
+pub mod spec;
+pub mod state;
+pub mod store;
+pub mod vocab;
+
+pub use digest::Digest;
+pub use error::{DataError, SpecError, StateError, StoreError, StoreProblem};
+pub use spec::{JobSpec, LoadedSpec};
+pub use state::TrainState;
