@@ -245,7 +245,7 @@ pub fn slice(cx: &Cpu, x: &Tensor, axis: usize, start: usize, end: usize) -> Res
     Tensor::new(&shape, out)
 }
 
-/// Backward of [`slice`]: a tensor of shape `x_shape`, `+0.0` everywhere except `start..end`
+/// Backward of [`slice()`]: a tensor of shape `x_shape`, `+0.0` everywhere except `start..end`
 /// of `axis`, which holds `dy`.
 pub fn slice_backward(
     cx: &Cpu,
@@ -361,7 +361,7 @@ pub fn split(cx: &Cpu, x: &Tensor, axis: usize, sizes: &[usize]) -> Result<Vec<T
     Ok(parts)
 }
 
-/// Backward of [`concat`]: `dy` split along `axis` into pieces of the inputs' sizes on that
+/// Backward of [`concat()`]: `dy` split along `axis` into pieces of the inputs' sizes on that
 /// axis (`sizes[i] = xs[i].shape()[axis]`).
 pub fn concat_backward(cx: &Cpu, axis: usize, sizes: &[usize], dy: &Tensor) -> Result<Vec<Tensor>> {
     split(cx, dy, axis, sizes)

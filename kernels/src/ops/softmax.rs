@@ -4,7 +4,7 @@
 //! elements; rows are spread over the worker threads, each row is computed by one thread in
 //! the order of docs/numerics.md §8. Summary, per row `x`:
 //!
-//! - `m` = row maximum ([`row_max`]: ascending scan, first NaN wins, ties keep the first);
+//! - `m` = row maximum (`row_max`: ascending scan, first NaN wins, ties keep the first);
 //! - `softmax`: `e_i = exp(x_i − m)`, `s = canonical_sum(e)`, `y_i = e_i / s`;
 //! - `log_softmax`: `d_i = x_i − m`, `s = canonical_sum(exp(d))`, `y_i = d_i − ln(s)`;
 //! - `softmax_backward`: `dx_i = y_i · (dy_i − canonical_dot(y, dy))`;
