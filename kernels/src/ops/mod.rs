@@ -5,10 +5,13 @@
 //! and/or output) and the gradient of the output, and returns the gradients of the inputs.
 //! Evaluation orders are specified in docs/numerics.md.
 
+pub mod binary;
 pub mod broadcast;
 pub mod elementwise;
 pub mod gather;
 pub mod loss;
 pub mod norm;
+pub mod reduce_ops;
 pub mod shape;
 pub mod softmax;
+pub mod unary;
