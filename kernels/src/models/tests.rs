@@ -343,3 +343,43 @@ fn first_step_hash_is_pinned() {
 const PINNED_STRUCTURE: &str = "4d0a7bc0e8dd78fe3c593e1eaa26f0c965b981ae18c30c98df65539f29c92d37";
 const PINNED_NODES: &str = "03d5e19ec6d6db091d8a74219d0f0f154b5f954becc6ea891dc8ab2027509343";
 const PINNED_STATE: &str = "d402febaae8c08a2d74efccb57cf3161197765a918e86705933caede57d3336f";
+
+/// Timing of one AdamW step of an addition-sized transformer (run with
+/// `cargo test --release -p pinpoint-kernels --lib step_timing -- --ignored --nocapture`).
+#[test]
+#[ignore]
+fn step_timing() {
+    let c = TransformerConfig {
+        vocab: 14,
+        context: 16,
+        layers: 2,
+        width: 64,
+        heads: 4,
+        mlp_ratio: 4,
+        init_std: 0.02,
+        ln_eps: 1e-5,
+    };
+    let (shape, batch) = seq_batch(&c, 32, 16);
+    let model = ModelConfig::Transformer(c);
+    let opt = adamw(1e-3);
+    let prog = TrainStep::new(&model, &opt, &shape).unwrap();
+    for threads in [1, 2] {
+        let cx = Cpu::new(threads, SimdPolicy::Auto).unwrap();
+        let mut p = init_params(&model, 1);
+        let mut o = init_optim(&model, &opt);
+        prog.step(&cx, &mut p, &mut o, &batch, &Mode::Normal)
+            .unwrap();
+        let t0 = std::time::Instant::now();
+        let n = 10;
+        for _ in 0..n {
+            prog.step(&cx, &mut p, &mut o, &batch, &Mode::Normal)
+                .unwrap();
+        }
+        let dt = t0.elapsed().as_secs_f64() / f64::from(n);
+        println!(
+            "threads {threads}: {:.1} ms/step ({} nodes)",
+            dt * 1e3,
+            prog.graph().nodes.len()
+        );
+    }
+}
