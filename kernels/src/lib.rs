@@ -15,6 +15,11 @@
 //! - [`ops`]: elementwise with broadcasting, shape ops, gather, softmax, layer norm,
 //!   cross-entropy — each with its backward.
 //! - [`rng`]: Philox4x32-10 and the uniform/normal samplers defined from it.
+//! - [`graph`]: the graph IR of a training step — nodes in canonical order, execution with
+//!   per-node output hashes, single-node re-execution, reverse-mode autodiff.
+//! - [`optim`]: SGD with momentum and AdamW as graph nodes.
+//! - [`models`]: an MLP classifier and a decoder-only transformer built from the IR, and the
+//!   [`models::TrainStep`] / [`models::Inference`] programs.
 //! - [`golden`]: the fixed list of op invocations whose output hashes are committed.
 //! - [`train`]: deterministic datasets, the `JobSpec`, training states and their hashes,
 //!   checkpoint files and their store, safetensors export (formats in `docs/training.md`).
@@ -27,8 +32,11 @@ pub mod cpu;
 pub mod error;
 pub mod gemm;
 pub mod golden;
+pub mod graph;
 pub mod math;
+pub mod models;
 pub mod ops;
+pub mod optim;
 pub mod reduce;
 pub mod rng;
 pub mod tensor;

@@ -1,0 +1,519 @@
+//! Tests of the graph IR: shape errors, execution modes, single-node re-execution, and every
+//! op's gradient through the graph against finite differences.
+
+use std::collections::BTreeSet;
+
+use proptest::prelude::*;
+
+use super::autodiff::append_backward;
+use super::*;
+use crate::ops::reduce_ops::Over;
+use crate::rng::Philox;
+use crate::tensor::Tensor;
+use crate::{Cpu, KernelError, SimdPolicy};
+
+fn modes() -> Vec<Cpu> {
+    vec![
+        Cpu::scalar(),
+        Cpu::single(),
+        Cpu::new(2, SimdPolicy::Auto).unwrap(),
+    ]
+}
+
+#[test]
+fn shape_errors_are_typed() {
+    let mut b = Builder::new();
+    let a = b
+        .input("a", InputKind::Param, ValueType::f32(&[2, 3]))
+        .unwrap();
+    let c = b
+        .input("c", InputKind::Param, ValueType::f32(&[4, 5]))
+        .unwrap();
+    let ids = b
+        .input("ids", InputKind::Batch, ValueType::u32(&[3]))
+        .unwrap();
+    assert!(matches!(
+        b.op(Op::MatMul, &[a, c]),
+        Err(KernelError::ShapeMismatch { .. })
+    ));
+    assert!(matches!(
+        b.op(Op::Add, &[a, c]),
+        Err(KernelError::ShapeMismatch { .. })
+    ));
+    assert!(matches!(
+        b.op(Op::Gather, &[a, a]),
+        Err(KernelError::InvalidArgument { .. })
+    ));
+    assert!(matches!(
+        b.op(
+            Op::Sum {
+                over: Over::Axis(2)
+            },
+            &[a]
+        ),
+        Err(KernelError::BadAxis { .. })
+    ));
+    assert!(matches!(
+        b.op(Op::Exp, &[a, a]),
+        Err(KernelError::InvalidArgument { .. })
+    ));
+    assert!(matches!(
+        b.op(Op::CrossEntropy, &[c, ids]),
+        Err(KernelError::ShapeMismatch { .. })
+    ));
+    assert!(matches!(
+        b.op(Op::Reshape { shape: vec![5] }, &[a]),
+        Err(KernelError::ShapeMismatch { .. })
+    ));
+    assert!(
+        b.input("a", InputKind::Param, ValueType::f32(&[1]))
+            .is_err()
+    );
+    assert!(matches!(
+        b.input("z", InputKind::Param, ValueType::f32(&[0, 2])),
+        Err(KernelError::Empty { .. })
+    ));
+    // The failed calls added nothing.
+    assert!(b.graph().nodes.is_empty());
+    // Run-time errors: an out-of-range id, a wrong input type.
+    let t = b
+        .input("t", InputKind::Param, ValueType::f32(&[2, 4]))
+        .unwrap();
+    let g = b.op(Op::Gather, &[t, ids]).unwrap();
+    b.output("g", g);
+    let graph = b.finish();
+    let vals = |bad: u32| {
+        vec![
+            Value::F32(Tensor::zeros(&[2, 3])),
+            Value::F32(Tensor::zeros(&[4, 5])),
+            Value::U32(Ids::new(&[3], vec![0, 1, bad]).unwrap()),
+            Value::F32(Tensor::zeros(&[2, 4])),
+        ]
+    };
+    assert!(run(&Cpu::single(), &graph, &vals(1), &Mode::Normal).is_ok());
+    assert!(matches!(
+        run(&Cpu::single(), &graph, &vals(2), &Mode::Normal),
+        Err(KernelError::IndexOutOfRange { .. })
+    ));
+    let mut wrong = vals(0);
+    wrong[0] = Value::F32(Tensor::zeros(&[3, 2]));
+    assert!(run(&Cpu::single(), &graph, &wrong, &Mode::Normal).is_err());
+}
+
+/// A small step-like graph from a seed: a 2-layer net with several op kinds, a loss, its
+/// backward. Returns the graph and input values.
+fn random_graph(seed: u64) -> (Graph, Vec<Value>) {
+    let rng = Philox::from_seed(seed);
+    let (n, d, h, c) = (
+        3 + (seed % 4) as usize,
+        4 + (seed % 3) as usize,
+        5 + (seed % 5) as usize,
+        3,
+    );
+    let mut b = Builder::new();
+    let x = b
+        .input("x", InputKind::Batch, ValueType::f32(&[n, d]))
+        .unwrap();
+    let y = b
+        .input("y", InputKind::Batch, ValueType::u32(&[n]))
+        .unwrap();
+    let w1 = b
+        .input("w1", InputKind::Param, ValueType::f32(&[d, h]))
+        .unwrap();
+    let b1 = b
+        .input("b1", InputKind::Param, ValueType::f32(&[h]))
+        .unwrap();
+    let g = b
+        .input("g", InputKind::Param, ValueType::f32(&[h]))
+        .unwrap();
+    let be = b
+        .input("be", InputKind::Param, ValueType::f32(&[h]))
+        .unwrap();
+    let w2 = b
+        .input("w2", InputKind::Param, ValueType::f32(&[h, c]))
+        .unwrap();
+    let z = b.matmul(x, w1).unwrap();
+    let z = b.add(z, b1).unwrap();
+    let z = b.layer_norm(z, g, be, 1e-5).unwrap();
+    let a = match seed % 3 {
+        0 => b.op(Op::Relu, &[z]).unwrap(),
+        1 => b.op(Op::GeluTanh, &[z]).unwrap(),
+        _ => b.op(Op::Tanh, &[z]).unwrap(),
+    };
+    let s = b.op(Op::Softmax, &[a]).unwrap();
+    let a = b.op(Op::Mul, &[a, s]).unwrap();
+    let a = b.add(a, z).unwrap();
+    let logits = b.matmul(a, w2).unwrap();
+    let loss = b.op(Op::CrossEntropy, &[logits, y]).unwrap();
+    let sq = b.op(Op::SumSquares { over: Over::All }, &[w2]).unwrap();
+    let sq = b.op(Op::Scale { c: 1e-3 }, &[sq]).unwrap();
+    let loss = b.add(loss, sq).unwrap();
+    let params = [w1, b1, g, be, w2];
+    let grads = append_backward(&mut b, loss, &params).unwrap();
+    b.output("loss", loss);
+    for (i, g) in grads.into_iter().enumerate() {
+        b.output(&format!("grad{i}"), g);
+    }
+    let graph = b.finish();
+    let vals = graph
+        .inputs
+        .iter()
+        .enumerate()
+        .map(|(i, s)| match s.ty.dtype {
+            DType::F32 => Value::F32(rng.normal_tensor(i as u64, &s.ty.shape, 0.0, 0.7)),
+            DType::U32 => {
+                let ids = (0..s.ty.numel())
+                    .map(|k| rng.block_at(99, k as u64)[0] % c as u32)
+                    .collect();
+                Value::U32(Ids::new(&s.ty.shape, ids).unwrap())
+            }
+        })
+        .collect();
+    (graph, vals)
+}
+
+#[test]
+fn execution_is_identical_in_every_cpu_mode() {
+    for seed in 0..4 {
+        let (graph, vals) = random_graph(seed);
+        let runs: Vec<RunOutput> = modes()
+            .iter()
+            .map(|cx| run(cx, &graph, &vals, &Mode::Normal).unwrap())
+            .collect();
+        assert_eq!(runs[0].node_hashes.len(), graph.nodes.len());
+        for r in &runs[1..] {
+            assert_eq!(r.node_hashes, runs[0].node_hashes);
+            assert_eq!(r.outputs, runs[0].outputs);
+        }
+    }
+}
+
+#[test]
+fn trace_mode_keeps_chosen_nodes_and_same_hashes() {
+    let (graph, vals) = random_graph(5);
+    let normal = run(&Cpu::single(), &graph, &vals, &Mode::Normal).unwrap();
+    let chosen: BTreeSet<usize> = [0, 3, graph.nodes.len() - 1].into_iter().collect();
+    let traced = run(&Cpu::single(), &graph, &vals, &Mode::Trace(chosen.clone())).unwrap();
+    assert_eq!(normal.node_hashes, traced.node_hashes);
+    assert!(normal.traces.is_empty());
+    let got: Vec<usize> = traced.traces.iter().map(|t| t.node).collect();
+    assert_eq!(got, chosen.into_iter().collect::<Vec<_>>());
+    for t in &traced.traces {
+        assert_eq!(node_hash(&t.outputs), normal.node_hashes[t.node]);
+    }
+}
+
+#[test]
+fn structure_encoding_is_stable_and_sensitive() {
+    let (g1, _) = random_graph(1);
+    let (g1b, _) = random_graph(1);
+    let (g2, _) = random_graph(2);
+    assert_eq!(g1.structure_hash(), g1b.structure_hash());
+    assert_ne!(g1.structure_hash(), g2.structure_hash());
+    let mut g3 = g1.clone();
+    if let Some(n) = g3
+        .nodes
+        .iter_mut()
+        .find(|n| matches!(n.op, Op::Scale { .. }))
+    {
+        n.op = Op::Scale { c: 2e-3 };
+    }
+    assert_ne!(g1.structure_hash(), g3.structure_hash());
+    assert!(g1.describe().contains("layer_norm(eps="));
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(12))]
+    /// Random nodes of random steps, re-executed alone from their traced inputs, reproduce
+    /// their output hashes (in every CPU mode).
+    #[test]
+    fn nodes_reexecute_alone(seed in 0u64..1000, picks in proptest::collection::vec(0usize..10_000, 4)) {
+        let (graph, vals) = random_graph(seed);
+        let chosen: BTreeSet<usize> = picks.iter().map(|p| p % graph.nodes.len()).collect();
+        let out = run(&Cpu::single(), &graph, &vals, &Mode::Trace(chosen)).unwrap();
+        for t in &out.traces {
+            let args: Vec<&Value> = t.inputs.iter().collect();
+            for cx in modes() {
+                let again = execute_node(&cx, &graph.nodes[t.node].op, &args).unwrap();
+                prop_assert_eq!(node_hash(&again), out.node_hashes[t.node]);
+            }
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Gradients against finite differences.
+
+/// Builds `y = f(inputs)`, `loss = sum(y · R)` with a fixed random `R`, and compares the
+/// autodiff gradient of every f32 input with central differences `(L(x+h) − L(x−h)) / 2h`
+/// computed in f64 from the graph's f32 loss.
+fn check_grad(
+    name: &str,
+    shapes: &[(&[usize], bool)],
+    f: impl Fn(&mut Builder, &[ValueRef]) -> ValueRef,
+) {
+    let rng = Philox::from_seed(0x5eed);
+    let mut b = Builder::new();
+    let xs: Vec<ValueRef> = shapes
+        .iter()
+        .enumerate()
+        .map(|(i, (s, _))| {
+            b.input(&format!("x{i}"), InputKind::Param, ValueType::f32(s))
+                .unwrap()
+        })
+        .collect();
+    let y = f(&mut b, &xs);
+    let ys = b.shape(y).unwrap();
+    let r = b.constant(Value::F32(rng.normal_tensor(1000, &ys, 0.0, 1.0)));
+    let yr = b.op(Op::Mul, &[y, r]).unwrap();
+    let loss = b.op(Op::Sum { over: Over::All }, &[yr]).unwrap();
+    let n_fwd = b.graph().nodes.len();
+    let grads = append_backward(&mut b, loss, &xs).unwrap();
+    assert!(b.graph().nodes.len() > n_fwd, "{name}: no backward nodes");
+    b.output("loss", loss);
+    for g in &grads {
+        b.output("grad", *g);
+    }
+    let graph = b.finish();
+    let vals: Vec<Value> = shapes
+        .iter()
+        .enumerate()
+        .map(|(i, (s, positive))| {
+            let t = rng.normal_tensor(i as u64, s, 0.0, 1.0);
+            if *positive {
+                let d = t.data().iter().map(|v| v.abs() + 0.5).collect();
+                Value::F32(Tensor::new(s, d).unwrap())
+            } else {
+                Value::F32(t)
+            }
+        })
+        .collect();
+    let cx = Cpu::single();
+    let base = run(&cx, &graph, &vals, &Mode::Normal).unwrap();
+    let loss_of = |vals: &[Value]| -> f64 {
+        let o = run(&cx, &graph, vals, &Mode::Normal).unwrap();
+        f64::from(o.outputs[0].as_f32("t").unwrap().data()[0])
+    };
+    let h = 1e-2f32;
+    for (i, _) in shapes.iter().enumerate() {
+        let ad = base.outputs[1 + i].as_f32("t").unwrap().clone();
+        let x0 = vals[i].as_f32("t").unwrap().clone();
+        for k in 0..x0.numel() {
+            let at = |delta: f32| {
+                let mut v = vals.clone();
+                let mut t = x0.clone();
+                t.data_mut()[k] += delta;
+                v[i] = Value::F32(t);
+                loss_of(&v)
+            };
+            let fd = (at(h) - at(-h)) / (2.0 * f64::from(h));
+            let a = f64::from(ad.data()[k]);
+            let tol = 2e-2 * (1.0 + fd.abs());
+            assert!(
+                (a - fd).abs() <= tol,
+                "{name}: input {i} element {k}: autodiff {a}, finite difference {fd}"
+            );
+        }
+    }
+}
+
+fn un(op: Op) -> impl Fn(&mut Builder, &[ValueRef]) -> ValueRef {
+    move |b, x| b.op(op.clone(), &[x[0]]).unwrap()
+}
+
+fn bin(op: Op) -> impl Fn(&mut Builder, &[ValueRef]) -> ValueRef {
+    move |b, x| b.op(op.clone(), &[x[0], x[1]]).unwrap()
+}
+
+#[test]
+fn gradients_of_products() {
+    check_grad(
+        "matmul",
+        &[(&[3, 4], false), (&[4, 2], false)],
+        bin(Op::MatMul),
+    );
+    check_grad(
+        "matmul_nt",
+        &[(&[3, 4], false), (&[2, 4], false)],
+        bin(Op::MatMulNT),
+    );
+    check_grad(
+        "matmul_tn",
+        &[(&[4, 3], false), (&[4, 2], false)],
+        bin(Op::MatMulTN),
+    );
+    check_grad(
+        "bmm",
+        &[(&[2, 3, 4], false), (&[2, 4, 2], false)],
+        bin(Op::Bmm),
+    );
+    check_grad(
+        "bmm_nt",
+        &[(&[2, 3, 4], false), (&[2, 2, 4], false)],
+        bin(Op::BmmNT),
+    );
+    check_grad(
+        "bmm_tn",
+        &[(&[2, 4, 3], false), (&[2, 4, 2], false)],
+        bin(Op::BmmTN),
+    );
+}
+
+#[test]
+fn gradients_of_binary_ops_with_broadcasting() {
+    let sh: &[(&[usize], bool)] = &[(&[2, 3], false), (&[3], false)];
+    check_grad("add", sh, bin(Op::Add));
+    check_grad("sub", sh, bin(Op::Sub));
+    check_grad("mul", sh, bin(Op::Mul));
+    check_grad("div", &[(&[2, 3], false), (&[2, 1], true)], bin(Op::Div));
+    check_grad(
+        "sub_same",
+        &[(&[2, 3], false), (&[2, 3], false)],
+        bin(Op::Sub),
+    );
+}
+
+#[test]
+fn gradients_of_unary_ops() {
+    let s: &[usize] = &[2, 3];
+    for op in [
+        Op::Neg,
+        Op::Exp,
+        Op::Tanh,
+        Op::Sigmoid,
+        Op::GeluTanh,
+        Op::GeluErf,
+        Op::Square,
+        Op::Scale { c: -1.5 },
+        Op::AddScalar { c: 0.25 },
+    ] {
+        check_grad(op.name(), &[(s, false)], un(op.clone()));
+    }
+    for op in [Op::Ln, Op::Sqrt, Op::Rsqrt, Op::Relu] {
+        // Positive inputs (away from the kink of relu and the poles).
+        check_grad(op.name(), &[(s, true)], un(op.clone()));
+    }
+}
+
+#[test]
+fn gradients_of_shape_ops() {
+    check_grad(
+        "reshape",
+        &[(&[2, 3], false)],
+        un(Op::Reshape { shape: vec![3, 2] }),
+    );
+    check_grad(
+        "permute",
+        &[(&[2, 3, 2], false)],
+        un(Op::Permute {
+            perm: vec![2, 0, 1],
+        }),
+    );
+    check_grad(
+        "transpose",
+        &[(&[2, 3], false)],
+        un(Op::Transpose { a: 0, b: 1 }),
+    );
+    check_grad(
+        "slice",
+        &[(&[2, 5], false)],
+        un(Op::Slice {
+            axis: 1,
+            start: 1,
+            end: 4,
+        }),
+    );
+    check_grad(
+        "concat",
+        &[(&[2, 3], false), (&[2, 2], false)],
+        bin(Op::Concat { axis: 1 }),
+    );
+    check_grad("split", &[(&[4, 3], false)], |b, x| {
+        let parts = b
+            .node(
+                Op::Split {
+                    axis: 0,
+                    sizes: vec![1, 3],
+                },
+                &[x[0]],
+            )
+            .unwrap();
+        // Only the second piece is used: the first gets a zero gradient.
+        b.op(Op::Exp, &[parts[1]]).unwrap()
+    });
+    check_grad("gather", &[(&[4, 3], false)], |b, x| {
+        let ids = b.constant(Value::U32(
+            Ids::new(&[2, 3], vec![0, 2, 2, 3, 0, 0]).unwrap(),
+        ));
+        b.op(Op::Gather, &[x[0], ids]).unwrap()
+    });
+}
+
+#[test]
+fn gradients_of_reductions() {
+    for over in [Over::Axis(0), Over::Axis(1), Over::All] {
+        check_grad("sum", &[(&[3, 4], false)], un(Op::Sum { over }));
+        check_grad("mean", &[(&[3, 4], false)], un(Op::Mean { over }));
+        check_grad(
+            "sum_squares",
+            &[(&[3, 4], false)],
+            un(Op::SumSquares { over }),
+        );
+        check_grad("max", &[(&[3, 4], false)], un(Op::Max { over }));
+    }
+}
+
+#[test]
+fn gradients_of_nn_ops() {
+    check_grad("softmax", &[(&[2, 4], false)], un(Op::Softmax));
+    check_grad("log_softmax", &[(&[2, 4], false)], un(Op::LogSoftmax));
+    check_grad(
+        "layer_norm",
+        &[(&[3, 4], false), (&[4], false), (&[4], false)],
+        |b, x| b.layer_norm(x[0], x[1], x[2], 1e-5).unwrap(),
+    );
+    check_grad("cross_entropy", &[(&[3, 4], false)], |b, x| {
+        let t = b.constant(Value::U32(Ids::new(&[3], vec![1, 0, 3]).unwrap()));
+        b.op(Op::CrossEntropy, &[x[0], t]).unwrap()
+    });
+    // A value with several consumers: x feeds three nodes.
+    check_grad("fan_out", &[(&[2, 3], false)], |b, x| {
+        let e = b.op(Op::Tanh, &[x[0]]).unwrap();
+        let m = b.op(Op::Mul, &[e, x[0]]).unwrap();
+        b.add(m, x[0]).unwrap()
+    });
+}
+
+#[test]
+fn accumulation_order_is_ascending_consumers() {
+    // x feeds nodes 0, 1 and 2; its gradient is ((g0 + g1) + g2) with gi from consumer i.
+    let mut b = Builder::new();
+    let x = b
+        .input("x", InputKind::Param, ValueType::f32(&[3]))
+        .unwrap();
+    let a = b.op(Op::Scale { c: 2.0 }, &[x]).unwrap();
+    let c = b.op(Op::Scale { c: 3.0 }, &[x]).unwrap();
+    let d = b.op(Op::Exp, &[x]).unwrap();
+    let s = b.add(a, c).unwrap();
+    let s = b.add(s, d).unwrap();
+    let l = b.sum(s, Over::All).unwrap();
+    let g = append_backward(&mut b, l, &[x]).unwrap()[0];
+    let graph = b.graph();
+    let ValueRef::Node { node, .. } = g else {
+        panic!("gradient should be a node")
+    };
+    // g = Add(Add(from node 0, from node 1), from node 2)
+    let outer = &graph.nodes[node];
+    assert_eq!(outer.op, Op::Add);
+    let ValueRef::Node { node: inner, .. } = outer.inputs[0] else {
+        panic!()
+    };
+    assert_eq!(graph.nodes[inner].op, Op::Add);
+    let producer = |r: ValueRef| match r {
+        ValueRef::Node { node, .. } => graph.nodes[node].op.clone(),
+        _ => panic!(),
+    };
+    assert_eq!(producer(graph.nodes[inner].inputs[0]), Op::Scale { c: 2.0 });
+    assert_eq!(producer(graph.nodes[inner].inputs[1]), Op::Scale { c: 3.0 });
+    assert_eq!(producer(outer.inputs[1]), Op::ExpBackward);
+}
