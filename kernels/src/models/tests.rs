@@ -341,8 +341,8 @@ fn first_step_hash_is_pinned() {
 }
 
 const PINNED_STRUCTURE: &str = "4d0a7bc0e8dd78fe3c593e1eaa26f0c965b981ae18c30c98df65539f29c92d37";
-const PINNED_NODES: &str = "03d5e19ec6d6db091d8a74219d0f0f154b5f954becc6ea891dc8ab2027509343";
-const PINNED_STATE: &str = "d402febaae8c08a2d74efccb57cf3161197765a918e86705933caede57d3336f";
+const PINNED_NODES: &str = "5730d60263de605c962a36fc9f9597e570fbfc2df24dda660d3d773a56de044b";
+const PINNED_STATE: &str = "971bf4c938f2d203430c30959feb7e0e9d1b48159dfa8ea230de10719c5bc07b";
 
 /// Timing of one AdamW step of an addition-sized transformer (run with
 /// `cargo test --release -p pinpoint-kernels --lib step_timing -- --ignored --nocapture`).
