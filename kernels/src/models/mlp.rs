@@ -18,6 +18,8 @@ pub enum Activation {
     Relu,
     /// GELU, tanh approximation.
     Gelu,
+    /// `tanh` (RepOps `tanh`).
+    Tanh,
 }
 
 /// MLP configuration.
@@ -75,6 +77,7 @@ impl MlpConfig {
                 let op = match self.activation {
                     Activation::Relu => Op::Relu,
                     Activation::Gelu => Op::GeluTanh,
+                    Activation::Tanh => Op::Tanh,
                 };
                 h = b.op(op, &[h])?;
             }

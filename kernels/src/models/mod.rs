@@ -217,6 +217,31 @@ impl TrainStep {
         &self.graph
     }
 
+    /// Sets the learning-rate attribute `lr` of every optimizer node ([`Op::SgdStep`],
+    /// [`Op::AdamWStep`]); nothing else changes. A learning-rate schedule calls this before
+    /// each step, so the graph of step `t` carries that step's rate as an attribute.
+    ///
+    /// [`Op::SgdStep`]: crate::graph::Op::SgdStep
+    /// [`Op::AdamWStep`]: crate::graph::Op::AdamWStep
+    pub fn set_lr(&mut self, new_lr: f32) {
+        use crate::graph::Op;
+        for n in &mut self.graph.nodes {
+            match &mut n.op {
+                Op::SgdStep { lr, .. } | Op::AdamWStep { lr, .. } => *lr = new_lr,
+                _ => {}
+            }
+        }
+    }
+
+    /// The learning rate of the optimizer nodes (that of the first one; `None` without one).
+    pub fn lr(&self) -> Option<f32> {
+        use crate::graph::Op;
+        self.graph.nodes.iter().find_map(|n| match n.op {
+            Op::SgdStep { lr, .. } | Op::AdamWStep { lr, .. } => Some(lr),
+            _ => None,
+        })
+    }
+
     /// Runs one step on `batch` (values of the batch inputs, in order) and replaces `params`
     /// and `optim` by their updated values. On error they are left unchanged.
     ///

@@ -221,3 +221,72 @@ impl StoreError {
         Self::new(path, StoreProblem::Io(err.to_string()))
     }
 }
+
+/// An error of the trainer ([`crate::train::trainer`]) or of a run directory
+/// ([`crate::train::run`]).
+#[derive(Debug, Clone, PartialEq, Error)]
+pub enum TrainError {
+    /// The spec is invalid (or an override made it so).
+    #[error("{0}")]
+    Spec(#[from] SpecError),
+    /// The dataset cannot be built or sampled.
+    #[error("dataset: {0}")]
+    Data(#[from] DataError),
+    /// A state cannot be built, hashed or encoded.
+    #[error("training state: {0}")]
+    State(#[from] StateError),
+    /// A file of the run is missing, unreadable or invalid (the error names the file).
+    #[error("{0}")]
+    Store(#[from] StoreError),
+    /// A kernel or graph error while building or running a step.
+    #[error("{context}: {source}")]
+    Kernel {
+        /// What was being done, e.g. `step 12`.
+        context: String,
+        /// The kernel error.
+        source: KernelError,
+    },
+    /// Step `step` produced a NaN or an infinity: the job cannot continue.
+    #[error(
+        "step {step} produced a non-finite value ({detail}); the state S_{step} is not hashed \
+         or saved. The job diverged: lower the learning rate or add warmup"
+    )]
+    NonFinite {
+        /// The step `t` whose output `S_t` was non-finite.
+        step: u64,
+        /// Which tensor, from the kernel error.
+        detail: String,
+    },
+    /// A state does not fit the spec's model and optimizer (names or shapes).
+    #[error("state does not match the spec: {0}")]
+    Layout(String),
+    /// A request outside the job, e.g. a step beyond `T`.
+    #[error("{0}")]
+    Usage(String),
+    /// A run directory that cannot be used as asked (names the directory or file).
+    #[error("{}: {problem}", path.display())]
+    RunDir {
+        /// The directory or file.
+        path: PathBuf,
+        /// What is wrong, and what to do.
+        problem: String,
+    },
+}
+
+impl TrainError {
+    /// A [`TrainError::Kernel`] with context.
+    pub fn kernel(context: impl Into<String>, source: KernelError) -> Self {
+        Self::Kernel {
+            context: context.into(),
+            source,
+        }
+    }
+
+    /// A [`TrainError::RunDir`].
+    pub fn run_dir(path: impl Into<PathBuf>, problem: impl Into<String>) -> Self {
+        Self::RunDir {
+            path: path.into(),
+            problem: problem.into(),
+        }
+    }
+}

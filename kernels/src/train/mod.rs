@@ -7,7 +7,11 @@
 //! - [`state`]: the training state `S_t` and its hash `h(S_t)`.
 //! - [`checkpoint`]: the checkpoint file format (bytes in, bytes out; no I/O).
 //! - [`safetensors`]: export of named tensors in the safetensors format (bytes; no I/O).
-//! - [`store`]: the one module of this crate that touches the filesystem: atomic checkpoint
+//! - [`trainer`]: the [`Trainer`]: spec → programs, `S_0`, step `t` (`S_{t−1} → S_t`),
+//!   evaluation (pure; no files, no clock).
+//! - [`run`]: a run directory: [`run::Run`] (start, resume, logs, checkpoints, final weights,
+//!   summary) and [`run::trace_step`].
+//! - [`store`]: the one module of this crate that touches the filesystem (with [`run`]): atomic checkpoint
 //!   writes, verified loads, latest-valid selection, and the `hashes.txt` log.
 //!
 //! File formats and hashes are specified in `docs/training.md`.
@@ -16,13 +20,16 @@ pub mod checkpoint;
 pub mod data;
 pub mod digest;
 pub mod error;
+pub mod run;
 pub mod safetensors;
 pub mod spec;
 pub mod state;
 pub mod store;
+pub mod trainer;
 pub mod vocab;
 
 pub use digest::Digest;
-pub use error::{DataError, SpecError, StateError, StoreError, StoreProblem};
+pub use error::{DataError, SpecError, StateError, StoreError, StoreProblem, TrainError};
 pub use spec::{JobSpec, LoadedSpec};
 pub use state::TrainState;
+pub use trainer::Trainer;

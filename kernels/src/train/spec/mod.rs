@@ -170,7 +170,10 @@ impl OptimizerSpec {
     }
 }
 
-/// Learning-rate schedule: linear warmup over `warmup_steps` steps, then constant.
+/// Learning-rate schedule: linear warmup over `warmup_steps` steps, then constant (exact
+/// formula: [`crate::train::trainer::lr_at`]). `warmup_steps` may exceed `steps`: the rate
+/// then never reaches its peak, and a run shortened with `--steps` keeps the numerics of the
+/// full job.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, BorshSerialize, BorshDeserialize)]
 pub struct ScheduleSpec {
     /// Warmup steps (0: none).
@@ -247,7 +250,7 @@ impl JobSpec {
             "schedule.warmup_steps",
             self.schedule.warmup_steps,
             0,
-            self.steps,
+            MAX_STEPS,
         )?;
         range("eval.every", self.eval.every, 1, self.steps)?;
         range("eval.batches", self.eval.batches, 1, 100_000)?;
