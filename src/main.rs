@@ -1,6 +1,7 @@
 //! The `pinpoint` command-line tool: a thin layer over the workspace crates.
 
 mod kernels_cmd;
+mod train_cmd;
 
 use clap::{Parser, Subcommand};
 
@@ -23,12 +24,15 @@ enum Command {
         #[command(subcommand)]
         command: kernels_cmd::KernelsCommand,
     },
+    /// Train a job spec, resume an interrupted run, or trace one step's operators.
+    Train(train_cmd::TrainArgs),
 }
 
 fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Kernels { command } => kernels_cmd::run(command),
+        Command::Train(args) => train_cmd::run(args),
     };
     match result {
         Ok(code) => code,

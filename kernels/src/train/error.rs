@@ -227,24 +227,24 @@ impl StoreError {
 #[derive(Debug, Clone, PartialEq, Error)]
 pub enum TrainError {
     /// The spec is invalid (or an override made it so).
-    #[error("{0}")]
+    #[error(transparent)]
     Spec(#[from] SpecError),
     /// The dataset cannot be built or sampled.
-    #[error("dataset: {0}")]
+    #[error(transparent)]
     Data(#[from] DataError),
     /// A state cannot be built, hashed or encoded.
-    #[error("training state: {0}")]
+    #[error(transparent)]
     State(#[from] StateError),
     /// A file of the run is missing, unreadable or invalid (the error names the file).
-    #[error("{0}")]
+    #[error(transparent)]
     Store(#[from] StoreError),
     /// A kernel or graph error while building or running a step.
-    #[error("{context}: {source}")]
+    #[error("{context}: {error}")]
     Kernel {
         /// What was being done, e.g. `step 12`.
         context: String,
         /// The kernel error.
-        source: KernelError,
+        error: KernelError,
     },
     /// Step `step` produced a NaN or an infinity: the job cannot continue.
     #[error(
@@ -278,7 +278,7 @@ impl TrainError {
     pub fn kernel(context: impl Into<String>, source: KernelError) -> Self {
         Self::Kernel {
             context: context.into(),
-            source,
+            error: source,
         }
     }
 

@@ -443,8 +443,10 @@ pub fn trace_step(
                 return Err(TrainError::run_dir(
                     &spec_file,
                     format!(
-                        "wrong spec for the run in {}: spec hash {hash}, the run's is {run_hash}",
-                        d.root().display()
+                        "wrong spec for the run in {}: spec hash {hash}, the run's is {run_hash} \
+                         (pass the run's --steps too, or leave out --spec to use {})",
+                        d.root().display(),
+                        d.spec().display()
                     ),
                 ));
             }
