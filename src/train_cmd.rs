@@ -142,8 +142,14 @@ impl Progress {
         let bar = std::io::stderr().is_terminal().then(|| {
             let b = ProgressBar::new(total);
             b.set_style(
-                ProgressStyle::with_template("{bar:30} step {pos}/{len} {per_sec} eta {eta} {msg}")
-                    .expect("invariant: a valid template"),
+                ProgressStyle::with_template("{bar:30} step {pos}/{len} {rate} eta {eta} {msg}")
+                    .expect("invariant: a valid template")
+                    .with_key(
+                        "rate",
+                        |s: &indicatif::ProgressState, w: &mut dyn std::fmt::Write| {
+                            let _ = write!(w, "{:.2} steps/s", s.per_sec());
+                        },
+                    ),
             );
             b.set_position(first);
             b.reset_eta();
