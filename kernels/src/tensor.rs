@@ -206,10 +206,13 @@ impl Tensor {
         for &d in &self.shape {
             h.update(&(d as u64).to_le_bytes());
         }
-        let mut buf = [0u8; 4096];
-        for chunk in self.data.chunks(1024) {
-            for (i, v) in chunk.iter().enumerate() {
-                buf[4 * i..4 * i + 4].copy_from_slice(&v.to_bits().to_le_bytes());
+        // Feed blake3 in 64 KiB pieces: the hash is the same for any piece size, and blake3
+        // is about twice as fast on 64 KiB as on 4 KiB.
+        const PIECE: usize = 16 * 1024;
+        let mut buf = vec![0u8; 4 * PIECE.min(self.data.len())];
+        for chunk in self.data.chunks(PIECE) {
+            for (b, v) in buf.chunks_exact_mut(4).zip(chunk) {
+                b.copy_from_slice(&v.to_bits().to_le_bytes());
             }
             h.update(&buf[..4 * chunk.len()]);
         }

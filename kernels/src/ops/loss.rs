@@ -7,9 +7,10 @@
 //! is `canonical_sum(loss over rows) / N`.
 
 use crate::cpu::Cpu;
+use crate::cpu::with_simd;
 use crate::error::{KernelError, Result};
 use crate::math;
-use crate::ops::softmax::{last_axis_rows, row_max, softmax_row, with_simd};
+use crate::ops::softmax::{last_axis_rows, row_max, softmax_row};
 use crate::reduce::canonical_sum;
 use crate::tensor::Tensor;
 

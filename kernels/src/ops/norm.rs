@@ -9,9 +9,10 @@
 //! [`layer_norm_backward`].
 
 use crate::cpu::Cpu;
+use crate::cpu::with_simd;
 use crate::error::{KernelError, Result};
 use crate::math;
-use crate::ops::softmax::{last_axis_rows, require_same_shape, with_simd};
+use crate::ops::softmax::{last_axis_rows, require_same_shape};
 use crate::reduce::{REDUCE_BLOCK, canonical_dot, canonical_sum};
 use crate::tensor::Tensor;
 

@@ -10,33 +10,11 @@
 //! - `softmax_backward`: `dx_i = y_i · (dy_i − canonical_dot(y, dy))`;
 //! - `log_softmax_backward`: `dx_i = fma(−exp(y_i), canonical_sum(dy), dy_i)`.
 
-use crate::cpu::{Cpu, SimdLevel};
+use crate::cpu::{Cpu, with_simd};
 use crate::error::{KernelError, Result};
 use crate::math;
 use crate::reduce::{canonical_dot, canonical_sum};
 use crate::tensor::Tensor;
-
-/// Runs `f`, compiled with AVX2 and FMA enabled when `simd` is [`SimdLevel::Avx2Fma`].
-///
-/// Only the code generation changes: `f32::mul_add` becomes one `vfmadd` instruction instead
-/// of a call to the portable `fmaf`, and loops may be vectorized across independent
-/// operations. Every operation stays the same correctly rounded IEEE operation in the same
-/// order, so results are bit-identical to the scalar path (tests compare both).
-#[inline(always)]
-pub(crate) fn with_simd<R>(simd: SimdLevel, f: impl FnOnce() -> R) -> R {
-    #[cfg(target_arch = "x86_64")]
-    if simd == SimdLevel::Avx2Fma {
-        #[target_feature(enable = "avx2,fma")]
-        fn avx2_fma<R>(f: impl FnOnce() -> R) -> R {
-            f()
-        }
-        // SAFETY: `SimdLevel::Avx2Fma` is only produced by `SimdLevel::detect`, after run-time
-        // detection of both AVX2 and FMA on this CPU.
-        return unsafe { avx2_fma(f) };
-    }
-    let _ = simd;
-    f()
-}
 
 /// Splits `x` into `(rows, row_len)` for an op over the last axis. Refuses rank 0
 /// ([`KernelError::InvalidArgument`]) and tensors without elements ([`KernelError::Empty`]).
