@@ -227,8 +227,15 @@ fn kind(op: &Op) -> &'static str {
         "reshape" => "reshape",
         "permute" | "transpose" => "permute/transpose",
         "slice" | "slice_backward" | "concat" | "split" => "slice/concat/split",
-        "sum" | "mean" | "sum_squares" | "max" | "sum_backward" | "mean_backward"
-        | "sum_squares_backward" | "max_backward" | "reduce_to_shape" => "reductions",
+        "sum"
+        | "mean"
+        | "sum_squares"
+        | "max"
+        | "sum_backward"
+        | "mean_backward"
+        | "sum_squares_backward"
+        | "max_backward"
+        | "reduce_to_shape" => "reductions",
         "adamw_step" => "adamw_step",
         "sgd_step" => "sgd_step",
         _ => "elementwise",
@@ -309,7 +316,11 @@ fn profile(case: &mut Case, cx: &Cpu, batch: usize, threads: usize, steps: usize
         graph.nodes.len(),
         per_step(total),
         if steps == 1 { "" } else { "s" },
-        if test { " (test mode: not a measurement)" } else { "" }
+        if test {
+            " (test mode: not a measurement)"
+        } else {
+            ""
+        }
     );
     println!(
         "{:<34} {:>6} {:>9} {:>7}",

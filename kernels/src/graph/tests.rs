@@ -216,9 +216,7 @@ fn observed_run_is_identical_and_sees_every_node_in_order() {
         .unwrap();
         assert_eq!(observed, plain);
         let want: Vec<(usize, NodePhase)> = (0..graph.nodes.len())
-            .flat_map(|i| {
-                [NodePhase::Start, NodePhase::Computed, NodePhase::Done].map(|p| (i, p))
-            })
+            .flat_map(|i| [NodePhase::Start, NodePhase::Computed, NodePhase::Done].map(|p| (i, p)))
             .collect();
         assert_eq!(events, want);
     }
