@@ -263,7 +263,7 @@ impl TrainStep {
     }
 
     /// [`TrainStep::step`], telling `observer` about every node as
-    /// [`run_observed`](crate::graph::run_observed) does (for timing; same results).
+    /// [`run_observed`] does (for timing; same results).
     pub fn step_observed(
         &self,
         cx: &Cpu,
