@@ -4,10 +4,16 @@
 //! [`Mode::Normal`] keeps only what later nodes (and the graph outputs) still need, plus every
 //! node's output hash. [`Mode::Trace`] additionally keeps the input and output values of the
 //! chosen nodes — what a party serves in a dispute.
+//!
+//! [`run_observed`] is [`run`] with a callback told when each node starts, when its kernel has
+//! returned and when its output is hashed and stored ([`NodeEvent`]), so a caller can time
+//! nodes (the benchmark does) without this crate reading a clock. The observer sees only
+//! indices and ops; it cannot change anything, and the results are those of [`run`].
 
 use std::collections::BTreeSet;
 
 use super::kernel::execute_node;
+use super::op::Op;
 use super::value::{Value, node_hash};
 use super::{Graph, ValueRef};
 use crate::cpu::Cpu;
@@ -44,6 +50,28 @@ pub struct RunOutput {
     pub node_hashes: Vec<TensorHash>,
     /// Traced nodes, ascending index (empty in [`Mode::Normal`]).
     pub traces: Vec<NodeTrace>,
+}
+
+/// Where a node is in its execution, as told to the observer of [`run_observed`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NodePhase {
+    /// About to fetch the inputs and run the kernel.
+    Start,
+    /// The kernel returned (its outputs are not yet checked or hashed).
+    Computed,
+    /// The outputs are checked, hashed, traced if asked, stored, and dead values freed.
+    Done,
+}
+
+/// One observation of [`run_observed`]: node `index` (with op `op`) reached `phase`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct NodeEvent<'a> {
+    /// Node index in the graph.
+    pub index: usize,
+    /// The node's op.
+    pub op: &'a Op,
+    /// What just happened.
+    pub phase: NodePhase,
 }
 
 /// Checks input values against the graph's declared inputs.
@@ -98,6 +126,19 @@ pub fn last_uses(graph: &Graph) -> Vec<usize> {
 /// Errors: inputs that do not match the declared types, any kernel error (with the failing
 /// node's op), or an output whose type differs from the inferred one (an internal error).
 pub fn run(cx: &Cpu, graph: &Graph, inputs: &[Value], mode: &Mode) -> Result<RunOutput> {
+    run_observed(cx, graph, inputs, mode, &mut |_| {})
+}
+
+/// [`run`], calling `observer` for every node in order with [`NodePhase::Start`], then
+/// [`NodePhase::Computed`], then [`NodePhase::Done`] (a node whose kernel fails gets only
+/// `Start`). Same results and errors as [`run`].
+pub fn run_observed(
+    cx: &Cpu,
+    graph: &Graph,
+    inputs: &[Value],
+    mode: &Mode,
+    observer: &mut dyn FnMut(NodeEvent<'_>),
+) -> Result<RunOutput> {
     check_inputs(graph, inputs)?;
     let last = last_uses(graph);
     let mut slots: Vec<Option<Vec<Value>>> = vec![None; graph.nodes.len()];
@@ -111,12 +152,19 @@ pub fn run(cx: &Cpu, graph: &Graph, inputs: &[Value], mode: &Mode) -> Result<Run
         }
     }
     for (i, node) in graph.nodes.iter().enumerate() {
+        let event = |phase| NodeEvent {
+            index: i,
+            op: &node.op,
+            phase,
+        };
+        observer(event(NodePhase::Start));
         let args = node
             .inputs
             .iter()
             .map(|r| fetch(graph, inputs, &slots, *r))
             .collect::<Result<Vec<&Value>>>()?;
         let outs = execute_node(cx, &node.op, &args)?;
+        observer(event(NodePhase::Computed));
         if outs.len() != node.outputs.len()
             || outs.iter().zip(&node.outputs).any(|(v, t)| v.ty() != *t)
         {
@@ -139,6 +187,7 @@ pub fn run(cx: &Cpu, graph: &Graph, inputs: &[Value], mode: &Mode) -> Result<Run
         for &n in &frees[i] {
             slots[n] = None;
         }
+        observer(event(NodePhase::Done));
     }
     let outputs = graph
         .outputs

@@ -23,7 +23,7 @@ pub mod value;
 mod tests;
 
 pub use builder::Builder;
-pub use exec::{Mode, NodeTrace, RunOutput, run};
+pub use exec::{Mode, NodeEvent, NodePhase, NodeTrace, RunOutput, run, run_observed};
 pub use kernel::execute_node;
 pub use op::{Attr, Op};
 pub use value::{DType, Ids, Value, ValueType, node_hash};

@@ -204,6 +204,25 @@ fn trace_mode_keeps_chosen_nodes_and_same_hashes() {
 }
 
 #[test]
+fn observed_run_is_identical_and_sees_every_node_in_order() {
+    let (graph, vals) = random_graph(7);
+    for cx in modes() {
+        let plain = run(&cx, &graph, &vals, &Mode::Normal).unwrap();
+        let mut events = Vec::new();
+        let observed = run_observed(&cx, &graph, &vals, &Mode::Normal, &mut |e| {
+            assert_eq!(e.op, &graph.nodes[e.index].op);
+            events.push((e.index, e.phase));
+        })
+        .unwrap();
+        assert_eq!(observed, plain);
+        let want: Vec<(usize, NodePhase)> = (0..graph.nodes.len())
+            .flat_map(|i| [NodePhase::Start, NodePhase::Computed, NodePhase::Done].map(|p| (i, p)))
+            .collect();
+        assert_eq!(events, want);
+    }
+}
+
+#[test]
 fn structure_encoding_is_stable_and_sensitive() {
     let (g1, _) = random_graph(1);
     let (g1b, _) = random_graph(1);

@@ -17,7 +17,10 @@ pub mod transformer;
 use crate::cpu::Cpu;
 use crate::error::{KernelError, Result};
 use crate::graph::autodiff::append_backward;
-use crate::graph::{Builder, Graph, InputKind, Mode, NodeTrace, Value, ValueRef, ValueType, run};
+use crate::graph::{
+    Builder, Graph, InputKind, Mode, NodeEvent, NodeTrace, Value, ValueRef, ValueType, run,
+    run_observed,
+};
 use crate::optim::OptimConfig;
 use crate::rng::Philox;
 use crate::tensor::{Tensor, TensorHash};
@@ -256,6 +259,20 @@ impl TrainStep {
         batch: &[Value],
         mode: &Mode,
     ) -> Result<StepOutput> {
+        self.step_observed(cx, params, optim, batch, mode, &mut |_| {})
+    }
+
+    /// [`TrainStep::step`], telling `observer` about every node as
+    /// [`run_observed`] does (for timing; same results).
+    pub fn step_observed(
+        &self,
+        cx: &Cpu,
+        params: &mut Vec<(String, Tensor)>,
+        optim: &mut Vec<(String, Tensor)>,
+        batch: &[Value],
+        mode: &Mode,
+        observer: &mut dyn FnMut(NodeEvent<'_>),
+    ) -> Result<StepOutput> {
         check_named("params", params, self.params.iter().map(|p| &p.name))?;
         check_named("optim", optim, self.optim_layout.iter().map(|(n, _)| n))?;
         let mut inputs: Vec<Value> = Vec::with_capacity(self.graph.inputs.len());
@@ -263,7 +280,7 @@ impl TrainStep {
         inputs.extend(params.drain(..).map(|(_, t)| Value::F32(t)));
         inputs.extend(optim.drain(..).map(|(_, t)| Value::F32(t)));
         inputs.extend(batch.iter().cloned());
-        let result = run(cx, &self.graph, &inputs, mode).and_then(|out| {
+        let result = run_observed(cx, &self.graph, &inputs, mode, observer).and_then(|out| {
             let mut it = out.outputs.into_iter();
             let loss = it
                 .next()

@@ -215,6 +215,32 @@ fn steps_are_identical_in_every_cpu_mode_and_nodes_reexecute() {
 }
 
 #[test]
+fn observed_step_is_identical_to_a_plain_step() {
+    let c = tiny_transformer();
+    let (shape, batch) = seq_batch(&c, 3, 6);
+    let model = ModelConfig::Transformer(c);
+    let opt = adamw(0.01);
+    let prog = TrainStep::new(&model, &opt, &shape).unwrap();
+    let cx = Cpu::new(2, SimdPolicy::Auto).unwrap();
+    let (mut p1, mut o1) = (init_params(&model, 5), init_optim(&model, &opt));
+    let (mut p2, mut o2) = (p1.clone(), o1.clone());
+    let mut seen = 0usize;
+    for _ in 0..2 {
+        let plain = prog
+            .step(&cx, &mut p1, &mut o1, &batch, &Mode::Normal)
+            .unwrap();
+        let observed = prog
+            .step_observed(&cx, &mut p2, &mut o2, &batch, &Mode::Normal, &mut |_| {
+                seen += 1
+            })
+            .unwrap();
+        assert_eq!(observed, plain);
+        assert_eq!((&p1, &o1), (&p2, &o2));
+    }
+    assert_eq!(seen, 2 * 3 * prog.graph().nodes.len());
+}
+
+#[test]
 fn state_is_unchanged_on_error() {
     let model = mlp();
     let opt = adamw(0.01);

@@ -6,6 +6,7 @@
 //! one multiplication per step (no `powf`). Exact element order: docs/numerics.md §10.
 
 use crate::cpu::Cpu;
+use crate::cpu::with_simd;
 use crate::error::{KernelError, Result};
 use crate::graph::{Builder, InputKind, Op, ValueRef, ValueType};
 use crate::ops::broadcast::ELEMENTWISE_CHUNK;
@@ -120,13 +121,16 @@ pub fn sgd_update(
             .chunks_mut(ELEMENTWISE_CHUNK)
             .zip(vo.chunks_mut(ELEMENTWISE_CHUNK))
             .collect();
+        let simd = cx.simd();
         cx.for_each_chunk_mut(&mut pairs, 1, |ci, pc| {
             let (pp, vv) = &mut pc[0];
             let base = ci * ELEMENTWISE_CHUNK;
-            for j in 0..pp.len() {
-                let i = base + j;
-                (pp[j], vv[j]) = sgd_element(h, ps[i], gs[i], vs[i]);
-            }
+            with_simd(simd, || {
+                for j in 0..pp.len() {
+                    let i = base + j;
+                    (pp[j], vv[j]) = sgd_element(h, ps[i], gs[i], vs[i]);
+                }
+            });
         });
     }
     let v_new = out.split_off(n);
@@ -165,13 +169,18 @@ pub fn adamw_update(
             .zip(vo.chunks_mut(ELEMENTWISE_CHUNK))
             .map(|((a, b), c)| (a, b, c))
             .collect();
+        let simd = cx.simd();
         cx.for_each_chunk_mut(&mut triples, 1, |ci, tc| {
             let (pp, mm, vv) = &mut tc[0];
             let base = ci * ELEMENTWISE_CHUNK;
-            for j in 0..pp.len() {
-                let i = base + j;
-                [pp[j], mm[j], vv[j]] = adamw_element(h, &k, ps[i], gs[i], ms[i], vs[i]);
-            }
+            // Under `with_simd`, `mul_add` is the FMA instruction (same correctly rounded
+            // result as the library call).
+            with_simd(simd, || {
+                for j in 0..pp.len() {
+                    let i = base + j;
+                    [pp[j], mm[j], vv[j]] = adamw_element(h, &k, ps[i], gs[i], ms[i], vs[i]);
+                }
+            });
         });
     }
     Ok((

@@ -1,0 +1,371 @@
+//! Training-step benchmark: one full step of the example transformer — forward, loss, backward
+//! and AdamW, i.e. [`TrainStep::step`] — at batch sizes 8, 16, 32 and 64, with 1 and 2
+//! threads.
+//!
+//! The model, data and optimizer come from `examples/addition.toml`, read at run time through
+//! the spec loader (set `PINPOINT_BENCH_SPEC` to use another token-task spec); only the batch
+//! size is replaced. Every iteration is one step on the same batch (batch 0 of the training
+//! split), updating the parameters and optimizer state in place; batch generation is not timed.
+//!
+//! After criterion's output the binary prints:
+//! 1. a summary table: batch, threads, ms/step (median of all timed runs, warm-up included),
+//!    steps/s and examples/s;
+//! 2. a per-op-kind profile at the largest batch, 1 and 2 threads: node times taken with the
+//!    graph executor's observer hook (`TrainStep::step_observed`) and `Instant`, grouped by op
+//!    kind and by part of the step (forward, backward, optimizer), sorted by share of the step
+//!    time. "hash + store" is the time between a node's kernel returning and the node being
+//!    done (output type check, `h(out(v_i))`, storing and freeing values); "outside nodes" is
+//!    the rest of the step (moving the state in and out, finiteness checks). The last line gives
+//!    the bytes of all node outputs (what is hashed) and the throughput of "hash + store".
+//!
+//! Run: `cargo bench --bench train_step` (optionally `-- b64` to filter the criterion part);
+//! CI: `cargo bench --bench train_step -- --test` (every case once, a one-step profile).
+
+use std::cell::RefCell;
+use std::collections::BTreeMap;
+use std::hint::black_box;
+use std::process::ExitCode;
+use std::time::{Duration, Instant};
+
+use criterion::{BenchmarkId, Criterion, SamplingMode, Throughput};
+use pinpoint_kernels::graph::{Graph, Mode, NodePhase, Op, Value, ValueRef};
+use pinpoint_kernels::models::{BatchShape, ModelConfig, TrainStep, init_optim, init_params};
+use pinpoint_kernels::train::LoadedSpec;
+use pinpoint_kernels::train::data::Split;
+use pinpoint_kernels::train::trainer::glue::{model_config, optim_config, train_inputs};
+use pinpoint_kernels::{Cpu, SimdPolicy, Tensor};
+
+/// Batch sizes timed.
+const BATCHES: [usize; 4] = [8, 16, 32, 64];
+/// Thread counts timed.
+const THREADS: [usize; 2] = [1, 2];
+/// Steps per profile (outside `--test`), after one warm-up step.
+const PROFILE_STEPS: usize = 20;
+
+/// Per-iteration seconds of every timed run, by (batch, threads).
+type Records = RefCell<BTreeMap<(usize, usize), Vec<f64>>>;
+
+/// One benchmark case: the step program, its batch and a state to update.
+struct Case {
+    prog: TrainStep,
+    batch: Vec<Value>,
+    params: Vec<(String, Tensor)>,
+    optim: Vec<(String, Tensor)>,
+}
+
+impl Case {
+    fn step(&mut self, cx: &Cpu) {
+        let out = self
+            .prog
+            .step(
+                cx,
+                &mut self.params,
+                &mut self.optim,
+                &self.batch,
+                &Mode::Normal,
+            )
+            .expect("training step");
+        black_box(out.loss);
+    }
+}
+
+fn main() -> ExitCode {
+    let path = std::env::var("PINPOINT_BENCH_SPEC").unwrap_or_else(|_| {
+        concat!(env!("CARGO_MANIFEST_DIR"), "/examples/addition.toml").to_string()
+    });
+    let spec = match std::fs::read_to_string(&path)
+        .map_err(|e| e.to_string())
+        .and_then(|t| LoadedSpec::from_toml_str(&t).map_err(|e| e.to_string()))
+    {
+        Ok(l) => l.spec,
+        Err(e) => {
+            eprintln!("cannot load {path}: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let make_case = |batch: usize| -> Result<Case, String> {
+        let dataset = spec.dataset(None).map_err(|e| e.to_string())?;
+        let b = dataset
+            .batch(spec.seed, Split::Train, 0, batch)
+            .map_err(|e| e.to_string())?;
+        let (values, positions) = train_inputs(b).map_err(|e| e.to_string())?;
+        let model = model_config(&spec);
+        let optim = optim_config(&spec, spec.optimizer.lr());
+        let shape = BatchShape {
+            batch,
+            seq: dataset.seq_len().unwrap_or(0),
+            loss_positions: positions,
+        };
+        let prog = TrainStep::new(&model, &optim, &shape).map_err(|e| e.to_string())?;
+        Ok(Case {
+            prog,
+            batch: values,
+            params: init_params(&model, spec.seed),
+            optim: init_optim(&model, &optim),
+        })
+    };
+    let test_mode = std::env::args().any(|a| a == "--test");
+    println!("spec: {path}");
+    println!("model: {}", describe(&model_config(&spec)));
+
+    let records = Records::default();
+    let mut criterion = Criterion::default()
+        .warm_up_time(Duration::from_millis(300))
+        .configure_from_args();
+    for threads in THREADS {
+        let cx = Cpu::new(threads, SimdPolicy::Auto).expect("thread pool for the benchmark");
+        let mut group = criterion.benchmark_group(format!("train_step_t{threads}"));
+        group
+            .sampling_mode(SamplingMode::Flat)
+            .sample_size(10)
+            .measurement_time(Duration::from_secs(2));
+        for batch in BATCHES {
+            let mut case = match make_case(batch) {
+                Ok(c) => c,
+                Err(e) => {
+                    eprintln!("batch {batch}: {e}");
+                    return ExitCode::FAILURE;
+                }
+            };
+            group.throughput(Throughput::Elements(batch as u64));
+            let id = BenchmarkId::new("step", format!("b{batch}"));
+            group.bench_function(id, |bch| {
+                bch.iter_custom(|iters| {
+                    let start = Instant::now();
+                    for _ in 0..iters {
+                        case.step(&cx);
+                    }
+                    let elapsed = start.elapsed();
+                    records
+                        .borrow_mut()
+                        .entry((batch, threads))
+                        .or_default()
+                        .push(elapsed.as_secs_f64() / iters.max(1) as f64);
+                    elapsed
+                });
+            });
+        }
+        group.finish();
+    }
+    criterion.final_summary();
+    print_summary(&records.borrow(), test_mode);
+
+    let batch = BATCHES[BATCHES.len() - 1];
+    for threads in THREADS {
+        let cx = Cpu::new(threads, SimdPolicy::Auto).expect("thread pool for the benchmark");
+        let mut case = match make_case(batch) {
+            Ok(c) => c,
+            Err(e) => {
+                eprintln!("batch {batch}: {e}");
+                return ExitCode::FAILURE;
+            }
+        };
+        let steps = if test_mode { 1 } else { PROFILE_STEPS };
+        profile(&mut case, &cx, batch, threads, steps, test_mode);
+    }
+    ExitCode::SUCCESS
+}
+
+fn describe(model: &ModelConfig) -> String {
+    match model {
+        ModelConfig::Transformer(c) => format!(
+            "transformer: vocab {}, context {}, {} layers, width {}, {} heads, mlp ratio {}",
+            c.vocab, c.context, c.layers, c.width, c.heads, c.mlp_ratio
+        ),
+        ModelConfig::Mlp(c) => format!("mlp: input {}, hidden {:?}", c.input_dim, c.hidden),
+    }
+}
+
+/// The median of the per-iteration times.
+fn median(v: &[f64]) -> Option<f64> {
+    let mut v = v.to_vec();
+    v.sort_by(f64::total_cmp);
+    v.get(v.len() / 2).copied()
+}
+
+fn print_summary(records: &BTreeMap<(usize, usize), Vec<f64>>, test_mode: bool) {
+    println!();
+    println!(
+        "== training step summary{}",
+        if test_mode {
+            " (test mode: single runs, not measurements)"
+        } else {
+            " (median time per run)"
+        }
+    );
+    println!(
+        "{:>6} {:>8} {:>10} {:>9} {:>11}",
+        "batch", "threads", "ms/step", "steps/s", "examples/s"
+    );
+    for threads in THREADS {
+        for batch in BATCHES {
+            let Some(t) = records.get(&(batch, threads)).and_then(|v| median(v)) else {
+                continue; // filtered out
+            };
+            println!(
+                "{:>6} {:>8} {:>10.2} {:>9.2} {:>11.0}",
+                batch,
+                threads,
+                t * 1e3,
+                1.0 / t,
+                batch as f64 / t
+            );
+        }
+    }
+}
+
+/// The op kind a node is counted under.
+fn kind(op: &Op) -> &'static str {
+    match op.name() {
+        "matmul" | "matmul_nt" | "matmul_tn" => "matmul",
+        "bmm" | "bmm_nt" | "bmm_tn" => "bmm",
+        "softmax" | "softmax_backward" | "log_softmax" | "log_softmax_backward" => "softmax",
+        "layer_norm" | "layer_norm_backward" => "layer_norm",
+        "gelu_tanh" | "gelu_tanh_backward" | "gelu_erf" | "gelu_erf_backward" => "gelu",
+        "gather_rows" | "gather_rows_backward" => "gather",
+        "cross_entropy" | "cross_entropy_backward" => "cross_entropy",
+        "reshape" => "reshape",
+        "permute" | "transpose" => "permute/transpose",
+        "slice" | "slice_backward" | "concat" | "split" => "slice/concat/split",
+        "sum"
+        | "mean"
+        | "sum_squares"
+        | "max"
+        | "sum_backward"
+        | "mean_backward"
+        | "sum_squares_backward"
+        | "max_backward"
+        | "reduce_to_shape" => "reductions",
+        "adamw_step" => "adamw_step",
+        "sgd_step" => "sgd_step",
+        _ => "elementwise",
+    }
+}
+
+/// Part of the step a node belongs to: forward up to the loss node, optimizer nodes, the rest
+/// backward.
+fn part(graph: &Graph, loss_node: usize, index: usize) -> &'static str {
+    match graph.nodes[index].op {
+        Op::AdamWStep { .. } | Op::SgdStep { .. } => "opt",
+        _ if index <= loss_node => "fwd",
+        _ => "bwd",
+    }
+}
+
+/// Time and node count of one row of the profile.
+#[derive(Default, Clone, Copy)]
+struct Row {
+    secs: f64,
+    nodes: usize,
+}
+
+fn profile(case: &mut Case, cx: &Cpu, batch: usize, threads: usize, steps: usize, test: bool) {
+    let graph = case.prog.graph().clone();
+    let loss_node = match graph.outputs.first() {
+        Some((_, ValueRef::Node { node, .. })) => *node,
+        _ => graph.nodes.len(),
+    };
+    case.step(cx); // warm-up
+    let mut rows: BTreeMap<(&'static str, &'static str), Row> = BTreeMap::new();
+    let mut hash_store = 0.0f64;
+    let mut total = 0.0f64;
+    let mut started = Instant::now();
+    let mut computed = Instant::now();
+    for _ in 0..steps {
+        let t0 = Instant::now();
+        let out = case
+            .prog
+            .step_observed(
+                cx,
+                &mut case.params,
+                &mut case.optim,
+                &case.batch,
+                &Mode::Normal,
+                &mut |e| {
+                    let now = Instant::now();
+                    match e.phase {
+                        NodePhase::Start => started = now,
+                        NodePhase::Computed => {
+                            computed = now;
+                            let r = rows
+                                .entry((kind(e.op), part(&graph, loss_node, e.index)))
+                                .or_default();
+                            r.secs += (now - started).as_secs_f64();
+                            r.nodes += 1;
+                        }
+                        NodePhase::Done => hash_store += (now - computed).as_secs_f64(),
+                    }
+                },
+            )
+            .expect("training step");
+        total += t0.elapsed().as_secs_f64();
+        black_box(out.loss);
+    }
+    let in_nodes: f64 = rows.values().map(|r| r.secs).sum::<f64>() + hash_store;
+    let per_step = |s: f64| s / steps as f64 * 1e3;
+    let mut table: Vec<(String, f64, usize)> = rows
+        .iter()
+        .map(|(&(k, p), r)| (format!("{k} ({p})"), r.secs, r.nodes / steps))
+        .collect();
+    table.push(("hash + store (all nodes)".into(), hash_store, 0));
+    table.push(("outside nodes".into(), (total - in_nodes).max(0.0), 0));
+    table.sort_by(|a, b| b.1.total_cmp(&a.1));
+    println!();
+    println!(
+        "== per-op-kind profile: batch {batch}, {threads} thread(s), {} nodes, {:.2} ms/step (mean of {steps} observed step{}){}",
+        graph.nodes.len(),
+        per_step(total),
+        if steps == 1 { "" } else { "s" },
+        if test {
+            " (test mode: not a measurement)"
+        } else {
+            ""
+        }
+    );
+    println!(
+        "{:<34} {:>6} {:>9} {:>7}",
+        "op kind (part)", "nodes", "ms/step", "share"
+    );
+    for (name, secs, nodes) in &table {
+        let nodes = if *nodes == 0 {
+            "-".to_string()
+        } else {
+            nodes.to_string()
+        };
+        println!(
+            "{:<34} {:>6} {:>9.3} {:>6.1}%",
+            name,
+            nodes,
+            per_step(*secs),
+            100.0 * secs / total
+        );
+    }
+    let mut by_part: BTreeMap<&str, f64> = BTreeMap::new();
+    for (&(_, p), r) in &rows {
+        *by_part.entry(p).or_default() += r.secs;
+    }
+    let parts = ["fwd", "bwd", "opt"]
+        .iter()
+        .map(|p| {
+            let s = by_part.get(p).copied().unwrap_or(0.0);
+            format!("{p} {:.1}%", 100.0 * s / total)
+        })
+        .collect::<Vec<_>>()
+        .join(", ");
+    println!(
+        "by part: {parts}, hash + store {:.1}%, outside nodes {:.1}%",
+        100.0 * hash_store / total,
+        100.0 * (total - in_nodes).max(0.0) / total
+    );
+    let bytes: usize = graph
+        .nodes
+        .iter()
+        .flat_map(|n| &n.outputs)
+        .map(|t| 4 * t.numel())
+        .sum();
+    println!(
+        "node outputs: {:.1} MB/step hashed, {:.2} GB/s through hash + store",
+        bytes as f64 / 1e6,
+        bytes as f64 * steps as f64 / hash_store.max(1e-12) / 1e9
+    );
+}
