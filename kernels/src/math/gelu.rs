@@ -29,7 +29,6 @@ const ZERO_Y: f32 = f32::from_bits(0xC128_0000);
 /// GELU, tanh approximation: `0.5·x·(1 + tanh(√(2/π)·(x + 0.044715·x³)))`.
 ///
 /// Evaluated as `x·sigmoid(2·√(2/π)·(x + 0.044715·x³))` (see the module docs for the order).
-#[inline]
 pub(crate) fn gelu_tanh(x: f32) -> f32 {
     if x.is_nan() {
         return CANONICAL_NAN;

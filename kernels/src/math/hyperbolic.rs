@@ -76,7 +76,6 @@ pub(crate) fn tanh(x: f32) -> f32 {
 ///
 /// `sigmoid(+inf) = 1`, `sigmoid(−inf) = +0`, `sigmoid(NaN) = NaN`. For very negative x the
 /// result follows e^x into the subnormal range (no premature flush to 0).
-#[inline]
 pub(crate) fn sigmoid(x: f32) -> f32 {
     if x.is_nan() {
         return CANONICAL_NAN;
