@@ -344,3 +344,48 @@ fn addition_example_runs_and_help_explains_the_flags() {
     let o = pinpoint(&["train", "--resume", &s.path("add"), "--steps", "3"]);
     assert_eq!(o.status.code(), Some(2));
 }
+
+/// A transformer on a user's text file, identified by its content hash: the path is resolved
+/// next to the spec, a wrong hash is refused, and the run resumes with identical hashes.
+#[test]
+fn text_file_job_runs_and_a_wrong_content_hash_is_refused() {
+    let s = Scratch::new("text");
+    let corpus: String = (0..200)
+        .map(|i| format!("line {i}: the quick brown fox jumps over the lazy dog\n"))
+        .collect();
+    std::fs::write(s.0.join("corpus.txt"), &corpus).unwrap();
+    let hash = pinpoint_kernels::train::Digest::content(corpus.as_bytes()).to_hex();
+    let spec = |h: &str| {
+        format!(
+            "seed = 7\nsteps = 4\ncheckpoint_every = 2\nbatch_size = 4\n\
+             [model]\nkind = \"transformer\"\nvocab = 299\ncontext = 16\nlayers = 1\n\
+             width = 16\nheads = 2\nmlp_ratio = 2\n\
+             [data]\nkind = \"text\"\npath = \"corpus.txt\"\nblake3 = \"{h}\"\n\
+             [optimizer]\nkind = \"adamw\"\nlr = 0.001\nbeta1 = 0.9\nbeta2 = 0.99\n\
+             eps = 1e-8\nweight_decay = 0.0\n\
+             [eval]\nevery = 2\nbatches = 1\nbatch_size = 4\n"
+        )
+    };
+    std::fs::write(s.0.join("text.toml"), spec(&hash)).unwrap();
+    let out = train(&s.path("text.toml"), &s.path("run"), "1");
+    ok(&out);
+    let hashes = std::fs::read_to_string(s.0.join("run/hashes.txt")).unwrap();
+    assert_eq!(hashes.lines().count(), 5, "h(S_0) … h(S_4)");
+
+    // The same job again gives the same hashes.
+    let again = train(&s.path("text.toml"), &s.path("run2"), "2");
+    ok(&again);
+    assert_eq!(
+        hashes,
+        std::fs::read_to_string(s.0.join("run2/hashes.txt")).unwrap()
+    );
+
+    // A file whose content does not match the spec's hash is refused, naming the file.
+    let wrong = "0".repeat(64);
+    std::fs::write(s.0.join("wrong.toml"), spec(&wrong)).unwrap();
+    let bad = train(&s.path("wrong.toml"), &s.path("run3"), "1");
+    assert_eq!(bad.status.code(), Some(2), "{}", text(&bad.stderr));
+    let err = text(&bad.stderr);
+    assert!(err.contains("corpus.txt"), "{err}");
+    assert!(!s.0.join("run3/hashes.txt").exists());
+}
