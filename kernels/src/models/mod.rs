@@ -186,17 +186,10 @@ impl TrainStep {
     pub fn new(model: &ModelConfig, optim: &OptimConfig, shape: &BatchShape) -> Result<Self> {
         let specs = model.param_specs();
         let mut b = Builder::new();
-        let p = specs
-            .iter()
-            .map(|s| b.input(&s.name, InputKind::Param, ValueType::f32(&s.shape)))
-            .collect::<Result<Vec<_>>>()?;
+        let p = declare_params(&mut b, &specs)?;
         let layout = optim.state_layout(&shapes(&specs));
         let st = optim.declare_state(&mut b, &shapes(&specs))?;
-        let batch = model
-            .batch_inputs(shape)?
-            .into_iter()
-            .map(|(n, t)| b.input(&n, InputKind::Batch, t))
-            .collect::<Result<Vec<_>>>()?;
+        let batch = declare_batch(&mut b, model.batch_inputs(shape)?)?;
         let logits = model.logits(&mut b, &p, &batch)?;
         let loss = model.loss(&mut b, logits, &batch)?;
         let grads = append_backward(&mut b, loss, &p)?;
@@ -353,21 +346,30 @@ fn check_named<'a>(
     Ok(())
 }
 
+/// Declares the parameters as graph inputs, in order.
+fn declare_params(b: &mut Builder, specs: &[ParamSpec]) -> Result<Vec<ValueRef>> {
+    specs
+        .iter()
+        .map(|s| b.input(&s.name, InputKind::Param, ValueType::f32(&s.shape)))
+        .collect()
+}
+
+/// Declares the batch inputs `(name, type)` as graph inputs, in order.
+fn declare_batch(b: &mut Builder, inputs: Vec<(String, ValueType)>) -> Result<Vec<ValueRef>> {
+    inputs
+        .into_iter()
+        .map(|(n, t)| b.input(&n, InputKind::Batch, t))
+        .collect()
+}
+
 /// A graph computing the loss and the gradient of every parameter (no optimizer): inputs are
 /// the parameters then the batch; outputs `"loss"` then `"grad:{name}"` in parameter order.
 /// For gradient checks and analysis.
 pub fn loss_and_grads_graph(model: &ModelConfig, shape: &BatchShape) -> Result<Graph> {
     let specs = model.param_specs();
     let mut b = Builder::new();
-    let p = specs
-        .iter()
-        .map(|s| b.input(&s.name, InputKind::Param, ValueType::f32(&s.shape)))
-        .collect::<Result<Vec<_>>>()?;
-    let batch = model
-        .batch_inputs(shape)?
-        .into_iter()
-        .map(|(n, t)| b.input(&n, InputKind::Batch, t))
-        .collect::<Result<Vec<_>>>()?;
+    let p = declare_params(&mut b, &specs)?;
+    let batch = declare_batch(&mut b, model.batch_inputs(shape)?)?;
     let logits = model.logits(&mut b, &p, &batch)?;
     let loss = model.loss(&mut b, logits, &batch)?;
     let grads = append_backward(&mut b, loss, &p)?;
@@ -392,15 +394,8 @@ impl Inference {
     pub fn new(model: &ModelConfig, shape: &BatchShape) -> Result<Self> {
         let specs = model.param_specs();
         let mut b = Builder::new();
-        let p = specs
-            .iter()
-            .map(|s| b.input(&s.name, InputKind::Param, ValueType::f32(&s.shape)))
-            .collect::<Result<Vec<_>>>()?;
-        let batch = model
-            .inference_inputs(shape)?
-            .into_iter()
-            .map(|(n, t)| b.input(&n, InputKind::Batch, t))
-            .collect::<Result<Vec<_>>>()?;
+        let p = declare_params(&mut b, &specs)?;
+        let batch = declare_batch(&mut b, model.inference_inputs(shape)?)?;
         let mut logits = model.logits(&mut b, &p, &batch)?;
         if let ModelConfig::Transformer(c) = model {
             logits = b.reshape(logits, &[shape.batch, shape.seq, c.vocab])?;
