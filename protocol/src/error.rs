@@ -1,0 +1,41 @@
+//! The crate's error type.
+
+use thiserror::Error;
+
+/// Result alias of the crate.
+pub type Result<T> = std::result::Result<T, ProtocolError>;
+
+/// Operating errors of the protocol core: bad input from a peer or a caller.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum ProtocolError {
+    /// Bytes that do not decode as the expected type.
+    #[error("malformed {what}: {detail}")]
+    Malformed {
+        /// What was being decoded.
+        what: &'static str,
+        /// Why it failed.
+        detail: String,
+    },
+    /// Input larger than its limit.
+    #[error("{what} of {len} bytes exceeds the limit of {limit} bytes")]
+    TooLarge {
+        /// What was too large.
+        what: &'static str,
+        /// Its size.
+        len: usize,
+        /// The limit.
+        limit: usize,
+    },
+    /// A signature that does not verify, or a key that is not a valid ed25519 point.
+    #[error("bad signature: {0}")]
+    BadSignature(String),
+    /// A signed statement seen before, or out of sequence.
+    #[error("replayed or out-of-order statement: {0}")]
+    Replay(String),
+    /// A Merkle proof that does not lead to the committed root.
+    #[error("invalid Merkle proof: {0}")]
+    BadProof(String),
+    /// An argument outside its valid range (empty tree, index out of range, …).
+    #[error("invalid argument: {0}")]
+    InvalidArgument(String),
+}

@@ -1,0 +1,24 @@
+//! # pinpoint-protocol: the sans-IO core of the network
+//!
+//! Everything a node decides lives here as pure code: time, randomness and I/O come in as
+//! arguments, so the simulator and the actors drive exactly the same state machines. The crate
+//! depends on no async runtime, network, chain client, wall clock or OS randomness
+//! (`scripts/test` checks this with `cargo tree`).
+//!
+//! Modules:
+//! - [`id`]: `NodeId` (an ed25519 public key), node keys from caller-supplied seed bytes,
+//!   signed envelopes over canonical bytes with replay protection (job, round, sequence).
+//! - [`merkle`]: domain-separated Merkle trees with inclusion proofs, and the prefix-chain
+//!   commitment over a step's node hashes (DESIGN §4).
+//! - [`codec`]: canonical borsh encoding: decoding rejects trailing bytes, non-canonical input
+//!   and anything over the size limits.
+//!
+//! Still to come (issue "protocol"): wire messages, job lifecycle, dispute referee and party,
+//! sampling verifier, fees, the in-memory driver and cheating strategies.
+
+pub mod codec;
+pub mod error;
+pub mod id;
+pub mod merkle;
+
+pub use error::{ProtocolError, Result};

@@ -1,0 +1,2 @@
+//! Integration tests of pinpoint-protocol.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
