@@ -32,6 +32,14 @@ pub enum ProtocolError {
     /// A signed statement seen before, or out of sequence.
     #[error("replayed or out-of-order statement: {0}")]
     Replay(String),
+    /// A bounded table is full (e.g. the replay guard's tracked keys); nothing was evicted.
+    #[error("{what}: capacity of {limit} reached")]
+    CapacityExceeded {
+        /// What is full.
+        what: &'static str,
+        /// Its capacity.
+        limit: usize,
+    },
     /// A Merkle proof that does not lead to the committed root.
     #[error("invalid Merkle proof: {0}")]
     BadProof(String),

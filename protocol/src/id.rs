@@ -1,1 +1,20 @@
-//! (being written)
+//! Identities, signed statements and replay protection.
+//!
+//! - [`NodeId`]: a node's identity, the 32 bytes of its ed25519 public key, validated to be a
+//!   point of the curve that is not of small order.
+//! - [`NodeKey`]: a node's signing key, built from 32 caller-supplied seed bytes (this crate
+//!   draws no randomness of its own).
+//! - [`Signed`]: a statement with its signer, job id, round and sequence number, signed over
+//!   domain-separated canonical bytes (see [`Signed::signing_digest`]).
+//! - [`ReplayGuard`]: accepts a verified statement only if its sequence number is strictly
+//!   greater than the last one accepted for the same `(signer, job, round)`.
+//!
+//! Exact byte layouts: `docs/protocol.md`, "Identities and signed statements".
+
+mod key;
+mod replay;
+mod signed;
+
+pub use key::{NodeId, NodeKey};
+pub use replay::{DEFAULT_REPLAY_CAPACITY, ReplayGuard};
+pub use signed::{JobId, SIGNED_STATEMENT_CONTEXT, Signed};
