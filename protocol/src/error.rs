@@ -46,4 +46,12 @@ pub enum ProtocolError {
     /// An argument outside its valid range (empty tree, index out of range, …).
     #[error("invalid argument: {0}")]
     InvalidArgument(String),
+    /// A well-formed value this code does not support: an unknown protocol version or frame kind.
+    #[error("unsupported {what}: {value}")]
+    Unsupported {
+        /// What was not supported.
+        what: &'static str,
+        /// The value received.
+        value: u64,
+    },
 }

@@ -1,2 +1,4 @@
 //! Integration tests of pinpoint-protocol.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod wire;
