@@ -54,4 +54,14 @@ pub enum ProtocolError {
         /// The value received.
         value: u64,
     },
+    /// Content whose hash is not the hash claimed for it (a value blob, a rollout payload).
+    #[error("hash mismatch in {what}: claimed {claimed:02x?}, actual {actual:02x?}")]
+    HashMismatch {
+        /// What was hashed.
+        what: &'static str,
+        /// The hash claimed (or agreed on).
+        claimed: [u8; 32],
+        /// The hash of the content received.
+        actual: [u8; 32],
+    },
 }

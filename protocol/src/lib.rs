@@ -12,13 +12,16 @@
 //!   commitment over a step's node hashes (DESIGN §4).
 //! - [`codec`]: canonical borsh encoding: decoding rejects trailing bytes, non-canonical input
 //!   and anything over the size limits.
+//! - [`wire`]: the versioned, size-bounded wire [`wire::Message`] enum (jobs, disputes, input
+//!   transfer, verdicts, sampling challenges, swarm rollouts), signed as a whole.
 //!
-//! Still to come (issue "protocol"): wire messages, job lifecycle, dispute referee and party,
+//! Still to come (issue "protocol"): job lifecycle, dispute referee and party,
 //! sampling verifier, fees, the in-memory driver and cheating strategies.
 
 pub mod codec;
 pub mod error;
 pub mod id;
 pub mod merkle;
+pub mod wire;
 
 pub use error::{ProtocolError, Result};
