@@ -12,13 +12,19 @@
 //!   commitment over a step's node hashes (DESIGN §4).
 //! - [`codec`]: canonical borsh encoding: decoding rejects trailing bytes, non-canonical input
 //!   and anything over the size limits.
+//! - [`fees`]: the fee and payout arithmetic of DESIGN §7 in integer token units (0.5% fee,
+//!   70% of it burned, slash splits), settling a job as a list of transfers that conserves tokens.
+//! - [`job`]: the job lifecycle state machine (posted → running → committed → challenge window
+//!   → finalized, or pairwise disputes → verdicts → finalized).
 //!
-//! Still to come (issue "protocol"): wire messages, job lifecycle, dispute referee and party,
-//! sampling verifier, fees, the in-memory driver and cheating strategies.
+//! Still to come (issue "protocol"): wire messages, dispute referee and party,
+//! sampling verifier, the in-memory driver and cheating strategies.
 
 pub mod codec;
 pub mod error;
+pub mod fees;
 pub mod id;
+pub mod job;
 pub mod merkle;
 
 pub use error::{ProtocolError, Result};
