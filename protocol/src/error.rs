@@ -64,4 +64,15 @@ pub enum ProtocolError {
         /// The hash of the content received.
         actual: [u8; 32],
     },
+    /// Token arithmetic that would overflow `u128` (nothing was computed).
+    #[error("arithmetic overflow in {0}")]
+    Overflow(&'static str),
+    /// An input a state machine does not accept in its current phase; its state is unchanged.
+    #[error("invalid transition in phase {phase}: {detail}")]
+    InvalidTransition {
+        /// The phase the machine was in.
+        phase: &'static str,
+        /// What was wrong with the input.
+        detail: String,
+    },
 }

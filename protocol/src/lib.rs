@@ -14,13 +14,19 @@
 //!   and anything over the size limits.
 //! - [`wire`]: the versioned, size-bounded wire [`wire::Message`] enum (jobs, disputes, input
 //!   transfer, verdicts, sampling challenges, swarm rollouts), signed as a whole.
+//! - [`fees`]: the fee and payout arithmetic of DESIGN §7 in integer token units (0.5% fee,
+//!   70% of it burned, slash splits), settling a job as a list of transfers that conserves tokens.
+//! - [`job`]: the job lifecycle state machine (posted → running → committed → challenge window
+//!   → finalized, or pairwise disputes → verdicts → finalized).
 //!
-//! Still to come (issue "protocol"): job lifecycle, dispute referee and party,
-//! sampling verifier, fees, the in-memory driver and cheating strategies.
+//! Still to come (issue "protocol"): dispute referee and party, sampling verifier, the
+//! in-memory driver and cheating strategies.
 
 pub mod codec;
 pub mod error;
+pub mod fees;
 pub mod id;
+pub mod job;
 pub mod merkle;
 pub mod wire;
 
