@@ -18,6 +18,8 @@
 //!   70% of it burned, slash splits), settling a job as a list of transfers that conserves tokens.
 //! - [`job`]: the job lifecycle state machine (posted → running → committed → challenge window
 //!   → finalized, or pairwise disputes → verdicts → finalized).
+//! - [`verify`]: the sampling verifier: steps chosen from a post-commitment seed, re-run, and
+//!   challenged on a mismatch.
 //!
 //! Still to come (issue "protocol"): dispute referee and party, sampling verifier, the
 //! in-memory driver and cheating strategies.
@@ -28,6 +30,7 @@ pub mod fees;
 pub mod id;
 pub mod job;
 pub mod merkle;
+pub mod verify;
 pub mod wire;
 
 pub use error::{ProtocolError, Result};

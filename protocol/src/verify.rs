@@ -1,0 +1,23 @@
+//! The sampling verifier (DESIGN §4): re-run a few steps of a committed run, chosen by a seed
+//! that only exists after the commitment, and challenge the first transition that differs.
+//!
+//! - [`choose_steps`]: the sampled steps, a pure function of `(seed, root, T, m)`.
+//! - [`Verifier`]: the sans-IO state machine. It asks the trainer for an opening of each sampled
+//!   step (`h(S_{t−1})`, `h(S_t)` with Merkle proofs), gets `S_{t−1}` through the caller's
+//!   [`StateSource`], recomputes `S_t` through the caller's [`Recompute`] and, on a mismatch,
+//!   emits a wire [`crate::wire::SampleChallenge`].
+//!
+//! Exact sampling procedure and outcomes: `docs/protocol.md`, "Sampling verifier".
+
+#[cfg(test)]
+mod detection;
+mod machine;
+mod sample;
+#[cfg(test)]
+mod tests;
+
+pub use machine::{
+    Action, DEFAULT_OPENING_TIMEOUT_MS, Input, Outcome, Recompute, StateSource, StepOpening,
+    Verifier, VerifierConfig,
+};
+pub use sample::{SAMPLE_CONTEXT, choose_steps};

@@ -1,0 +1,311 @@
+//! The verifier state machine.
+
+use std::collections::VecDeque;
+
+use crate::error::{ProtocolError, Result};
+use crate::id::{JobId, NodeId};
+use crate::merkle::{MerkleProof, StepCommitment};
+use crate::wire::{SampleChallenge, WireProof};
+
+use super::sample::choose_steps;
+
+/// Default time the trainer has to answer one opening request: 30 s.
+pub const DEFAULT_OPENING_TIMEOUT_MS: u64 = 30_000;
+
+/// Gets the trainer's state `S_{t−1}` for a sampled step (e.g. the trainer serves its last
+/// checkpoint at or before `t − 1` and the caller re-runs forward from it). Called
+/// synchronously from [`Verifier::handle`]; any I/O is the caller's.
+pub trait StateSource<S> {
+    /// The state after step `step`, or `None` if it could not be obtained.
+    fn state(&mut self, step: u64) -> Option<S>;
+}
+
+/// The honest transition function, re-executed by the verifier.
+pub trait Recompute {
+    /// A training state.
+    type State;
+    /// `h(state)`, the hash committed as a Merkle leaf.
+    fn hash(&self, state: &Self::State) -> [u8; 32];
+    /// `h(S_t)` for `S_t` = step `t` applied to `prev` = `S_{t−1}`. An error (e.g. the step
+    /// produces a non-finite value, so no honest `S_t` exists) is reported as
+    /// [`Outcome::RecomputeFailed`].
+    fn step(&mut self, prev: &Self::State, t: u64) -> Result<[u8; 32]>;
+}
+
+/// What configures one verification of one committed run.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct VerifierConfig {
+    /// The job.
+    pub job: JobId,
+    /// This verifier.
+    pub verifier: NodeId,
+    /// The trainer being checked.
+    pub trainer: NodeId,
+    /// The trainer's committed root ([`StepCommitment::root`]).
+    pub root: [u8; 32],
+    /// The number of steps `T` of the run.
+    pub steps: u64,
+    /// The number of steps to sample, `m` (clamped to `T`).
+    pub samples: u64,
+    /// Time the trainer has to answer each opening request.
+    pub timeout_ms: u64,
+}
+
+/// The trainer's opening of step `t`: `h(S_{t−1})` and `h(S_t)` with their inclusion proofs
+/// (leaves `t − 1` and `t`) under the committed root.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StepOpening {
+    /// The sampled step `t ≥ 1`.
+    pub step: u64,
+    /// `h(S_{t−1})`.
+    pub prev_hash: [u8; 32],
+    /// Proof of leaf `t − 1`.
+    pub prev_proof: MerkleProof,
+    /// `h(S_t)`.
+    pub hash: [u8; 32],
+    /// Proof of leaf `t`.
+    pub proof: MerkleProof,
+}
+
+/// An input to [`Verifier::handle`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Input {
+    /// Time passed; checks the deadline.
+    Tick,
+    /// The trainer's answer to the pending request.
+    Opening(StepOpening),
+}
+
+/// How a verification ended. Every end is one of these; the verifier never waits forever.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Outcome {
+    /// Every sampled step re-ran to the committed hash (or nothing was sampled).
+    Passed,
+    /// Step `step` re-ran to another hash: a [`Action::Challenge`] was emitted.
+    Challenged {
+        /// The sampled step `t`.
+        step: u64,
+    },
+    /// The trainer's opening of `step` did not verify against its root.
+    BadProof {
+        /// The sampled step.
+        step: u64,
+        /// Why.
+        detail: String,
+    },
+    /// The trainer did not answer the opening of `step` by its deadline.
+    Silent {
+        /// The sampled step.
+        step: u64,
+    },
+    /// `S_{step−1}` could not be obtained, or its hash is not the proven `h(S_{step−1})`.
+    StateUnavailable {
+        /// The sampled step.
+        step: u64,
+    },
+    /// Re-running `step` failed on this side ([`Recompute::step`] returned an error).
+    RecomputeFailed {
+        /// The sampled step.
+        step: u64,
+        /// The error.
+        detail: String,
+    },
+}
+
+/// What the verifier asks its caller to do, in order.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Action {
+    /// Ask the trainer for the [`StepOpening`] of `step`, due by `deadline_ms`.
+    RequestOpening {
+        /// The sampled step `t`.
+        step: u64,
+        /// When the verifier gives up waiting.
+        deadline_ms: u64,
+    },
+    /// Send this challenge (it opens a dispute with the verifier as counter-party). Its
+    /// `step` is `t − 1` (the wire message names the re-run `step → step + 1`).
+    Challenge(SampleChallenge),
+    /// The verification is over.
+    Done(Outcome),
+}
+
+/// The sampling verifier for one committed run. Create it with [`Verifier::new`] once the
+/// post-commitment seed is known, drain [`Verifier::poll`], and feed the trainer's answers and
+/// clock ticks to [`Verifier::handle`]. Sampled steps are checked one at a time, in the order
+/// of [`choose_steps`]; the first failure ends the verification.
+#[derive(Debug)]
+pub struct Verifier<S, R> {
+    config: VerifierConfig,
+    samples: Vec<u64>,
+    next: usize,
+    /// The pending request: `(step, deadline_ms)`.
+    pending: Option<(u64, u64)>,
+    outcome: Option<Outcome>,
+    actions: VecDeque<Action>,
+    source: S,
+    recompute: R,
+}
+
+impl<S, R> Verifier<S, R>
+where
+    R: Recompute,
+    S: StateSource<R::State>,
+{
+    /// A verifier sampling `config.samples` steps with [`choose_steps`]`(seed, root, T, m)`;
+    /// its first request is due by `now_ms + timeout_ms`.
+    pub fn new(
+        config: VerifierConfig,
+        seed: [u8; 32],
+        now_ms: u64,
+        source: S,
+        recompute: R,
+    ) -> Self {
+        let samples = choose_steps(seed, config.root, config.steps, config.samples);
+        let mut v = Self {
+            config,
+            samples,
+            next: 0,
+            pending: None,
+            outcome: None,
+            actions: VecDeque::new(),
+            source,
+            recompute,
+        };
+        v.advance(now_ms);
+        v
+    }
+
+    /// The sampled steps, in checking order.
+    pub fn samples(&self) -> &[u64] {
+        &self.samples
+    }
+
+    /// The outcome, once the verification is over.
+    pub fn outcome(&self) -> Option<&Outcome> {
+        self.outcome.as_ref()
+    }
+
+    /// The state source (e.g. for a test to inspect it).
+    pub fn source_mut(&mut self) -> &mut S {
+        &mut self.source
+    }
+
+    /// The next action, if any.
+    pub fn poll(&mut self) -> Option<Action> {
+        self.actions.pop_front()
+    }
+
+    /// Feeds an input at time `now_ms`.
+    ///
+    /// Errors ([`ProtocolError::InvalidTransition`], state unchanged): an opening when none is
+    /// pending, after the end, or for another step than the one requested.
+    pub fn handle(&mut self, now_ms: u64, input: Input) -> Result<()> {
+        match input {
+            Input::Tick => {
+                if let Some((step, deadline)) = self.pending
+                    && now_ms > deadline
+                {
+                    self.finish(Outcome::Silent { step });
+                }
+                Ok(())
+            }
+            Input::Opening(o) => {
+                let Some((step, _)) = self.pending else {
+                    return Err(self.refuse("no opening is pending".into()));
+                };
+                if o.step != step {
+                    return Err(self.refuse(format!("opening of step {}, expected {step}", o.step)));
+                }
+                // A late answer is still accepted until a tick has declared silence.
+                self.check(o);
+                if self.outcome.is_none() {
+                    self.advance(now_ms);
+                }
+                Ok(())
+            }
+        }
+    }
+
+    fn refuse(&self, detail: String) -> ProtocolError {
+        ProtocolError::InvalidTransition {
+            phase: if self.outcome.is_some() {
+                "done"
+            } else {
+                "verifying"
+            },
+            detail,
+        }
+    }
+
+    /// Checks one opening; on failure records the outcome (and the challenge).
+    fn check(&mut self, o: StepOpening) {
+        let t = o.step;
+        let (root, steps) = (self.config.root, self.config.steps);
+        let proven = StepCommitment::verify(&root, steps, t - 1, &o.prev_hash, &o.prev_proof)
+            .and_then(|()| StepCommitment::verify(&root, steps, t, &o.hash, &o.proof));
+        if let Err(e) = proven {
+            return self.finish(Outcome::BadProof {
+                step: t,
+                detail: e.to_string(),
+            });
+        }
+        let Some(prev) = self.source.state(t - 1) else {
+            return self.finish(Outcome::StateUnavailable { step: t });
+        };
+        if self.recompute.hash(&prev) != o.prev_hash {
+            return self.finish(Outcome::StateUnavailable { step: t });
+        }
+        let recomputed = match self.recompute.step(&prev, t) {
+            Ok(h) => h,
+            Err(e) => {
+                return self.finish(Outcome::RecomputeFailed {
+                    step: t,
+                    detail: e.to_string(),
+                });
+            }
+        };
+        if recomputed == o.hash {
+            return;
+        }
+        match WireProof::new(o.proof) {
+            Ok(claimed_proof) => {
+                self.actions.push_back(Action::Challenge(SampleChallenge {
+                    job: self.config.job,
+                    verifier: self.config.verifier,
+                    trainer: self.config.trainer,
+                    step: t - 1,
+                    claimed_hash: o.hash,
+                    claimed_proof,
+                    recomputed_hash: recomputed,
+                }));
+                self.finish(Outcome::Challenged { step: t });
+            }
+            // A verified proof has at most 64 siblings; this cannot happen.
+            Err(e) => self.finish(Outcome::BadProof {
+                step: t,
+                detail: e.to_string(),
+            }),
+        }
+    }
+
+    /// Requests the next sampled step, or ends with [`Outcome::Passed`].
+    fn advance(&mut self, now_ms: u64) {
+        self.pending = None;
+        match self.samples.get(self.next) {
+            Some(&step) => {
+                self.next += 1;
+                let deadline_ms = now_ms.saturating_add(self.config.timeout_ms);
+                self.pending = Some((step, deadline_ms));
+                self.actions
+                    .push_back(Action::RequestOpening { step, deadline_ms });
+            }
+            None => self.finish(Outcome::Passed),
+        }
+    }
+
+    fn finish(&mut self, outcome: Outcome) {
+        self.pending = None;
+        self.outcome = Some(outcome.clone());
+        self.actions.push_back(Action::Done(outcome));
+    }
+}

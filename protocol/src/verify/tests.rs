@@ -1,0 +1,365 @@
+//! Tests of the sampler and the state machine, against a tiny real training job.
+
+use std::collections::BTreeSet;
+
+use pinpoint_kernels::Cpu;
+use pinpoint_kernels::graph::Mode;
+use pinpoint_kernels::train::{JobSpec, LoadedSpec, TrainState, Trainer};
+
+use super::*;
+use crate::error::{ProtocolError, Result};
+use crate::id::NodeKey;
+use crate::merkle::StepCommitment;
+
+#[test]
+fn choose_steps_is_a_deterministic_distinct_subset() {
+    for steps in [1u64, 2, 7, 16, 1024, u64::MAX] {
+        for m in [0u64, 1, 3, 16, 64] {
+            let s = choose_steps([1; 32], [2; 32], steps, m);
+            assert_eq!(s.len() as u64, m.min(steps));
+            assert!(s.iter().all(|&t| (1..=steps).contains(&t)));
+            assert_eq!(s.iter().collect::<BTreeSet<_>>().len(), s.len());
+            assert_eq!(s, choose_steps([1; 32], [2; 32], steps, m));
+        }
+    }
+    assert_eq!(choose_steps([1; 32], [2; 32], 0, 5), Vec::<u64>::new());
+    let all = choose_steps([9; 32], [2; 32], 16, 99);
+    assert_eq!(
+        all.iter().copied().collect::<BTreeSet<_>>(),
+        (1..=16).collect()
+    );
+    // Seed and root both matter.
+    let a = choose_steps([1; 32], [2; 32], 1 << 40, 8);
+    assert_ne!(a, choose_steps([3; 32], [2; 32], 1 << 40, 8));
+    assert_ne!(a, choose_steps([1; 32], [4; 32], 1 << 40, 8));
+}
+
+#[test]
+fn choose_steps_is_uniform_over_positions() {
+    // 4000 draws of m = 4 from T = 8: each step is chosen with probability 1/2.
+    let mut counts = [0u32; 8];
+    for i in 0..4000u32 {
+        let mut seed = [0; 32];
+        seed[..4].copy_from_slice(&i.to_le_bytes());
+        for t in choose_steps(seed, [0; 32], 8, 4) {
+            counts[(t - 1) as usize] += 1;
+        }
+    }
+    // Mean 2000, standard deviation sqrt(4000 / 4) ≈ 31.6: allow 5 sd.
+    for c in counts {
+        assert!((c as i64 - 2000).abs() < 160, "{counts:?}");
+    }
+}
+
+const SPEC: &str = r#"
+seed = 5
+steps = 16
+checkpoint_every = 4
+batch_size = 4
+[model]
+kind = "mlp"
+input = 2
+hidden = [4]
+classes = 2
+activation = "relu"
+[data]
+kind = "spirals"
+classes = 2
+turns = 0.5
+noise = 0.0
+[optimizer]
+kind = "adamw"
+lr = 0.01
+beta1 = 0.9
+beta2 = 0.99
+eps = 1e-8
+weight_decay = 0.0
+[schedule]
+warmup_steps = 4
+[eval]
+every = 16
+batches = 1
+batch_size = 8
+"#;
+
+fn spec() -> JobSpec {
+    LoadedSpec::from_toml_str(SPEC).expect("spec").spec
+}
+
+/// A trainer's run: its states `S_0 … S_T` and its commitment. `corrupt` holds the steps whose
+/// transition is wrong: after computing `S_t` honestly, the trainer perturbs one parameter
+/// (adds 2^-10 to its first element) and continues honestly from the perturbed state.
+struct Run {
+    states: Vec<TrainState>,
+    commitment: StepCommitment,
+}
+
+fn run(corrupt: &BTreeSet<u64>) -> Run {
+    let spec = spec();
+    let mut tr = Trainer::new(&spec, None, Cpu::single()).expect("trainer");
+    let mut states = vec![tr.state().clone()];
+    while !tr.done() {
+        tr.step_once(&Mode::Normal).expect("step");
+        let mut s = tr.state().clone();
+        if corrupt.contains(&s.step) {
+            let (_, p) = s.params.first_mut().expect("a parameter");
+            p.data_mut()[0] += 1.0 / 1024.0;
+            tr = Trainer::from_state(&spec, None, Cpu::single(), s.clone()).expect("restore");
+        }
+        states.push(s);
+    }
+    let hashes: Vec<[u8; 32]> = states.iter().map(|s| s.hash().expect("hash").0).collect();
+    Run {
+        states,
+        commitment: StepCommitment::new(&hashes).expect("commit"),
+    }
+}
+
+/// Serves the trainer's own states (a checkpoint plus re-run, in memory).
+struct Served<'a>(&'a [TrainState]);
+
+impl StateSource<TrainState> for Served<'_> {
+    fn state(&mut self, step: u64) -> Option<TrainState> {
+        self.0.get(step as usize).cloned()
+    }
+}
+
+/// The honest transition: `Trainer::from_state(S_{t−1}).step_once()`.
+struct Rerun(JobSpec);
+
+impl Recompute for Rerun {
+    type State = TrainState;
+    fn hash(&self, state: &TrainState) -> [u8; 32] {
+        state.hash().map(|d| d.0).unwrap_or([0; 32])
+    }
+    fn step(&mut self, prev: &TrainState, t: u64) -> Result<[u8; 32]> {
+        let err =
+            |e: pinpoint_kernels::train::TrainError| ProtocolError::InvalidArgument(e.to_string());
+        if prev.step + 1 != t {
+            return Err(ProtocolError::InvalidArgument("wrong state".into()));
+        }
+        let mut tr =
+            Trainer::from_state(&self.0, None, Cpu::single(), prev.clone()).map_err(err)?;
+        Ok(tr.step_once(&Mode::Normal).map_err(err)?.hash.0)
+    }
+}
+
+fn config(root: [u8; 32], samples: u64) -> VerifierConfig {
+    VerifierConfig {
+        job: [7; 32],
+        verifier: NodeKey::from_seed([1; 32]).node_id(),
+        trainer: NodeKey::from_seed([2; 32]).node_id(),
+        root,
+        steps: 16,
+        samples,
+        timeout_ms: 1000,
+    }
+}
+
+/// An honest opening of step `t` from `run`.
+fn opening(run: &Run, t: u64) -> StepOpening {
+    let h = |i: u64| run.states[i as usize].hash().expect("hash").0;
+    StepOpening {
+        step: t,
+        prev_hash: h(t - 1),
+        prev_proof: run.commitment.proof(t - 1).expect("proof"),
+        hash: h(t),
+        proof: run.commitment.proof(t).expect("proof"),
+    }
+}
+
+/// Drives a verifier against a trainer that answers every request honestly from `run`.
+/// Returns the outcome and the challenges emitted.
+fn drive(run: &Run, seed: [u8; 32], samples: u64) -> (Outcome, Vec<crate::wire::SampleChallenge>) {
+    let mut v = Verifier::new(
+        config(run.commitment.root(), samples),
+        seed,
+        0,
+        Served(&run.states),
+        Rerun(spec()),
+    );
+    let mut challenges = Vec::new();
+    let mut now = 0;
+    while let Some(a) = v.poll() {
+        match a {
+            Action::RequestOpening { step, deadline_ms } => {
+                assert_eq!(deadline_ms, now + 1000);
+                now += 10;
+                v.handle(now, Input::Opening(opening(run, step)))
+                    .expect("accepted");
+            }
+            Action::Challenge(c) => challenges.push(c),
+            Action::Done(o) => {
+                assert!(v.poll().is_none());
+                return (o, challenges);
+            }
+        }
+    }
+    panic!("the verifier stopped without an outcome");
+}
+
+#[test]
+fn an_honest_trainer_is_never_challenged() {
+    let honest = run(&BTreeSet::new());
+    for i in 0..12u8 {
+        let (o, c) = drive(&honest, [i; 32], 3);
+        assert_eq!(o, Outcome::Passed);
+        assert!(c.is_empty());
+    }
+    // Checking every step passes too.
+    assert_eq!(drive(&honest, [0; 32], 16).0, Outcome::Passed);
+}
+
+/// Model: a trainer with a set `F` of wrong transitions (each `S_t`, `t ∈ F`, is perturbed and
+/// the run continues honestly from it; every state it serves matches its commitment). It is
+/// caught iff the sample meets `F`, and the challenge names the first sampled step of `F`.
+#[test]
+fn a_corrupt_trainer_is_caught_iff_a_wrong_transition_is_sampled() {
+    let cases: [&[u64]; 3] = [&[9], &[3, 12], &[9, 10, 11, 12, 13, 14, 15, 16]];
+    for corrupt in cases {
+        let corrupt: BTreeSet<u64> = corrupt.iter().copied().collect();
+        let bad = run(&corrupt);
+        for i in 0..10u8 {
+            let seed = [i; 32];
+            let samples = choose_steps(seed, bad.commitment.root(), 16, 3);
+            let (o, c) = drive(&bad, seed, 3);
+            match samples.iter().find(|t| corrupt.contains(t)) {
+                Some(&t) => {
+                    assert_eq!(o, Outcome::Challenged { step: t });
+                    assert_eq!(c.len(), 1);
+                    let ch = &c[0];
+                    assert_eq!(ch.step, t - 1);
+                    assert_eq!(ch.claimed_hash, bad.states[t as usize].hash().expect("h").0);
+                    assert_ne!(ch.recomputed_hash, ch.claimed_hash);
+                    StepCommitment::verify(
+                        &bad.commitment.root(),
+                        16,
+                        t,
+                        &ch.claimed_hash,
+                        &ch.claimed_proof.to_proof(),
+                    )
+                    .expect("the challenge carries a valid proof");
+                }
+                None => {
+                    assert_eq!(o, Outcome::Passed);
+                    assert!(c.is_empty());
+                }
+            }
+        }
+        // With all 16 steps sampled the corruption is always found.
+        let (o, _) = drive(&bad, [0; 32], 16);
+        assert!(matches!(o, Outcome::Challenged { step } if corrupt.contains(&step)));
+    }
+}
+
+#[test]
+fn bad_proofs_silence_and_wrong_states_are_typed_outcomes() {
+    let honest = run(&BTreeSet::new());
+    let root = honest.commitment.root();
+    let new = |states: &[TrainState]| {
+        let states = states.to_vec();
+        let mut v = Verifier::new(
+            config(root, 2),
+            [5; 32],
+            100,
+            ServedOwned(states),
+            Rerun(spec()),
+        );
+        let Some(Action::RequestOpening { step, deadline_ms }) = v.poll() else {
+            panic!("first action is a request");
+        };
+        assert_eq!(deadline_ms, 1100);
+        (v, step)
+    };
+
+    // A wrong hash with its (then invalid) proof.
+    let (mut v, t) = new(&honest.states);
+    let mut o = opening(&honest, t);
+    o.hash[0] ^= 1;
+    v.handle(200, Input::Opening(o)).expect("accepted");
+    assert!(matches!(v.poll(), Some(Action::Done(Outcome::BadProof { step, .. })) if step == t));
+
+    // A proof for another leaf.
+    let (mut v, t) = new(&honest.states);
+    let mut o = opening(&honest, t);
+    o.prev_proof = honest.commitment.proof(t).expect("proof");
+    v.handle(200, Input::Opening(o)).expect("accepted");
+    assert!(matches!(
+        v.poll(),
+        Some(Action::Done(Outcome::BadProof { .. }))
+    ));
+
+    // Silence: nothing happens until the deadline has passed.
+    let (mut v, t) = new(&honest.states);
+    v.handle(1100, Input::Tick).expect("tick");
+    assert_eq!(v.poll(), None);
+    v.handle(1101, Input::Tick).expect("tick");
+    assert_eq!(v.poll(), Some(Action::Done(Outcome::Silent { step: t })));
+    assert_eq!(v.outcome(), Some(&Outcome::Silent { step: t }));
+    let late = opening(&honest, t);
+    assert!(matches!(
+        v.handle(1102, Input::Opening(late)),
+        Err(ProtocolError::InvalidTransition { phase: "done", .. })
+    ));
+
+    // An opening for another step is refused and changes nothing.
+    let (mut v, t) = new(&honest.states);
+    let other = if t == 1 { 2 } else { 1 };
+    assert!(
+        v.handle(200, Input::Opening(opening(&honest, other)))
+            .is_err()
+    );
+    v.handle(200, Input::Opening(opening(&honest, t)))
+        .expect("accepted");
+    assert!(matches!(
+        v.poll(),
+        Some(Action::RequestOpening {
+            deadline_ms: 1200,
+            ..
+        })
+    ));
+
+    // A served state that is not the proven S_{t−1}.
+    let (mut v, t) = new(&honest.states);
+    let mut wrong = honest.states.clone();
+    wrong[(t - 1) as usize] = honest.states[t as usize].clone();
+    v.source_mut().0 = wrong;
+    v.handle(200, Input::Opening(opening(&honest, t)))
+        .expect("accepted");
+    assert_eq!(
+        v.poll(),
+        Some(Action::Done(Outcome::StateUnavailable { step: t }))
+    );
+
+    // No state served at all.
+    let (mut v, t) = new(&honest.states);
+    v.source_mut().0.clear();
+    v.handle(200, Input::Opening(opening(&honest, t)))
+        .expect("accepted");
+    assert_eq!(
+        v.poll(),
+        Some(Action::Done(Outcome::StateUnavailable { step: t }))
+    );
+}
+
+#[test]
+fn nothing_sampled_passes_at_once() {
+    let honest = run(&BTreeSet::new());
+    let mut v = Verifier::new(
+        config(honest.commitment.root(), 0),
+        [0; 32],
+        0,
+        Served(&honest.states),
+        Rerun(spec()),
+    );
+    assert_eq!(v.poll(), Some(Action::Done(Outcome::Passed)));
+    assert!(v.handle(1, Input::Opening(opening(&honest, 1))).is_err());
+}
+
+struct ServedOwned(Vec<TrainState>);
+
+impl StateSource<TrainState> for ServedOwned {
+    fn state(&mut self, step: u64) -> Option<TrainState> {
+        self.0.get(step as usize).cloned()
+    }
+}
