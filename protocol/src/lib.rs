@@ -18,11 +18,14 @@
 //!   70% of it burned, slash splits), settling a job as a list of transfers that conserves tokens.
 //! - [`job`]: the job lifecycle state machine (posted → running → committed → challenge window
 //!   → finalized, or pairwise disputes → verdicts → finalized).
+//! - [`dispute`]: the Verde dispute: the referee state machine (step bisection, node bisection,
+//!   one-operator re-execution, deadlines and forfeits), the answering party and an in-memory
+//!   driver that counts rounds and bytes.
 //!
-//! Still to come (issue "protocol"): dispute referee and party, sampling verifier, the
-//! in-memory driver and cheating strategies.
+//! Still to come (issue "protocol"): sampling verifier and the full set of cheating strategies.
 
 pub mod codec;
+pub mod dispute;
 pub mod error;
 pub mod fees;
 pub mod id;
