@@ -3,9 +3,13 @@
 
 use pinpoint_kernels::TensorHash;
 use pinpoint_kernels::train::{JobSpec, LoadedSpec};
+use pinpoint_protocol::ProtocolError;
 use pinpoint_protocol::dispute::driver::{DisputeReport, RecordOracle, run};
-use pinpoint_protocol::dispute::{Deadlines, Party, Referee, RunRecord, Tamper, round_bound};
+use pinpoint_protocol::dispute::{
+    Action, Deadlines, Party, Referee, RunRecord, Tamper, round_bound,
+};
 use pinpoint_protocol::id::{NodeId, NodeKey};
+use pinpoint_protocol::wire::Message;
 use pinpoint_protocol::wire::{Fault, Outcome, Resolution};
 use std::sync::OnceLock;
 
@@ -237,4 +241,109 @@ fn both_dishonest_both_lose() {
         (wrong_state_from(3, 1), Tamper::None),
     );
     assert_eq!(winner(&r), None, "{:?}", r.verdict);
+}
+
+fn referee_for(a: &Party, b: &Party) -> (Referee<RecordOracle>, Vec<Action>) {
+    Referee::new(
+        [7; 32],
+        (id(1), a.root()),
+        (id(2), b.root()),
+        T,
+        0,
+        Deadlines::default(),
+        RecordOracle(honest().clone()),
+    )
+    .unwrap()
+}
+
+fn first_query(actions: &[Action]) -> Message {
+    match &actions[0] {
+        Action::Send { msg, .. } => msg.clone(),
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn strangers_are_refused_and_unsolicited_answers_ignored() {
+    let mut a = Party::new(honest().clone(), Tamper::None).unwrap();
+    let b = Party::new(wrong_state_from(3, 0), Tamper::None).unwrap();
+    let (mut r, actions) = referee_for(&a, &b);
+    assert_eq!(actions.len(), 2);
+    let answer = a.handle(&first_query(&actions)).unwrap().unwrap();
+    assert!(matches!(
+        r.handle(0, &id(9), answer.clone()),
+        Err(ProtocolError::InvalidTransition { .. })
+    ));
+    assert!(r.handle(0, &id(1), answer.clone()).unwrap().is_empty());
+    // A second copy while the other party has not answered: nothing outstanding, ignored.
+    assert!(r.handle(0, &id(1), answer).unwrap().is_empty());
+    assert!(r.verdict().is_none());
+}
+
+#[test]
+fn a_malformed_answer_forfeits() {
+    let a = Party::new(honest().clone(), Tamper::None).unwrap();
+    let b = Party::new(wrong_state_from(3, 0), Tamper::None).unwrap();
+    let (mut r, _) = referee_for(&a, &b);
+    let out = r
+        .handle(
+            0,
+            &id(2),
+            Message::InputQuery(pinpoint_protocol::wire::InputQuery { index: 1 }),
+        )
+        .unwrap();
+    match &out[..] {
+        [Action::Verdict(v)] => assert_eq!(
+            v.resolution,
+            Resolution::Forfeit {
+                offender: id(2),
+                fault: Fault::Malformed
+            }
+        ),
+        other => panic!("{other:?}"),
+    }
+    // Done: everything afterwards is ignored and polling emits nothing.
+    assert!(r.poll(u64::MAX).is_empty());
+}
+
+#[test]
+fn a_second_chain_root_is_equivocation() {
+    let mut a = Party::new(honest().clone(), Tamper::None).unwrap();
+    let mut b = Party::new(wrong_state_from(3, 0), Tamper::None).unwrap();
+    let (mut r, mut actions) = referee_for(&a, &b);
+    // Drive until the first node query; answer the second node query of party b with a
+    // different chain root.
+    let mut node_answers = 0;
+    let mut queue: std::collections::VecDeque<Action> = actions.drain(..).collect();
+    while let Some(action) = queue.pop_front() {
+        let Action::Send { to, msg } = action else {
+            panic!("verdict too early: {action:?}")
+        };
+        let party = if to == id(1) { &mut a } else { &mut b };
+        let Some(mut answer) = party.handle(&msg).unwrap() else {
+            continue;
+        };
+        if let Message::NodeAnswer(n) = &mut answer
+            && to == id(2)
+        {
+            node_answers += 1;
+            if node_answers == 2 {
+                n.chain_root = Some([0xAB; 32]);
+                let out = r.handle(0, &to, answer).unwrap();
+                match &out[..] {
+                    [Action::Verdict(v)] => assert_eq!(
+                        v.resolution,
+                        Resolution::Forfeit {
+                            offender: id(2),
+                            fault: Fault::Equivocation
+                        }
+                    ),
+                    other => panic!("{other:?}"),
+                }
+                return;
+            }
+        }
+        queue.extend(r.handle(0, &to, answer).unwrap());
+    }
+    panic!("never reached the second node answer");
 }
