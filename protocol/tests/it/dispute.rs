@@ -347,3 +347,42 @@ fn a_second_chain_root_is_equivocation() {
     }
     panic!("never reached the second node answer");
 }
+
+#[test]
+fn seeded_cases_honest_always_wins_within_the_bound() {
+    let n = honest().steps[0].graph.nodes.len();
+    let mut s: u64 = 0x9E37_79B9_7F4A_7C15;
+    let mut next = |m: u64| {
+        s = s
+            .wrapping_mul(6_364_136_223_846_793_005)
+            .wrapping_add(1_442_695_040_888_963_407);
+        (s >> 33) % m
+    };
+    let (mut worst, mut bytes) = (0, 0);
+    for case in 0..300 {
+        let t = 1 + next(T) as usize;
+        let i = next(n as u64) as usize;
+        let salt = next(200) as u8;
+        let (record, tamper) = match next(4) {
+            0 => (wrong_state_from(t, salt), Tamper::None),
+            1 => (wrong_node(t, i, salt), Tamper::None),
+            2 => (wrong_node(t, i, salt), Tamper::BadProof),
+            _ => (wrong_state_from(t, salt), Tamper::Silent),
+        };
+        let cheater_first = next(2) == 0;
+        let good = (honest().clone(), Tamper::None);
+        let (r, ids) = if cheater_first {
+            dispute((record, tamper), good)
+        } else {
+            dispute(good, (record, tamper))
+        };
+        let honest_id = ids[usize::from(cheater_first)];
+        assert_eq!(winner(&r), Some(honest_id), "case {case}: {:?}", r.verdict);
+        worst = worst.max(r.rounds);
+        bytes = bytes.max(r.bytes);
+    }
+    eprintln!(
+        "300 cases, T = {T}, N = {n}: worst {worst} rounds (bound {}), most bytes {bytes}",
+        round_bound(T, n as u64)
+    );
+}
