@@ -361,6 +361,10 @@ impl<R: Reexec> Referee<R> {
         if matches!(self.phase, Phase::Done) || self.parties[side.ix()].pending.is_none() {
             return Ok(Vec::new());
         }
+        if self.is_stale(&msg) {
+            // A late copy of an answer to an earlier (re-sent) query: not an offence.
+            return Ok(Vec::new());
+        }
         let answer = match self.check_answer(side, msg) {
             Ok(a) => a,
             Err(fault) => return Ok(self.forfeit(side, fault)),
@@ -372,6 +376,17 @@ impl<R: Reexec> Referee<R> {
             return Ok(self.advance(now_ms));
         }
         Ok(Vec::new())
+    }
+
+    /// An answer of the current phase's kind for another step or node than the one asked.
+    fn is_stale(&self, msg: &Message) -> bool {
+        match (&self.phase, msg) {
+            (Phase::Steps { asked, .. }, Message::StepAnswer(a)) => a.step != *asked,
+            (Phase::Nodes { asked, .. }, Message::NodeAnswer(a)) => a.index != *asked,
+            (Phase::Nodes { .. }, Message::StepAnswer(_)) => true,
+            (Phase::Inputs { .. }, Message::NodeAnswer(_)) => true,
+            _ => false,
+        }
     }
 
     fn phase_name(&self) -> &'static str {

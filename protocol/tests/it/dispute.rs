@@ -386,3 +386,21 @@ fn seeded_cases_honest_always_wins_within_the_bound() {
         round_bound(T, n as u64)
     );
 }
+
+#[test]
+fn late_copies_of_earlier_answers_are_ignored() {
+    let mut a = Party::new(honest().clone(), Tamper::None).unwrap();
+    let mut b = Party::new(wrong_state_from(3, 0), Tamper::None).unwrap();
+    let (mut r, actions) = referee_for(&a, &b);
+    let q = first_query(&actions);
+    let (aa, ab) = (
+        a.handle(&q).unwrap().unwrap(),
+        b.handle(&q).unwrap().unwrap(),
+    );
+    r.handle(0, &id(1), aa.clone()).unwrap();
+    let next = r.handle(0, &id(2), ab).unwrap();
+    assert!(!next.is_empty() && r.verdict().is_none());
+    // Round 0's answer arrives again during round 1: ignored.
+    assert!(r.handle(0, &id(1), aa).unwrap().is_empty());
+    assert!(r.verdict().is_none());
+}
