@@ -20,11 +20,15 @@
 //!   → finalized, or pairwise disputes → verdicts → finalized).
 //! - [`verify`]: the sampling verifier: steps chosen from a post-commitment seed, re-run, and
 //!   challenged on a mismatch.
+//! - [`dispute`]: the Verde dispute: the referee state machine (step bisection, node bisection,
+//!   one-operator re-execution, deadlines and forfeits), the answering party and an in-memory
+//!   driver that counts rounds and bytes.
 //!
-//! Still to come (issue "protocol"): dispute referee and party, sampling verifier, the
-//! in-memory driver and cheating strategies.
+//! Still to come (issue "protocol"): the full set of cheating strategies, referee-side proof of
+//! agreed inputs from a checkpoint, the ≥1000-case property test and the dispute-cost report.
 
 pub mod codec;
+pub mod dispute;
 pub mod error;
 pub mod fees;
 pub mod id;
