@@ -50,9 +50,7 @@ use serde::{Deserialize, Serialize};
 use crate::train::data::Alphabet;
 use crate::train::digest::Digest;
 use crate::train::error::SpecError;
-use crate::train::spec::{
-    Activation, DataSpec, EvalSpec, JobSpec, ModelSpec, OptimizerSpec, ScheduleSpec,
-};
+use crate::train::spec::{DataSpec, EvalSpec, JobSpec, ModelSpec, OptimizerSpec, ScheduleSpec};
 
 /// A spec as read from TOML: the canonical spec plus what is local to this machine.
 #[derive(Debug, Clone, PartialEq)]
@@ -71,31 +69,12 @@ struct RawSpec {
     steps: u64,
     checkpoint_every: u64,
     batch_size: u32,
-    model: RawModel,
+    model: ModelSpec,
     data: RawData,
     optimizer: RawOptimizer,
     #[serde(default)]
     schedule: RawSchedule,
     eval: RawEval,
-}
-
-#[derive(Debug, Serialize, Deserialize)]
-#[serde(tag = "kind", rename_all = "lowercase", deny_unknown_fields)]
-enum RawModel {
-    Mlp {
-        input: u32,
-        hidden: Vec<u32>,
-        classes: u32,
-        activation: Activation,
-    },
-    Transformer {
-        vocab: u32,
-        context: u32,
-        layers: u32,
-        width: u32,
-        heads: u32,
-        mlp_ratio: u32,
-    },
 }
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -163,34 +142,7 @@ impl LoadedSpec {
     /// [`SpecError::Invalid`] naming the field for out-of-range or inconsistent values.
     pub fn from_toml_str(text: &str) -> Result<Self, SpecError> {
         let raw: RawSpec = toml::from_str(text).map_err(|e| SpecError::Toml(e.to_string()))?;
-        let model = match raw.model {
-            RawModel::Mlp {
-                input,
-                hidden,
-                classes,
-                activation,
-            } => ModelSpec::Mlp {
-                input,
-                hidden,
-                classes,
-                activation,
-            },
-            RawModel::Transformer {
-                vocab,
-                context,
-                layers,
-                width,
-                heads,
-                mlp_ratio,
-            } => ModelSpec::Transformer {
-                vocab,
-                context,
-                layers,
-                width,
-                heads,
-                mlp_ratio,
-            },
-        };
+        let model = raw.model;
         let mut text_path = None;
         let data = match raw.data {
             RawData::Addition { digits } => DataSpec::Addition { digits },
@@ -267,34 +219,7 @@ impl LoadedSpec {
     /// Text data without a path gets `path = ""`, which does not parse back.
     pub fn to_toml(&self) -> Result<String, SpecError> {
         let s = &self.spec;
-        let model = match &s.model {
-            ModelSpec::Mlp {
-                input,
-                hidden,
-                classes,
-                activation,
-            } => RawModel::Mlp {
-                input: *input,
-                hidden: hidden.clone(),
-                classes: *classes,
-                activation: *activation,
-            },
-            ModelSpec::Transformer {
-                vocab,
-                context,
-                layers,
-                width,
-                heads,
-                mlp_ratio,
-            } => RawModel::Transformer {
-                vocab: *vocab,
-                context: *context,
-                layers: *layers,
-                width: *width,
-                heads: *heads,
-                mlp_ratio: *mlp_ratio,
-            },
-        };
+        let model = s.model.clone();
         let data = match &s.data {
             DataSpec::Addition { digits } => RawData::Addition { digits: *digits },
             DataSpec::Sorting { length, alphabet } => RawData::Sorting {

@@ -48,8 +48,12 @@ pub struct JobSpec {
     pub eval: EvalSpec,
 }
 
-/// Model architecture (configuration only).
-#[derive(Debug, Clone, PartialEq, BorshSerialize, BorshDeserialize)]
+/// Model architecture (configuration only). The same type is read from TOML (`kind = "mlp"`
+/// or `"transformer"`, unknown fields rejected) and encoded canonically with borsh.
+#[derive(
+    Debug, Clone, PartialEq, BorshSerialize, BorshDeserialize, serde::Serialize, serde::Deserialize,
+)]
+#[serde(tag = "kind", rename_all = "lowercase", deny_unknown_fields)]
 pub enum ModelSpec {
     /// A multi-layer perceptron classifier.
     Mlp {
