@@ -1,4 +1,40 @@
 //! # pinpoint-sim: the deterministic Byzantine simulator (Level A)
 //!
-//! (Being built: issue "sim". A seeded, single-threaded discrete-event simulator over the
-//! protocol state machines, with faults, Byzantine strategies, checkers, scenarios and reports.)
+//! One thread, one seed, discrete events in virtual time. A run builds a [`world::World`] of
+//! trainers, verifiers and arbiters from a [`Scenario`], posts jobs on a simulated chain
+//! (the protocol's `Job` state machines and an in-memory token [`ledger`]), and drives the
+//! protocol's sampling verifier and dispute referee/party over a simulated network with
+//! latency, loss, duplication, reordering and partitions, and nodes that crash, restart and
+//! pause. Trainers run real RepOps training on a tiny model (once per spec: the honest record
+//! is cached and shared, see [`records`]); Byzantine trainers derive forged records from it.
+//!
+//! Checkers run after every event (no honest party slashed or losing a dispute, no wrong
+//! result finalized, tokens conserved, escrow never negative); a liveness phase heals every
+//! fault and requires every job to finalize within a bound. The synchrony assumption is
+//! checked per run; violations inside it are failures, outside it they are reported.
+//!
+//! Modules:
+//! - [`scenario`]: the TOML scenario format and its validation; swarm mode.
+//! - [`run`]: [`run_seed`], [`run_range`], seed ranges.
+//! - [`report`]: per-run results, summaries; [`svg`]: the report plots.
+//! - [`glue`]: the one adapter over `pinpoint_protocol::dispute`.
+//! - [`records`], [`ledger`], [`rng`]: record cache, token ledger, seeded PRNG.
+//!
+//! Model, assumption and formats: `docs/sim.md`.
+
+pub mod error;
+pub mod glue;
+pub mod ledger;
+pub mod records;
+pub mod report;
+pub mod rng;
+pub mod run;
+pub mod scenario;
+pub mod svg;
+pub mod world;
+
+pub use error::{Result, SimError};
+pub use records::RecordCache;
+pub use report::{RunResult, Summary};
+pub use run::{parse_seeds, run_range, run_seed};
+pub use scenario::Scenario;

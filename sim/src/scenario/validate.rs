@@ -1,0 +1,168 @@
+//! Range checks of a parsed [`Scenario`]; each error names the key.
+
+use super::{Kind, Role, Scenario};
+
+fn prob(key: &str, p: f64) -> Result<(), String> {
+    if !(0.0..=1.0).contains(&p) {
+        return Err(format!("{key} = {p}: must be a probability in [0, 1]"));
+    }
+    Ok(())
+}
+
+fn span(key: &str, r: [u64; 2]) -> Result<(), String> {
+    if r[0] > r[1] {
+        return Err(format!("{key} = {r:?}: min is above max"));
+    }
+    Ok(())
+}
+
+fn at_least(key: &str, v: u64, min: u64) -> Result<(), String> {
+    if v < min {
+        return Err(format!("{key} = {v}: must be at least {min}"));
+    }
+    Ok(())
+}
+
+fn at_most(key: &str, v: u64, max: u64) -> Result<(), String> {
+    if v > max {
+        return Err(format!("{key} = {v}: must be at most {max}"));
+    }
+    Ok(())
+}
+
+impl Scenario {
+    /// Checks every range and cross-field rule; the error names the offending key.
+    pub fn validate(&self) -> Result<(), String> {
+        let n = &self.nodes;
+        at_least("nodes.trainers", n.trainers as u64, 1)?;
+        at_most("nodes.trainers", n.trainers as u64, 64)?;
+        at_most("nodes.verifiers", n.verifiers as u64, 64)?;
+        at_least("nodes.arbiters", n.arbiters as u64, 1)?;
+        at_most("nodes.arbiters", n.arbiters as u64, 64)?;
+        at_least("nodes.committee", n.committee as u64, 1)?;
+        if n.committee % 2 == 0 || n.committee > n.arbiters {
+            return Err(format!(
+                "nodes.committee = {}: must be odd and at most nodes.arbiters ({})",
+                n.committee, n.arbiters
+            ));
+        }
+        let j = &self.jobs;
+        at_least("jobs.count", j.count as u64, 1)?;
+        at_most("jobs.count", j.count as u64, 256)?;
+        if crate::records::builtin_spec(&j.spec).is_none() {
+            return Err(format!(
+                "jobs.spec = {:?}: unknown (built-in: {})",
+                j.spec,
+                crate::records::BUILTIN_SPECS.join(", ")
+            ));
+        }
+        at_least("jobs.replicas", j.replicas as u64, 1)?;
+        span("jobs.samples", j.samples)?;
+        at_most("jobs.samples", j.samples[1], 64)?;
+        at_least("jobs.payment", j.payment, 1)?;
+        at_least("jobs.trainer_stake", j.trainer_stake, 1)?;
+        at_least("jobs.challenger_stake", j.challenger_stake, 1)?;
+        let t = &self.timing;
+        at_least("timing.step_ms", t.step_ms, 1)?;
+        at_least("timing.checkpoint_every", t.checkpoint_every, 1)?;
+        at_least("timing.answer_ms", t.answer_ms, 1)?;
+        at_least("timing.max_retries", u64::from(t.max_retries), 1)?;
+        at_most("timing.max_retries", u64::from(t.max_retries), 16)?;
+        at_least("timing.opening_ms", t.opening_ms, 1)?;
+        at_least("timing.duration_ms", t.duration_ms, 1)?;
+        at_least("timing.liveness_bound_ms", t.liveness_bound_ms, 1)?;
+        let net = &self.network;
+        span("network.latency_ms", net.latency_ms)?;
+        prob("network.drop", net.drop)?;
+        if net.drop >= 0.5 {
+            return Err(format!("network.drop = {}: must be below 0.5", net.drop));
+        }
+        prob("network.duplicate", net.duplicate)?;
+        prob("network.reorder", net.reorder)?;
+        at_most("network.transport_retries", u64::from(net.transport_retries), 16)?;
+        at_least("network.rto_ms", net.rto_ms, 1)?;
+        let f = &self.faults;
+        span("faults.partition_ms", f.partition_ms)?;
+        span("faults.crash_ms", f.crash_ms)?;
+        span("faults.pause_ms", f.pause_ms)?;
+        prob("faults.one_way", f.one_way)?;
+        at_most("faults.partitions", u64::from(f.partitions), 1000)?;
+        at_most("faults.crashes", u64::from(f.crashes), 1000)?;
+        at_most("faults.pauses", u64::from(f.pauses), 1000)?;
+        // Trainers drawn per job must exist.
+        let sybils: usize = self
+            .strategy
+            .iter()
+            .filter(|s| s.role == Role::Trainer)
+            .map(|s| s.count * s.sybil)
+            .sum();
+        if j.replicas > n.trainers + sybils {
+            return Err(format!(
+                "jobs.replicas = {}: more than the {} trainer identities",
+                j.replicas,
+                n.trainers + sybils
+            ));
+        }
+        let mut used = [0usize; 3];
+        for (i, s) in self.strategy.iter().enumerate() {
+            let key = format!("strategy[{i}]");
+            let (slot, avail) = match s.role {
+                Role::Trainer => (0, n.trainers),
+                Role::Verifier => (1, n.verifiers),
+                Role::Arbiter => (2, n.arbiters),
+            };
+            at_least(&format!("{key}.count"), s.count as u64, 1)?;
+            used[slot] += s.count;
+            if used[slot] > avail {
+                return Err(format!(
+                    "{key}.count: strategies name {} nodes of a role that has {avail}",
+                    used[slot]
+                ));
+            }
+            let fits = match s.kind {
+                Kind::FalseChallenge => s.role == Role::Verifier,
+                Kind::Dishonest => s.role == Role::Arbiter,
+                _ => s.role == Role::Trainer,
+            };
+            if !fits {
+                return Err(format!("{key}.kind = {:?}: not a {:?} strategy", s.kind, s.role));
+            }
+            if s.kind == Kind::CorruptFraction && !(s.fraction > 0.0 && s.fraction <= 1.0) {
+                return Err(format!("{key}.fraction = {}: must be in (0, 1]", s.fraction));
+            }
+            if s.kind != Kind::CorruptFraction && s.fraction != 0.0 {
+                return Err(format!("{key}.fraction: only for kind = \"corrupt-fraction\""));
+            }
+            if s.role != Role::Trainer && (s.collude || s.sybil > 0) {
+                return Err(format!("{key}: collude and sybil are for trainers"));
+            }
+            at_most(&format!("{key}.sybil"), s.sybil as u64, 8)?;
+        }
+        // Deadlines must leave room for the work itself (a scenario that cannot finish even
+        // without faults is a configuration error, not a finding).
+        let steps = crate::records::builtin_steps(&j.spec).unwrap_or(0);
+        let delta = self.delta_ms();
+        let train = steps * t.step_ms + 2 * t.chain_ms + 2 * delta;
+        if t.commit_timeout_ms < train {
+            return Err(format!(
+                "timing.commit_timeout_ms = {}: below the fault-free training time {train}",
+                t.commit_timeout_ms
+            ));
+        }
+        let verify = j.samples[1] * (2 * delta + t.step_ms) + 2 * t.chain_ms;
+        if t.challenge_window_ms < verify {
+            return Err(format!(
+                "timing.challenge_window_ms = {}: below the fault-free verification time {verify}",
+                t.challenge_window_ms
+            ));
+        }
+        if t.answer_ms <= 2 * delta {
+            return Err(format!(
+                "timing.answer_ms = {}: must exceed a round trip 2Δ = {}",
+                t.answer_ms,
+                2 * delta
+            ));
+        }
+        Ok(())
+    }
+}

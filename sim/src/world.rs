@@ -1,0 +1,338 @@
+//! One simulated run: the nodes, the chain's jobs, the network, the event queue and the
+//! checkers. [`crate::run::run_seed`] builds a [`World`] and drives it to the end.
+//!
+//! - `events`: the event types and the queue (virtual time, deterministic tie-break).
+//! - `net`: transmissions over links with latency, drop, duplicate, reorder and partitions.
+//! - `chain`: the chain side: job state machines, the ledger, verdict votes, checkers.
+//! - `trainer`, `verifier`, `referee`: each role's reaction to messages and timers.
+//! - `faults`: the seeded fault schedule, crashes, restarts, pauses, the liveness heal.
+
+mod build;
+mod chain;
+mod events;
+mod faults;
+mod net;
+mod referee;
+mod trainer;
+mod verifier;
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use pinpoint_protocol::id::{JobId, NodeId};
+use pinpoint_protocol::job::Job;
+use pinpoint_protocol::verify::{Outcome as VerifyOutcome, Verifier};
+use pinpoint_protocol::wire::Message;
+
+use crate::glue::dispute::{DisputeParty, Lie, PartyTamper, Session};
+use crate::ledger::MemLedger;
+use crate::records::{Committed, SpecRecords};
+use crate::report::RunResult;
+use crate::scenario::{Kind, Role, Scenario};
+
+pub(crate) use events::{Ev, Msg};
+use verifier::{ServedStates, TransitionModel};
+
+/// Index of a node in [`World::nodes`].
+pub(crate) type Ix = usize;
+
+/// A simulated node.
+#[derive(Debug)]
+pub(crate) struct Node {
+    pub id: NodeId,
+    pub role: Role,
+    /// `None`: honest.
+    pub kind: Option<Kind>,
+    /// Salt of the node's forged records (colluders and Sybils share one).
+    pub salt: u64,
+    /// `corrupt-fraction`: the fraction of transitions corrupted.
+    pub fraction: f64,
+    pub up: bool,
+    /// Bumped at each crash: timers of an earlier epoch are void.
+    pub epoch: u32,
+    pub paused_until: Option<u64>,
+    pub deferred: Vec<Ev>,
+}
+
+impl Node {
+    pub fn honest(&self) -> bool {
+        self.kind.is_none()
+    }
+}
+
+/// A trainer's part in one job.
+#[derive(Debug)]
+pub(crate) struct Slot {
+    pub node: Ix,
+    pub rec: Arc<Committed>,
+    pub tamper: PartyTamper,
+    pub lie: Lie,
+    /// Steps safely in the node's store (its last checkpoint).
+    pub stored_steps: u64,
+    pub started_at: u64,
+    pub done: bool,
+    /// The root the chain recorded.
+    pub chain_root: Option<[u8; 32]>,
+}
+
+/// One job on the chain.
+#[derive(Debug)]
+pub(crate) struct JobRun {
+    pub id: JobId,
+    pub job: Option<Job>,
+    pub slots: Vec<Slot>,
+    pub posted_at: u64,
+    pub samples: u64,
+    pub sample_seed: [u8; 32],
+    pub window_noted: bool,
+    pub next_poll: Option<u64>,
+    pub finalized_at: Option<u64>,
+}
+
+/// One dispute.
+#[derive(Debug)]
+pub(crate) struct DisputeRun {
+    pub job: usize,
+    /// Challenger side first.
+    pub sides: [Side; 2],
+    pub referee: Ix,
+    pub committee: Vec<Ix>,
+    pub session: Option<Session>,
+    pub started_at: u64,
+    pub done: bool,
+    pub next_poll: Option<u64>,
+}
+
+/// One party of a dispute: its record, its (volatile) answering state and its stored
+/// node-phase start.
+#[derive(Debug)]
+pub(crate) struct Side {
+    pub node: Ix,
+    pub rec: Arc<Committed>,
+    pub tamper: PartyTamper,
+    pub lie: Lie,
+    pub party: Option<DisputeParty>,
+    pub stored_start: Option<Message>,
+}
+
+/// One verifier checking one trainer's root.
+pub(crate) struct VerifRun {
+    pub job: usize,
+    pub verifier: Ix,
+    pub slot: usize,
+    pub machine: Option<Verifier<ServedStates, TransitionModel>>,
+    pub outcome: Option<VerifyOutcome>,
+    pub sampled_corrupt: bool,
+}
+
+impl std::fmt::Debug for VerifRun {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("VerifRun")
+            .field("job", &self.job)
+            .field("verifier", &self.verifier)
+            .field("slot", &self.slot)
+            .field("outcome", &self.outcome)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A network partition: `side` is cut off from the rest (only outgoing when one-way).
+#[derive(Debug, Clone)]
+pub(crate) struct Partition {
+    pub side: Vec<bool>,
+    pub one_way: bool,
+    pub active: bool,
+}
+
+/// The whole simulated system.
+pub struct World {
+    pub(crate) scn: Scenario,
+    pub(crate) seed: u64,
+    pub(crate) now: u64,
+    seq: u64,
+    queue: BTreeMap<(u64, u64), Ev>,
+    pub(crate) rng_net: crate::rng::Rng,
+    pub(crate) nodes: Vec<Node>,
+    pub(crate) jobs: Vec<JobRun>,
+    pub(crate) disputes: Vec<DisputeRun>,
+    pub(crate) verifs: Vec<VerifRun>,
+    pub(crate) partitions: Vec<Partition>,
+    pub(crate) ledger: MemLedger,
+    pub(crate) recs: Arc<SpecRecords>,
+    trace: blake3::Hasher,
+    pub(crate) out: RunResult,
+    pub(crate) heal_at: Option<u64>,
+    /// Challengers' records, by `(job, verifier)`.
+    pub(crate) challenges: BTreeMap<(usize, Ix), Arc<Committed>>,
+    /// `NodeId` → index.
+    pub(crate) ix_of: BTreeMap<NodeId, Ix>,
+    pub(crate) healed: bool,
+    keep_trace: bool,
+}
+
+impl std::fmt::Debug for World {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("World")
+            .field("seed", &self.seed)
+            .field("now", &self.now)
+            .field("nodes", &self.nodes.len())
+            .field("jobs", &self.jobs.len())
+            .finish_non_exhaustive()
+    }
+}
+
+impl World {
+    /// Increments counter `name`.
+    pub(crate) fn count(&mut self, name: &'static str) {
+        *self.out.counters.entry(name.to_string()).or_default() += 1;
+    }
+
+    /// Records a checker violation.
+    pub(crate) fn violation(&mut self, what: String) {
+        self.out.violations.push(format!("t={} ms: {what}", self.now));
+    }
+
+    /// Marks the run as beyond the synchrony/trust assumption.
+    pub(crate) fn beyond(&mut self, why: String) {
+        if !self.out.assumption_breaks.contains(&why) {
+            self.out.assumption_breaks.push(why);
+        }
+    }
+
+    /// Schedules `ev` at `at` (never in the past).
+    pub(crate) fn schedule(&mut self, at: u64, ev: Ev) {
+        let at = at.max(self.now);
+        self.seq += 1;
+        self.queue.insert((at, self.seq), ev);
+    }
+
+    /// The node an event is addressed to (for crash and pause handling), if any.
+    fn target(ev: &Ev) -> Option<Ix> {
+        match ev {
+            Ev::Deliver { to, .. } => Some(*to),
+            Ev::TrainDone { node, .. } | Ev::VerifierTick { node, .. } => Some(*node),
+            Ev::Transmit { from, .. } => Some(*from),
+            Ev::RefereeStart { referee, .. } | Ev::RefereePoll { referee, .. } => Some(*referee),
+            Ev::WindowOpen { node, .. } => Some(*node),
+            _ => None,
+        }
+    }
+
+    /// Runs to the end and returns the result.
+    pub fn run(mut self) -> RunResult {
+        let bound = self.scn.timing.liveness_bound_ms;
+        while let Some(((at, seq), ev)) = self.queue.pop_first() {
+            if let Some(h) = self.heal_at
+                && at > h.saturating_add(bound)
+            {
+                self.queue.insert((at, seq), ev);
+                break;
+            }
+            self.now = at;
+            self.out.events += 1;
+            if let Some(n) = Self::target(&ev) {
+                let node = &mut self.nodes[n];
+                if let Some(until) = node.paused_until
+                    && until > at
+                {
+                    node.deferred.push(ev);
+                    *self.out.counters.entry("deferred_by_pause".into()).or_default() += 1;
+                    continue;
+                }
+                if !node.up && !matches!(ev, Ev::Transmit { .. }) {
+                    *self.out.counters.entry("lost_at_down_node".into()).or_default() += 1;
+                    continue;
+                }
+            }
+            if self.keep_trace {
+                self.trace_event(at, &ev);
+            }
+            self.dispatch(ev);
+            self.check_ledger();
+            if self.jobs.iter().all(|j| j.finalized_at.is_some()) && self.all_disputes_done() {
+                break;
+            }
+        }
+        self.finish()
+    }
+
+    fn all_disputes_done(&self) -> bool {
+        self.disputes.iter().all(|d| d.done)
+    }
+
+    fn trace_event(&mut self, at: u64, ev: &Ev) {
+        let (tag, a, b) = ev.trace_key();
+        self.trace.update(&at.to_le_bytes());
+        self.trace.update(&[tag]);
+        self.trace.update(&a.to_le_bytes());
+        self.trace.update(&b.to_le_bytes());
+    }
+
+    fn dispatch(&mut self, ev: Ev) {
+        match ev {
+            Ev::PostJob { job } => self.post_job(job),
+            Ev::TrainDone { node, job, epoch } => self.train_done(node, job, epoch),
+            Ev::ChainTx(tx) => self.chain_tx(tx),
+            Ev::JobPoll { job } => self.job_poll(job),
+            Ev::WindowOpen { node, job } => self.window_open(node, job),
+            Ev::Transmit {
+                from,
+                to,
+                msg,
+                attempt,
+                epoch,
+                partitioned,
+            } => {
+                if self.nodes[from].up && self.nodes[from].epoch == epoch {
+                    self.transmit(from, to, msg, attempt, partitioned);
+                }
+            }
+            Ev::Deliver { from, to, msg } => self.deliver(from, to, msg),
+            Ev::VerifierTick { node: _, v, epoch } => self.verifier_tick(v, epoch),
+            Ev::RefereeStart { d, .. } => self.referee_start(d),
+            Ev::RefereePoll { d, .. } => self.referee_poll(d),
+            Ev::Crash { node, down_ms } => self.crash(node, down_ms),
+            Ev::Restart { node } => self.restart(node),
+            Ev::Pause { node, until } => self.pause(node, until),
+            Ev::Resume { node } => self.resume(node),
+            Ev::PartitionStart { p } => self.partition(p, true),
+            Ev::PartitionEnd { p } => self.partition(p, false),
+            Ev::Heal => self.heal(),
+        }
+    }
+
+    fn deliver(&mut self, from: Ix, to: Ix, msg: Msg) {
+        match msg {
+            Msg::ToParty { d, msg } => self.party_receive(d, to, msg),
+            Msg::ToReferee { d, msg } => self.referee_receive(d, from, msg),
+            Msg::OpeningRequest { v, step } => self.opening_request(v, to, step),
+            Msg::Opening { v, opening } => self.opening(v, opening),
+        }
+    }
+
+    fn finish(mut self) -> RunResult {
+        for i in 0..self.jobs.len() {
+            if self.jobs[i].finalized_at.is_none() {
+                let phase = self.jobs[i]
+                    .job
+                    .as_ref()
+                    .map_or("not posted", |j| j.phase().name());
+                self.violation(format!(
+                    "liveness: job {i} not finalized within {} ms of the heal (phase {phase})",
+                    self.scn.timing.liveness_bound_ms
+                ));
+            }
+        }
+        self.out.within_assumption = self.out.assumption_breaks.is_empty();
+        self.out.end_ms = self.now;
+        let totals = crate::ledger::Ledger::totals(&self.ledger);
+        self.out.burned = totals.burned;
+        if self.keep_trace {
+            self.trace.update(&self.now.to_le_bytes());
+            self.trace.update(&totals.burned.to_le_bytes());
+            self.trace.update(&(self.out.violations.len() as u64).to_le_bytes());
+            self.out.trace = self.trace.finalize().to_hex().to_string();
+        }
+        self.out
+    }
+}

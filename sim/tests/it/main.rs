@@ -1,0 +1,17 @@
+//! Integration tests of the simulator: shipped scenarios, determinism, replay, checkers.
+
+mod checkers;
+mod determinism;
+mod scenarios;
+
+use std::path::PathBuf;
+
+use pinpoint_sim::Scenario;
+
+/// A shipped scenario by file stem.
+pub fn shipped(name: &str) -> Scenario {
+    let p = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("scenarios")
+        .join(format!("{name}.toml"));
+    Scenario::load(&p).unwrap_or_else(|e| panic!("{e}"))
+}
