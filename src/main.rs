@@ -1,6 +1,7 @@
 //! The `pinpoint` command-line tool: a thin layer over the workspace crates.
 
 mod kernels_cmd;
+mod sim_cmd;
 mod train_cmd;
 
 use clap::{Parser, Subcommand};
@@ -26,6 +27,11 @@ enum Command {
     },
     /// Train a job spec, resume an interrupted run, or trace one step's operators.
     Train(train_cmd::TrainArgs),
+    /// Deterministic Byzantine simulations: run seed ranges, replay one seed.
+    Sim {
+        #[command(subcommand)]
+        command: sim_cmd::SimCommand,
+    },
 }
 
 fn main() -> std::process::ExitCode {
@@ -33,6 +39,7 @@ fn main() -> std::process::ExitCode {
     let result = match cli.command {
         Command::Kernels { command } => kernels_cmd::run(command),
         Command::Train(args) => train_cmd::run(args),
+        Command::Sim { command } => sim_cmd::run(command),
     };
     match result {
         Ok(code) => code,

@@ -16,7 +16,8 @@
 //! Modules:
 //! - [`scenario`]: the TOML scenario format and its validation; swarm mode.
 //! - [`run`]: [`run_seed`], [`run_range`], seed ranges.
-//! - [`report`]: per-run results, summaries; [`svg`]: the report plots.
+//! - [`report`]: per-run results, summaries; [`report_files`] and [`svg`]: the report
+//!   directory (JSON and plots).
 //! - [`glue`]: the one adapter over `pinpoint_protocol::dispute`.
 //! - [`records`], [`ledger`], [`rng`]: record cache, token ledger, seeded PRNG.
 //!
@@ -27,6 +28,7 @@ pub mod glue;
 pub mod ledger;
 pub mod records;
 pub mod report;
+pub mod report_files;
 pub mod rng;
 pub mod run;
 pub mod scenario;
@@ -36,5 +38,5 @@ pub mod world;
 pub use error::{Result, SimError};
 pub use records::RecordCache;
 pub use report::{RunResult, Summary};
-pub use run::{parse_seeds, run_range, run_seed};
+pub use run::{parse_seeds, run_range, run_seed, run_seed_logged};
 pub use scenario::Scenario;

@@ -17,6 +17,19 @@ pub fn run_seed(scenario: &Scenario, seed: u64, cache: &RecordCache) -> Result<R
     Ok(World::new(scn, seed, recs)?.run())
 }
 
+/// Like [`run_seed`], also returning one log line per processed event.
+///
+/// Errors: as [`run_seed`].
+pub fn run_seed_logged(
+    scenario: &Scenario,
+    seed: u64,
+    cache: &RecordCache,
+) -> Result<(RunResult, Vec<String>)> {
+    let recs = cache.get(&scenario.jobs.spec)?;
+    let scn = scenario.for_seed(seed);
+    Ok(World::new(scn, seed, recs)?.with_log().run_logged())
+}
+
 /// Runs every seed of `seeds`, calling `each` after each run; returns the summary.
 ///
 /// Errors: as [`run_seed`].

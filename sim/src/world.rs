@@ -168,6 +168,8 @@ pub struct World {
     pub(crate) ix_of: BTreeMap<NodeId, Ix>,
     pub(crate) healed: bool,
     keep_trace: bool,
+    /// One line per processed event, when asked for (`replay --trace`).
+    pub(crate) log: Option<Vec<String>>,
 }
 
 impl std::fmt::Debug for World {
@@ -218,9 +220,27 @@ impl World {
         }
     }
 
-    /// Runs to the end and returns the result.
-    pub fn run(mut self) -> RunResult {
+    /// Keeps a line per processed event (see [`World::run_logged`]).
+    pub fn with_log(mut self) -> Self {
+        self.log = Some(Vec::new());
+        self
+    }
+
+    /// Runs to the end; returns the result and the event log (empty unless
+    /// [`World::with_log`]).
+    pub fn run_logged(mut self) -> (RunResult, Vec<String>) {
         let bound = self.scn.timing.liveness_bound_ms;
+        self.run_loop(bound);
+        let log = self.log.take().unwrap_or_default();
+        (self.finish(), log)
+    }
+
+    /// Runs to the end and returns the result.
+    pub fn run(self) -> RunResult {
+        self.run_logged().0
+    }
+
+    fn run_loop(&mut self, bound: u64) {
         while let Some(((at, seq), ev)) = self.queue.pop_first() {
             if let Some(h) = self.heal_at
                 && at > h.saturating_add(bound)
@@ -247,13 +267,16 @@ impl World {
             if self.keep_trace {
                 self.trace_event(at, &ev);
             }
+            if let Some(log) = self.log.as_mut() {
+                let (tag, a, b) = ev.trace_key();
+                log.push(format!("t={at} {} ({tag} {a:#x} {b:#x})", ev.name()));
+            }
             self.dispatch(ev);
             self.check_ledger();
             if self.jobs.iter().all(|j| j.finalized_at.is_some()) && self.all_disputes_done() {
                 break;
             }
         }
-        self.finish()
     }
 
     fn all_disputes_done(&self) -> bool {

@@ -261,11 +261,21 @@ pub enum PartyTamper {
 }
 
 /// A dispute party: the protocol [`Party`] over (a copy of) a record, plus a [`Lie`].
+///
+/// Workaround of a protocol finding (the simulator's `swarm` seed 6): the protocol's `Party`
+/// puts its chain root only into its *first* node answer of a phase. When that answer is
+/// lost, or overtaken by the answer to a re-sent or duplicated query, the referee receives a
+/// node answer without a bound chain root and rules `Malformed` against an honest party. This
+/// adapter therefore repeats the chain root it already sent in every later node answer of the
+/// same phase (the referee accepts a repeated, equal root). Remove the workaround once the
+/// protocol's party does the same.
 #[derive(Debug)]
 pub struct DisputeParty {
     party: Party,
     lie: Lie,
     node_answers: u32,
+    chain_root: Option<[u8; 32]>,
+    resend_chain_root: bool,
 }
 
 impl DisputeParty {
@@ -282,7 +292,18 @@ impl DisputeParty {
             party: Party::new(record.clone(), tamper)?,
             lie,
             node_answers: 0,
+            chain_root: None,
+            resend_chain_root: true,
         })
+    }
+
+    /// The same party without the chain-root workaround (the protocol's behaviour as is).
+    ///
+    /// Errors: as [`DisputeParty::new`].
+    pub fn new_unpatched(record: &RunRecord, tamper: PartyTamper, lie: Lie) -> Result<Self> {
+        let mut p = Self::new(record, tamper, lie)?;
+        p.resend_chain_root = false;
+        Ok(p)
     }
 
     /// The root the party signed.
@@ -297,7 +318,19 @@ impl DisputeParty {
 
     /// The answer to a referee message, if any (the party's own errors count as silence).
     pub fn handle(&mut self, msg: &Message) -> Option<Message> {
+        if matches!(msg, Message::NodePhaseStart(_)) {
+            self.chain_root = None;
+        }
         let mut answer = self.party.handle(msg).ok().flatten()?;
+        if let Message::NodeAnswer(a) = &mut answer
+            && self.resend_chain_root
+        {
+            match (a.chain_root, self.chain_root) {
+                (Some(r), _) => self.chain_root = Some(r),
+                (None, Some(r)) => a.chain_root = Some(r),
+                (None, None) => {}
+            }
+        }
         match (&self.lie, &mut answer) {
             (Lie::StepClaims(honest), Message::StepAnswer(a)) => {
                 if let Some(h) = usize::try_from(a.step)

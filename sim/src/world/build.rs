@@ -136,6 +136,7 @@ impl World {
             ix_of: BTreeMap::new(),
             healed: false,
             keep_trace: true,
+            log: None,
         };
         w.ix_of = w.nodes.iter().enumerate().map(|(i, n)| (n.id, i)).collect();
         for j in 0..w.jobs.len() {

@@ -54,6 +54,36 @@ pub(crate) enum Ev {
 }
 
 impl Ev {
+    /// The event's kind, for logs.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Ev::PostJob { .. } => "post-job",
+            Ev::TrainDone { .. } => "train-done",
+            Ev::ChainTx(Tx::Commit { .. }) => "tx-commit",
+            Ev::ChainTx(Tx::Challenge { .. }) => "tx-challenge",
+            Ev::ChainTx(Tx::Verdict { .. }) => "tx-verdict",
+            Ev::JobPoll { .. } => "job-poll",
+            Ev::WindowOpen { .. } => "window-open",
+            Ev::Transmit { .. } => "retransmit",
+            Ev::Deliver { msg, .. } => match msg {
+                Msg::ToParty { .. } => "deliver to-party",
+                Msg::ToReferee { .. } => "deliver to-referee",
+                Msg::OpeningRequest { .. } => "deliver opening-request",
+                Msg::Opening { .. } => "deliver opening",
+            },
+            Ev::VerifierTick { .. } => "verifier-tick",
+            Ev::RefereeStart { .. } => "referee-start",
+            Ev::RefereePoll { .. } => "referee-poll",
+            Ev::Crash { .. } => "crash",
+            Ev::Restart { .. } => "restart",
+            Ev::Pause { .. } => "pause",
+            Ev::Resume { .. } => "resume",
+            Ev::PartitionStart { .. } => "partition-start",
+            Ev::PartitionEnd { .. } => "partition-end",
+            Ev::Heal => "heal",
+        }
+    }
+
     /// A compact key for the trace hash: `(tag, a, b)`.
     pub fn trace_key(&self) -> (u8, u64, u64) {
         let u = |x: usize| x as u64;

@@ -1,10 +1,10 @@
 //! Every shipped scenario runs clean over a seed range.
 
-use pinpoint_sim::{RecordCache, run_range};
+use pinpoint_sim::{RecordCache, Summary, run_range};
 
 use super::shipped;
 
-fn clean(name: &str, seeds: std::ops::Range<u64>) -> pinpoint_sim::Summary {
+fn clean(name: &str, seeds: std::ops::Range<u64>) -> Summary {
     let cache = RecordCache::default();
     let s = run_range(&shipped(name), seeds, &cache, |r| {
         if r.failed() {
@@ -20,5 +20,48 @@ fn clean(name: &str, seeds: std::ops::Range<u64>) -> pinpoint_sim::Summary {
 #[test]
 fn standard_runs_clean_with_one_dispute_per_job() {
     let s = clean("standard", 0..40);
+    assert_eq!(s.within, 40);
     assert!(s.disputes >= 40 * 2, "{} disputes", s.disputes);
+}
+
+#[test]
+fn honest_runs_have_no_dispute_and_no_slash() {
+    let s = clean("honest", 0..20);
+    assert_eq!((s.disputes, s.slashed_nodes, s.escaped), (0, 0, 0));
+    assert_eq!(s.finality_ms.len(), 20 * 3);
+}
+
+#[test]
+fn single_cheater_always_loses() {
+    let s = clean("single-cheater", 0..30);
+    assert!(s.slashed_nodes >= 30 * 2);
+}
+
+#[test]
+fn colluders_lose_to_one_honest_trainer() {
+    let s = clean("collusion", 0..30);
+    assert!(s.slashed_nodes >= 30 * 2 * 2, "{}", s.slashed_nodes);
+}
+
+#[test]
+fn lossy_runs_exercise_faults_and_stay_safe() {
+    let s = clean("lossy", 0..40);
+    for c in ["dropped", "duplicated", "reordered", "crashes", "pauses", "referee_reasks"] {
+        assert!(s.counters.get(c).copied().unwrap_or(0) > 0, "{c} never happened");
+    }
+    assert!(
+        s.counters.get("partitions_one_way").copied().unwrap_or(0)
+            + s.counters.get("partitions_two_way").copied().unwrap_or(0)
+            > 0
+    );
+}
+
+#[test]
+fn swarm_false_challenge_and_sampling_stay_safe() {
+    clean("swarm", 0..30);
+    let f = clean("false-challenge", 0..20);
+    assert!(f.counters.get("false_challenges").copied().unwrap_or(0) > 0);
+    assert!(f.counters.get("dishonest_arbiter_votes").copied().unwrap_or(0) > 0);
+    let s = clean("sampling", 0..30);
+    assert!(!s.detection.is_empty());
 }
