@@ -178,9 +178,19 @@ fn convert(actions: Vec<Action>) -> Vec<RefereeAction> {
 }
 
 /// One dispute's referee.
+///
+/// Workaround of a protocol finding (the simulator's `lossy` seed 158): the protocol's
+/// referee sends the node-phase start (`NodePhaseStart`, which carries the disputed step) once
+/// and re-sends only the `NodeQuery` on a timeout. A party that missed the start (lost in a
+/// partition, or delivered while the node was down) can never answer a node query and forfeits
+/// by timeout although honest. This session therefore sends the phase start again before
+/// every re-sent node query (a party re-reading the same start is harmless). Remove it once
+/// the protocol's referee does the same.
 #[derive(Debug)]
 pub struct Session {
     referee: Referee<HonestOracle>,
+    phase_start: Option<Message>,
+    resend_phase_start: bool,
 }
 
 impl Session {
@@ -210,17 +220,55 @@ impl Session {
             },
             HonestOracle(Arc::clone(honest)),
         )?;
-        Ok((Self { referee }, convert(actions)))
+        let mut s = Self {
+            referee,
+            phase_start: None,
+            resend_phase_start: true,
+        };
+        let actions = s.note(convert(actions));
+        Ok((s, actions))
+    }
+
+    /// The same session without the phase-start workaround (the protocol's behaviour as is).
+    pub fn unpatched(mut self) -> Self {
+        self.resend_phase_start = false;
+        self
+    }
+
+    fn note(&mut self, actions: Vec<RefereeAction>) -> Vec<RefereeAction> {
+        for a in &actions {
+            if let RefereeAction::Send { msg, .. } = a
+                && matches!(msg, Message::NodePhaseStart(_))
+            {
+                self.phase_start = Some(msg.clone());
+            }
+        }
+        actions
     }
 
     /// A party's answer. Errors: `from` is not a party (nothing changes).
     pub fn handle(&mut self, now_ms: u64, from: &NodeId, msg: Message) -> Result<Vec<RefereeAction>> {
-        self.referee.handle(now_ms, from, msg).map(convert)
+        let actions = convert(self.referee.handle(now_ms, from, msg)?);
+        Ok(self.note(actions))
     }
 
     /// Re-asks or forfeits on expired deadlines.
     pub fn poll(&mut self, now_ms: u64) -> Vec<RefereeAction> {
-        convert(self.referee.poll(now_ms))
+        let actions = convert(self.referee.poll(now_ms));
+        let Some(start) = self.phase_start.clone().filter(|_| self.resend_phase_start) else {
+            return actions;
+        };
+        let mut out = Vec::with_capacity(actions.len() * 2);
+        for a in actions {
+            if let RefereeAction::Send { to, msg: Message::NodeQuery(_) } = &a {
+                out.push(RefereeAction::Send {
+                    to: *to,
+                    msg: start.clone(),
+                });
+            }
+            out.push(a);
+        }
+        out
     }
 
     /// The earliest pending deadline.
