@@ -170,6 +170,8 @@ pub struct World {
     keep_trace: bool,
     /// One line per processed event, when asked for (`replay --trace`).
     pub(crate) log: Option<Vec<String>>,
+    /// Whether the glue adapter's workarounds of protocol findings are on.
+    pub(crate) workarounds: bool,
 }
 
 impl std::fmt::Debug for World {
@@ -218,6 +220,14 @@ impl World {
             Ev::WindowOpen { node, .. } => Some(*node),
             _ => None,
         }
+    }
+
+    /// Turns off the glue adapter's workarounds of two protocol findings (chain root only in
+    /// the first node answer; node-phase start never re-sent): runs then show the protocol's
+    /// behaviour as it is (see `docs/sim.md`, "Findings").
+    pub fn without_workarounds(mut self) -> Self {
+        self.workarounds = false;
+        self
     }
 
     /// Keeps a line per processed event (see [`World::run_logged`]).

@@ -137,6 +137,7 @@ impl World {
             healed: false,
             keep_trace: true,
             log: None,
+            workarounds: true,
         };
         w.ix_of = w.nodes.iter().enumerate().map(|(i, n)| (n.id, i)).collect();
         for j in 0..w.jobs.len() {

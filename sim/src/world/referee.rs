@@ -27,6 +27,11 @@ impl World {
         );
         match opened {
             Ok((session, actions)) => {
+                let session = if self.workarounds {
+                    session
+                } else {
+                    session.unpatched()
+                };
                 self.disputes[d].session = Some(session);
                 self.referee_actions(d, actions);
             }

@@ -77,7 +77,12 @@ impl World {
         let side = &mut self.disputes[d].sides[i];
         if side.party.is_none() {
             let rebuilt = side.stored_start.is_some();
-            let mut p = match DisputeParty::new(&side.rec.record, side.tamper, side.lie.clone()) {
+            let make = if self.workarounds {
+                DisputeParty::new
+            } else {
+                DisputeParty::new_unpatched
+            };
+            let mut p = match make(&side.rec.record, side.tamper, side.lie.clone()) {
                 Ok(p) => p,
                 Err(e) => return self.violation(format!("dispute {d}: party: {e}")),
             };
