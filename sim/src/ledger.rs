@@ -83,7 +83,11 @@ pub struct MemLedger {
     stakes: BTreeMap<(JobId, NodeId), u128>,
 }
 
-fn debit(map_val: &mut u128, amount: u128, what: impl FnOnce() -> String) -> Result<(), LedgerError> {
+fn debit(
+    map_val: &mut u128,
+    amount: u128,
+    what: impl FnOnce() -> String,
+) -> Result<(), LedgerError> {
     *map_val = map_val
         .checked_sub(amount)
         .ok_or_else(|| LedgerError::Insufficient {
@@ -202,8 +206,16 @@ mod tests {
             10_000,
             &[a],
             &[
-                StakeOutcome { node: a, amount: 100, fate: StakeFate::Returned },
-                StakeOutcome { node: b, amount: 100, fate: StakeFate::Slashed { winner: Some(a) } },
+                StakeOutcome {
+                    node: a,
+                    amount: 100,
+                    fate: StakeFate::Returned,
+                },
+                StakeOutcome {
+                    node: b,
+                    amount: 100,
+                    fate: StakeFate::Slashed { winner: Some(a) },
+                },
             ],
         )
         .expect("settle");

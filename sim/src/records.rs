@@ -124,13 +124,10 @@ pub struct SpecRecords {
 impl SpecRecords {
     /// The record of `forgery` (built once).
     pub fn forged(&self, forgery: &Forgery) -> Result<Arc<Committed>> {
-        let mut map = self
-            .forged
-            .lock()
-            .map_err(|_| SimError::Spec {
-                name: "forged records".into(),
-                detail: "cache lock poisoned".into(),
-            })?;
+        let mut map = self.forged.lock().map_err(|_| SimError::Spec {
+            name: "forged records".into(),
+            detail: "cache lock poisoned".into(),
+        })?;
         if let Some(c) = map.get(forgery) {
             return Ok(Arc::clone(c));
         }

@@ -158,7 +158,13 @@ impl Summary {
     pub fn table(&self) -> String {
         use std::fmt::Write;
         let mut s = String::new();
-        let pct = |a: u64, b: u64| if b == 0 { 0.0 } else { 100.0 * a as f64 / b as f64 };
+        let pct = |a: u64, b: u64| {
+            if b == 0 {
+                0.0
+            } else {
+                100.0 * a as f64 / b as f64
+            }
+        };
         let _ = writeln!(s, "scenario {}", self.scenario);
         let _ = writeln!(s, "  runs                      {:>10}", self.runs);
         let _ = writeln!(
@@ -168,10 +174,18 @@ impl Summary {
             pct(self.within, self.runs)
         );
         let _ = writeln!(s, "  FAILED (violations)       {:>10}", self.failed);
-        let _ = writeln!(s, "  beyond, with violations   {:>10}", self.beyond_with_violations);
+        let _ = writeln!(
+            s,
+            "  beyond, with violations   {:>10}",
+            self.beyond_with_violations
+        );
         let _ = writeln!(s, "  disputes                  {:>10}", self.disputes);
         if let (Some(lo), Some(hi)) = (self.rounds.keys().next(), self.rounds.keys().last()) {
-            let _ = writeln!(s, "  dispute rounds            {:>10}", format!("{lo}..={hi}"));
+            let _ = writeln!(
+                s,
+                "  dispute rounds            {:>10}",
+                format!("{lo}..={hi}")
+            );
         }
         let mut f = self.finality_ms.clone();
         f.sort_unstable();

@@ -37,7 +37,16 @@ pub fn write_report(dir: &Path, summary: &Summary, runs: &[RunResult]) -> Result
         "dispute_rounds.svg",
         &svg::bars("Dispute rounds", "query rounds", "disputes", &rounds),
     )?;
-    write(dir, "finality.svg", &svg::bars("Time to finality", "seconds after posting", "jobs", &finality_hist(&summary.finality_ms)))?;
+    write(
+        dir,
+        "finality.svg",
+        &svg::bars(
+            "Time to finality",
+            "seconds after posting",
+            "jobs",
+            &finality_hist(&summary.finality_ms),
+        ),
+    )?;
     let points: Vec<(f64, f64)> = summary
         .detection
         .iter()
@@ -63,9 +72,16 @@ pub fn write_report(dir: &Path, summary: &Summary, runs: &[RunResult]) -> Result
     let slash = vec![
         ("slashes".to_string(), summary.slashed_nodes as f64),
         ("escaped".to_string(), summary.escaped as f64),
-        ("burned (slash) / 1e3".to_string(), summary.slashed_burned as f64 / 1e3),
+        (
+            "burned (slash) / 1e3".to_string(),
+            summary.slashed_burned as f64 / 1e3,
+        ),
     ];
-    write(dir, "slashing.svg", &svg::bars("Slashing totals", "", "count / tokens", &slash))?;
+    write(
+        dir,
+        "slashing.svg",
+        &svg::bars("Slashing totals", "", "count / tokens", &slash),
+    )?;
     Ok(())
 }
 

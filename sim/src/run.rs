@@ -21,7 +21,11 @@ pub fn run_seed(scenario: &Scenario, seed: u64, cache: &RecordCache) -> Result<R
 /// ([`World::without_workarounds`]).
 ///
 /// Errors: as [`run_seed`].
-pub fn run_seed_unpatched(scenario: &Scenario, seed: u64, cache: &RecordCache) -> Result<RunResult> {
+pub fn run_seed_unpatched(
+    scenario: &Scenario,
+    seed: u64,
+    cache: &RecordCache,
+) -> Result<RunResult> {
     let recs = cache.get(&scenario.jobs.spec)?;
     let scn = scenario.for_seed(seed);
     Ok(World::new(scn, seed, recs)?.without_workarounds().run())
@@ -87,8 +91,19 @@ mod tests {
     fn seed_ranges_parse_and_bad_ones_are_typed_errors() {
         assert_eq!(parse_seeds("0..10").ok(), Some(0..10));
         assert_eq!(parse_seeds("7").ok(), Some(7..8));
-        for bad in ["", "5..5", "9..2", "a..b", "1..", "..3", "18446744073709551615"] {
-            assert!(matches!(parse_seeds(bad), Err(SimError::SeedRange(_))), "{bad}");
+        for bad in [
+            "",
+            "5..5",
+            "9..2",
+            "a..b",
+            "1..",
+            "..3",
+            "18446744073709551615",
+        ] {
+            assert!(
+                matches!(parse_seeds(bad), Err(SimError::SeedRange(_))),
+                "{bad}"
+            );
         }
     }
 }

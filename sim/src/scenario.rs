@@ -348,6 +348,7 @@ impl Scenario {
     /// `answer_ms · (max_retries − 1) − 2Δ` (0 if negative). See docs/sim.md.
     pub fn fault_slack_ms(&self) -> u64 {
         let t = &self.timing;
-        (t.answer_ms * u64::from(t.max_retries.saturating_sub(1))).saturating_sub(2 * self.delta_ms())
+        (t.answer_ms * u64::from(t.max_retries.saturating_sub(1)))
+            .saturating_sub(2 * self.delta_ms())
     }
 }

@@ -10,7 +10,9 @@ const T: f64 = 30.0;
 const R: f64 = 20.0;
 
 fn esc(s: &str) -> String {
-    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;")
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
 }
 
 fn frame(title: &str, xlabel: &str, ylabel: &str, ymax: f64) -> String {
@@ -27,8 +29,15 @@ fn frame(title: &str, xlabel: &str, ylabel: &str, ymax: f64) -> String {
         esc(title)
     );
     let (x0, y0, y1) = (L, H - B, T);
-    let _ = write!(s, r#"<line x1="{x0}" y1="{y0}" x2="{}" y2="{y0}" stroke="black"/>"#, W - R);
-    let _ = write!(s, r#"<line x1="{x0}" y1="{y0}" x2="{x0}" y2="{y1}" stroke="black"/>"#);
+    let _ = write!(
+        s,
+        r#"<line x1="{x0}" y1="{y0}" x2="{}" y2="{y0}" stroke="black"/>"#,
+        W - R
+    );
+    let _ = write!(
+        s,
+        r#"<line x1="{x0}" y1="{y0}" x2="{x0}" y2="{y1}" stroke="black"/>"#
+    );
     for i in 0..=4 {
         let v = ymax * f64::from(i) / 4.0;
         let y = y0 - (y0 - y1) * f64::from(i) / 4.0;

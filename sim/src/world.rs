@@ -193,7 +193,9 @@ impl World {
 
     /// Records a checker violation.
     pub(crate) fn violation(&mut self, what: String) {
-        self.out.violations.push(format!("t={} ms: {what}", self.now));
+        self.out
+            .violations
+            .push(format!("t={} ms: {what}", self.now));
     }
 
     /// Marks the run as beyond the synchrony/trust assumption.
@@ -266,11 +268,19 @@ impl World {
                     && until > at
                 {
                     node.deferred.push(ev);
-                    *self.out.counters.entry("deferred_by_pause".into()).or_default() += 1;
+                    *self
+                        .out
+                        .counters
+                        .entry("deferred_by_pause".into())
+                        .or_default() += 1;
                     continue;
                 }
                 if !node.up && !matches!(ev, Ev::Transmit { .. }) {
-                    *self.out.counters.entry("lost_at_down_node".into()).or_default() += 1;
+                    *self
+                        .out
+                        .counters
+                        .entry("lost_at_down_node".into())
+                        .or_default() += 1;
                     continue;
                 }
             }
@@ -363,7 +373,8 @@ impl World {
         if self.keep_trace {
             self.trace.update(&self.now.to_le_bytes());
             self.trace.update(&totals.burned.to_le_bytes());
-            self.trace.update(&(self.out.violations.len() as u64).to_le_bytes());
+            self.trace
+                .update(&(self.out.violations.len() as u64).to_le_bytes());
             self.out.trace = self.trace.finalize().to_hex().to_string();
         }
         self.out

@@ -9,9 +9,9 @@
 //! - [`Published`]: a checkpoint store's commit publication: readers see the newest committed
 //!   version, whole, and versions never go backwards, whatever the writers' interleaving.
 
+mod publish;
 pub mod shim;
 mod slot;
-mod publish;
 
 pub use publish::Published;
 pub use slot::{JobSlot, Outcome, SlotError, Taken, Ticket};

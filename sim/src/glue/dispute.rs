@@ -177,6 +177,15 @@ fn convert(actions: Vec<Action>) -> Vec<RefereeAction> {
         .collect()
 }
 
+/// How long a party has per query, and how often an unanswered query is re-sent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AnswerDeadlines {
+    /// Time per query.
+    pub answer_ms: u64,
+    /// Re-asks before a forfeit.
+    pub max_retries: u32,
+}
+
 /// One dispute's referee.
 ///
 /// Workaround of a protocol finding (the simulator's `lossy` seed 158): the protocol's
@@ -204,8 +213,7 @@ impl Session {
         defendant: (NodeId, [u8; 32]),
         steps: u64,
         now_ms: u64,
-        answer_ms: u64,
-        max_retries: u32,
+        deadlines: AnswerDeadlines,
         honest: &Arc<RunRecord>,
     ) -> Result<(Self, Vec<RefereeAction>)> {
         let (referee, actions) = Referee::new(
@@ -215,8 +223,8 @@ impl Session {
             steps,
             now_ms,
             Deadlines {
-                answer_ms,
-                max_retries,
+                answer_ms: deadlines.answer_ms,
+                max_retries: deadlines.max_retries,
             },
             HonestOracle(Arc::clone(honest)),
         )?;
@@ -247,7 +255,12 @@ impl Session {
     }
 
     /// A party's answer. Errors: `from` is not a party (nothing changes).
-    pub fn handle(&mut self, now_ms: u64, from: &NodeId, msg: Message) -> Result<Vec<RefereeAction>> {
+    pub fn handle(
+        &mut self,
+        now_ms: u64,
+        from: &NodeId,
+        msg: Message,
+    ) -> Result<Vec<RefereeAction>> {
         let actions = convert(self.referee.handle(now_ms, from, msg)?);
         Ok(self.note(actions))
     }
@@ -260,7 +273,11 @@ impl Session {
         };
         let mut out = Vec::with_capacity(actions.len() * 2);
         for a in actions {
-            if let RefereeAction::Send { to, msg: Message::NodeQuery(_) } = &a {
+            if let RefereeAction::Send {
+                to,
+                msg: Message::NodeQuery(_),
+            } = &a
+            {
                 out.push(RefereeAction::Send {
                     to: *to,
                     msg: start.clone(),

@@ -40,7 +40,7 @@ impl Scenario {
         at_least("nodes.arbiters", n.arbiters as u64, 1)?;
         at_most("nodes.arbiters", n.arbiters as u64, 64)?;
         at_least("nodes.committee", n.committee as u64, 1)?;
-        if n.committee % 2 == 0 || n.committee > n.arbiters {
+        if n.committee.is_multiple_of(2) || n.committee > n.arbiters {
             return Err(format!(
                 "nodes.committee = {}: must be odd and at most nodes.arbiters ({})",
                 n.committee, n.arbiters
@@ -79,7 +79,11 @@ impl Scenario {
         }
         prob("network.duplicate", net.duplicate)?;
         prob("network.reorder", net.reorder)?;
-        at_most("network.transport_retries", u64::from(net.transport_retries), 16)?;
+        at_most(
+            "network.transport_retries",
+            u64::from(net.transport_retries),
+            16,
+        )?;
         at_least("network.rto_ms", net.rto_ms, 1)?;
         let f = &self.faults;
         span("faults.partition_ms", f.partition_ms)?;
@@ -125,13 +129,21 @@ impl Scenario {
                 _ => s.role == Role::Trainer,
             };
             if !fits {
-                return Err(format!("{key}.kind = {:?}: not a {:?} strategy", s.kind, s.role));
+                return Err(format!(
+                    "{key}.kind = {:?}: not a {:?} strategy",
+                    s.kind, s.role
+                ));
             }
             if s.kind == Kind::CorruptFraction && !(s.fraction > 0.0 && s.fraction <= 1.0) {
-                return Err(format!("{key}.fraction = {}: must be in (0, 1]", s.fraction));
+                return Err(format!(
+                    "{key}.fraction = {}: must be in (0, 1]",
+                    s.fraction
+                ));
             }
             if s.kind != Kind::CorruptFraction && s.fraction != 0.0 {
-                return Err(format!("{key}.fraction: only for kind = \"corrupt-fraction\""));
+                return Err(format!(
+                    "{key}.fraction: only for kind = \"corrupt-fraction\""
+                ));
             }
             if s.role != Role::Trainer && (s.collude || s.sybil > 0) {
                 return Err(format!("{key}: collude and sybil are for trainers"));

@@ -41,20 +41,21 @@ impl World {
     pub fn new(scn: Scenario, seed: u64, recs: Arc<SpecRecords>) -> Result<Self> {
         let mut strat_rng = Rng::new(seed, "strategies");
         let mut nodes = Vec::new();
-        let add = |role: Role, kind: Option<Kind>, salt: u64, fraction: f64, nodes: &mut Vec<Node>| {
-            let i = nodes.len() as u64;
-            nodes.push(Node {
-                id: NodeKey::from_seed(derive(seed, "node key", i)).node_id(),
-                role,
-                kind,
-                salt,
-                fraction,
-                up: true,
-                epoch: 0,
-                paused_until: None,
-                deferred: Vec::new(),
-            });
-        };
+        let add =
+            |role: Role, kind: Option<Kind>, salt: u64, fraction: f64, nodes: &mut Vec<Node>| {
+                let i = nodes.len() as u64;
+                nodes.push(Node {
+                    id: NodeKey::from_seed(derive(seed, "node key", i)).node_id(),
+                    role,
+                    kind,
+                    salt,
+                    fraction,
+                    up: true,
+                    epoch: 0,
+                    paused_until: None,
+                    deferred: Vec::new(),
+                });
+            };
         for (role, n) in [
             (Role::Trainer, scn.nodes.trainers),
             (Role::Verifier, scn.nodes.verifiers),

@@ -51,7 +51,10 @@ impl World {
             }
         };
         let (tamper, lie) = match kind {
-            Kind::StepLie => (PartyTamper::None, Lie::StepClaims(Arc::clone(&self.recs.honest.record))),
+            Kind::StepLie => (
+                PartyTamper::None,
+                Lie::StepClaims(Arc::clone(&self.recs.honest.record)),
+            ),
             Kind::NodeLie => (PartyTamper::None, Lie::FlipLink),
             Kind::BadProof => (PartyTamper::BadProof, Lie::None),
             Kind::Silent => (PartyTamper::Silent, Lie::None),
@@ -137,14 +140,18 @@ impl World {
             let epoch = self.nodes[n].epoch;
             self.schedule(
                 self.now + t.chain_ms + steps * t.step_ms,
-                Ev::TrainDone { node: n, job: j, epoch },
+                Ev::TrainDone {
+                    node: n,
+                    job: j,
+                    epoch,
+                },
             );
         }
         self.after_chain(j);
     }
 
     /// Sends a transaction to the chain (it lands after `chain_ms`).
-    pub(crate) fn to_chain(&mut self, tx: Tx) {
+    pub(crate) fn send_tx(&mut self, tx: Tx) {
         let at = self.now + self.scn.timing.chain_ms;
         self.schedule(at, Ev::ChainTx(tx));
     }
@@ -184,7 +191,14 @@ impl World {
                 let challenger = self.nodes[v].id;
                 let stake = u128::from(self.scn.jobs.challenger_stake);
                 let r = self.jobs[job].job.as_mut().map(|jb| {
-                    jb.handle(self.now, Input::Challenge { challenger, trainer, stake })
+                    jb.handle(
+                        self.now,
+                        Input::Challenge {
+                            challenger,
+                            trainer,
+                            stake,
+                        },
+                    )
                 });
                 match r {
                     Some(Ok(actions)) => {
@@ -248,10 +262,16 @@ impl World {
         }
         let (ia, ib) = (self.nodes[a].id, self.nodes[b].id);
         let w = winner.map(|s| if s == 0 { ia } else { ib });
-        let r = self.jobs[job]
-            .job
-            .as_mut()
-            .map(|jb| jb.handle(self.now, Input::Verdict { a: ia, b: ib, winner: w }));
+        let r = self.jobs[job].job.as_mut().map(|jb| {
+            jb.handle(
+                self.now,
+                Input::Verdict {
+                    a: ia,
+                    b: ib,
+                    winner: w,
+                },
+            )
+        });
         match r {
             Some(Ok(actions)) => self.apply(job, actions),
             Some(Err(e)) => self.violation(format!("job {job}: verdict refused: {e}")),
@@ -366,7 +386,12 @@ impl World {
         }
     }
 
-    fn open_dispute(&mut self, j: usize, a: pinpoint_protocol::id::NodeId, b: pinpoint_protocol::id::NodeId) {
+    fn open_dispute(
+        &mut self,
+        j: usize,
+        a: pinpoint_protocol::id::NodeId,
+        b: pinpoint_protocol::id::NodeId,
+    ) {
         let side = |w: &World, id| -> Option<Side> {
             let n = *w.ix_of.get(&id)?;
             if let Some(s) = w.jobs[j].slots.iter().find(|s| s.node == n) {
@@ -399,7 +424,10 @@ impl World {
             .collect();
         r.shuffle(&mut arbiters);
         arbiters.truncate(self.scn.nodes.committee);
-        let bad = arbiters.iter().filter(|m| !self.nodes[**m].honest()).count();
+        let bad = arbiters
+            .iter()
+            .filter(|m| !self.nodes[**m].honest())
+            .count();
         if bad * 2 > arbiters.len() {
             self.beyond(format!(
                 "dispute {d}: {bad} of {} arbiters dishonest (no honest majority)",

@@ -23,9 +23,18 @@ pub(crate) enum Msg {
 #[derive(Debug, Clone)]
 pub(crate) enum Tx {
     /// A trainer's signed root.
-    Commit { job: usize, slot: usize, root: [u8; 32] },
+    Commit {
+        job: usize,
+        slot: usize,
+        root: [u8; 32],
+    },
     /// A verifier's challenge of slot `slot`'s root with its own record.
-    Challenge { job: usize, v: Ix, slot: usize, rec: std::sync::Arc<crate::records::Committed> },
+    Challenge {
+        job: usize,
+        v: Ix,
+        slot: usize,
+        rec: std::sync::Arc<crate::records::Committed>,
+    },
     /// The referee's (committee's) verdict for dispute `d`: the honest referee's winner side
     /// (0 = challenger, 1 = defendant, `None` = both lose).
     Verdict { d: usize, winner: Option<usize> },
@@ -34,22 +43,68 @@ pub(crate) enum Tx {
 /// Something that happens at a virtual time.
 #[derive(Debug, Clone)]
 pub(crate) enum Ev {
-    PostJob { job: usize },
-    TrainDone { node: Ix, job: usize, epoch: u32 },
+    PostJob {
+        job: usize,
+    },
+    TrainDone {
+        node: Ix,
+        job: usize,
+        epoch: u32,
+    },
     ChainTx(Tx),
-    JobPoll { job: usize },
-    WindowOpen { node: Ix, job: usize },
-    Transmit { from: Ix, to: Ix, msg: Msg, attempt: u32, epoch: u32, partitioned: bool },
-    Deliver { from: Ix, to: Ix, msg: Msg },
-    VerifierTick { node: Ix, v: usize, epoch: u32 },
-    RefereeStart { referee: Ix, d: usize },
-    RefereePoll { referee: Ix, d: usize },
-    Crash { node: Ix, down_ms: u64 },
-    Restart { node: Ix },
-    Pause { node: Ix, until: u64 },
-    Resume { node: Ix },
-    PartitionStart { p: usize },
-    PartitionEnd { p: usize },
+    JobPoll {
+        job: usize,
+    },
+    WindowOpen {
+        node: Ix,
+        job: usize,
+    },
+    Transmit {
+        from: Ix,
+        to: Ix,
+        msg: Msg,
+        attempt: u32,
+        epoch: u32,
+        partitioned: bool,
+    },
+    Deliver {
+        from: Ix,
+        to: Ix,
+        msg: Msg,
+    },
+    VerifierTick {
+        node: Ix,
+        v: usize,
+        epoch: u32,
+    },
+    RefereeStart {
+        referee: Ix,
+        d: usize,
+    },
+    RefereePoll {
+        referee: Ix,
+        d: usize,
+    },
+    Crash {
+        node: Ix,
+        down_ms: u64,
+    },
+    Restart {
+        node: Ix,
+    },
+    Pause {
+        node: Ix,
+        until: u64,
+    },
+    Resume {
+        node: Ix,
+    },
+    PartitionStart {
+        p: usize,
+    },
+    PartitionEnd {
+        p: usize,
+    },
     Heal,
 }
 
@@ -95,7 +150,9 @@ impl Ev {
             Ev::ChainTx(Tx::Verdict { d, winner }) => (5, u(*d), winner.map_or(9, u)),
             Ev::JobPoll { job } => (6, u(*job), 0),
             Ev::WindowOpen { node, job } => (7, u(*node), u(*job)),
-            Ev::Transmit { from, to, attempt, .. } => (8, u(*from) << 32 | u(*to), u64::from(*attempt)),
+            Ev::Transmit {
+                from, to, attempt, ..
+            } => (8, u(*from) << 32 | u(*to), u64::from(*attempt)),
             Ev::Deliver { from, to, msg } => {
                 let kind = match msg {
                     Msg::ToParty { d, .. } => u(*d) << 4,

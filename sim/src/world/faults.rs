@@ -55,7 +55,13 @@ impl World {
             let node = r.index(n);
             let at = r.range(0, dur.saturating_sub(1));
             let len = r.range(f.pause_ms[0], f.pause_ms[1]);
-            self.schedule(at, Ev::Pause { node, until: at + len });
+            self.schedule(
+                at,
+                Ev::Pause {
+                    node,
+                    until: at + len,
+                },
+            );
             if self.nodes[node].honest() {
                 intervals.push((at, at + len));
             }
@@ -129,7 +135,9 @@ impl World {
             return;
         }
         self.count("pauses");
-        let u = self.nodes[node].paused_until.map_or(until, |p| p.max(until));
+        let u = self.nodes[node]
+            .paused_until
+            .map_or(until, |p| p.max(until));
         self.nodes[node].paused_until = Some(u);
         self.schedule(u, Ev::Resume { node });
     }

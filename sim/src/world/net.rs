@@ -7,9 +7,9 @@ use super::{Ev, Ix, Msg, World};
 impl World {
     /// Whether an active partition blocks `from → to`.
     pub(crate) fn blocked(&self, from: Ix, to: Ix) -> bool {
-        self.partitions.iter().any(|p| {
-            p.active && (p.side[from] != p.side[to]) && (!p.one_way || p.side[from])
-        })
+        self.partitions
+            .iter()
+            .any(|p| p.active && (p.side[from] != p.side[to]) && (!p.one_way || p.side[from]))
     }
 
     /// Sends `msg` from `from` to `to` (first transmission).
@@ -20,19 +20,34 @@ impl World {
     pub(crate) fn transmit(&mut self, from: Ix, to: Ix, msg: Msg, attempt: u32, partitioned: bool) {
         let net = &self.scn.network;
         let (drop, dup, reorder) = (net.drop, net.duplicate, net.reorder);
-        let (lat, reorder_ms, rto, retries) =
-            (net.latency_ms, net.reorder_ms, net.rto_ms, net.transport_retries);
+        let (lat, reorder_ms, rto, retries) = (
+            net.latency_ms,
+            net.reorder_ms,
+            net.rto_ms,
+            net.transport_retries,
+        );
         let blocked = self.blocked(from, to);
         let dropped = !blocked && !self.healed && self.rng_net.chance(drop);
         if blocked || dropped {
-            self.count(if blocked { "blocked_by_partition" } else { "dropped" });
+            self.count(if blocked {
+                "blocked_by_partition"
+            } else {
+                "dropped"
+            });
             let partitioned = partitioned || blocked;
             if attempt < retries {
                 self.count("retransmitted");
                 let epoch = self.nodes[from].epoch;
                 self.schedule(
                     self.now + rto,
-                    Ev::Transmit { from, to, msg, attempt: attempt + 1, epoch, partitioned },
+                    Ev::Transmit {
+                        from,
+                        to,
+                        msg,
+                        attempt: attempt + 1,
+                        epoch,
+                        partitioned,
+                    },
                 );
             } else {
                 self.count("message_lost");

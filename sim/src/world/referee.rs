@@ -5,14 +5,17 @@ use pinpoint_protocol::wire::{Message, Outcome, Resolution};
 
 use super::events::Tx;
 use super::{Ev, Ix, Msg, World};
-use crate::glue::dispute::{RefereeAction, Session};
+use crate::glue::dispute::{AnswerDeadlines, RefereeAction, Session};
 use crate::report::DisputeStat;
 
 impl World {
     pub(crate) fn referee_start(&mut self, d: usize) {
         let dr = &self.disputes[d];
         let job = dr.job;
-        let ids = [self.nodes[dr.sides[0].node].id, self.nodes[dr.sides[1].node].id];
+        let ids = [
+            self.nodes[dr.sides[0].node].id,
+            self.nodes[dr.sides[1].node].id,
+        ];
         let roots = [dr.sides[0].rec.root(), dr.sides[1].rec.root()];
         let t = &self.scn.timing;
         let opened = Session::open(
@@ -21,8 +24,10 @@ impl World {
             (ids[1], roots[1]),
             self.recs.honest.steps(),
             self.now,
-            t.answer_ms,
-            t.max_retries,
+            AnswerDeadlines {
+                answer_ms: t.answer_ms,
+                max_retries: t.max_retries,
+            },
             &self.recs.honest.record,
         );
         match opened {
@@ -39,7 +44,7 @@ impl World {
                 // Nothing to bisect (equal roots): the challenge was unfounded.
                 self.count("dispute_not_openable");
                 self.disputes[d].done = true;
-                self.to_chain(Tx::Verdict { d, winner: Some(1) });
+                self.send_tx(Tx::Verdict { d, winner: Some(1) });
             }
         }
     }
@@ -60,9 +65,10 @@ impl World {
                     let rounds = dr.session.as_ref().map_or(0, Session::rounds);
                     let ids = [dr.sides[0].node, dr.sides[1].node];
                     let winner = match v.outcome {
-                        Outcome::Winner { winner, .. } => {
-                            self.ix_of.get(&winner).and_then(|w| ids.iter().position(|i| i == w))
-                        }
+                        Outcome::Winner { winner, .. } => self
+                            .ix_of
+                            .get(&winner)
+                            .and_then(|w| ids.iter().position(|i| i == w)),
                         Outcome::BothLose { .. } => None,
                     };
                     let resolution = match v.resolution {
@@ -90,7 +96,7 @@ impl World {
                         elapsed_ms: elapsed,
                         resolution,
                     });
-                    self.to_chain(Tx::Verdict { d, winner });
+                    self.send_tx(Tx::Verdict { d, winner });
                     return;
                 }
             }

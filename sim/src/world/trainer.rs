@@ -24,12 +24,16 @@ impl World {
         s.done = true;
         s.stored_steps = s.rec.steps();
         let root = s.rec.root();
-        self.to_chain(Tx::Commit { job, slot, root });
+        self.send_tx(Tx::Commit { job, slot, root });
         if self.nodes[node].kind == Some(Kind::Equivocate) {
             let mut other = root;
             other[0] ^= 0xa5;
             self.count("equivocations");
-            self.to_chain(Tx::Commit { job, slot, root: other });
+            self.send_tx(Tx::Commit {
+                job,
+                slot,
+                root: other,
+            });
         }
     }
 
@@ -64,7 +68,14 @@ impl World {
         }
         for (j, left) in resume {
             self.count("training_resumed_from_checkpoint");
-            self.schedule(self.now + left * step_ms, Ev::TrainDone { node, job: j, epoch });
+            self.schedule(
+                self.now + left * step_ms,
+                Ev::TrainDone {
+                    node,
+                    job: j,
+                    epoch,
+                },
+            );
         }
     }
 

@@ -21,7 +21,11 @@ pub(crate) struct ServedStates(pub Arc<Committed>);
 
 impl StateSource<[u8; 32]> for ServedStates {
     fn state(&mut self, step: u64) -> Option<[u8; 32]> {
-        self.0.record.state_hashes.get(usize::try_from(step).ok()?).copied()
+        self.0
+            .record
+            .state_hashes
+            .get(usize::try_from(step).ok()?)
+            .copied()
     }
 }
 
@@ -88,7 +92,12 @@ impl World {
                 salt: 5_000 + node as u64,
             };
             match self.recs.forged(&forgery) {
-                Ok(rec) => self.to_chain(Tx::Challenge { job: j, v: node, slot, rec }),
+                Ok(rec) => self.send_tx(Tx::Challenge {
+                    job: j,
+                    v: node,
+                    slot,
+                    rec,
+                }),
                 Err(e) => self.violation(format!("forging a record failed: {e}")),
             }
             return;
@@ -112,7 +121,11 @@ impl World {
 
     /// (Re)starts verification `v` from its first sample.
     pub(crate) fn start_verification(&mut self, v: usize) {
-        let (j, slot, node) = (self.verifs[v].job, self.verifs[v].slot, self.verifs[v].verifier);
+        let (j, slot, node) = (
+            self.verifs[v].job,
+            self.verifs[v].slot,
+            self.verifs[v].verifier,
+        );
         let s = &self.jobs[j].slots[slot];
         let rec = Arc::clone(&s.rec);
         let config = VerifierConfig {
@@ -141,7 +154,11 @@ impl World {
             let Some(action) = self.verifs[v].machine.as_mut().and_then(|m| m.poll()) else {
                 return;
             };
-            let (j, slot, node) = (self.verifs[v].job, self.verifs[v].slot, self.verifs[v].verifier);
+            let (j, slot, node) = (
+                self.verifs[v].job,
+                self.verifs[v].slot,
+                self.verifs[v].verifier,
+            );
             match action {
                 Action::RequestOpening { step, deadline_ms } => {
                     let trainer = self.jobs[j].slots[slot].node;
@@ -171,7 +188,12 @@ impl World {
                     // own (honest) root differs from the trainer's.
                     let honest = Arc::clone(&self.recs.honest);
                     if outcome != Outcome::Passed && honest.root() != rec.root() {
-                        self.to_chain(Tx::Challenge { job: j, v: node, slot, rec: honest });
+                        self.send_tx(Tx::Challenge {
+                            job: j,
+                            v: node,
+                            slot,
+                            rec: honest,
+                        });
                     }
                     self.verifs[v].outcome = Some(outcome);
                     self.verifs[v].machine = None;

@@ -29,9 +29,16 @@ fn without_the_adapter_workarounds_the_protocol_findings_reappear() {
     for (name, seed) in [("swarm", 6), ("lossy", 158)] {
         let s = shipped(name);
         let patched = run_seed(&s, seed, &cache).expect("run");
-        assert!(patched.violations.is_empty(), "{name} {seed}: {:?}", patched.violations);
+        assert!(
+            patched.violations.is_empty(),
+            "{name} {seed}: {:?}",
+            patched.violations
+        );
         let raw = run_seed_unpatched(&s, seed, &cache).expect("run");
-        assert!(raw.failed(), "{name} {seed}: the finding no longer reproduces");
+        assert!(
+            raw.failed(),
+            "{name} {seed}: the finding no longer reproduces"
+        );
         assert!(raw.violations.iter().any(|v| v.contains("honest node")));
     }
 }
@@ -59,22 +66,32 @@ fn scenario_files_are_validated_with_errors_naming_the_key() {
     assert!(err(&format!("{BASE}bogus = 1\n")).contains("bogus"));
     assert!(err(&format!("{BASE}[network]\ndrop = 1.5\n")).contains("network.drop"));
     assert!(err(&format!("{BASE}[network]\ndorp = 0.1\n")).contains("dorp"));
-    assert!(err(&BASE.replace("arbiters = 1", "arbiters = 2\ncommittee = 2")).contains("committee"));
+    assert!(
+        err(&BASE.replace("arbiters = 1", "arbiters = 2\ncommittee = 2")).contains("committee")
+    );
     assert!(err(&BASE.replace("replicas = 2", "replicas = 3")).contains("jobs.replicas"));
     assert!(err(&BASE.replace("count = 1", "count = 1\nspec = \"gpt\"")).contains("jobs.spec"));
     assert!(
-        err(&format!("{BASE}[[strategy]]\nrole = \"verifier\"\nkind = \"wrong-state\"\n"))
-            .contains("strategy[0]")
+        err(&format!(
+            "{BASE}[[strategy]]\nrole = \"verifier\"\nkind = \"wrong-state\"\n"
+        ))
+        .contains("strategy[0]")
     );
     assert!(
-        err(&format!("{BASE}[[strategy]]\nrole = \"trainer\"\nkind = \"wrong-state\"\ncount = 3\n"))
-            .contains("strategy[0].count")
+        err(&format!(
+            "{BASE}[[strategy]]\nrole = \"trainer\"\nkind = \"wrong-state\"\ncount = 3\n"
+        ))
+        .contains("strategy[0].count")
     );
     assert!(
-        err(&format!("{BASE}[[strategy]]\nrole = \"trainer\"\nkind = \"corrupt-fraction\"\n"))
-            .contains("fraction")
+        err(&format!(
+            "{BASE}[[strategy]]\nrole = \"trainer\"\nkind = \"corrupt-fraction\"\n"
+        ))
+        .contains("fraction")
     );
-    assert!(err(&format!("{BASE}[timing]\ncommit_timeout_ms = 10\n")).contains("commit_timeout_ms"));
+    assert!(
+        err(&format!("{BASE}[timing]\ncommit_timeout_ms = 10\n")).contains("commit_timeout_ms")
+    );
     assert!(err(&format!("{BASE}[faults]\npartition_ms = [9, 1]\n")).contains("partition_ms"));
     assert!(err("name = ").contains("t.toml") || !err("name = ").is_empty());
     assert!(matches!(

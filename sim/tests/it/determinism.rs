@@ -41,7 +41,10 @@ fn replay_of_a_seed_reproduces_the_run_trace() {
     let s = shipped("lossy");
     let cache = RecordCache::default();
     let mut traces = Vec::new();
-    run_range(&s, 10..20, &cache, |r| traces.push((r.seed, r.trace.clone()))).expect("runs");
+    run_range(&s, 10..20, &cache, |r| {
+        traces.push((r.seed, r.trace.clone()))
+    })
+    .expect("runs");
     // A fresh cache, as a separate `pinpoint sim replay` process would have.
     let fresh = RecordCache::default();
     for (seed, trace) in traces {

@@ -46,8 +46,18 @@ fn colluders_lose_to_one_honest_trainer() {
 #[test]
 fn lossy_runs_exercise_faults_and_stay_safe() {
     let s = clean("lossy", 0..40);
-    for c in ["dropped", "duplicated", "reordered", "crashes", "pauses", "referee_reasks"] {
-        assert!(s.counters.get(c).copied().unwrap_or(0) > 0, "{c} never happened");
+    for c in [
+        "dropped",
+        "duplicated",
+        "reordered",
+        "crashes",
+        "pauses",
+        "referee_reasks",
+    ] {
+        assert!(
+            s.counters.get(c).copied().unwrap_or(0) > 0,
+            "{c} never happened"
+        );
     }
     assert!(
         s.counters.get("partitions_one_way").copied().unwrap_or(0)
@@ -61,7 +71,13 @@ fn swarm_false_challenge_and_sampling_stay_safe() {
     clean("swarm", 0..30);
     let f = clean("false-challenge", 0..20);
     assert!(f.counters.get("false_challenges").copied().unwrap_or(0) > 0);
-    assert!(f.counters.get("dishonest_arbiter_votes").copied().unwrap_or(0) > 0);
+    assert!(
+        f.counters
+            .get("dishonest_arbiter_votes")
+            .copied()
+            .unwrap_or(0)
+            > 0
+    );
     let s = clean("sampling", 0..30);
     assert!(!s.detection.is_empty());
 }
