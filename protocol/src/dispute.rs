@@ -16,15 +16,15 @@
 mod check;
 pub mod driver;
 mod party;
-mod reexec;
 mod record;
+mod reexec;
 mod referee;
 mod replay;
 pub mod strategy;
 
 pub use party::{Answerer, Party, Tamper};
-pub use reexec::{JobReexec, Reexec};
 pub use record::{RunRecord, RunSource, StepRecord};
+pub use reexec::{JobReexec, Reexec};
 pub use referee::{
     Action, Deadlines, ROUND_BOUND_C, Referee, Side, ceil_log2, round_bound,
     round_bound_equal_final,

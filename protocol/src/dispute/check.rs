@@ -96,7 +96,10 @@ pub(crate) fn check_inputs(
     proof: &AgreedProof,
     batch: &[Value],
 ) -> Result<Vec<Value>, Refused> {
-    let Some(n) = usize::try_from(node - 1).ok().and_then(|i| graph.nodes.get(i)) else {
+    let Some(n) = usize::try_from(node - 1)
+        .ok()
+        .and_then(|i| graph.nodes.get(i))
+    else {
         return refuse(format!("node {node} does not exist"));
     };
     if n.inputs.len() != blobs.len() {
@@ -136,7 +139,10 @@ pub(crate) fn assemble_state(
         } else {
             continue;
         };
-        list.push((rest.as_bytes().to_vec(), proven_hash(graph, proof, batch, *r)?));
+        list.push((
+            rest.as_bytes().to_vec(),
+            proven_hash(graph, proof, batch, *r)?,
+        ));
     }
     params.sort();
     optim.sort();

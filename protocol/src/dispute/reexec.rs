@@ -60,17 +60,16 @@ impl JobReexec {
 
 impl Reexec for JobReexec {
     fn graph(&mut self, lo: u64) -> Result<Graph> {
-        let t = lo.checked_add(1).filter(|&t| t <= self.spec.steps).ok_or_else(|| {
-            ProtocolError::InvalidArgument(format!(
-                "no step {lo} → {lo}+1 in a job of {} steps",
-                self.spec.steps
-            ))
-        })?;
-        let lr = lr_at(
-            self.spec.optimizer.lr(),
-            self.spec.schedule.warmup_steps,
-            t,
-        );
+        let t = lo
+            .checked_add(1)
+            .filter(|&t| t <= self.spec.steps)
+            .ok_or_else(|| {
+                ProtocolError::InvalidArgument(format!(
+                    "no step {lo} → {lo}+1 in a job of {} steps",
+                    self.spec.steps
+                ))
+            })?;
+        let lr = lr_at(self.spec.optimizer.lr(), self.spec.schedule.warmup_steps, t);
         self.step.set_lr(lr);
         Ok(self.step.graph().clone())
     }

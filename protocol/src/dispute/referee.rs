@@ -813,7 +813,13 @@ impl<R: Reexec> Referee<R> {
     }
 
     /// Compares each party's claim (a link `c_{i*}`, or a state hash) with the recomputed one.
-    fn settle(&mut self, step: u64, node: u64, claims: [[u8; 32]; 2], truth: [u8; 32]) -> Vec<Action> {
+    fn settle(
+        &mut self,
+        step: u64,
+        node: u64,
+        claims: [[u8; 32]; 2],
+        truth: [u8; 32],
+    ) -> Vec<Action> {
         let ok = [claims[0] == truth, claims[1] == truth];
         let resolution = Resolution::Recomputed {
             step,

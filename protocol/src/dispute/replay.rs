@@ -62,14 +62,21 @@ impl RunSource for Replayer {
 
     fn step_record(&mut self, lo: u64) -> Result<StepRecord> {
         if lo >= self.spec.steps {
-            return Err(ProtocolError::InvalidArgument(format!("no step {lo} → {lo}+1")));
+            return Err(ProtocolError::InvalidArgument(format!(
+                "no step {lo} → {lo}+1"
+            )));
         }
         let from = usize::try_from(lo / self.every)
             .ok()
             .and_then(|i| self.checkpoints.get(i))
             .ok_or_else(|| ProtocolError::InvalidArgument(format!("no checkpoint for {lo}")))?;
-        let mut tr = Trainer::from_state(&self.spec, self.text.as_deref(), self.cx.clone(), from.clone())
-            .map_err(train_err)?;
+        let mut tr = Trainer::from_state(
+            &self.spec,
+            self.text.as_deref(),
+            self.cx.clone(),
+            from.clone(),
+        )
+        .map_err(train_err)?;
         while tr.step() < lo {
             tr.step_once(&Mode::Normal).map_err(train_err)?;
         }

@@ -137,7 +137,8 @@ pub fn node_hash_of(outputs: &[[u8; 32]]) -> TensorHash {
     if let [single] = outputs {
         return TensorHash(*single);
     }
-    let mut h = blake3::Hasher::new_derive_key(pinpoint_kernels::graph::value::NODE_OUTPUTS_CONTEXT);
+    let mut h =
+        blake3::Hasher::new_derive_key(pinpoint_kernels::graph::value::NODE_OUTPUTS_CONTEXT);
     h.update(&(outputs.len() as u64).to_le_bytes());
     for o in outputs {
         h.update(o);

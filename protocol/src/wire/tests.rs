@@ -45,11 +45,9 @@ fn blob() -> impl Strategy<Value = ValueBlob> {
 }
 
 fn named() -> impl Strategy<Value = NamedHash> {
-    (prop::collection::vec(any::<u8>(), 1..8), any::<[u8; 32]>()).prop_map(|(n, hash)| {
-        NamedHash {
-            name: BoundedVec::new(n).unwrap(),
-            hash,
-        }
+    (prop::collection::vec(any::<u8>(), 1..8), any::<[u8; 32]>()).prop_map(|(n, hash)| NamedHash {
+        name: BoundedVec::new(n).unwrap(),
+        hash,
     })
 }
 
@@ -63,24 +61,26 @@ fn agreed_proof() -> impl Strategy<Value = AgreedProof> {
         any::<[u8; 32]>(),
         prop::collection::vec(prop::collection::vec(any::<[u8; 32]>(), 1..3), 0..3),
     )
-        .prop_map(|(step, data_cursor, p, o, first, start, outs)| AgreedProof {
-            state: StateManifest {
-                step,
-                data_cursor,
-                params: BoundedVec::new(p).unwrap(),
-                optim: BoundedVec::new(o).unwrap(),
+        .prop_map(
+            |(step, data_cursor, p, o, first, start, outs)| AgreedProof {
+                state: StateManifest {
+                    step,
+                    data_cursor,
+                    params: BoundedVec::new(p).unwrap(),
+                    optim: BoundedVec::new(o).unwrap(),
+                },
+                chain: ChainSegment {
+                    first,
+                    start,
+                    outputs: BoundedVec::new(
+                        outs.into_iter()
+                            .map(|v| BoundedVec::new(v).unwrap())
+                            .collect(),
+                    )
+                    .unwrap(),
+                },
             },
-            chain: ChainSegment {
-                first,
-                start,
-                outputs: BoundedVec::new(
-                    outs.into_iter()
-                        .map(|v| BoundedVec::new(v).unwrap())
-                        .collect(),
-                )
-                .unwrap(),
-            },
-        })
+        )
 }
 
 fn outcome() -> impl Strategy<Value = Outcome> {
