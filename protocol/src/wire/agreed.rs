@@ -206,3 +206,73 @@ impl AgreedProof {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use pinpoint_kernels::Tensor;
+
+    fn state() -> TrainState {
+        TrainState::new(
+            3,
+            vec![
+                ("w".into(), Tensor::new(&[2], vec![1.0, -2.5]).expect("t")),
+                ("b".into(), Tensor::scalar(0.5)),
+            ],
+            vec![(
+                "adam.m/w".into(),
+                Tensor::new(&[2], vec![0.0, 1.0]).expect("t"),
+            )],
+            3,
+        )
+        .expect("state")
+    }
+
+    #[test]
+    fn manifest_hash_is_the_state_hash() {
+        let s = state();
+        let m = StateManifest::of(&s).expect("manifest");
+        assert_eq!(m.state_hash(), s.hash().expect("hash").0);
+        assert_eq!(m.tensor(false, "w"), Some(s.params[1].1.hash().0));
+        assert_eq!(m.tensor(true, "adam.m/w"), Some(s.optim[0].1.hash().0));
+        assert_eq!(m.tensor(true, "w"), None);
+        let mut bad = m.clone();
+        bad.data_cursor += 1;
+        assert_ne!(bad.state_hash(), m.state_hash());
+    }
+
+    #[test]
+    fn segment_walk_and_check() {
+        let outs: Vec<NodeOutputs> = (0..3u8)
+            .map(|i| BoundedVec::new(vec![[i; 32]]).expect("outs"))
+            .collect();
+        let seg = ChainSegment {
+            first: 2,
+            start: [9; 32],
+            outputs: BoundedVec::new(outs).expect("seg"),
+        };
+        let end = seg.walk();
+        assert_eq!(seg.node(3), Some(&[[1u8; 32]][..]));
+        assert_eq!(seg.node(1), None);
+        assert_eq!(seg.node(5), None);
+        let m = StateManifest::of(&state()).expect("manifest");
+        let p = AgreedProof {
+            state: m.clone(),
+            chain: seg.clone(),
+        };
+        p.check(&m.state_hash(), &end, 4).expect("valid");
+        assert!(p.check(&m.state_hash(), &end, 5).is_err());
+        assert!(p.check(&[0; 32], &end, 4).is_err());
+        assert!(p.check(&m.state_hash(), &[0; 32], 4).is_err());
+        // Multi-output nodes hash like the kernels' node_hash.
+        let vals = [
+            pinpoint_kernels::graph::Value::F32(Tensor::scalar(1.0)),
+            pinpoint_kernels::graph::Value::F32(Tensor::scalar(2.0)),
+        ];
+        let hashes: Vec<[u8; 32]> = vals.iter().map(|v| v.hash().0).collect();
+        assert_eq!(
+            node_hash_of(&hashes),
+            pinpoint_kernels::graph::node_hash(&vals)
+        );
+    }
+}

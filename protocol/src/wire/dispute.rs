@@ -158,11 +158,13 @@ pub enum Resolution {
         step: u64,
         /// The disputed node's index.
         node: u64,
-        /// The challenger's claimed `h(out(v*))`.
+        /// The challenger's claim at the disputed position: its prefix-chain link `c_{v*}`
+        /// for a node, its `h(S_{lo+1})` for the state assembly (`node = N + 1`), its
+        /// `h(S_0)` for a dispute about the initial state (`step = node = 0`).
         challenger_hash: [u8; 32],
-        /// The defendant's claimed `h(out(v*))`.
+        /// The defendant's claim, as `challenger_hash`.
         defendant_hash: [u8; 32],
-        /// The referee's recomputed `h(out(v*))`.
+        /// The referee's recomputed value, as `challenger_hash`.
         recomputed_hash: [u8; 32],
     },
     /// A party forfeited.
