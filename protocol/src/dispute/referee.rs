@@ -175,6 +175,9 @@ pub struct Referee<R: Reexec> {
     rounds: u32,
     verdict: Option<Verdict>,
     guard: ReplayGuard,
+    /// The node-phase start, re-sent with every re-asked node-phase query (a party that lost
+    /// it could not answer, and must not forfeit for the network's fault).
+    node_start: Option<NodePhaseStart>,
 }
 
 impl<R: Reexec> std::fmt::Debug for Referee<R> {
@@ -240,6 +243,7 @@ impl<R: Reexec> Referee<R> {
             rounds: 0,
             verdict: None,
             guard: ReplayGuard::new(GUARD_CAPACITY),
+            node_start: None,
         };
         let actions = r.ask_both(
             now_ms,
@@ -360,6 +364,14 @@ impl<R: Reexec> Referee<R> {
                 if q.retries < self.deadlines.max_retries {
                     q.retries += 1;
                     q.deadline = now_ms.saturating_add(self.deadlines.answer_ms);
+                    if let (Phase::Nodes { .. } | Phase::Inputs { .. }, Some(start)) =
+                        (&self.phase, &self.node_start)
+                    {
+                        out.push(Action::Send {
+                            to: p.id,
+                            msg: Message::NodePhaseStart(start.clone()),
+                        });
+                    }
                     out.push(Action::Send {
                         to: p.id,
                         msg: q.msg.clone(),
@@ -747,6 +759,7 @@ impl<R: Reexec> Referee<R> {
             nodes: m,
         };
         let lo_link = PrefixChain::start(&self.lo_hash);
+        self.node_start = Some(start.clone());
         self.phase = Phase::Nodes {
             graph,
             lo_i: 0,

@@ -261,3 +261,74 @@ fn both_dishonest_at_the_same_position_both_lose() {
     let r = dispute(j, s(0), s(1));
     assert_eq!(winner(&r), None, "{:?}", r.verdict);
 }
+
+/// The network loses the node-phase start sent to the honest party: the referee re-sends it
+/// with the re-asked node query, so the honest party still answers and wins (a lost message
+/// must never make an honest party forfeit).
+#[test]
+fn a_lost_node_phase_start_is_re_sent_with_the_re_asked_query() {
+    use pinpoint_protocol::dispute::strategy::Corrupted;
+    use pinpoint_protocol::dispute::{Action, RunSource};
+    use pinpoint_protocol::wire::Message;
+
+    let j = 0;
+    let honest_party = Party::from_source(Box::new(honest(j)), Tamper::None).unwrap();
+    let bad: Box<dyn RunSource> = Box::new(
+        Corrupted::new(
+            Box::new(honest(j)),
+            Corruption::WrongNode { step: 2, node: 3 },
+            0,
+        )
+        .unwrap(),
+    );
+    let cheater = Party::from_source(bad, Tamper::None).unwrap();
+    let deadlines = Deadlines {
+        answer_ms: 100,
+        max_retries: 2,
+    };
+    let (mut referee, first) = Referee::new(
+        JOB,
+        (id(1), honest_party.root()),
+        (id(2), cheater.root()),
+        steps(j),
+        0,
+        deadlines,
+        JobReexec::new(&spec(j), None).unwrap(),
+    )
+    .unwrap();
+    let mut parties = [(id(1), honest_party), (id(2), cheater)];
+    let mut queue: std::collections::VecDeque<Action> = first.into();
+    let mut now = 0u64;
+    let mut dropped = 0;
+    let verdict = loop {
+        let Some(action) = queue.pop_front() else {
+            now = referee
+                .next_deadline()
+                .expect("a pending query has a deadline");
+            queue.extend(referee.poll(now));
+            continue;
+        };
+        match action {
+            Action::Verdict(v) => break v,
+            Action::Send { to, msg } => {
+                if to == id(1) && matches!(msg, Message::NodePhaseStart(_)) && dropped == 0 {
+                    dropped += 1;
+                    continue;
+                }
+                let (from, party) = parties
+                    .iter_mut()
+                    .find(|(pid, _)| *pid == to)
+                    .expect("the referee only writes to the parties");
+                if let Ok(Some(answer)) = party.handle(&msg) {
+                    let from = *from;
+                    queue.extend(referee.handle(now, &from, answer).unwrap());
+                }
+            }
+        }
+    };
+    assert_eq!(dropped, 1, "the test must really drop the phase start");
+    assert!(
+        matches!(verdict.outcome, pinpoint_protocol::wire::Outcome::Winner { winner, .. } if winner == id(1)),
+        "{verdict:?}"
+    );
+}
