@@ -21,11 +21,12 @@
 //! - [`verify`]: the sampling verifier: steps chosen from a post-commitment seed, re-run, and
 //!   challenged on a mismatch.
 //! - [`dispute`]: the Verde dispute: the referee state machine (step bisection, node bisection,
-//!   one-operator re-execution, deadlines and forfeits), the answering party and an in-memory
-//!   driver that counts rounds and bytes.
+//!   one-operator re-execution on inputs proven against agreed commitments, signature, replay
+//!   and equivocation checks, deadlines and forfeits), the answering party, cheating
+//!   strategies and a signed in-memory driver that counts rounds and bytes.
 //!
-//! Still to come (issue "protocol"): the full set of cheating strategies, referee-side proof of
-//! agreed inputs from a checkpoint, the ≥1000-case property test and the dispute-cost report.
+//! Still to come (issue "protocol"): nothing in this crate; the actors that carry these
+//! messages over the network live in other crates.
 
 pub mod codec;
 pub mod dispute;

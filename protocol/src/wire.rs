@@ -3,7 +3,8 @@
 //! - Job lifecycle: [`JobAnnounce`], [`JobAssign`], [`JobCommit`].
 //! - Dispute (DESIGN §4): [`DisputeOpen`], step bisection ([`StepQuery`], [`StepAnswer`]),
 //!   node bisection ([`NodePhaseStart`], [`NodeQuery`], [`NodeAnswer`]), the transfer of the
-//!   disputed node's inputs ([`InputQuery`], [`InputTransfer`] of [`ValueBlob`]s) and the
+//!   disputed node's inputs ([`InputQuery`], [`InputTransfer`] of [`ValueBlob`]s with an
+//!   [`AgreedProof`]: the [`StateManifest`] of `S_lo` and a [`ChainSegment`]) and the
 //!   [`Verdict`].
 //! - Sampling verifier: [`SampleChallenge`]. Swarm: [`SwarmRollout`].
 //!
@@ -21,6 +22,7 @@ use crate::codec::WireMessage;
 use crate::error::{ProtocolError, Result};
 use crate::id::{JobId, NodeKey, Signed};
 
+mod agreed;
 mod blob;
 mod dispute;
 mod job;
@@ -29,6 +31,10 @@ mod proof;
 #[cfg(test)]
 mod tests;
 
+pub use agreed::{
+    AgreedProof, ChainSegment, MAX_NODE_OUTPUTS, MAX_SEGMENT_NODES, MAX_STATE_TENSORS,
+    MAX_TENSOR_NAME, NamedHash, NodeOutputs, StateManifest, node_hash_of, state_hash_of,
+};
 pub use blob::{MAX_VALUE_BYTES, MAX_VALUE_RANK, ValueBlob};
 pub use dispute::{
     DisputeOpen, Fault, InputQuery, InputTransfer, MAX_NODE_INPUTS, NodeAnswer, NodePhaseStart,

@@ -1,19 +1,22 @@
-//! A deterministic in-memory driver: runs a [`Referee`] and two [`Party`]s to a verdict,
-//! counting query rounds, messages and bytes (borsh-encoded [`Message`](crate::wire::Message) sizes, unsigned).
+//! A deterministic in-memory driver: runs a [`Referee`] and two parties to a verdict over
+//! signed messages, counting query rounds, messages and bytes.
 //!
-//! Time is simulated: messages are delivered instantly and in order; when nothing is in
-//! flight the clock jumps to the referee's next deadline and [`Referee::poll`] runs.
+//! Every referee message is signed with the referee's key for `(job, round, sequence)`; the
+//! parties ([`Respond`]) answer with signed messages; bytes are the borsh encodings of those
+//! [`SignedMessage`]s. Time is simulated: messages are delivered instantly and in order; when
+//! nothing is in flight the clock jumps to the referee's next deadline and [`Referee::poll`]
+//! runs. Messages the referee refuses (bad signature, replay, stranger) are counted and
+//! otherwise ignored.
 
 use std::collections::VecDeque;
 
-use pinpoint_kernels::graph::{Graph, Value, ValueRef};
-
-use super::party::{Party, RunRecord};
-use super::referee::{Action, Reexec, Referee};
+use super::party::Answerer;
+use super::reexec::Reexec;
+use super::referee::{Action, Referee};
 use crate::codec::encode;
 use crate::error::{ProtocolError, Result};
-use crate::id::NodeId;
-use crate::wire::Verdict;
+use crate::id::{NodeId, NodeKey};
+use crate::wire::{SignedMessage, Verdict};
 
 /// What a driven dispute cost.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -24,69 +27,51 @@ pub struct DisputeReport {
     pub rounds: u32,
     /// Messages exchanged (both directions, re-asks included).
     pub messages: u64,
-    /// Bytes exchanged: the sum of the borsh encodings of those messages.
+    /// Bytes exchanged: the sum of the borsh encodings of those signed messages.
     pub bytes: u64,
+    /// Messages the referee refused (bad signature, replay, not a party) and ignored.
+    pub refused: u64,
     /// Simulated milliseconds from start to verdict.
     pub elapsed_ms: u64,
 }
 
-/// A [`Reexec`] backed by an honest [`RunRecord`]: the referee's stand-in for "load the agreed
-/// checkpoint and recompute", for tests and the simulator.
-#[derive(Debug, Clone)]
-pub struct RecordOracle(pub RunRecord);
+/// A dispute party as the driver sees it: signed messages in, signed messages out.
+pub trait Respond {
+    /// The party's node id.
+    fn id(&self) -> NodeId;
+    /// The party's replies to one message from the referee (none to stay silent).
+    fn respond(&mut self, msg: &SignedMessage) -> Vec<SignedMessage>;
+}
 
-impl Reexec for RecordOracle {
-    fn graph(&mut self, lo: u64) -> Result<Graph> {
-        self.step(lo).map(|s| s.graph.clone())
+impl Respond for Answerer {
+    fn id(&self) -> NodeId {
+        Answerer::id(self)
     }
 
-    fn graph_input(&mut self, lo: u64, input: usize) -> Result<Value> {
-        let rec = self.step(lo)?;
-        for (node, trace) in rec.graph.nodes.iter().zip(&rec.traces) {
-            if let Some(pos) = node
-                .inputs
-                .iter()
-                .position(|r| *r == ValueRef::Input(input))
-            {
-                return Ok(trace.inputs[pos].clone());
-            }
-        }
-        Err(ProtocolError::InvalidArgument(format!(
-            "graph input {input} feeds no node"
-        )))
-    }
-
-    fn state_hash(&mut self, step: u64) -> Result<[u8; 32]> {
-        usize::try_from(step)
-            .ok()
-            .and_then(|i| self.0.state_hashes.get(i).copied())
-            .ok_or_else(|| ProtocolError::InvalidArgument(format!("no state {step}")))
+    /// The honest answer; a party's own errors count as silence.
+    fn respond(&mut self, msg: &SignedMessage) -> Vec<SignedMessage> {
+        self.respond(msg).ok().flatten().into_iter().collect()
     }
 }
 
-impl RecordOracle {
-    fn step(&self, lo: u64) -> Result<&super::party::StepRecord> {
-        usize::try_from(lo)
-            .ok()
-            .and_then(|i| self.0.steps.get(i))
-            .ok_or_else(|| ProtocolError::InvalidArgument(format!("no step {lo}")))
-    }
-}
-
-/// Runs `referee` (with its first `actions`) against the two parties until the verdict.
+/// Runs `referee` (with its first `actions`) against the two parties until the verdict; the
+/// referee's messages are signed with `referee_key`.
 ///
 /// Errors: [`ProtocolError::InvalidTransition`] if the referee stalls (no verdict, nothing in
-/// flight, no deadline), which the referee's design rules out; a party's own errors are
-/// treated as silence.
+/// flight, no deadline), which the referee's design rules out; encoding errors.
 pub fn run<R: Reexec>(
     mut referee: Referee<R>,
     actions: Vec<Action>,
-    parties: &mut [(NodeId, Party); 2],
+    referee_key: &NodeKey,
+    parties: [&mut dyn Respond; 2],
     start_ms: u64,
 ) -> Result<DisputeReport> {
+    let job = referee.job();
     let mut now = start_ms;
-    let (mut messages, mut bytes) = (0u64, 0u64);
+    let (mut messages, mut bytes, mut refused, mut seq) = (0u64, 0u64, 0u64, 0u64);
     let mut queue: VecDeque<Action> = actions.into();
+    let [a, b] = parties;
+    let mut parties: [&mut dyn Respond; 2] = [a, b];
     loop {
         while let Some(action) = queue.pop_front() {
             match action {
@@ -96,20 +81,25 @@ pub fn run<R: Reexec>(
                         rounds: referee.rounds(),
                         messages,
                         bytes,
+                        refused,
                         elapsed_ms: now - start_ms,
                     });
                 }
                 Action::Send { to, msg } => {
+                    seq += 1;
+                    let signed = msg.sign(referee_key, job, referee.round(), seq)?;
                     messages += 1;
-                    bytes += encode(&msg)?.len() as u64;
-                    let Some((id, party)) = parties.iter_mut().find(|(id, _)| *id == to) else {
+                    bytes += encode(&signed)?.len() as u64;
+                    let Some(party) = parties.iter_mut().find(|p| p.id() == to) else {
                         continue;
                     };
-                    let id = *id;
-                    if let Ok(Some(answer)) = party.handle(&msg) {
+                    for answer in party.respond(&signed) {
                         messages += 1;
                         bytes += encode(&answer)?.len() as u64;
-                        queue.extend(referee.handle(now, &id, answer)?);
+                        match referee.handle_signed(now, &answer) {
+                            Ok(out) => queue.extend(out),
+                            Err(_) => refused += 1,
+                        }
                     }
                 }
             }

@@ -1,93 +1,23 @@
-//! The dispute [`Party`]: answers the referee's queries from a [`RunRecord`].
+//! The dispute [`Party`]: answers the referee's queries from a [`RunSource`], and
+//! [`Answerer`], the same party signing its answers.
 
-use std::collections::BTreeSet;
+use pinpoint_kernels::graph::ValueRef;
 
-use pinpoint_kernels::graph::{Graph, Mode, NodeTrace};
-use pinpoint_kernels::train::{JobSpec, Trainer};
-use pinpoint_kernels::{Cpu, TensorHash};
-
+use super::record::{RunRecord, RunSource, StepRecord, chain_of};
 use crate::codec::BoundedVec;
 use crate::error::{ProtocolError, Result};
+use crate::id::{JobId, NodeId, NodeKey};
 use crate::merkle::{PrefixChain, StepCommitment};
-use crate::wire::{InputTransfer, Message, NodeAnswer, StepAnswer, ValueBlob, WireProof};
+use crate::wire::{
+    AgreedProof, ChainSegment, InputTransfer, Message, NodeAnswer, SignedMessage, StepAnswer,
+    ValueBlob, WireProof, verify_message,
+};
 
-/// What one step of a run left behind: the step graph, every node's output hash and the
-/// traced inputs and outputs of every node.
-#[derive(Debug, Clone)]
-pub struct StepRecord {
-    /// The step graph (with the step's learning rate).
-    pub graph: Graph,
-    /// `h(out(v_i))`, `i = 1 … N`.
-    pub node_hashes: Vec<TensorHash>,
-    /// Every node's inputs and outputs, in node order.
-    pub traces: Vec<NodeTrace>,
-}
-
-/// A whole run in memory: `h(S_0) … h(S_T)` and, for `t = 1 … T`, `steps[t - 1]`.
-#[derive(Debug, Clone)]
-pub struct RunRecord {
-    /// `h(S_t)`, `t = 0 … T`.
-    pub state_hashes: Vec<[u8; 32]>,
-    /// The record of step `t` at index `t - 1`.
-    pub steps: Vec<StepRecord>,
-}
-
-fn train_err(e: impl std::fmt::Display) -> ProtocolError {
-    ProtocolError::InvalidArgument(format!("training: {e}"))
-}
-
-impl RunRecord {
-    /// Runs `spec` honestly on `Cpu::single()`, tracing every node of every step (meant for
-    /// small jobs: tests and the simulator).
-    ///
-    /// Errors: training errors, as [`ProtocolError::InvalidArgument`].
-    pub fn honest(spec: &JobSpec, text: Option<&[u8]>) -> Result<Self> {
-        let mut tr = Trainer::new(spec, text, Cpu::single()).map_err(train_err)?;
-        let mut state_hashes = vec![tr.state_hash().0];
-        let mut steps = Vec::new();
-        let all: BTreeSet<usize> = (0..tr.step_program().graph().nodes.len()).collect();
-        let mode = Mode::Trace(all);
-        while !tr.done() {
-            let r = tr.step_once(&mode).map_err(train_err)?;
-            state_hashes.push(r.hash.0);
-            steps.push(StepRecord {
-                graph: tr.step_program().graph().clone(),
-                node_hashes: r.node_hashes,
-                traces: r.traces,
-            });
-        }
-        Ok(Self {
-            state_hashes,
-            steps,
-        })
-    }
-
-    /// The run's step commitment.
-    pub fn commitment(&self) -> Result<StepCommitment> {
-        StepCommitment::new(&self.state_hashes)
-    }
-
-    /// The prefix chain of step `lo → lo + 1` that parties bisect: the step's node hashes and
-    /// then the pseudo-node `h(S_{lo+1})`, starting from `h(S_lo)`.
-    pub fn chain(&self, lo: u64) -> Result<PrefixChain> {
-        let (lo, rec) = self.step(lo)?;
-        let mut hashes = rec.node_hashes.clone();
-        hashes.push(TensorHash(self.state_hashes[lo + 1]));
-        PrefixChain::new(&self.state_hashes[lo], &hashes)
-    }
-
-    fn step(&self, lo: u64) -> Result<(usize, &StepRecord)> {
-        usize::try_from(lo)
-            .ok()
-            .and_then(|i| self.steps.get(i).map(|r| (i, r)))
-            .ok_or_else(|| ProtocolError::InvalidArgument(format!("no step {lo} → {lo}+1")))
-    }
-}
-
-/// How a [`Party`] deviates from honest answering.
+/// How a [`Party`] deviates from honest answering (the simple deviations; the full set of
+/// cheating strategies is [`super::strategy`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Tamper {
-    /// Answer honestly from the record (which may itself be tampered).
+    /// Answer honestly from the source (which may itself be corrupted).
     #[default]
     None,
     /// Corrupt every Merkle proof sent.
@@ -96,32 +26,40 @@ pub enum Tamper {
     Silent,
 }
 
-/// A dispute party answering from a [`RunRecord`].
+/// A dispute party answering from a [`RunSource`].
 #[derive(Debug)]
 pub struct Party {
-    record: RunRecord,
+    source: Box<dyn RunSource>,
     commitment: StepCommitment,
     tamper: Tamper,
-    chain: Option<(u64, PrefixChain)>,
-    sent_chain_root: bool,
+    step: Option<(u64, StepRecord, PrefixChain)>,
 }
 
 impl Party {
     /// A party with `record`, deviating as `tamper` says.
     pub fn new(record: RunRecord, tamper: Tamper) -> Result<Self> {
-        let commitment = record.commitment()?;
+        Self::from_source(Box::new(record), tamper)
+    }
+
+    /// A party answering from any [`RunSource`].
+    pub fn from_source(source: Box<dyn RunSource>, tamper: Tamper) -> Result<Self> {
+        let commitment = StepCommitment::new(source.state_hashes())?;
         Ok(Self {
-            record,
+            source,
             commitment,
             tamper,
-            chain: None,
-            sent_chain_root: false,
+            step: None,
         })
     }
 
     /// The root the party signed.
     pub fn root(&self) -> [u8; 32] {
         self.commitment.root()
+    }
+
+    /// `h(S_0) … h(S_T)` of the party's run.
+    pub fn state_hashes(&self) -> &[[u8; 32]] {
+        self.source.state_hashes()
     }
 
     fn proof(&self, p: crate::merkle::MerkleProof) -> Result<WireProof> {
@@ -137,9 +75,15 @@ impl Party {
         Ok(w)
     }
 
+    fn current(&self, what: &str) -> Result<&(u64, StepRecord, PrefixChain)> {
+        self.step
+            .as_ref()
+            .ok_or_else(|| ProtocolError::InvalidArgument(format!("{what} before node phase")))
+    }
+
     /// The party's answer to a referee message (`None` for notifications, or when silent).
     ///
-    /// Errors: a query for something outside the record ([`ProtocolError::InvalidArgument`]).
+    /// Errors: a query for something outside the run ([`ProtocolError::InvalidArgument`]).
     pub fn handle(&mut self, msg: &Message) -> Result<Option<Message>> {
         if self.tamper == Tamper::Silent {
             return Ok(None);
@@ -147,7 +91,7 @@ impl Party {
         match msg {
             Message::StepQuery(q) => {
                 let i = usize::try_from(q.step).unwrap_or(usize::MAX);
-                let state_hash = *self.record.state_hashes.get(i).ok_or_else(|| {
+                let state_hash = *self.source.state_hashes().get(i).ok_or_else(|| {
                     ProtocolError::InvalidArgument(format!("no state {}", q.step))
                 })?;
                 let proof = self.proof(self.commitment.proof(q.step)?)?;
@@ -158,53 +102,156 @@ impl Party {
                 })))
             }
             Message::NodePhaseStart(s) => {
-                self.chain = Some((s.lo, self.record.chain(s.lo)?));
-                self.sent_chain_root = false;
+                let rec = self.source.step_record(s.lo)?;
+                let chain = chain_of(self.source.state_hashes(), s.lo, &rec)?;
+                self.step = Some((s.lo, rec, chain));
                 Ok(None)
             }
             Message::NodeQuery(q) => {
-                let (_, chain) = self.chain.as_ref().ok_or_else(|| {
-                    ProtocolError::InvalidArgument("node query before start".into())
-                })?;
+                let (_, _, chain) = self.current("node query")?;
                 let i = usize::try_from(q.index).unwrap_or(usize::MAX);
                 let link = chain
                     .get(i)
                     .ok_or_else(|| ProtocolError::InvalidArgument(format!("no link {i}")))?;
-                let raw = chain.proof(i)?;
-                let root = chain.commitment();
-                let proof = self.proof(raw)?;
-                let chain_root = (!self.sent_chain_root).then_some(root);
-                self.sent_chain_root = true;
+                let proof = self.proof(chain.proof(i)?)?;
                 Ok(Some(Message::NodeAnswer(NodeAnswer {
                     index: q.index,
                     link,
                     proof,
-                    chain_root,
+                    chain_root: Some(chain.commitment()),
                 })))
             }
-            Message::InputQuery(q) => {
-                let (lo, _) = self.chain.as_ref().ok_or_else(|| {
-                    ProtocolError::InvalidArgument("input query before start".into())
-                })?;
-                let (_, rec) = self.record.step(*lo)?;
-                let trace = usize::try_from(q.index)
-                    .ok()
-                    .and_then(|i| i.checked_sub(1))
-                    .and_then(|i| rec.traces.get(i))
-                    .ok_or_else(|| {
-                        ProtocolError::InvalidArgument(format!("no node {}", q.index))
-                    })?;
-                let blobs = trace
-                    .inputs
-                    .iter()
-                    .map(ValueBlob::from_value)
-                    .collect::<Result<Vec<_>>>()?;
-                Ok(Some(Message::InputTransfer(InputTransfer {
-                    index: q.index,
-                    inputs: BoundedVec::new(blobs)?,
-                })))
-            }
+            Message::InputQuery(q) => self.inputs(q.index).map(Some),
             _ => Ok(None),
+        }
+    }
+
+    /// The inputs of chain position `index` with their proof of agreed data.
+    fn inputs(&self, index: u64) -> Result<Message> {
+        let (_, rec, chain) = self.current("input query")?;
+        let n = rec.graph.nodes.len() as u64;
+        let bad = || ProtocolError::InvalidArgument(format!("no node {index}"));
+        if index == 0 || index > n + 1 {
+            return Err(bad());
+        }
+        // Values, and the earliest node (0-based) whose outputs they read.
+        let (blobs, refs): (Vec<ValueBlob>, Vec<ValueRef>) = if index == n + 1 {
+            let refs = rec
+                .graph
+                .outputs
+                .iter()
+                .filter(|(name, _)| name.starts_with("param:") || name.starts_with("optim:"))
+                .map(|(_, r)| *r)
+                .collect();
+            (Vec::new(), refs)
+        } else {
+            let i = (index - 1) as usize;
+            let trace = rec.traces.get(i).ok_or_else(bad)?;
+            let blobs = trace
+                .inputs
+                .iter()
+                .map(ValueBlob::from_value)
+                .collect::<Result<Vec<_>>>()?;
+            (blobs, rec.graph.nodes[i].inputs.clone())
+        };
+        let first = refs
+            .iter()
+            .filter_map(|r| match r {
+                ValueRef::Node { node, .. } => Some(*node as u64 + 1),
+                _ => None,
+            })
+            .min()
+            .unwrap_or(index);
+        let start = chain
+            .get((first - 1) as usize)
+            .ok_or_else(|| ProtocolError::InvalidArgument(format!("no link {}", first - 1)))?;
+        let outputs = (first..index)
+            .map(|pos| rec.outputs_of((pos - 1) as usize))
+            .collect::<Result<Vec<_>>>()?;
+        Ok(Message::InputTransfer(InputTransfer {
+            index,
+            inputs: BoundedVec::new(blobs)?,
+            proof: AgreedProof {
+                state: rec.before.clone(),
+                chain: ChainSegment {
+                    first,
+                    start,
+                    outputs: BoundedVec::new(outputs)?,
+                },
+            },
+        }))
+    }
+}
+
+/// A [`Party`] that signs its answers: it accepts only messages signed by the dispute's
+/// referee for its job, and signs each answer with the query's round and its own increasing
+/// sequence number.
+#[derive(Debug)]
+pub struct Answerer {
+    key: NodeKey,
+    job: JobId,
+    referee: NodeId,
+    seq: u64,
+    party: Party,
+}
+
+impl Answerer {
+    /// `party`, signing with `key`, answering `referee` in the dispute over `job`.
+    pub fn new(key: NodeKey, job: JobId, referee: NodeId, party: Party) -> Self {
+        Self {
+            key,
+            job,
+            referee,
+            seq: 0,
+            party,
+        }
+    }
+
+    /// The party's node id.
+    pub fn id(&self) -> NodeId {
+        self.key.node_id()
+    }
+
+    /// The signing key.
+    pub fn key(&self) -> &NodeKey {
+        &self.key
+    }
+
+    /// The job.
+    pub fn job(&self) -> JobId {
+        self.job
+    }
+
+    /// The answering party.
+    pub fn party(&self) -> &Party {
+        &self.party
+    }
+
+    /// The answering party, mutably (strategies build deviating answers from it).
+    pub fn party_mut(&mut self) -> &mut Party {
+        &mut self.party
+    }
+
+    /// Signs `msg` for `round` with the next sequence number.
+    pub fn sign(&mut self, msg: Message, round: u32) -> Result<SignedMessage> {
+        self.seq += 1;
+        msg.sign(&self.key, self.job, round, self.seq)
+    }
+
+    /// The unsigned answer to a verified referee message (`Ok(None)`: nothing to say; an
+    /// unverifiable or foreign message is also `Ok(None)`).
+    pub fn answer(&mut self, msg: &SignedMessage) -> Result<Option<Message>> {
+        if msg.signer != self.referee || msg.job != self.job || verify_message(msg).is_err() {
+            return Ok(None);
+        }
+        self.party.handle(&msg.statement)
+    }
+
+    /// The signed answer to a referee message.
+    pub fn respond(&mut self, msg: &SignedMessage) -> Result<Option<SignedMessage>> {
+        match self.answer(msg)? {
+            Some(a) => self.sign(a, msg.round).map(Some),
+            None => Ok(None),
         }
     }
 }

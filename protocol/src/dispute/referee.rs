@@ -1,14 +1,19 @@
-//! The dispute [`Referee`]: step bisection, node bisection, one-operator re-execution.
+//! The dispute [`Referee`]: step bisection (with a Merkle descent when the final states agree),
+//! node bisection, then one re-executed operator or the re-assembled state, every input proven
+//! against agreed commitments.
 
-use pinpoint_kernels::graph::{Graph, Op, Value, ValueRef, execute_node, node_hash};
-use pinpoint_kernels::{Cpu, TensorHash};
+use std::collections::BTreeMap;
 
+use pinpoint_kernels::graph::{Graph, Value, node_hash};
+
+use super::check::{Refused, assemble_state, check_inputs, check_proof, differing_subtree};
+use super::reexec::Reexec;
 use crate::error::{ProtocolError, Result};
-use crate::id::{JobId, NodeId};
-use crate::merkle::{PrefixChain, StepCommitment};
+use crate::id::{JobId, NodeId, ReplayGuard};
+use crate::merkle::{MerkleProof, PrefixChain, StepCommitment};
 use crate::wire::{
     Fault, InputQuery, InputTransfer, Message, NodeAnswer, NodePhaseStart, NodeQuery, Outcome,
-    Resolution, StepAnswer, StepQuery, Verdict,
+    Resolution, SignedMessage, StepAnswer, StepQuery, Verdict, verify_message,
 };
 
 /// Answer deadlines and re-asks.
@@ -32,7 +37,7 @@ impl Default for Deadlines {
 /// What the referee wants done.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Action {
-    /// Send `msg` to `to`.
+    /// Send `msg` to `to` (signed by the referee for round [`Referee::round`]).
     Send {
         /// The recipient.
         to: NodeId,
@@ -41,28 +46,6 @@ pub enum Action {
     },
     /// The dispute is over (always the last action the referee emits).
     Verdict(Verdict),
-}
-
-/// The referee's access to the job's computation (kept behind a trait so the state machine
-/// does no I/O). In this first version it also supplies the agreed graph inputs of a step
-/// (parameters, optimizer state, batch: data the referee would take from a checkpoint of the
-/// agreed state `S_lo` and the spec's sampler) and the hash of a state assembled from agreed
-/// graph outputs.
-pub trait Reexec {
-    /// The graph of step `lo → lo + 1` (with that step's learning rate).
-    fn graph(&mut self, lo: u64) -> Result<Graph>;
-    /// The agreed value of graph input `input` of step `lo → lo + 1`.
-    fn graph_input(&mut self, lo: u64, input: usize) -> Result<Value>;
-    /// `h(S_step)` as the referee recomputes it from agreed data (used for `S_0` and for the
-    /// state-assembly pseudo-node).
-    fn state_hash(&mut self, step: u64) -> Result<[u8; 32]>;
-    /// Runs one operator; the default is [`execute_node`] on [`Cpu::single`].
-    fn execute(&mut self, op: &Op, inputs: &[&Value]) -> Result<Vec<Value>> {
-        execute_node(&Cpu::single(), op, inputs).map_err(|e| ProtocolError::Malformed {
-            what: "re-executed node",
-            detail: e.to_string(),
-        })
-    }
 }
 
 /// The two parties of a dispute.
@@ -86,7 +69,7 @@ impl Side {
 }
 
 /// `⌈log2 n⌉` (0 for `n ≤ 1`).
-fn ceil_log2(n: u64) -> u32 {
+pub fn ceil_log2(n: u64) -> u32 {
     if n <= 1 {
         0
     } else {
@@ -94,11 +77,23 @@ fn ceil_log2(n: u64) -> u32 {
     }
 }
 
-/// The most query rounds a dispute over `steps` steps and a step graph of `nodes` nodes takes:
-/// `⌈log2 T⌉ + ⌈log2 (N + 1)⌉ + 3` (one round for `h(S_T)`, one for the last chain link, one
-/// for the inputs), hence at most `⌈log2 T⌉ + ⌈log2 N⌉ + 4`.
+/// The constant `c` of the round bound `⌈log2 T⌉ + ⌈log2 N⌉ + c`: one round for `h(S_T)`, one
+/// for the last chain link `c_{N+1}`, one for the proven inputs, and one because node
+/// bisection runs over `N + 1` positions (`⌈log2 (N+1)⌉ ≤ ⌈log2 N⌉ + 1`).
+pub const ROUND_BOUND_C: u32 = 4;
+
+/// The most query rounds a dispute over `steps` steps and a step graph of `nodes` nodes takes
+/// when the parties' final states differ: `⌈log2 T⌉ + ⌈log2 (N + 1)⌉ + 3`, which is at most
+/// `⌈log2 T⌉ + ⌈log2 N⌉ + `[`ROUND_BOUND_C`].
 pub fn round_bound(steps: u64, nodes: u64) -> u32 {
     ceil_log2(steps) + ceil_log2(nodes + 1) + 3
+}
+
+/// The round bound when both parties' final states `h(S_T)` are equal but their roots differ
+/// (some intermediate leaf differs): the Merkle descent that finds a differing leaf adds at
+/// most `⌈log2 (T + 1)⌉` rounds to [`round_bound`].
+pub fn round_bound_equal_final(steps: u64, nodes: u64) -> u32 {
+    round_bound(steps, nodes) + ceil_log2(steps + 1)
 }
 
 #[derive(Debug, Clone)]
@@ -110,9 +105,10 @@ struct Pending {
 
 #[derive(Debug, Clone)]
 enum Answer {
-    Step([u8; 32]),
+    Step([u8; 32], MerkleProof),
     Link([u8; 32]),
     Inputs(Vec<Value>),
+    State([u8; 32]),
 }
 
 #[derive(Debug, Clone)]
@@ -126,6 +122,8 @@ struct PartyState {
     hi_link: Option<[u8; 32]>,
     pending: Option<Pending>,
     answer: Option<Answer>,
+    /// Per round, the digest of the signed answer accepted (for equivocation).
+    answered: BTreeMap<u32, [u8; 32]>,
 }
 
 #[derive(Debug)]
@@ -134,6 +132,11 @@ enum Phase {
         lo: u64,
         hi: u64,
         asked: u64,
+    },
+    /// Final states agree but roots differ: descending the two trees to a differing leaf.
+    Descend {
+        asked: u64,
+        level: u32,
     },
     Nodes {
         graph: Graph,
@@ -153,6 +156,10 @@ enum Phase {
 
 /// The referee of one dispute (DESIGN §4): drives both parties with queries, checks every
 /// answer against the party's commitments and ends with a [`Verdict`].
+///
+/// Call order: [`Referee::new`] (first actions), then [`Referee::handle_signed`] for every
+/// message received and [`Referee::poll`] at [`Referee::next_deadline`], until an
+/// [`Action::Verdict`].
 pub struct Referee<R: Reexec> {
     job: JobId,
     steps: u64,
@@ -160,11 +167,17 @@ pub struct Referee<R: Reexec> {
     reexec: R,
     parties: [PartyState; 2],
     phase: Phase,
-    /// Last agreed step and its hash.
+    /// `h(S_0)` from the spec.
+    initial: [u8; 32],
+    /// Last agreed step's hash.
     lo_hash: [u8; 32],
     step_lo: u64,
     rounds: u32,
     verdict: Option<Verdict>,
+    guard: ReplayGuard,
+    /// The node-phase start, re-sent with every re-asked node-phase query (a party that lost
+    /// it could not answer, and must not forfeit for the network's fault).
+    node_start: Option<NodePhaseStart>,
 }
 
 impl<R: Reexec> std::fmt::Debug for Referee<R> {
@@ -178,13 +191,16 @@ impl<R: Reexec> std::fmt::Debug for Referee<R> {
     }
 }
 
+/// Replay-guard keys one dispute may use: two parties, a few dozen rounds each.
+const GUARD_CAPACITY: usize = 1024;
+
 impl<R: Reexec> Referee<R> {
     /// A referee for the dispute between `challenger` and `defendant`, each given as
     /// `(id, signed step-commitment root)`, over a job of `steps` steps. Returns the referee and
     /// its first actions (the query for `h(S_T)`).
     ///
     /// Errors: [`ProtocolError::InvalidArgument`] if `steps` is 0, the parties are the same
-    /// node or their roots are equal (no dispute); errors of `reexec.state_hash(0)`.
+    /// node or their roots are equal (no dispute); errors of `reexec.initial_state_hash()`.
     pub fn new(
         job: JobId,
         challenger: (NodeId, [u8; 32]),
@@ -199,7 +215,7 @@ impl<R: Reexec> Referee<R> {
                 "a dispute needs T ≥ 1 and two distinct parties with different roots".into(),
             ));
         }
-        let lo_hash = reexec.state_hash(0)?;
+        let initial = reexec.initial_state_hash()?;
         let party = |(id, root): (NodeId, [u8; 32])| PartyState {
             id,
             root,
@@ -208,6 +224,7 @@ impl<R: Reexec> Referee<R> {
             hi_link: None,
             pending: None,
             answer: None,
+            answered: BTreeMap::new(),
         };
         let mut r = Self {
             job,
@@ -220,10 +237,13 @@ impl<R: Reexec> Referee<R> {
                 hi: steps,
                 asked: steps,
             },
-            lo_hash,
+            initial,
+            lo_hash: initial,
             step_lo: 0,
             rounds: 0,
             verdict: None,
+            guard: ReplayGuard::new(GUARD_CAPACITY),
+            node_start: None,
         };
         let actions = r.ask_both(
             now_ms,
@@ -238,6 +258,17 @@ impl<R: Reexec> Referee<R> {
     /// Query rounds issued so far (re-asks not counted).
     pub fn rounds(&self) -> u32 {
         self.rounds
+    }
+
+    /// The current round (0-based): the envelope round of the referee's latest queries and of
+    /// the answers it accepts.
+    pub fn round(&self) -> u32 {
+        self.rounds.saturating_sub(1)
+    }
+
+    /// The dispute's job.
+    pub fn job(&self) -> JobId {
+        self.job
     }
 
     /// The verdict, once reached.
@@ -309,6 +340,16 @@ impl<R: Reexec> Referee<R> {
         self.finish(outcome, resolution)
     }
 
+    /// Both lose for a reason that no single honest party can cause (only reachable when both
+    /// parties are dishonest, or on a broken spec).
+    fn both_lose_malformed(&mut self) -> Vec<Action> {
+        let offender = self.parties[0].id;
+        self.both_lose(Resolution::Forfeit {
+            offender,
+            fault: Fault::Malformed,
+        })
+    }
+
     /// Re-asks or forfeits parties whose deadline has passed.
     pub fn poll(&mut self, now_ms: u64) -> Vec<Action> {
         if matches!(self.phase, Phase::Done) {
@@ -323,6 +364,14 @@ impl<R: Reexec> Referee<R> {
                 if q.retries < self.deadlines.max_retries {
                     q.retries += 1;
                     q.deadline = now_ms.saturating_add(self.deadlines.answer_ms);
+                    if let (Phase::Nodes { .. } | Phase::Inputs { .. }, Some(start)) =
+                        (&self.phase, &self.node_start)
+                    {
+                        out.push(Action::Send {
+                            to: p.id,
+                            msg: Message::NodePhaseStart(start.clone()),
+                        });
+                    }
                     out.push(Action::Send {
                         to: p.id,
                         msg: q.msg.clone(),
@@ -346,42 +395,112 @@ impl<R: Reexec> Referee<R> {
         }
     }
 
-    /// Handles a message `from` a party at `now_ms`.
+    /// Handles a signed message at `now_ms`: the normal entry point.
+    ///
+    /// Checks, in order, and on failure returns an error and changes nothing (the message is
+    /// ignored, so a forger cannot make an honest party lose):
+    /// the signature and job ([`ProtocolError::BadSignature`], [`ProtocolError::InvalidArgument`]),
+    /// that the signer is a party ([`ProtocolError::InvalidTransition`]), and — except for a
+    /// [`Message::JobCommit`] — freshness ([`ProtocolError::Replay`]).
+    ///
+    /// Then, validly signed by a party:
+    /// - a `JobCommit` of this job with another root or step count than the party's bound
+    ///   commitment is proof of equivocation: the signer forfeits ([`Fault::Equivocation`]),
+    ///   whoever delivered it;
+    /// - an answer for an earlier round is ignored; a second, different answer of the same kind
+    ///   for a round already answered is equivocation;
+    /// - otherwise the answer is checked as in [`Referee::handle`].
+    pub fn handle_signed(&mut self, now_ms: u64, signed: &SignedMessage) -> Result<Vec<Action>> {
+        verify_message(signed)?;
+        if signed.job != self.job {
+            return Err(ProtocolError::InvalidArgument(
+                "message signed for another job".into(),
+            ));
+        }
+        let side = self.party_side(&signed.signer)?;
+        if matches!(self.phase, Phase::Done) {
+            return Ok(Vec::new());
+        }
+        if let Message::JobCommit(c) = &signed.statement {
+            let p = &self.parties[side.ix()];
+            if c.trainer == p.id && (c.root != p.root || c.steps != self.steps) {
+                return Ok(self.forfeit(side, Fault::Equivocation));
+            }
+            return Ok(Vec::new());
+        }
+        self.guard.accept(signed)?;
+        let digest = blake3::hash(&borsh::to_vec(&signed.statement).map_err(|e| {
+            ProtocolError::Malformed {
+                what: "signed statement",
+                detail: e.to_string(),
+            }
+        })?);
+        let digest = *digest.as_bytes();
+        if let Some(prev) = self.parties[side.ix()].answered.get(&signed.round) {
+            if *prev != digest && is_answer(&signed.statement) {
+                return Ok(self.forfeit(side, Fault::Equivocation));
+            }
+            return Ok(Vec::new());
+        }
+        if signed.round != self.round() {
+            return Ok(Vec::new());
+        }
+        let answers_now = self.parties[side.ix()].pending.is_some();
+        let out = self.handle_from(now_ms, side, signed.statement.clone());
+        if answers_now && is_answer(&signed.statement) {
+            self.parties[side.ix()]
+                .answered
+                .insert(signed.round, digest);
+        }
+        Ok(out)
+    }
+
+    fn party_side(&self, from: &NodeId) -> Result<Side> {
+        self.side_of(from)
+            .ok_or_else(|| ProtocolError::InvalidTransition {
+                phase: self.phase_name(),
+                detail: "message from a node that is not a party of the dispute".into(),
+            })
+    }
+
+    /// Handles a message `from` a party whose origin the caller has already authenticated
+    /// (tests; a transport that authenticates peers). Prefer [`Referee::handle_signed`].
     ///
     /// Errors: [`ProtocolError::InvalidTransition`] if `from` is not a party of this dispute
     /// (nothing changes). A party's unsolicited message is ignored; a malformed, contradictory
     /// or unprovable answer ends the dispute with that party's forfeit.
     pub fn handle(&mut self, now_ms: u64, from: &NodeId, msg: Message) -> Result<Vec<Action>> {
-        let side = self
-            .side_of(from)
-            .ok_or_else(|| ProtocolError::InvalidTransition {
-                phase: self.phase_name(),
-                detail: "message from a node that is not a party of the dispute".into(),
-            })?;
+        let side = self.party_side(from)?;
+        Ok(self.handle_from(now_ms, side, msg))
+    }
+
+    fn handle_from(&mut self, now_ms: u64, side: Side, msg: Message) -> Vec<Action> {
         if matches!(self.phase, Phase::Done) || self.parties[side.ix()].pending.is_none() {
-            return Ok(Vec::new());
+            return Vec::new();
         }
         if self.is_stale(&msg) {
             // A late copy of an answer to an earlier (re-sent) query: not an offence.
-            return Ok(Vec::new());
+            return Vec::new();
         }
         let answer = match self.check_answer(side, msg) {
             Ok(a) => a,
-            Err(fault) => return Ok(self.forfeit(side, fault)),
+            Err(fault) => return self.forfeit(side, fault),
         };
         let p = &mut self.parties[side.ix()];
         p.pending = None;
         p.answer = Some(answer);
         if self.parties.iter().all(|p| p.answer.is_some()) {
-            return Ok(self.advance(now_ms));
+            return self.advance(now_ms);
         }
-        Ok(Vec::new())
+        Vec::new()
     }
 
     /// An answer of the current phase's kind for another step or node than the one asked.
     fn is_stale(&self, msg: &Message) -> bool {
         match (&self.phase, msg) {
-            (Phase::Steps { asked, .. }, Message::StepAnswer(a)) => a.step != *asked,
+            (Phase::Steps { asked, .. } | Phase::Descend { asked, .. }, Message::StepAnswer(a)) => {
+                a.step != *asked
+            }
             (Phase::Nodes { asked, .. }, Message::NodeAnswer(a)) => a.index != *asked,
             (Phase::Nodes { .. }, Message::StepAnswer(_)) => true,
             (Phase::Inputs { .. }, Message::NodeAnswer(_)) => true,
@@ -392,19 +511,20 @@ impl<R: Reexec> Referee<R> {
     fn phase_name(&self) -> &'static str {
         match self.phase {
             Phase::Steps { .. } => "step bisection",
+            Phase::Descend { .. } => "merkle descent",
             Phase::Nodes { .. } => "node bisection",
             Phase::Inputs { .. } => "input transfer",
             Phase::Done => "done",
         }
     }
 
-    /// Checks one answer against the party's commitments.
+    /// Checks one answer against the party's commitments and the agreed data.
     fn check_answer(&mut self, side: Side, msg: Message) -> std::result::Result<Answer, Fault> {
         let steps = self.steps;
         let p = &mut self.parties[side.ix()];
         match (&self.phase, msg) {
             (
-                Phase::Steps { asked, .. },
+                Phase::Steps { asked, .. } | Phase::Descend { asked, .. },
                 Message::StepAnswer(StepAnswer {
                     step,
                     state_hash,
@@ -414,9 +534,10 @@ impl<R: Reexec> Referee<R> {
                 if step != *asked {
                     return Err(Fault::Malformed);
                 }
-                StepCommitment::verify(&p.root, steps, step, &state_hash, &proof.to_proof())
+                let proof = proof.to_proof();
+                StepCommitment::verify(&p.root, steps, step, &state_hash, &proof)
                     .map_err(|_| Fault::BadProof)?;
-                Ok(Answer::Step(state_hash))
+                Ok(Answer::Step(state_hash, proof))
             }
             (
                 Phase::Nodes { graph, asked, .. },
@@ -446,41 +567,39 @@ impl<R: Reexec> Referee<R> {
                 Ok(Answer::Link(link))
             }
             (
-                Phase::Inputs { graph, node, .. },
-                Message::InputTransfer(InputTransfer { index, inputs }),
+                Phase::Inputs {
+                    graph,
+                    node,
+                    prev_link,
+                },
+                Message::InputTransfer(InputTransfer {
+                    index,
+                    inputs,
+                    proof,
+                }),
             ) => {
                 if index != *node {
                     return Err(Fault::Malformed);
                 }
-                let refs = usize::try_from(*node - 1)
-                    .ok()
-                    .and_then(|i| graph.nodes.get(i))
-                    .map(|n| n.inputs.clone())
-                    .ok_or(Fault::Malformed)?;
-                if refs.len() != inputs.len() {
-                    return Err(Fault::Malformed);
-                }
-                let mut values = Vec::with_capacity(refs.len());
-                for (r, blob) in refs.iter().zip(inputs.iter()) {
-                    let v = blob.to_value().map_err(|_| Fault::BadInput)?;
-                    let agreed = match *r {
-                        ValueRef::Input(k) => Some(
-                            self.reexec
-                                .graph_input(self.step_lo, k)
-                                .map_err(|_| Fault::Malformed)?
-                                .hash(),
-                        ),
-                        ValueRef::Const(k) => graph.consts.get(k).map(|c| c.hash()),
-                        ValueRef::Node { .. } => None,
-                    };
-                    if let Some(h) = agreed
-                        && h != v.hash()
-                    {
-                        return Err(Fault::BadInput);
+                let refused = |_: Refused| Fault::BadInput;
+                check_proof(graph, self.step_lo, &self.lo_hash, prev_link, *node, &proof)
+                    .map_err(refused)?;
+                let batch = self
+                    .reexec
+                    .batch(proof.state.data_cursor)
+                    .map_err(|_| Fault::BadInput)?;
+                let m = graph.nodes.len() as u64 + 1;
+                if *node == m {
+                    if !inputs.is_empty() {
+                        return Err(Fault::Malformed);
                     }
-                    values.push(v);
+                    return assemble_state(graph, &proof, &batch)
+                        .map(Answer::State)
+                        .map_err(refused);
                 }
-                Ok(Answer::Inputs(values))
+                check_inputs(graph, *node, &inputs, &proof, &batch)
+                    .map(Answer::Inputs)
+                    .map_err(refused)
             }
             _ => Err(Fault::Malformed),
         }
@@ -496,34 +615,27 @@ impl<R: Reexec> Referee<R> {
         let phase = std::mem::replace(&mut self.phase, Phase::Done);
         match (phase, answers) {
             (
-                Phase::Steps {
-                    mut lo,
-                    mut hi,
-                    asked,
-                },
-                [Some(Answer::Step(a)), Some(Answer::Step(b))],
+                Phase::Steps { lo, hi, asked },
+                [Some(Answer::Step(a, pa)), Some(Answer::Step(b, pb))],
+            ) => {
+                if a == b && asked == self.steps {
+                    // Equal final states under different roots: find a differing leaf.
+                    return self.descend(now_ms, &pa, &pb, u32::MAX);
+                }
+                self.bisect_steps(now_ms, lo, hi, asked, a, b)
+            }
+            (
+                Phase::Descend { asked, level },
+                [Some(Answer::Step(a, pa)), Some(Answer::Step(b, pb))],
             ) => {
                 if a == b {
-                    if asked == self.steps {
-                        // Equal final states under different roots: nothing to settle by
-                        // bisection (documented limitation); the challenge was unfounded.
-                        return self.forfeit(Side::Challenger, Fault::Malformed);
-                    }
-                    lo = asked;
-                    self.lo_hash = a;
-                } else {
-                    hi = asked;
-                    self.parties[0].hi_hash = Some(a);
-                    self.parties[1].hi_hash = Some(b);
+                    return self.descend(now_ms, &pa, &pb, level);
                 }
-                if hi > lo + 1 {
-                    let mid = lo + (hi - lo) / 2;
-                    self.phase = Phase::Steps { lo, hi, asked: mid };
-                    let round = self.rounds;
-                    return self
-                        .ask_both(now_ms, Message::StepQuery(StepQuery { round, step: mid }));
+                if asked == 0 {
+                    return self.settle_initial(a, b);
                 }
-                self.start_nodes(now_ms, lo)
+                // Leaf `asked` differs; leaf 0 is the spec's `S_0`: bisect between them.
+                self.bisect_steps(now_ms, 0, asked, asked, a, b)
             }
             (
                 Phase::Nodes {
@@ -536,8 +648,8 @@ impl<R: Reexec> Referee<R> {
                 [Some(Answer::Link(a)), Some(Answer::Link(b))],
             ) => {
                 // The last link `c_{N+1}` binds the disagreeing `h(S_{lo+1})`, so it counts as
-                // disagreed even when both send the same one: one of them then fails the
-                // consistency check of `check_state_links`.
+                // disagreed even when both send the same one; the state assembly then decides
+                // on the proven state hashes themselves.
                 if a == b && asked != graph.nodes.len() as u64 + 1 {
                     lo_i = asked;
                     lo_link = a;
@@ -559,10 +671,6 @@ impl<R: Reexec> Referee<R> {
                     return self
                         .ask_both(now_ms, Message::NodeQuery(NodeQuery { round, index: mid }));
                 }
-                let m = graph.nodes.len() as u64 + 1;
-                if hi_i == m {
-                    return self.check_state_links(lo_link, m);
-                }
                 self.phase = Phase::Inputs {
                     graph,
                     node: hi_i,
@@ -576,26 +684,73 @@ impl<R: Reexec> Referee<R> {
                     node,
                     prev_link,
                 },
-                [Some(Answer::Inputs(a)), Some(Answer::Inputs(b))],
-            ) => self.recompute(&graph, node, prev_link, [a, b]),
-            _ => self.both_lose(Resolution::Forfeit {
-                offender: self.parties[0].id,
-                fault: Fault::Malformed,
-            }),
+                [Some(a), Some(b)],
+            ) => self.recompute(&graph, node, prev_link, a, b),
+            _ => self.both_lose_malformed(),
         }
+    }
+
+    /// One step of step bisection with `lo` agreed, `hi` disagreed and the answers `a`, `b`
+    /// for step `asked`.
+    fn bisect_steps(
+        &mut self,
+        now_ms: u64,
+        mut lo: u64,
+        mut hi: u64,
+        asked: u64,
+        a: [u8; 32],
+        b: [u8; 32],
+    ) -> Vec<Action> {
+        if a == b {
+            lo = asked;
+            self.lo_hash = a;
+        } else {
+            hi = asked;
+            self.parties[0].hi_hash = Some(a);
+            self.parties[1].hi_hash = Some(b);
+        }
+        if hi > lo + 1 {
+            let mid = lo + (hi - lo) / 2;
+            self.phase = Phase::Steps { lo, hi, asked: mid };
+            let round = self.rounds;
+            return self.ask_both(now_ms, Message::StepQuery(StepQuery { round, step: mid }));
+        }
+        self.start_nodes(now_ms, lo)
+    }
+
+    /// Equal leaf values under different roots: query the first leaf of the lowest differing
+    /// subtree on the path (strictly below `below`).
+    fn descend(
+        &mut self,
+        now_ms: u64,
+        pa: &MerkleProof,
+        pb: &MerkleProof,
+        below: u32,
+    ) -> Vec<Action> {
+        let Some((level, k)) = differing_subtree(pa, pb).filter(|(l, _)| *l < below) else {
+            // Two valid proofs of one leaf under different roots always differ below the last
+            // differing level (barring a hash collision).
+            return self.both_lose_malformed();
+        };
+        let Some(leaf) = k.checked_shl(level).filter(|&l| l <= self.steps) else {
+            return self.both_lose_malformed();
+        };
+        self.phase = Phase::Descend { asked: leaf, level };
+        let round = self.rounds;
+        self.ask_both(now_ms, Message::StepQuery(StepQuery { round, step: leaf }))
+    }
+
+    /// The parties differ on `h(S_0)`, which the spec fixes.
+    fn settle_initial(&mut self, a: [u8; 32], b: [u8; 32]) -> Vec<Action> {
+        let truth = self.initial;
+        self.settle(0, 0, [a, b], truth)
     }
 
     fn start_nodes(&mut self, now_ms: u64, lo: u64) -> Vec<Action> {
         self.step_lo = lo;
         let graph = match self.reexec.graph(lo) {
             Ok(g) => g,
-            Err(_) => {
-                let offender = self.parties[0].id;
-                return self.both_lose(Resolution::Forfeit {
-                    offender,
-                    fault: Fault::Malformed,
-                });
-            }
+            Err(_) => return self.both_lose_malformed(),
         };
         let m = graph.nodes.len() as u64 + 1;
         let start = NodePhaseStart {
@@ -604,6 +759,7 @@ impl<R: Reexec> Referee<R> {
             nodes: m,
         };
         let lo_link = PrefixChain::start(&self.lo_hash);
+        self.node_start = Some(start.clone());
         self.phase = Phase::Nodes {
             graph,
             lo_i: 0,
@@ -624,77 +780,66 @@ impl<R: Reexec> Referee<R> {
         out
     }
 
-    /// The first disputed position is the state-assembly pseudo-node `N + 1`: each party's
-    /// `c_{N+1}` must follow from the agreed `c_N` and its proven `h(S_{lo+1})`; then the
-    /// referee's own `h(S_{lo+1})` decides.
-    fn check_state_links(&mut self, c_n: [u8; 32], m: u64) -> Vec<Action> {
-        let mut links = [[0u8; 32]; 2];
-        let mut consistent = [false; 2];
-        for s in SIDES {
-            let p = &self.parties[s.ix()];
-            if let (Some(h), Some(c)) = (p.hi_hash, p.hi_link) {
-                links[s.ix()] = c;
-                consistent[s.ix()] = PrefixChain::link(&c_n, &TensorHash(h)) == c;
-            }
-        }
-        match consistent {
-            [false, false] => {
-                let offender = self.parties[0].id;
-                return self.both_lose(Resolution::Forfeit {
-                    offender,
-                    fault: Fault::Equivocation,
-                });
-            }
-            [false, true] => return self.forfeit(Side::Challenger, Fault::Equivocation),
-            [true, false] => return self.forfeit(Side::Defendant, Fault::Equivocation),
-            [true, true] => {}
-        }
-        let truth = match self.reexec.state_hash(self.step_lo + 1) {
-            Ok(h) => PrefixChain::link(&c_n, &TensorHash(h)),
-            Err(_) => {
-                let offender = self.parties[0].id;
-                return self.both_lose(Resolution::Forfeit {
-                    offender,
-                    fault: Fault::Malformed,
-                });
-            }
-        };
-        self.settle(m, links, [truth, truth])
-    }
-
+    /// Both parties proved the inputs of position `node`; they are the same values (each
+    /// checked against the same agreed hashes), so the referee runs the operator once — or, at
+    /// the state-assembly position `N + 1`, assembles `h(S_{lo+1})` — and compares the claims.
     fn recompute(
         &mut self,
         graph: &Graph,
         node: u64,
         prev: [u8; 32],
-        inputs: [Vec<Value>; 2],
+        a: Answer,
+        _b: Answer,
     ) -> Vec<Action> {
-        let op = &graph.nodes[(node - 1) as usize].op;
-        let links = [
-            self.parties[0].hi_link.unwrap_or_default(),
-            self.parties[1].hi_link.unwrap_or_default(),
-        ];
-        let mut truth = [[0u8; 32]; 2];
-        for s in SIDES {
-            let own: Vec<&Value> = inputs[s.ix()].iter().collect();
-            match self.reexec.execute(op, &own) {
-                Ok(outs) => truth[s.ix()] = PrefixChain::link(&prev, &node_hash(&outs)),
-                Err(_) => return self.forfeit(s, Fault::BadInput),
+        match a {
+            Answer::State(truth) => {
+                let claims = [
+                    self.parties[0].hi_hash.unwrap_or_default(),
+                    self.parties[1].hi_hash.unwrap_or_default(),
+                ];
+                self.settle(self.step_lo, node, claims, truth)
             }
+            Answer::Inputs(values) => {
+                let Some(op) = usize::try_from(node - 1)
+                    .ok()
+                    .and_then(|i| graph.nodes.get(i))
+                    .map(|n| n.op.clone())
+                else {
+                    return self.both_lose_malformed();
+                };
+                let refs: Vec<&Value> = values.iter().collect();
+                let outs = match self.reexec.execute(&op, &refs) {
+                    Ok(o) => o,
+                    // Agreed inputs that do not run: the step the honest side ran cannot have
+                    // had them, so neither party is honest.
+                    Err(_) => return self.both_lose_malformed(),
+                };
+                let truth = PrefixChain::link(&prev, &node_hash(&outs));
+                let claims = [
+                    self.parties[0].hi_link.unwrap_or_default(),
+                    self.parties[1].hi_link.unwrap_or_default(),
+                ];
+                self.settle(self.step_lo, node, claims, truth)
+            }
+            _ => self.both_lose_malformed(),
         }
-        self.settle(node, links, truth)
     }
 
-    /// Compares each party's claimed link with the recomputed one (per party: recomputed from
-    /// the inputs it sent, which equal the other's whenever both are honest about agreed data).
-    fn settle(&mut self, node: u64, claims: [[u8; 32]; 2], truth: [[u8; 32]; 2]) -> Vec<Action> {
-        let ok = [claims[0] == truth[0], claims[1] == truth[1]];
+    /// Compares each party's claim (a link `c_{i*}`, or a state hash) with the recomputed one.
+    fn settle(
+        &mut self,
+        step: u64,
+        node: u64,
+        claims: [[u8; 32]; 2],
+        truth: [u8; 32],
+    ) -> Vec<Action> {
+        let ok = [claims[0] == truth, claims[1] == truth];
         let resolution = Resolution::Recomputed {
-            step: self.step_lo,
+            step,
             node,
             challenger_hash: claims[0],
             defendant_hash: claims[1],
-            recomputed_hash: if ok[1] { truth[1] } else { truth[0] },
+            recomputed_hash: truth,
         };
         let ids = [self.parties[0].id, self.parties[1].id];
         match ok {
@@ -712,7 +857,16 @@ impl<R: Reexec> Referee<R> {
                 },
                 resolution,
             ),
+            // `[true, true]` cannot happen: the claims differ at the disputed position.
             _ => self.both_lose(resolution),
         }
     }
+}
+
+/// Whether `msg` is a party's answer to a query.
+fn is_answer(msg: &Message) -> bool {
+    matches!(
+        msg,
+        Message::StepAnswer(_) | Message::NodeAnswer(_) | Message::InputTransfer(_)
+    )
 }

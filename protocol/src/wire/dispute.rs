@@ -5,6 +5,7 @@
 
 use borsh::{BorshDeserialize, BorshSerialize};
 
+use super::agreed::AgreedProof;
 use super::blob::ValueBlob;
 use super::proof::WireProof;
 use crate::codec::BoundedVec;
@@ -96,15 +97,22 @@ pub struct InputQuery {
     pub index: u64,
 }
 
-/// Party → referee: the input values of the disputed node, in the node's input order. Each
-/// blob carries its hash, checked on receipt ([`ValueBlob::to_value`]) and then against the
-/// hash the parties agreed on.
+/// Party → referee: the input values of the disputed node, in the node's input order, with the
+/// proof that they follow from agreed data. Each blob carries its hash, checked on receipt
+/// ([`ValueBlob::to_value`]) and then against the hash [`InputTransfer::proof`] proves: a
+/// parameter or optimizer tensor against the manifest of `S_lo`, a node output against the
+/// chain segment, a batch value or constant against the referee's own.
+///
+/// For the state-assembly pseudo-node (`index = N + 1`) `inputs` is empty: the referee
+/// assembles `h(S_{lo+1})` from the proven hashes alone.
 #[derive(Debug, Clone, PartialEq, Eq, BorshSerialize, BorshDeserialize)]
 pub struct InputTransfer {
     /// The disputed node's index.
     pub index: u64,
     /// Its inputs, at most [`MAX_NODE_INPUTS`].
     pub inputs: BoundedVec<ValueBlob, MAX_NODE_INPUTS>,
+    /// The manifest of `S_lo` and the chain segment the inputs are proven against.
+    pub proof: AgreedProof,
 }
 
 /// Who won.
@@ -150,11 +158,13 @@ pub enum Resolution {
         step: u64,
         /// The disputed node's index.
         node: u64,
-        /// The challenger's claimed `h(out(v*))`.
+        /// The challenger's claim at the disputed position: its prefix-chain link `c_{v*}`
+        /// for a node, its `h(S_{lo+1})` for the state assembly (`node = N + 1`), its
+        /// `h(S_0)` for a dispute about the initial state (`step = node = 0`).
         challenger_hash: [u8; 32],
-        /// The defendant's claimed `h(out(v*))`.
+        /// The defendant's claim, as `challenger_hash`.
         defendant_hash: [u8; 32],
-        /// The referee's recomputed `h(out(v*))`.
+        /// The referee's recomputed value, as `challenger_hash`.
         recomputed_hash: [u8; 32],
     },
     /// A party forfeited.

@@ -44,6 +44,45 @@ fn blob() -> impl Strategy<Value = ValueBlob> {
         })
 }
 
+fn named() -> impl Strategy<Value = NamedHash> {
+    (prop::collection::vec(any::<u8>(), 1..8), any::<[u8; 32]>()).prop_map(|(n, hash)| NamedHash {
+        name: BoundedVec::new(n).unwrap(),
+        hash,
+    })
+}
+
+fn agreed_proof() -> impl Strategy<Value = AgreedProof> {
+    (
+        any::<u64>(),
+        any::<u64>(),
+        prop::collection::vec(named(), 0..3),
+        prop::collection::vec(named(), 0..3),
+        any::<u64>(),
+        any::<[u8; 32]>(),
+        prop::collection::vec(prop::collection::vec(any::<[u8; 32]>(), 1..3), 0..3),
+    )
+        .prop_map(
+            |(step, data_cursor, p, o, first, start, outs)| AgreedProof {
+                state: StateManifest {
+                    step,
+                    data_cursor,
+                    params: BoundedVec::new(p).unwrap(),
+                    optim: BoundedVec::new(o).unwrap(),
+                },
+                chain: ChainSegment {
+                    first,
+                    start,
+                    outputs: BoundedVec::new(
+                        outs.into_iter()
+                            .map(|v| BoundedVec::new(v).unwrap())
+                            .collect(),
+                    )
+                    .unwrap(),
+                },
+            },
+        )
+}
+
 fn outcome() -> impl Strategy<Value = Outcome> {
     prop_oneof![
         (node(), node()).prop_map(|(winner, loser)| Outcome::Winner { winner, loser }),
@@ -160,12 +199,18 @@ fn message() -> impl Strategy<Value = Message> {
             }
         ),
         any::<u64>().prop_map(|index| Message::InputQuery(InputQuery { index })),
-        (any::<u64>(), prop::collection::vec(blob(), 0..3)).prop_map(|(index, b)| {
-            Message::InputTransfer(InputTransfer {
-                index,
-                inputs: BoundedVec::new(b).unwrap(),
-            })
-        }),
+        (
+            any::<u64>(),
+            prop::collection::vec(blob(), 0..3),
+            agreed_proof()
+        )
+            .prop_map(|(index, b, proof)| {
+                Message::InputTransfer(InputTransfer {
+                    index,
+                    inputs: BoundedVec::new(b).unwrap(),
+                    proof,
+                })
+            }),
         (h(), outcome(), resolution()).prop_map(|(job, outcome, resolution)| {
             Message::Verdict(Verdict {
                 job,

@@ -1,0 +1,189 @@
+//! Tiny real jobs, their cached honest runs, and a one-call dispute between two players.
+
+use std::sync::{Arc, OnceLock};
+
+use pinpoint_kernels::train::{JobSpec, LoadedSpec};
+use pinpoint_protocol::dispute::driver::{DisputeReport, Respond, run};
+use pinpoint_protocol::dispute::strategy::{Cheater, Strategy};
+use pinpoint_protocol::dispute::{
+    Answerer, Deadlines, JobReexec, Party, Referee, RunRecord, Tamper,
+};
+use pinpoint_protocol::id::{JobId, NodeId, NodeKey};
+use pinpoint_protocol::wire::Outcome;
+
+pub const JOB: JobId = [7; 32];
+
+fn mlp(steps: u64, hidden: u32, activation: &str, seed: u64) -> String {
+    format!(
+        r#"
+seed = {seed}
+steps = {steps}
+checkpoint_every = {steps}
+batch_size = 4
+[model]
+kind = "mlp"
+input = 2
+hidden = [{hidden}]
+classes = 2
+activation = "{activation}"
+[data]
+kind = "spirals"
+classes = 2
+turns = 0.5
+noise = 0.0
+[optimizer]
+kind = "adamw"
+lr = 0.01
+beta1 = 0.9
+beta2 = 0.99
+eps = 1e-8
+weight_decay = 0.0
+[schedule]
+warmup_steps = 4
+[eval]
+every = {steps}
+batches = 1
+batch_size = 8
+"#
+    )
+}
+
+fn transformer(steps: u64) -> String {
+    format!(
+        r#"
+seed = 11
+steps = {steps}
+checkpoint_every = {steps}
+batch_size = 2
+[model]
+kind = "transformer"
+vocab = 15
+context = 8
+layers = 1
+width = 8
+heads = 2
+mlp_ratio = 2
+[data]
+kind = "addition"
+digits = 2
+[optimizer]
+kind = "sgd"
+lr = 0.05
+momentum = 0.9
+weight_decay = 0.0
+[schedule]
+warmup_steps = 2
+[eval]
+every = {steps}
+batches = 1
+batch_size = 4
+"#
+    )
+}
+
+/// The jobs the tests dispute over: three tiny MLPs and a tiny transformer.
+pub const JOBS: usize = 4;
+
+/// The spec of job `j`.
+pub fn spec(j: usize) -> JobSpec {
+    let text = match j {
+        0 => mlp(12, 4, "relu", 5),
+        1 => mlp(5, 3, "tanh", 6),
+        2 => mlp(9, 6, "gelu", 7),
+        _ => transformer(6),
+    };
+    LoadedSpec::from_toml_str(&text).unwrap().spec
+}
+
+/// The honest run of job `j`, computed once.
+pub fn honest(j: usize) -> Arc<RunRecord> {
+    static RUNS: [OnceLock<Arc<RunRecord>>; JOBS] = [
+        OnceLock::new(),
+        OnceLock::new(),
+        OnceLock::new(),
+        OnceLock::new(),
+    ];
+    RUNS[j]
+        .get_or_init(|| Arc::new(RunRecord::honest(&spec(j), None).unwrap()))
+        .clone()
+}
+
+/// `T` of job `j`.
+pub fn steps(j: usize) -> u64 {
+    honest(j).steps.len() as u64
+}
+
+/// `N` of job `j`.
+pub fn nodes(j: usize) -> u64 {
+    honest(j).steps[0].graph.nodes.len() as u64
+}
+
+pub fn key(seed: u8) -> NodeKey {
+    NodeKey::from_seed([seed; 32])
+}
+
+pub fn id(seed: u8) -> NodeId {
+    key(seed).node_id()
+}
+
+pub const REFEREE: u8 = 100;
+
+/// One side of a dispute.
+#[derive(Debug, Clone, Copy)]
+pub enum Player {
+    Honest,
+    Cheat(Strategy),
+}
+
+/// A player built for job `j` with key `seed`.
+pub fn build(j: usize, seed: u8, p: Player) -> (Box<dyn Respond>, [u8; 32]) {
+    let source = Box::new(honest(j));
+    match p {
+        Player::Honest => {
+            let party = Party::from_source(source, Tamper::None).unwrap();
+            let root = party.root();
+            (
+                Box::new(Answerer::new(key(seed), JOB, id(REFEREE), party)),
+                root,
+            )
+        }
+        Player::Cheat(s) => {
+            let c = Cheater::build(key(seed), JOB, id(REFEREE), source, s).unwrap();
+            let root = c.root();
+            (Box::new(c), root)
+        }
+    }
+}
+
+/// A referee for job `j` between challenger `(1, ra)` and defendant `(2, rb)`.
+pub fn referee(
+    j: usize,
+    ra: [u8; 32],
+    rb: [u8; 32],
+) -> (Referee<JobReexec>, Vec<pinpoint_protocol::dispute::Action>) {
+    Referee::new(
+        JOB,
+        (id(1), ra),
+        (id(2), rb),
+        steps(j),
+        1_000,
+        Deadlines::default(),
+        JobReexec::new(&spec(j), None).unwrap(),
+    )
+    .unwrap()
+}
+
+/// Runs the dispute of job `j` between challenger `a` (key 1) and defendant `b` (key 2).
+pub fn dispute(j: usize, a: Player, b: Player) -> DisputeReport {
+    let (mut pa, ra) = build(j, 1, a);
+    let (mut pb, rb) = build(j, 2, b);
+    let (r, actions) = referee(j, ra, rb);
+    run(r, actions, &key(REFEREE), [pa.as_mut(), pb.as_mut()], 1_000).unwrap()
+}
+
+pub fn winner(r: &DisputeReport) -> Option<NodeId> {
+    match r.verdict.outcome {
+        Outcome::Winner { winner, .. } => Some(winner),
+        Outcome::BothLose { .. } => None,
+    }
+}
