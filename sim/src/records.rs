@@ -1,6 +1,7 @@
 //! Built-in tiny job specs and the cache of run records: training is deterministic, so the
 //! honest record of a spec is computed once (real RepOps training, every node traced) and
-//! shared by every run through an [`Arc`]; forged records are cached by their forgery.
+//! shared by every run through an [`Arc`], with the referee's spec-derived re-execution
+//! ([`SpecReexec`]); forged runs' hashes and commitments are cached by their forgery.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, Mutex};
@@ -10,7 +11,8 @@ use pinpoint_kernels::train::LoadedSpec;
 use pinpoint_protocol::merkle::StepCommitment;
 
 use crate::error::{Result, SimError};
-use crate::glue::dispute::{self, RunRecord};
+use crate::glue::dispute::{self, Forge, RunRecord, SpecReexec};
+use pinpoint_protocol::dispute::RunSource;
 
 /// Names of the built-in specs.
 pub const BUILTIN_SPECS: [&str; 2] = ["mlp-tiny", "mlp-small"];
@@ -68,24 +70,31 @@ pub fn builtin_steps(name: &str) -> Option<u64> {
     }
 }
 
-/// A record with its commitment.
+/// A run a trainer commits to: its state hashes, its commitment and how it was forged.
 #[derive(Debug)]
 pub struct Committed {
-    /// The record (shared).
-    pub record: Arc<RunRecord>,
+    /// `h(S_0) … h(S_T)` as committed.
+    pub state_hashes: Vec<[u8; 32]>,
     /// Its step commitment (for openings).
     pub commitment: StepCommitment,
     /// The transitions `t` (1-based) whose `S_{t−1} → S_t` is not the honest function.
     pub corrupt: BTreeSet<u64>,
+    /// `None` for the honest run.
+    pub forgery: Option<Forgery>,
 }
 
 impl Committed {
-    fn new(record: RunRecord, corrupt: BTreeSet<u64>) -> Result<Self> {
-        let commitment = StepCommitment::new(&record.state_hashes)?;
+    fn new(state_hashes: Vec<[u8; 32]>, forgery: Option<Forgery>) -> Result<Self> {
+        let commitment = StepCommitment::new(&state_hashes)?;
+        let corrupt = forgery
+            .as_ref()
+            .map(|f| f.forge.corrupt_transitions())
+            .unwrap_or_default();
         Ok(Self {
-            record: Arc::new(record),
+            state_hashes,
             commitment,
             corrupt,
+            forgery,
         })
     }
 
@@ -96,33 +105,35 @@ impl Committed {
 
     /// Number of steps `T`.
     pub fn steps(&self) -> u64 {
-        self.record.steps.len() as u64
+        self.state_hashes.len().saturating_sub(1) as u64
     }
 }
 
-/// What a cheater's record deviates in (the cache key).
+/// What a cheater's run deviates in (the cache key).
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
 pub struct Forgery {
-    /// Corrupted transitions (1-based, non-empty).
-    pub corrupt: BTreeSet<u64>,
-    /// A wrong node output `(step, node index)`.
-    pub node: Option<(u64, usize)>,
-    /// Tells independent cheaters apart; colluders share it.
+    /// The corruption.
+    pub forge: Forge,
+    /// Tells independent cheaters apart (taken mod 128); colluders share it.
     pub salt: u64,
 }
 
-/// One spec's honest record, its graph size and its forgeries.
+/// One spec's honest record, its graph size, the referee's re-execution and the forged runs.
 #[derive(Debug)]
 pub struct SpecRecords {
-    /// The honest run.
+    /// The honest run's hashes and commitment.
     pub honest: Arc<Committed>,
+    /// The honest run's full record (what every party answers from, through a corruption).
+    pub record: Arc<RunRecord>,
     /// Nodes per step graph, `N`.
     pub nodes: u64,
+    /// The referee's re-execution, derived from the spec alone (shared by every dispute).
+    pub reexec: SpecReexec,
     forged: Mutex<BTreeMap<Forgery, Arc<Committed>>>,
 }
 
 impl SpecRecords {
-    /// The record of `forgery` (built once).
+    /// The committed run of `forgery` (built once).
     pub fn forged(&self, forgery: &Forgery) -> Result<Arc<Committed>> {
         let mut map = self.forged.lock().map_err(|_| SimError::Spec {
             name: "forged records".into(),
@@ -131,15 +142,24 @@ impl SpecRecords {
         if let Some(c) = map.get(forgery) {
             return Ok(Arc::clone(c));
         }
-        let rec = dispute::forge(
-            &self.honest.record,
-            &forgery.corrupt,
-            forgery.node,
-            forgery.salt,
-        )?;
-        let c = Arc::new(Committed::new(rec, forgery.corrupt.clone())?);
+        let src = dispute::forged_source(&self.record, &forgery.forge, forgery.salt)?;
+        let c = Arc::new(Committed::new(
+            src.state_hashes().to_vec(),
+            Some(forgery.clone()),
+        )?);
         map.insert(forgery.clone(), Arc::clone(&c));
         Ok(c)
+    }
+
+    /// A fresh source of `run` for a dispute party: the honest record, or the protocol's
+    /// corrupted run over it.
+    ///
+    /// Errors: as [`dispute::forged_source`].
+    pub fn source(&self, run: &Committed) -> Result<Box<dyn RunSource>> {
+        Ok(match &run.forgery {
+            None => dispute::honest_source(&self.record),
+            Some(f) => dispute::forged_source(&self.record, &f.forge, f.salt)?,
+        })
     }
 }
 
@@ -185,8 +205,10 @@ impl RecordCache {
         let rec = dispute::honest_record(&spec, self.cpu.clone())?;
         let nodes = dispute::graph_nodes(&rec);
         let s = Arc::new(SpecRecords {
-            honest: Arc::new(Committed::new(rec, BTreeSet::new())?),
+            honest: Arc::new(Committed::new(rec.state_hashes.clone(), None)?),
+            record: Arc::new(rec),
             nodes,
+            reexec: SpecReexec::new(&spec)?,
             forged: Mutex::new(BTreeMap::new()),
         });
         map.insert(name.into(), Arc::clone(&s));

@@ -17,20 +17,6 @@ pub fn run_seed(scenario: &Scenario, seed: u64, cache: &RecordCache) -> Result<R
     Ok(World::new(scn, seed, recs)?.run())
 }
 
-/// Like [`run_seed`] with the glue adapter's protocol workarounds off
-/// ([`World::without_workarounds`]).
-///
-/// Errors: as [`run_seed`].
-pub fn run_seed_unpatched(
-    scenario: &Scenario,
-    seed: u64,
-    cache: &RecordCache,
-) -> Result<RunResult> {
-    let recs = cache.get(&scenario.jobs.spec)?;
-    let scn = scenario.for_seed(seed);
-    Ok(World::new(scn, seed, recs)?.without_workarounds().run())
-}
-
 /// Like [`run_seed`], also returning one log line per processed event.
 ///
 /// Errors: as [`run_seed`].

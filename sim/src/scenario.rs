@@ -265,6 +265,9 @@ pub enum Kind {
     /// Trainer: wrong state; signs two roots (a second commit) and, in node bisection, a
     /// second chain root.
     Equivocate,
+    /// Trainer: only one intermediate state `h(S_t)` wrong (`1 ≤ t < T`): the final state is
+    /// right, the root is not (the referee descends the two Merkle trees).
+    WrongIntermediate,
     /// Trainer: draws one of the strategies above per run.
     AnyCheat,
     /// Verifier: challenges an honest result with a fabricated record.

@@ -24,7 +24,7 @@ use pinpoint_protocol::job::Job;
 use pinpoint_protocol::verify::{Outcome as VerifyOutcome, Verifier};
 use pinpoint_protocol::wire::Message;
 
-use crate::glue::dispute::{DisputeParty, Lie, PartyTamper, Session};
+use crate::glue::dispute::{Deviation, DisputeParty, Session};
 use crate::ledger::MemLedger;
 use crate::records::{Committed, SpecRecords};
 use crate::report::RunResult;
@@ -65,8 +65,8 @@ impl Node {
 pub(crate) struct Slot {
     pub node: Ix,
     pub rec: Arc<Committed>,
-    pub tamper: PartyTamper,
-    pub lie: Lie,
+    /// How the trainer answers in a dispute (`Deviation::None`: honestly from `rec`).
+    pub deviation: Deviation,
     /// Steps safely in the node's store (its last checkpoint).
     pub stored_steps: u64,
     pub started_at: u64,
@@ -109,8 +109,7 @@ pub(crate) struct DisputeRun {
 pub(crate) struct Side {
     pub node: Ix,
     pub rec: Arc<Committed>,
-    pub tamper: PartyTamper,
-    pub lie: Lie,
+    pub deviation: Deviation,
     pub party: Option<DisputeParty>,
     pub stored_start: Option<Message>,
 }
@@ -170,8 +169,6 @@ pub struct World {
     keep_trace: bool,
     /// One line per processed event, when asked for (`replay --trace`).
     pub(crate) log: Option<Vec<String>>,
-    /// Whether the glue adapter's workarounds of protocol findings are on.
-    pub(crate) workarounds: bool,
 }
 
 impl std::fmt::Debug for World {
@@ -222,14 +219,6 @@ impl World {
             Ev::WindowOpen { node, .. } => Some(*node),
             _ => None,
         }
-    }
-
-    /// Turns off the glue adapter's workarounds of two protocol findings (chain root only in
-    /// the first node answer; node-phase start never re-sent): runs then show the protocol's
-    /// behaviour as it is (see `docs/sim.md`, "Findings").
-    pub fn without_workarounds(mut self) -> Self {
-        self.workarounds = false;
-        self
     }
 
     /// Keeps a line per processed event (see [`World::run_logged`]).

@@ -1,28 +1,40 @@
-//! The simulator's only door into `pinpoint_protocol::dispute`: honest and forged run records,
-//! a referee session, and an answering party with the simulator's Byzantine wrappers.
+//! The simulator's only door into `pinpoint_protocol::dispute`: honest and corrupted runs, the
+//! referee's spec-derived re-execution, a referee session, and an answering party that plays
+//! the protocol's cheating strategies.
 //!
 //! - [`honest_record`]: a traced run of a spec on a chosen [`Cpu`] (the simulator caches it).
-//! - [`forge`]: a cheater's record derived from the honest one (wrong states from given
-//!   steps, optionally one wrong node output).
-//! - [`Session`]: one referee (step and node bisection, one-operator re-execution) whose
-//!   "agreed checkpoint" data comes from the shared honest record ([`HonestOracle`], the
-//!   referee's stand-in for loading the agreed state and recomputing, without copying the
-//!   record per dispute).
-//! - [`DisputeParty`]: a [`Party`] plus a sim-side [`Lie`] applied to its outgoing answers
-//!   (lies the protocol's `Tamper` does not have yet).
+//! - [`Forge`] and [`forged_source`]: a cheater's run, built with the protocol's
+//!   [`Corrupted`] (the same code as the protocol's cheating property test). Several corrupted
+//!   transitions are [`Corrupted`] layers over each other.
+//! - [`SpecReexec`]: the protocol's [`JobReexec`] (derived from the job spec alone, never from
+//!   a party's run), built once per spec and shared by every dispute.
+//! - [`Session`]: one protocol [`Referee`].
+//! - [`DisputeParty`]: a protocol [`Party`] over a [`RunSource`], built with
+//!   [`tamper_for`] and playing a protocol [`Deviation`]. The simulator drives the referee with
+//!   unsigned messages (`Referee::handle`; the network's links stand in for authenticated
+//!   peers): signing and verifying every dispute message would cost several times the rest
+//!   of a run (`docs/sim.md`, "Disputes"). The protocol's [`Cheater`](
+//!   pinpoint_protocol::dispute::strategy::Cheater) answers only signed messages, so the
+//!   deviations it adds on top of the party (a lie in one step or node answer, silence from a
+//!   round, equivocation) are replayed here on unsigned answers. `Deviation::WrongInput` is
+//!   not replayed (no simulator strategy uses it; the protocol's tests cover it).
 
 use std::collections::BTreeSet;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use pinpoint_kernels::Cpu;
-use pinpoint_kernels::graph::{Graph, Mode, Value, ValueRef};
+use pinpoint_kernels::graph::{Graph, Mode, Value};
 use pinpoint_kernels::train::{JobSpec, Trainer};
-use pinpoint_protocol::dispute::{Action, Deadlines, Party, Reexec, Referee, StepRecord, Tamper};
+use pinpoint_protocol::dispute::strategy::{Corrupted, Corruption, Strategy, tamper_for};
+use pinpoint_protocol::dispute::{
+    Action, Deadlines, JobReexec, Party, Reexec, Referee, RunSource, StepRecord,
+};
 use pinpoint_protocol::id::{JobId, NodeId};
-use pinpoint_protocol::wire::{Message, Verdict};
+use pinpoint_protocol::wire::{Message, StateManifest, Verdict};
 use pinpoint_protocol::{ProtocolError, Result};
 
-pub use pinpoint_protocol::dispute::{RunRecord, round_bound};
+pub use pinpoint_protocol::dispute::strategy::Deviation;
+pub use pinpoint_protocol::dispute::{RunRecord, ceil_log2, round_bound};
 
 /// Runs `spec` honestly on `cpu`, tracing every node of every step.
 ///
@@ -37,9 +49,11 @@ pub fn honest_record(spec: &JobSpec, cpu: Cpu) -> Result<RunRecord> {
     let all: BTreeSet<usize> = (0..tr.step_program().graph().nodes.len()).collect();
     let mode = Mode::Trace(all);
     while !tr.done() {
+        let before = StateManifest::of(tr.state())?;
         let r = tr.step_once(&mode).map_err(err)?;
         state_hashes.push(r.hash.0);
         steps.push(StepRecord {
+            before,
             graph: tr.step_program().graph().clone(),
             node_hashes: r.node_hashes,
             traces: r.traces,
@@ -56,100 +70,130 @@ pub fn graph_nodes(rec: &RunRecord) -> u64 {
     rec.steps.first().map_or(0, |s| s.graph.nodes.len() as u64)
 }
 
-/// The XOR mask of the `k`-th corruption of a forgery with `salt` (`k ≥ 1`).
-fn mask(k: usize, salt: u64) -> [u8; 32] {
-    let mut h = blake3::Hasher::new();
-    h.update(b"pinpoint-sim forged state");
-    h.update(&(k as u64).to_le_bytes());
-    h.update(&salt.to_le_bytes());
-    *h.finalize().as_bytes()
+/// How a cheater's run differs from the honest one (an orderable description of protocol
+/// [`Corruption`]s, so forged runs can be cached).
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Forge {
+    /// Transition `t` is corrupted for every `t` in the set (non-empty): the protocol's
+    /// `WrongStateFrom` at the smallest `t`, with one more `WrongStateFrom` layer per further
+    /// `t`, each changing the wrong states again.
+    States(BTreeSet<u64>),
+    /// The protocol's `WrongNode`: node `node` (1-based) of step `step − 1 → step` is wrong,
+    /// hence every state from `step` on.
+    Node {
+        /// The step, `1 ≤ step ≤ T`.
+        step: u64,
+        /// The node, `1 ≤ node ≤ N`.
+        node: u64,
+    },
+    /// The protocol's `WrongIntermediate`: only `h(S_step)` is wrong, `1 ≤ step < T`.
+    Intermediate {
+        /// The one wrong state.
+        step: u64,
+    },
 }
 
-/// A cheater's record: transition `t` is corrupted for every `t` in `corrupt` (so `h(S_s)`
-/// differs from the honest one for every `s ≥ min(corrupt)`, by a mask that changes at each
-/// corrupted step); if `node = Some((t, i))`, node `i` (0-based) of step `t` also has a wrong
-/// output hash. `salt` tells independent cheaters apart (colluders share it).
+impl Forge {
+    /// The transitions `t` (1-based) whose `S_{t−1} → S_t` is not the honest function.
+    pub fn corrupt_transitions(&self) -> BTreeSet<u64> {
+        match self {
+            Forge::States(s) => s.clone(),
+            Forge::Node { step, .. } => BTreeSet::from([*step]),
+            Forge::Intermediate { step } => BTreeSet::from([*step, step + 1]),
+        }
+    }
+}
+
+/// The protocol salt of layer `k` (0-based) of a forgery with `salt` (`< 128`). The
+/// protocol XORs `1 | salt << 1` into a wrong hash, so layer 0 uses `salt`, layer 1 `salt ^ 1`
+/// and later layers 0: the accumulated change after layer `k` is then `1 | salt << 1`, 2, 3,
+/// 2, 3, … — never zero, and different at every layer.
+fn layer_salt(k: usize, salt: u8) -> u8 {
+    match k {
+        0 => salt,
+        1 => salt ^ 1,
+        _ => 0,
+    }
+}
+
+/// A cheater's run over the shared honest record: `forge` applied with the protocol's
+/// [`Corrupted`] (`salt`, taken mod 128, tells independent cheaters apart; colluders share it).
 ///
-/// Errors: a step outside `1..=T` or a node outside the graph.
-pub fn forge(
-    honest: &RunRecord,
-    corrupt: &BTreeSet<u64>,
-    node: Option<(u64, usize)>,
+/// Errors: an empty step set, a step or node out of range.
+pub fn forged_source(
+    honest: &Arc<RunRecord>,
+    forge: &Forge,
     salt: u64,
-) -> Result<RunRecord> {
-    let t_max = honest.steps.len() as u64;
-    if corrupt.iter().any(|t| *t == 0 || *t > t_max) {
-        return Err(ProtocolError::InvalidArgument(format!(
-            "corrupted steps {corrupt:?} outside 1..={t_max}"
-        )));
-    }
-    let mut r = honest.clone();
-    let mut k = 0usize;
-    for (s, h) in r.state_hashes.iter_mut().enumerate() {
-        if corrupt.contains(&(s as u64)) {
-            k += 1;
-        }
-        if k > 0 {
-            let m = mask(k, salt);
-            for (b, x) in h.iter_mut().zip(m) {
-                *b ^= x;
+) -> Result<Box<dyn RunSource>> {
+    let salt = (salt % 128) as u8;
+    let inner: Box<dyn RunSource> = Box::new(Arc::clone(honest));
+    let run: Box<dyn RunSource> = match forge {
+        Forge::States(steps) => {
+            if steps.is_empty() {
+                return Err(ProtocolError::InvalidArgument(
+                    "a forged run needs a corrupted step".into(),
+                ));
             }
+            let mut run = inner;
+            for (k, step) in steps.iter().enumerate() {
+                let c = Corruption::WrongStateFrom { step: *step };
+                run = Box::new(Corrupted::new(run, c, layer_salt(k, salt))?);
+            }
+            run
         }
-    }
-    if let Some((t, i)) = node {
-        let step = usize::try_from(t)
-            .ok()
-            .and_then(|t| t.checked_sub(1))
-            .and_then(|t| r.steps.get_mut(t))
-            .ok_or_else(|| ProtocolError::InvalidArgument(format!("no step {t}")))?;
-        let h = step
-            .node_hashes
-            .get_mut(i)
-            .ok_or_else(|| ProtocolError::InvalidArgument(format!("no node {i}")))?;
-        h.0[0] ^= 1 + (salt as u8 & 0x7f);
-    }
-    Ok(r)
+        Forge::Node { step, node } => {
+            let c = Corruption::WrongNode {
+                step: *step,
+                node: *node,
+            };
+            Box::new(Corrupted::new(inner, c, salt)?)
+        }
+        Forge::Intermediate { step } => {
+            let c = Corruption::WrongIntermediate { step: *step };
+            Box::new(Corrupted::new(inner, c, salt)?)
+        }
+    };
+    Ok(run)
 }
 
-/// The referee's agreed-data oracle over the shared honest record (no copy per dispute).
+/// The honest run as a [`RunSource`] (no copy of the record).
+pub fn honest_source(honest: &Arc<RunRecord>) -> Box<dyn RunSource> {
+    Box::new(Arc::clone(honest))
+}
+
+/// The referee's [`Reexec`]: the protocol's [`JobReexec`], built from the job spec once and
+/// shared by every dispute over that spec (cloning shares it).
 #[derive(Debug, Clone)]
-pub struct HonestOracle(pub Arc<RunRecord>);
+pub struct SpecReexec(Arc<Mutex<JobReexec>>);
 
-impl HonestOracle {
-    fn step(&self, lo: u64) -> Result<&StepRecord> {
-        usize::try_from(lo)
-            .ok()
-            .and_then(|i| self.0.steps.get(i))
-            .ok_or_else(|| ProtocolError::InvalidArgument(format!("no step {lo}")))
+impl SpecReexec {
+    /// Builds the spec's step program, dataset and `S_0`.
+    ///
+    /// Errors: spec or training errors.
+    pub fn new(spec: &JobSpec) -> Result<Self> {
+        Ok(Self(Arc::new(Mutex::new(JobReexec::new(spec, None)?))))
+    }
+
+    fn with<T>(&self, f: impl FnOnce(&mut JobReexec) -> Result<T>) -> Result<T> {
+        let mut g = self
+            .0
+            .lock()
+            .map_err(|_| ProtocolError::InvalidArgument("re-execution lock poisoned".into()))?;
+        f(&mut g)
     }
 }
 
-impl Reexec for HonestOracle {
+impl Reexec for SpecReexec {
     fn graph(&mut self, lo: u64) -> Result<Graph> {
-        self.step(lo).map(|s| s.graph.clone())
+        self.with(|r| r.graph(lo))
     }
 
-    fn graph_input(&mut self, lo: u64, input: usize) -> Result<Value> {
-        let rec = self.step(lo)?;
-        for (node, trace) in rec.graph.nodes.iter().zip(&rec.traces) {
-            if let Some(pos) = node
-                .inputs
-                .iter()
-                .position(|r| *r == ValueRef::Input(input))
-            {
-                return Ok(trace.inputs[pos].clone());
-            }
-        }
-        Err(ProtocolError::InvalidArgument(format!(
-            "graph input {input} feeds no node"
-        )))
+    fn initial_state_hash(&mut self) -> Result<[u8; 32]> {
+        self.with(|r| r.initial_state_hash())
     }
 
-    fn state_hash(&mut self, step: u64) -> Result<[u8; 32]> {
-        usize::try_from(step)
-            .ok()
-            .and_then(|i| self.0.state_hashes.get(i).copied())
-            .ok_or_else(|| ProtocolError::InvalidArgument(format!("no state {step}")))
+    fn batch(&mut self, data_cursor: u64) -> Result<Vec<Value>> {
+        self.with(|r| r.batch(data_cursor))
     }
 }
 
@@ -186,20 +230,10 @@ pub struct AnswerDeadlines {
     pub max_retries: u32,
 }
 
-/// One dispute's referee.
-///
-/// Workaround of a protocol finding (the simulator's `lossy` seed 158): the protocol's
-/// referee sends the node-phase start (`NodePhaseStart`, which carries the disputed step) once
-/// and re-sends only the `NodeQuery` on a timeout. A party that missed the start (lost in a
-/// partition, or delivered while the node was down) can never answer a node query and forfeits
-/// by timeout although honest. This session therefore sends the phase start again before
-/// every re-sent node query (a party re-reading the same start is harmless). Remove it once
-/// the protocol's referee does the same.
+/// One dispute's referee: the protocol [`Referee`] over the spec's [`SpecReexec`].
 #[derive(Debug)]
 pub struct Session {
-    referee: Referee<HonestOracle>,
-    phase_start: Option<Message>,
-    resend_phase_start: bool,
+    referee: Referee<SpecReexec>,
 }
 
 impl Session {
@@ -214,7 +248,7 @@ impl Session {
         steps: u64,
         now_ms: u64,
         deadlines: AnswerDeadlines,
-        honest: &Arc<RunRecord>,
+        reexec: &SpecReexec,
     ) -> Result<(Self, Vec<RefereeAction>)> {
         let (referee, actions) = Referee::new(
             job,
@@ -226,66 +260,26 @@ impl Session {
                 answer_ms: deadlines.answer_ms,
                 max_retries: deadlines.max_retries,
             },
-            HonestOracle(Arc::clone(honest)),
+            reexec.clone(),
         )?;
-        let mut s = Self {
-            referee,
-            phase_start: None,
-            resend_phase_start: true,
-        };
-        let actions = s.note(convert(actions));
-        Ok((s, actions))
+        Ok((Self { referee }, convert(actions)))
     }
 
-    /// The same session without the phase-start workaround (the protocol's behaviour as is).
-    pub fn unpatched(mut self) -> Self {
-        self.resend_phase_start = false;
-        self
-    }
-
-    fn note(&mut self, actions: Vec<RefereeAction>) -> Vec<RefereeAction> {
-        for a in &actions {
-            if let RefereeAction::Send { msg, .. } = a
-                && matches!(msg, Message::NodePhaseStart(_))
-            {
-                self.phase_start = Some(msg.clone());
-            }
-        }
-        actions
-    }
-
-    /// A party's answer. Errors: `from` is not a party (nothing changes).
+    /// A party's answer (its origin authenticated by the simulated link). Errors: `from` is
+    /// not a party (nothing changes).
     pub fn handle(
         &mut self,
         now_ms: u64,
         from: &NodeId,
         msg: Message,
     ) -> Result<Vec<RefereeAction>> {
-        let actions = convert(self.referee.handle(now_ms, from, msg)?);
-        Ok(self.note(actions))
+        Ok(convert(self.referee.handle(now_ms, from, msg)?))
     }
 
-    /// Re-asks or forfeits on expired deadlines.
+    /// Re-asks (with the node-phase start again in the node phase) or forfeits on expired
+    /// deadlines.
     pub fn poll(&mut self, now_ms: u64) -> Vec<RefereeAction> {
-        let actions = convert(self.referee.poll(now_ms));
-        let Some(start) = self.phase_start.clone().filter(|_| self.resend_phase_start) else {
-            return actions;
-        };
-        let mut out = Vec::with_capacity(actions.len() * 2);
-        for a in actions {
-            if let RefereeAction::Send {
-                to,
-                msg: Message::NodeQuery(_),
-            } = &a
-            {
-                out.push(RefereeAction::Send {
-                    to: *to,
-                    msg: start.clone(),
-                });
-            }
-            out.push(a);
-        }
-        out
+        convert(self.referee.poll(now_ms))
     }
 
     /// The earliest pending deadline.
@@ -299,76 +293,52 @@ impl Session {
     }
 }
 
-/// A sim-side lie applied to a party's outgoing answers.
-#[derive(Debug, Clone, Default)]
-pub enum Lie {
-    /// No lie.
-    #[default]
-    None,
-    /// In step bisection, claim these (honest) state hashes instead of the committed ones.
-    StepClaims(Arc<RunRecord>),
-    /// In node bisection, flip every link sent.
-    FlipLink,
-    /// In node bisection, send a different chain root with the second answer.
-    SecondChainRoot,
+/// Flips one bit pattern of a hash, as a lie (`salt` varies it).
+fn flip(h: &mut [u8; 32], salt: u8) {
+    h[0] ^= 1 | (salt << 1);
 }
 
-/// How the protocol-level party deviates.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum PartyTamper {
-    /// Answers from the record.
-    #[default]
-    None,
-    /// Corrupts every Merkle proof.
-    BadProof,
-    /// Never answers.
-    Silent,
+/// The round a referee query belongs to (the input query is the last round).
+fn round_of(msg: &Message) -> Option<u32> {
+    match msg {
+        Message::StepQuery(q) => Some(q.round),
+        Message::NodeQuery(q) => Some(q.round),
+        Message::InputQuery(_) => Some(u32::MAX),
+        _ => None,
+    }
 }
 
-/// A dispute party: the protocol [`Party`] over (a copy of) a record, plus a [`Lie`].
-///
-/// Workaround of a protocol finding (the simulator's `swarm` seed 6): the protocol's `Party`
-/// puts its chain root only into its *first* node answer of a phase. When that answer is
-/// lost, or overtaken by the answer to a re-sent or duplicated query, the referee receives a
-/// node answer without a bound chain root and rules `Malformed` against an honest party. This
-/// adapter therefore repeats the chain root it already sent in every later node answer of the
-/// same phase (the referee accepts a repeated, equal root). Remove the workaround once the
-/// protocol's party does the same.
+/// A dispute party: the protocol [`Party`] over a [`RunSource`] (built with
+/// [`tamper_for`] of its deviation), answering unsigned queries and playing its
+/// [`Deviation`] as the protocol's `Cheater` does.
 #[derive(Debug)]
 pub struct DisputeParty {
     party: Party,
-    lie: Lie,
+    deviation: Deviation,
+    salt: u8,
+    step_answers: u32,
     node_answers: u32,
-    chain_root: Option<[u8; 32]>,
-    resend_chain_root: bool,
 }
 
 impl DisputeParty {
-    /// A party answering from `record`.
+    /// A party answering from `source`; an honest party has `Deviation::None`. `salt` (mod
+    /// 128) varies its lies.
     ///
-    /// Errors: a record whose commitment cannot be built.
-    pub fn new(record: &RunRecord, tamper: PartyTamper, lie: Lie) -> Result<Self> {
-        let tamper = match tamper {
-            PartyTamper::None => Tamper::None,
-            PartyTamper::BadProof => Tamper::BadProof,
-            PartyTamper::Silent => Tamper::Silent,
+    /// Errors: a run whose commitment cannot be built.
+    pub fn new(source: Box<dyn RunSource>, deviation: Deviation, salt: u64) -> Result<Self> {
+        // The corruption is already in `source`; `tamper_for` reads only the deviation.
+        let strategy = Strategy {
+            corruption: Corruption::WrongStateFrom { step: 1 },
+            deviation,
+            salt: 0,
         };
         Ok(Self {
-            party: Party::new(record.clone(), tamper)?,
-            lie,
+            party: Party::from_source(source, tamper_for(&strategy))?,
+            deviation,
+            salt: (salt % 128) as u8,
+            step_answers: 0,
             node_answers: 0,
-            chain_root: None,
-            resend_chain_root: true,
         })
-    }
-
-    /// The same party without the chain-root workaround (the protocol's behaviour as is).
-    ///
-    /// Errors: as [`DisputeParty::new`].
-    pub fn new_unpatched(record: &RunRecord, tamper: PartyTamper, lie: Lie) -> Result<Self> {
-        let mut p = Self::new(record, tamper, lie)?;
-        p.resend_chain_root = false;
-        Ok(p)
     }
 
     /// The root the party signed.
@@ -383,35 +353,34 @@ impl DisputeParty {
 
     /// The answer to a referee message, if any (the party's own errors count as silence).
     pub fn handle(&mut self, msg: &Message) -> Option<Message> {
-        if matches!(msg, Message::NodePhaseStart(_)) {
-            self.chain_root = None;
+        if let (Deviation::Silent { from_round }, Some(r)) = (self.deviation, round_of(msg))
+            && r >= from_round
+        {
+            return None;
         }
         let mut answer = self.party.handle(msg).ok().flatten()?;
-        if let Message::NodeAnswer(a) = &mut answer
-            && self.resend_chain_root
-        {
-            match (a.chain_root, self.chain_root) {
-                (Some(r), _) => self.chain_root = Some(r),
-                (None, Some(r)) => a.chain_root = Some(r),
-                (None, None) => {}
-            }
-        }
-        match (&self.lie, &mut answer) {
-            (Lie::StepClaims(honest), Message::StepAnswer(a)) => {
-                if let Some(h) = usize::try_from(a.step)
-                    .ok()
-                    .and_then(|i| honest.state_hashes.get(i))
-                {
-                    a.state_hash = *h;
+        let salt = self.salt;
+        match (&mut answer, self.deviation) {
+            (Message::StepAnswer(a), Deviation::LieInStepBisection { answer }) => {
+                if self.step_answers == answer {
+                    flip(&mut a.state_hash, salt);
                 }
+                self.step_answers += 1;
             }
-            (Lie::FlipLink, Message::NodeAnswer(a)) => a.link[0] ^= 0x80,
-            (Lie::SecondChainRoot, Message::NodeAnswer(a)) => {
+            (Message::NodeAnswer(a), Deviation::LieInNodeBisection { answer }) => {
+                if self.node_answers == answer {
+                    flip(&mut a.link, salt);
+                }
                 self.node_answers += 1;
-                if self.node_answers == 2 {
-                    let mut r = self.party.root();
-                    r[31] ^= 0x55;
-                    a.chain_root = Some(r);
+            }
+            (Message::NodeAnswer(a), Deviation::Equivocate) => {
+                // Unsigned stand-in for a second signed commitment: a second, different
+                // prefix-chain root with the second node answer.
+                self.node_answers += 1;
+                if self.node_answers == 2
+                    && let Some(r) = a.chain_root.as_mut()
+                {
+                    flip(r, salt);
                 }
             }
             _ => {}

@@ -15,7 +15,7 @@ use crate::rng::Rng;
 use crate::scenario::{Kind, Role, Scenario};
 
 /// Trainer strategies `any-cheat` draws from.
-const CHEATS: [Kind; 7] = [
+const CHEATS: [Kind; 8] = [
     Kind::WrongState,
     Kind::WrongNode,
     Kind::StepLie,
@@ -23,6 +23,7 @@ const CHEATS: [Kind; 7] = [
     Kind::BadProof,
     Kind::Silent,
     Kind::Equivocate,
+    Kind::WrongIntermediate,
 ];
 
 fn derive(seed: u64, what: &str, i: u64) -> [u8; 32] {
@@ -138,7 +139,6 @@ impl World {
             healed: false,
             keep_trace: true,
             log: None,
-            workarounds: true,
         };
         w.ix_of = w.nodes.iter().enumerate().map(|(i, n)| (n.id, i)).collect();
         for j in 0..w.jobs.len() {

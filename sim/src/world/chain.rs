@@ -9,59 +9,63 @@ use pinpoint_protocol::job::{Action, Input, Job, JobParams, Phase};
 
 use super::events::Tx;
 use super::{DisputeRun, Ev, Ix, Side, Slot, World};
-use crate::glue::dispute::{Lie, PartyTamper};
+use crate::glue::dispute::{Deviation, Forge, ceil_log2};
 use crate::ledger::Ledger;
 use crate::records::{Committed, Forgery};
 use crate::rng::Rng;
 use crate::scenario::{Assign, Kind, Role};
 
 impl World {
-    /// The record, party tamper and lie of trainer `node` for job `job`.
-    fn trainer_record(&mut self, node: Ix, job: usize) -> (Arc<Committed>, PartyTamper, Lie) {
+    /// The committed run and dispute deviation of trainer `node` for job `job`.
+    fn trainer_record(&mut self, node: Ix, job: usize) -> (Arc<Committed>, Deviation) {
         let honest = Arc::clone(&self.recs.honest);
         let Some(kind) = self.nodes[node].kind else {
-            return (honest, PartyTamper::None, Lie::None);
+            return (honest, Deviation::None);
         };
         let steps = honest.steps();
         let salt = self.nodes[node].salt;
         let mut r = Rng::new(self.seed, &format!("forge {job} {salt}"));
         let t = r.range(1, steps);
-        let mut forgery = Forgery {
-            corrupt: BTreeSet::from([t]),
-            node: None,
-            salt,
-        };
-        match kind {
-            Kind::WrongNode | Kind::NodeLie => {
-                forgery.node = Some((t, r.index(self.recs.nodes as usize)));
-            }
+        let forge = match kind {
+            Kind::WrongNode | Kind::NodeLie => Forge::Node {
+                step: t,
+                node: r.index(self.recs.nodes as usize) as u64 + 1,
+            },
+            Kind::WrongIntermediate => Forge::Intermediate {
+                step: r.range(1, steps.saturating_sub(1).max(1)),
+            },
             Kind::CorruptFraction => {
                 let k = ((self.nodes[node].fraction * steps as f64).round() as u64).clamp(1, steps);
                 let mut all: Vec<u64> = (1..=steps).collect();
                 r.shuffle(&mut all);
-                forgery.corrupt = all.into_iter().take(k as usize).collect();
+                Forge::States(all.into_iter().take(k as usize).collect())
             }
-            _ => {}
-        }
-        let rec = match self.recs.forged(&forgery) {
+            _ => Forge::States(BTreeSet::from([t])),
+        };
+        let rec = match self.recs.forged(&Forgery { forge, salt }) {
             Ok(r) => r,
             Err(e) => {
                 self.violation(format!("forging a record failed: {e}"));
                 honest
             }
         };
-        let (tamper, lie) = match kind {
-            Kind::StepLie => (
-                PartyTamper::None,
-                Lie::StepClaims(Arc::clone(&self.recs.honest.record)),
-            ),
-            Kind::NodeLie => (PartyTamper::None, Lie::FlipLink),
-            Kind::BadProof => (PartyTamper::BadProof, Lie::None),
-            Kind::Silent => (PartyTamper::Silent, Lie::None),
-            Kind::Equivocate => (PartyTamper::None, Lie::SecondChainRoot),
-            _ => (PartyTamper::None, Lie::None),
+        // Which answer lies: drawn over the answers a dispute has (one more than the bisection
+        // rounds of each phase), so a lie can come at any point of the phase.
+        let step_answers = ceil_log2(steps) + 1;
+        let node_answers = ceil_log2(self.recs.nodes + 1) + 1;
+        let deviation = match kind {
+            Kind::StepLie => Deviation::LieInStepBisection {
+                answer: r.range(0, u64::from(step_answers) - 1) as u32,
+            },
+            Kind::NodeLie => Deviation::LieInNodeBisection {
+                answer: r.range(0, u64::from(node_answers) - 1) as u32,
+            },
+            Kind::BadProof => Deviation::BadProof,
+            Kind::Silent => Deviation::Silent { from_round: 0 },
+            Kind::Equivocate => Deviation::Equivocate,
+            _ => Deviation::None,
         };
-        (rec, tamper, lie)
+        (rec, deviation)
     }
 
     fn draw_trainers(&mut self, job: usize) -> Vec<Ix> {
@@ -126,12 +130,11 @@ impl World {
         self.jobs[j].posted_at = self.now;
         let steps = self.recs.honest.steps();
         for n in trainers {
-            let (rec, tamper, lie) = self.trainer_record(n, j);
+            let (rec, deviation) = self.trainer_record(n, j);
             self.jobs[j].slots.push(Slot {
                 node: n,
                 rec,
-                tamper,
-                lie,
+                deviation,
                 stored_steps: 0,
                 started_at: self.now + t.chain_ms,
                 done: false,
@@ -398,8 +401,7 @@ impl World {
                 return Some(Side {
                     node: n,
                     rec: Arc::clone(&s.rec),
-                    tamper: s.tamper,
-                    lie: s.lie.clone(),
+                    deviation: s.deviation,
                     party: None,
                     stored_start: None,
                 });
@@ -408,8 +410,7 @@ impl World {
             Some(Side {
                 node: n,
                 rec: Arc::clone(rec),
-                tamper: PartyTamper::None,
-                lie: Lie::None,
+                deviation: Deviation::None,
                 party: None,
                 stored_start: None,
             })

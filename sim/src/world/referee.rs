@@ -28,15 +28,10 @@ impl World {
                 answer_ms: t.answer_ms,
                 max_retries: t.max_retries,
             },
-            &self.recs.honest.record,
+            &self.recs.reexec,
         );
         match opened {
             Ok((session, actions)) => {
-                let session = if self.workarounds {
-                    session
-                } else {
-                    session.unpatched()
-                };
                 self.disputes[d].session = Some(session);
                 self.referee_actions(d, actions);
             }

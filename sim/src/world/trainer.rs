@@ -88,12 +88,13 @@ impl World {
         let side = &mut self.disputes[d].sides[i];
         if side.party.is_none() {
             let rebuilt = side.stored_start.is_some();
-            let make = if self.workarounds {
-                DisputeParty::new
-            } else {
-                DisputeParty::new_unpatched
-            };
-            let mut p = match make(&side.rec.record, side.tamper, side.lie.clone()) {
+            let made = self
+                .recs
+                .source(&side.rec)
+                .and_then(|src| {
+                    DisputeParty::new(src, side.deviation, self.nodes[to].salt).map_err(Into::into)
+                });
+            let mut p = match made {
                 Ok(p) => p,
                 Err(e) => return self.violation(format!("dispute {d}: party: {e}")),
             };
@@ -126,7 +127,7 @@ impl World {
             (vr.job, vr.slot, vr.verifier)
         };
         let rec = &self.jobs[job].slots[slot].rec;
-        let h = |t: u64| rec.record.state_hashes.get(t as usize).copied();
+        let h = |t: u64| rec.state_hashes.get(t as usize).copied();
         let (Some(prev_hash), Some(hash), Ok(prev_proof), Ok(proof)) = (
             h(step.wrapping_sub(1)),
             h(step),

@@ -11,6 +11,7 @@ use pinpoint_protocol::verify::{
 
 use super::events::Tx;
 use super::{Ev, Ix, Msg, VerifRun, World};
+use crate::glue::dispute::Forge;
 use crate::records::Committed;
 use crate::rng::Rng;
 use crate::scenario::Kind;
@@ -22,7 +23,6 @@ pub(crate) struct ServedStates(pub Arc<Committed>);
 impl StateSource<[u8; 32]> for ServedStates {
     fn state(&mut self, step: u64) -> Option<[u8; 32]> {
         self.0
-            .record
             .state_hashes
             .get(usize::try_from(step).ok()?)
             .copied()
@@ -53,7 +53,7 @@ impl Recompute for TransitionModel {
     }
 
     fn step(&mut self, prev: &[u8; 32], t: u64) -> pinpoint_protocol::Result<[u8; 32]> {
-        let hashes = &self.0.record.state_hashes;
+        let hashes = &self.0.state_hashes;
         let i = usize::try_from(t).map_err(|_| ProtocolError::InvalidArgument("step".into()))?;
         match (hashes.get(i.wrapping_sub(1)), hashes.get(i)) {
             (Some(p), Some(next)) if p == prev => {
@@ -87,8 +87,7 @@ impl World {
             let steps = self.recs.honest.steps();
             let mut r = Rng::new(self.seed, &format!("false challenge {j} {node}"));
             let forgery = crate::records::Forgery {
-                corrupt: std::collections::BTreeSet::from([r.range(1, steps)]),
-                node: None,
+                forge: Forge::States(std::collections::BTreeSet::from([r.range(1, steps)])),
                 salt: 5_000 + node as u64,
             };
             match self.recs.forged(&forgery) {
