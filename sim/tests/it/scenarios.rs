@@ -81,3 +81,60 @@ fn swarm_false_challenge_and_sampling_stay_safe() {
     let s = clean("sampling", 0..30);
     assert!(!s.detection.is_empty());
 }
+
+/// `standard.toml` with every cheater playing `kind` (`extra`: more strategy keys).
+fn standard_with(kind: &str, extra: &str) -> pinpoint_sim::Scenario {
+    let p = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("scenarios/standard.toml");
+    let text = std::fs::read_to_string(p).expect("shipped scenario");
+    let text = text.replace(
+        "kind = \"any-cheat\"",
+        &format!("kind = \"{kind}\"\n{extra}"),
+    );
+    pinpoint_sim::Scenario::from_toml_str(&text, "standard.toml").expect("valid scenario")
+}
+
+#[test]
+fn every_cheating_strategy_loses_its_disputes_the_way_it_should() {
+    // (kind, extra keys, verdict counters the cheater's disputes may end with)
+    let cases: [(&str, &str, &[&str]); 9] = [
+        ("wrong-state", "", &["verdict_recomputed_state"]),
+        ("wrong-node", "", &["verdict_recomputed_node"]),
+        ("wrong-intermediate", "", &["verdict_recomputed_state"]),
+        (
+            "corrupt-fraction",
+            "fraction = 0.5",
+            &["verdict_recomputed_state"],
+        ),
+        (
+            "step-lie",
+            "",
+            &["verdict_forfeit_bad_proof", "verdict_recomputed_state"],
+        ),
+        (
+            "node-lie",
+            "",
+            &["verdict_forfeit_bad_proof", "verdict_recomputed_node"],
+        ),
+        ("bad-proof", "", &["verdict_forfeit_bad_proof"]),
+        ("silent", "", &["verdict_forfeit_timeout"]),
+        ("equivocate", "", &["verdict_forfeit_equivocation"]),
+    ];
+    let cache = RecordCache::default();
+    for (kind, extra, verdicts) in cases {
+        let s = run_range(&standard_with(kind, extra), 0..12, &cache, |_| {})
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(s.failed, 0, "{kind}: failed seeds {:?}", s.failed_seeds);
+        assert_eq!(s.disputes, 12 * 2, "{kind}");
+        let ended: u64 = verdicts
+            .iter()
+            .map(|v| s.counters.get(*v).copied().unwrap_or(0))
+            .sum();
+        let all: Vec<_> = s
+            .counters
+            .iter()
+            .filter(|(k, _)| k.starts_with("verdict_"))
+            .collect();
+        assert_eq!(ended, s.disputes, "{kind}: verdicts {all:?}");
+        assert!(s.slashed_nodes >= s.disputes, "{kind}: {}", s.slashed_nodes);
+    }
+}
