@@ -6,7 +6,8 @@
 //! protocol's sampling verifier and dispute referee/party over a simulated network with
 //! latency, loss, duplication, reordering and partitions, and nodes that crash, restart and
 //! pause. Trainers run real RepOps training on a tiny model (once per spec: the honest record
-//! is cached and shared, see [`records`]); Byzantine trainers derive forged records from it.
+//! is cached and shared, see [`records`]); Byzantine trainers answer from the protocol's
+//! corrupted runs over it, and the dispute referee re-executes from the job spec alone.
 //!
 //! Checkers run after every event (no honest party slashed or losing a dispute, no wrong
 //! result finalized, tokens conserved, escrow never negative); a liveness phase heals every

@@ -14,6 +14,10 @@ impl World {
 
     /// Sends `msg` from `from` to `to` (first transmission).
     pub(crate) fn send(&mut self, from: Ix, to: Ix, msg: Msg) {
+        if matches!(msg, Msg::ToParty { .. } | Msg::ToReferee { .. }) {
+            // What signing would cost: each dispute message is signed once and verified once.
+            self.count("dispute_messages");
+        }
         self.transmit(from, to, msg, 0, false);
     }
 

@@ -88,12 +88,9 @@ impl World {
         let side = &mut self.disputes[d].sides[i];
         if side.party.is_none() {
             let rebuilt = side.stored_start.is_some();
-            let made = self
-                .recs
-                .source(&side.rec)
-                .and_then(|src| {
-                    DisputeParty::new(src, side.deviation, self.nodes[to].salt).map_err(Into::into)
-                });
+            let made = self.recs.source(&side.rec).and_then(|src| {
+                DisputeParty::new(src, side.deviation, self.nodes[to].salt).map_err(Into::into)
+            });
             let mut p = match made {
                 Ok(p) => p,
                 Err(e) => return self.violation(format!("dispute {d}: party: {e}")),

@@ -29,7 +29,11 @@ fn the_seeds_that_found_the_fixed_protocol_bugs_pass() {
     let cache = RecordCache::default();
     for (name, seed) in [("swarm", 6), ("lossy", 158)] {
         let r = run_seed(&shipped(name), seed, &cache).expect("run");
-        assert!(r.within_assumption, "{name} {seed}: {:?}", r.assumption_breaks);
+        assert!(
+            r.within_assumption,
+            "{name} {seed}: {:?}",
+            r.assumption_breaks
+        );
         assert!(r.violations.is_empty(), "{name} {seed}: {:?}", r.violations);
         assert!(!r.disputes.is_empty(), "{name} {seed}: no dispute");
     }
