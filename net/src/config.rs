@@ -3,6 +3,8 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
+use crate::peers::{Backoff, DEFAULT_MAX_PEERS};
+
 /// Default largest frame: the protocol's [`pinpoint_protocol::codec::MAX_FRAME_BYTES`] (16 MiB).
 pub const DEFAULT_MAX_FRAME_BYTES: usize = pinpoint_protocol::codec::MAX_FRAME_BYTES;
 /// Default largest blob accepted by a fetch: 4 GiB.
@@ -65,6 +67,10 @@ pub struct NetConfig {
     pub connection_window_bytes: u32,
     /// Chunk size used when sending and receiving blobs (bytes).
     pub blob_chunk_bytes: usize,
+    /// Peers the peer book holds.
+    pub max_peers: usize,
+    /// Reconnection backoff of the peer book.
+    pub backoff: Backoff,
 }
 
 impl Default for NetConfig {
@@ -84,6 +90,8 @@ impl Default for NetConfig {
             stream_window_bytes: DEFAULT_STREAM_WINDOW_BYTES,
             connection_window_bytes: DEFAULT_CONNECTION_WINDOW_BYTES,
             blob_chunk_bytes: DEFAULT_BLOB_CHUNK_BYTES,
+            max_peers: DEFAULT_MAX_PEERS,
+            backoff: Backoff::default(),
         }
     }
 }

@@ -143,6 +143,7 @@ impl QuicNode {
             .map_err(|e| NetError::Local(format!("binding {}: {e}", config.listen)))?;
         let (tx, rx) = mpsc::channel(config.inbound_queue.max(1));
         let (faults, _) = broadcast::channel(FAULT_CHANNEL_CAPACITY);
+        let book = PeerBook::new(config.max_peers, config.backoff);
         let inner = Arc::new(Inner {
             identity,
             config,
@@ -150,7 +151,7 @@ impl QuicNode {
             transport,
             conns: DashMap::new(),
             dialing: DashMap::new(),
-            book: PeerBook::default(),
+            book,
             inbound: tx,
             blobs,
             faults,
