@@ -8,14 +8,14 @@ use crate::error::{NetError, Result};
 use crate::transport::Progress;
 
 /// Lower-case hex of a 32-byte hash.
-pub(crate) fn hex(bytes: &[u8; 32]) -> String {
+pub fn hex(bytes: &[u8; 32]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// Copies exactly `len` bytes from `src` to `sink` in chunks of `chunk_bytes`, hashing them,
 /// calling `progress` after each chunk; a chunk that does not arrive within `stall` is a
 /// [`NetError::Timeout`]. At the end the blake3 hash must equal `want`.
-pub(crate) async fn receive<R, W, P>(
+pub async fn receive<R, W, P>(
     src: &mut R,
     len: u64,
     want: &[u8; 32],
@@ -71,7 +71,7 @@ where
 }
 
 /// Copies exactly `len` bytes from `src` to `dst` in chunks, each write within `stall`.
-pub(crate) async fn send<R, W>(
+pub async fn send<R, W>(
     src: &mut R,
     len: u64,
     dst: &mut W,

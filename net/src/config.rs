@@ -30,6 +30,11 @@ pub const DEFAULT_INBOUND_QUEUE: usize = 1024;
 pub const DEFAULT_STREAM_WINDOW_BYTES: u32 = 16 << 20;
 /// Default connection-wide receive window (bytes).
 pub const DEFAULT_CONNECTION_WINDOW_BYTES: u32 = 64 << 20;
+/// Default initial QUIC packet size (bytes): quinn's default, safe on any IPv4/IPv6 path.
+pub const DEFAULT_INITIAL_MTU: u16 = 1200;
+/// Default upper bound of QUIC path-MTU discovery (bytes): quinn's default, typical of the
+/// internet (1500-byte Ethernet minus IP and UDP headers, with margin).
+pub const DEFAULT_MTU_UPPER_BOUND: u16 = 1452;
 /// Default chunk size for blob transfers (bytes).
 pub const DEFAULT_BLOB_CHUNK_BYTES: usize = 1 << 20;
 
@@ -67,6 +72,11 @@ pub struct NetConfig {
     pub connection_window_bytes: u32,
     /// Chunk size used when sending and receiving blobs (bytes).
     pub blob_chunk_bytes: usize,
+    /// Initial QUIC packet size (bytes). Raise only where every path is known to carry it
+    /// (loopback, a LAN with jumbo frames).
+    pub initial_mtu: u16,
+    /// Largest packet size path-MTU discovery probes for (bytes).
+    pub mtu_upper_bound: u16,
     /// Peers the peer book holds.
     pub max_peers: usize,
     /// Reconnection backoff of the peer book.
@@ -90,6 +100,8 @@ impl Default for NetConfig {
             stream_window_bytes: DEFAULT_STREAM_WINDOW_BYTES,
             connection_window_bytes: DEFAULT_CONNECTION_WINDOW_BYTES,
             blob_chunk_bytes: DEFAULT_BLOB_CHUNK_BYTES,
+            initial_mtu: DEFAULT_INITIAL_MTU,
+            mtu_upper_bound: DEFAULT_MTU_UPPER_BOUND,
             max_peers: DEFAULT_MAX_PEERS,
             backoff: Backoff::default(),
         }

@@ -103,10 +103,13 @@ impl BlobStore for NoBlobs {
     }
 }
 
+/// Blobs by blake3 hash.
+type BlobMap = BTreeMap<[u8; 32], Arc<[u8]>>;
+
 /// An in-memory [`BlobStore`] (tests, small nodes).
 #[derive(Debug, Default, Clone)]
 pub struct MemBlobs {
-    blobs: Arc<Mutex<BTreeMap<[u8; 32], Arc<[u8]>>>>,
+    blobs: Arc<Mutex<BlobMap>>,
 }
 
 impl MemBlobs {
@@ -123,7 +126,7 @@ impl MemBlobs {
         self.lock().insert(hash, data.into());
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, BTreeMap<[u8; 32], Arc<[u8]>>> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, BlobMap> {
         // A poisoned lock only means another thread panicked mid-insert of a whole value.
         self.blobs.lock().unwrap_or_else(|p| p.into_inner())
     }

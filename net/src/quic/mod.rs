@@ -5,7 +5,7 @@
 //!   peer book's addresses, verifying that the server is the expected `NodeId`.
 //! - Incoming: connections are counted against the total and per-IP limits (excess refused),
 //!   must finish the handshake within the timeout, and their `NodeId` comes from the client
-//!   certificate. Streams are served by [`serve`]; problems caused by a peer are reported as
+//!   certificate. Streams are served by `serve.rs`; problems caused by a peer are reported as
 //!   [`Fault`]s ([`QuicNode::faults`]) and never stop the node.
 
 mod limits;
@@ -32,6 +32,10 @@ use crate::peers::PeerBook;
 use crate::tls;
 use crate::transport::{BlobStore, Inbound, Progress, Transport};
 use limits::{ConnCounts, ConnSlot};
+
+/// The smallest `max_udp_payload_size` this node advertises (quinn's default, 1472 bytes);
+/// a larger [`NetConfig::mtu_upper_bound`] raises it so path-MTU discovery can use it.
+const MIN_MAX_UDP_PAYLOAD: u16 = 1472;
 
 /// Capacity of the fault broadcast channel (older faults are dropped for slow subscribers).
 pub const FAULT_CHANNEL_CAPACITY: usize = 256;
@@ -106,6 +110,10 @@ fn transport_config(config: &NetConfig) -> Result<quinn::TransportConfig> {
     let idle = quinn::IdleTimeout::try_from(config.idle_timeout)
         .map_err(|e| NetError::Local(format!("idle timeout: {e}")))?;
     t.max_idle_timeout(Some(idle));
+    let mut mtu = quinn::MtuDiscoveryConfig::default();
+    mtu.upper_bound(config.mtu_upper_bound.max(config.initial_mtu));
+    t.initial_mtu(config.initial_mtu)
+        .mtu_discovery_config(Some(mtu));
     Ok(t)
 }
 
@@ -139,8 +147,16 @@ impl QuicNode {
         server
             .transport_config(Arc::clone(&transport))
             .max_incoming(config.max_connections.max(1));
-        let endpoint = quinn::Endpoint::server(server, config.listen)
+        let socket = std::net::UdpSocket::bind(config.listen)
             .map_err(|e| NetError::Local(format!("binding {}: {e}", config.listen)))?;
+        let mut endpoint_config = quinn::EndpointConfig::default();
+        endpoint_config
+            .max_udp_payload_size(config.mtu_upper_bound.max(MIN_MAX_UDP_PAYLOAD))
+            .map_err(|e| NetError::Local(format!("mtu_upper_bound: {e}")))?;
+        let runtime = quinn::default_runtime()
+            .ok_or_else(|| NetError::Local("QuicNode::bind needs a tokio runtime".to_string()))?;
+        let endpoint = quinn::Endpoint::new(endpoint_config, Some(server), socket, runtime)
+            .map_err(|e| NetError::Local(format!("QUIC endpoint on {}: {e}", config.listen)))?;
         let (tx, rx) = mpsc::channel(config.inbound_queue.max(1));
         let (faults, _) = broadcast::channel(FAULT_CHANNEL_CAPACITY);
         let book = PeerBook::new(config.max_peers, config.backoff);

@@ -95,10 +95,10 @@ async fn handshake_signed_by_another_key_is_refused() -> anyhow::Result<()> {
     let ep = quinn::Endpoint::server(server_cfg, ([127, 0, 0, 1], 0).into())?;
     let addr = ep.local_addr()?;
     let accept = tokio::spawn(async move {
-        if let Some(incoming) = ep.accept().await {
-            if let Ok(connecting) = incoming.accept() {
-                let _ = connecting.await;
-            }
+        if let Some(incoming) = ep.accept().await
+            && let Ok(connecting) = incoming.accept()
+        {
+            let _ = connecting.await;
         }
     });
     let client = node(48, NetConfig::default(), Arc::new(NoBlobs))?;
