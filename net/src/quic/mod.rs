@@ -426,8 +426,18 @@ impl Transport for QuicNode {
         self.inner.identity.node_id()
     }
 
+    /// Peers with a live connection (sorted). Peers only in the book are not listed: dial
+    /// them with [`QuicNode::bootstrap`] or [`QuicNode::maintain`].
     fn peers(&self) -> Vec<NodeId> {
-        self.inner.book.ids()
+        let mut out: Vec<NodeId> = self
+            .inner
+            .conns
+            .iter()
+            .filter(|c| c.value().close_reason().is_none())
+            .map(|c| *c.key())
+            .collect();
+        out.sort();
+        out
     }
 
     async fn request(&self, peer: NodeId, frame: Frame, deadline: Duration) -> Result<Frame> {

@@ -140,3 +140,59 @@ async fn gossip_reaches_every_node_once() -> anyhow::Result<()> {
     }
     Ok(())
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn peer_book_backs_off_and_maintain_reconnects() -> anyhow::Result<()> {
+    use pinpoint_net::peers::Backoff;
+    let quick = NetConfig {
+        handshake_timeout: Duration::from_millis(500),
+        backoff: Backoff {
+            base_ms: 0,
+            max_ms: 0,
+        },
+        ..NetConfig::default()
+    };
+    let slow = NetConfig {
+        handshake_timeout: Duration::from_millis(500),
+        backoff: Backoff {
+            base_ms: 3_600_000,
+            max_ms: 3_600_000,
+        },
+        ..NetConfig::default()
+    };
+    let a = node(81, quick, Arc::new(NoBlobs))?;
+    let patient = node(82, slow, Arc::new(NoBlobs))?;
+    let b = node(83, NetConfig::default(), Arc::new(NoBlobs))?;
+    let b_id = b.id;
+    for n in [&a, &patient] {
+        for (_, r) in n.node.bootstrap(&[(b_id, b.addr)]).await {
+            r?;
+        }
+    }
+    // b goes away; both notice the closed connection.
+    b.node.close();
+    drop(b);
+    timeout(GUARD, async {
+        while a.node.is_connected(&b_id) || patient.node.is_connected(&b_id) {
+            tokio::time::sleep(Duration::from_millis(2)).await;
+        }
+    })
+    .await?;
+    for n in [&a, &patient] {
+        let got = n.node.request(b_id, frame(ECHO, vec![]), GUARD).await;
+        assert!(got.is_err(), "{got:?}");
+        assert_eq!(n.node.book().get(&b_id).map(|e| e.failures), Some(1));
+    }
+    // b comes back (same key, new port) and its new address becomes known.
+    let b2 = node(83, NetConfig::default(), Arc::new(NoBlobs))?;
+    a.node.book().insert(b_id, b2.addr);
+    patient.node.book().insert(b_id, b2.addr);
+    // The patient node's backoff (an hour) is not over: maintain does not dial.
+    assert_eq!(patient.node.maintain().await, 0);
+    assert!(!patient.node.is_connected(&b_id));
+    // The other one's is: maintain reconnects and clears the failures.
+    assert_eq!(a.node.maintain().await, 1);
+    assert!(a.node.is_connected(&b_id));
+    assert_eq!(a.node.book().get(&b_id).map(|e| e.failures), Some(0));
+    crate::common::assert_healthy(&a, &b2).await
+}
