@@ -273,8 +273,8 @@ fn main() {
     let us = |d: Duration| d.as_secs_f64() * 1e6;
     let stats = quic.conn.stats();
     println!(
-        "\nQUIC client connection: {} datagrams received in {} receive calls, {} lost packets, path MTU {}",
-        stats.udp_rx.datagrams, stats.udp_rx.ios, stats.path.lost_packets, stats.path.current_mtu
+        "\nQUIC client connection: {} lost packets, {} congestion events, path MTU {}",
+        stats.path.lost_packets, stats.path.congestion_events, stats.path.current_mtu
     );
     println!(
         "\nsummary (loopback, {} MiB blob, {runs} runs; {n} sequential 64-byte requests)",
