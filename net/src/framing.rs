@@ -230,10 +230,20 @@ pub async fn read_prefixed<R: AsyncRead + Unpin>(
     let mut prefix = [0u8; 4];
     read_exact_within(r, &mut prefix, timeout).await?;
     let len = check_len(prefix, limit)?;
-    let mut body = vec![0u8; len];
-    read_exact_within(r, &mut body, timeout).await?;
+    // Grow with the data actually received, not with the announced length: a peer that
+    // announces many large frames and sends nothing costs no memory.
+    let mut body = Vec::with_capacity(len.min(GROW_STEP_BYTES));
+    let mut chunk = vec![0u8; len.min(GROW_STEP_BYTES)];
+    while body.len() < len {
+        let n = (len - body.len()).min(chunk.len());
+        read_exact_within(r, &mut chunk[..n], timeout).await?;
+        body.extend_from_slice(&chunk[..n]);
+    }
     Ok(body)
 }
+
+/// Step by which a frame buffer grows while its bytes arrive.
+const GROW_STEP_BYTES: usize = 64 * 1024;
 
 /// Reads and decodes one length-prefixed [`Frame`].
 pub async fn read_frame<R: AsyncRead + Unpin>(
