@@ -1,0 +1,298 @@
+//! QUIC (quinn) against TLS 1.3 over TCP (tokio-rustls), same machine, same run, loopback.
+//!
+//! Both sides use the same identities, rustls configs (TLS 1.3, ed25519, mutual auth, ALPN
+//! `pinpoint/1`), framing and blob receive path (chunked copy with blake3 on arrival), so the
+//! difference is the transport:
+//! - `blob/{quic,tls_tcp}`: fetch a 64 MiB blob from memory into a discarding sink;
+//! - `request/{quic,tls_tcp}`: one 64-byte echo request on an established connection.
+//!
+//! After criterion's lines, a summary pass prints blob MiB/s (median of runs) and request
+//! latency p50/p99 (over many sequential requests) of both, and the QUIC/TCP ratios.
+//! `-- --test` runs every case once with small sizes, no timing (CI).
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use criterion::{Criterion, Throughput};
+use pinpoint_net::framing::{self, Reply, StreamKind};
+use pinpoint_net::{Identity, Inbound, MemBlobs, NetConfig, QuicNode, Transport, blob, tls};
+use pinpoint_protocol::codec::{Frame, PROTOCOL_VERSION};
+use pinpoint_protocol::id::NodeId;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::runtime::Runtime;
+use tokio::sync::Mutex;
+use tokio_rustls::{TlsAcceptor, TlsConnector};
+
+const STALL: Duration = Duration::from_secs(30);
+const LIMIT: usize = pinpoint_protocol::codec::MAX_FRAME_BYTES;
+
+fn frame(body: Vec<u8>) -> Frame {
+    Frame {
+        version: PROTOCOL_VERSION,
+        kind: 1,
+        body,
+    }
+}
+
+fn identity(n: u8) -> Identity {
+    Identity::from_seed([n; 32]).expect("bench identity")
+}
+
+/// A QUIC server (echo + blobs) and a client connected to it.
+struct QuicPair {
+    conn: quinn::Connection,
+    client: QuicNode,
+    server_id: NodeId,
+    _server: QuicNode,
+}
+
+fn quic_pair(rt: &Runtime, blobs: MemBlobs, config: NetConfig) -> QuicPair {
+    rt.block_on(async {
+        let (server, mut inbound) =
+            QuicNode::bind(identity(1), config.clone(), Arc::new(blobs)).expect("bind");
+        tokio::spawn(async move {
+            while let Some(item) = inbound.recv().await {
+                if let Inbound::Request { frame, reply, .. } = item {
+                    reply.respond(frame);
+                }
+            }
+        });
+        let (client, _rx) =
+            QuicNode::bind(identity(2), config, Arc::new(pinpoint_net::NoBlobs)).expect("bind");
+        let server_id = server.local_id();
+        let addr = server.local_addr().expect("addr");
+        let conn = client.dial(server_id, addr).await.expect("dial");
+        QuicPair {
+            conn,
+            client,
+            server_id,
+            _server: server,
+        }
+    })
+}
+
+type TlsClient = tokio_rustls::client::TlsStream<TcpStream>;
+
+/// Serves one TLS/TCP connection: sequential requests and blob fetches, same framing.
+async fn serve_tcp(
+    mut s: tokio_rustls::server::TlsStream<TcpStream>,
+    blobs: MemBlobs,
+) -> pinpoint_net::Result<()> {
+    use pinpoint_net::BlobStore;
+    loop {
+        let Ok(kind) = framing::read_kind(&mut s, Duration::from_secs(3600)).await else {
+            return Ok(());
+        };
+        match kind {
+            StreamKind::Request => {
+                let f = framing::read_frame(&mut s, LIMIT, STALL).await?;
+                let out = framing::encode_reply(&Reply::Ok(f), LIMIT)?;
+                framing::write_within(&mut s, &out, STALL).await?;
+                s.flush()
+                    .await
+                    .map_err(|e| pinpoint_net::NetError::Local(e.to_string()))?;
+            }
+            StreamKind::Blob => {
+                let mut hash = [0u8; 32];
+                framing::read_exact_within(&mut s, &mut hash, STALL).await?;
+                let mut b = blobs
+                    .open(&hash)
+                    .ok_or_else(|| pinpoint_net::NetError::Refused("no blob".into()))?;
+                let out = framing::encode_reply(&Reply::Blob { len: b.len }, LIMIT)?;
+                framing::write_within(&mut s, &out, STALL).await?;
+                blob::send(&mut b.reader, b.len, &mut s, 1 << 20, STALL).await?;
+                s.flush()
+                    .await
+                    .map_err(|e| pinpoint_net::NetError::Local(e.to_string()))?;
+            }
+            StreamKind::Message => return Ok(()),
+        }
+    }
+}
+
+/// A TLS 1.3 over TCP connection to a server like the QUIC one.
+fn tcp_pair(rt: &Runtime, blobs: MemBlobs) -> Arc<Mutex<TlsClient>> {
+    rt.block_on(async {
+        let server_id = identity(1);
+        let acceptor = TlsAcceptor::from(Arc::new(tls::server_config(&server_id).expect("tls")));
+        let listener = TcpListener::bind(SocketAddr::from(([127, 0, 0, 1], 0)))
+            .await
+            .expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        tokio::spawn(async move {
+            while let Ok((tcp, _)) = listener.accept().await {
+                let _ = tcp.set_nodelay(true);
+                let acceptor = acceptor.clone();
+                let blobs = blobs.clone();
+                tokio::spawn(async move {
+                    if let Ok(s) = acceptor.accept(tcp).await {
+                        let _ = serve_tcp(s, blobs).await;
+                    }
+                });
+            }
+        });
+        let client_cfg = tls::client_config(&identity(2), server_id.node_id()).expect("client tls");
+        let connector = TlsConnector::from(Arc::new(client_cfg));
+        let tcp = TcpStream::connect(addr).await.expect("connect");
+        tcp.set_nodelay(true).expect("nodelay");
+        let name = rustls::pki_types::ServerName::try_from("pinpoint").expect("name");
+        let s = connector.connect(name, tcp).await.expect("tls connect");
+        Arc::new(Mutex::new(s))
+    })
+}
+
+async fn tcp_request(c: &Mutex<TlsClient>, f: &Frame) -> Frame {
+    let mut s = c.lock().await;
+    let mut out = vec![StreamKind::Request as u8];
+    out.extend_from_slice(&framing::encode_frame(f, LIMIT).expect("encode"));
+    s.write_all(&out).await.expect("write");
+    s.flush().await.expect("flush");
+    match framing::read_reply(&mut *s, LIMIT, STALL)
+        .await
+        .expect("reply")
+    {
+        Reply::Ok(f) => f,
+        other => panic!("unexpected reply {other:?}"),
+    }
+}
+
+async fn tcp_blob(c: &Mutex<TlsClient>, hash: [u8; 32]) -> u64 {
+    let mut s = c.lock().await;
+    let mut out = vec![StreamKind::Blob as u8];
+    out.extend_from_slice(&hash);
+    s.write_all(&out).await.expect("write");
+    s.flush().await.expect("flush");
+    let len = match framing::read_reply(&mut *s, LIMIT, STALL)
+        .await
+        .expect("reply")
+    {
+        Reply::Blob { len } => len,
+        other => panic!("unexpected reply {other:?}"),
+    };
+    let mut sink = tokio::io::sink();
+    let mut limited = (&mut *s).take(len);
+    blob::receive(&mut limited, len, &hash, &mut sink, |_| {}, 1 << 20, STALL)
+        .await
+        .expect("blob")
+}
+
+async fn quic_blob(p: &QuicPair, hash: [u8; 32]) -> u64 {
+    let mut sink = tokio::io::sink();
+    p.client
+        .fetch_blob(p.server_id, hash, &mut sink, |_| {})
+        .await
+        .expect("blob")
+}
+
+fn percentile(sorted: &[Duration], p: f64) -> Duration {
+    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted[i.min(sorted.len() - 1)]
+}
+
+fn main() {
+    let test_mode = std::env::args().any(|a| a == "--test");
+    let blob_len: usize = if test_mode { 1 << 20 } else { 64 << 20 };
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let blobs = MemBlobs::default();
+    let data: Vec<u8> = (0..blob_len)
+        .map(|i| (i.wrapping_mul(2654435761) >> 13) as u8)
+        .collect();
+    let hash = blobs.insert(data);
+    let quic = quic_pair(&rt, blobs.clone(), NetConfig::default());
+    let tcp = tcp_pair(&rt, blobs);
+    let small = frame(vec![7; 64]);
+
+    let mut c = Criterion::default()
+        .sample_size(10)
+        .warm_up_time(Duration::from_secs(1))
+        .measurement_time(Duration::from_secs(5))
+        .configure_from_args();
+    {
+        let mut g = c.benchmark_group("blob");
+        g.throughput(Throughput::Bytes(blob_len as u64));
+        g.bench_function("quic", |b| b.iter(|| rt.block_on(quic_blob(&quic, hash))));
+        g.bench_function("tls_tcp", |b| b.iter(|| rt.block_on(tcp_blob(&tcp, hash))));
+        g.finish();
+    }
+    {
+        let mut g = c.benchmark_group("request");
+        g.sample_size(50);
+        g.bench_function("quic", |b| {
+            b.iter(|| {
+                rt.block_on(quic.client.request(quic.server_id, small.clone(), STALL))
+                    .expect("request")
+            })
+        });
+        g.bench_function("tls_tcp", |b| {
+            b.iter(|| rt.block_on(tcp_request(&tcp, &small)))
+        });
+        g.finish();
+    }
+    c.final_summary();
+    if test_mode {
+        return;
+    }
+
+    // Summary pass: interleaved runs so both see the same machine load.
+    let runs = 7;
+    let (mut q_rates, mut t_rates) = (Vec::new(), Vec::new());
+    for _ in 0..runs {
+        let t = Instant::now();
+        rt.block_on(quic_blob(&quic, hash));
+        q_rates.push(blob_len as f64 / t.elapsed().as_secs_f64() / (1 << 20) as f64);
+        let t = Instant::now();
+        rt.block_on(tcp_blob(&tcp, hash));
+        t_rates.push(blob_len as f64 / t.elapsed().as_secs_f64() / (1 << 20) as f64);
+    }
+    q_rates.sort_by(f64::total_cmp);
+    t_rates.sort_by(f64::total_cmp);
+    let (qm, tm) = (q_rates[runs / 2], t_rates[runs / 2]);
+    let n = 5000;
+    let (mut ql, mut tl) = (Vec::with_capacity(n), Vec::with_capacity(n));
+    rt.block_on(async {
+        for _ in 0..n {
+            let t = Instant::now();
+            quic.client
+                .request(quic.server_id, small.clone(), STALL)
+                .await
+                .expect("request");
+            ql.push(t.elapsed());
+            let t = Instant::now();
+            tcp_request(&tcp, &small).await;
+            tl.push(t.elapsed());
+        }
+    });
+    ql.sort();
+    tl.sort();
+    let us = |d: Duration| d.as_secs_f64() * 1e6;
+    let stats = quic.conn.stats();
+    println!(
+        "\nQUIC client connection: {} lost packets, {} congestion events, path MTU {}",
+        stats.path.lost_packets, stats.path.congestion_events, stats.path.current_mtu
+    );
+    println!(
+        "\nsummary (loopback, {} MiB blob, {runs} runs; {n} sequential 64-byte requests)",
+        blob_len >> 20
+    );
+    println!("| metric | QUIC | TLS/TCP | QUIC/TCP |");
+    println!("|---|---:|---:|---:|");
+    println!(
+        "| blob MiB/s (median) | {qm:.0} | {tm:.0} | {:.2} |",
+        qm / tm
+    );
+    for (name, p) in [("p50", 0.5), ("p99", 0.99)] {
+        let (q, t) = (percentile(&ql, p), percentile(&tl, p));
+        println!(
+            "| request {name} µs | {:.0} | {:.0} | {:.2} |",
+            us(q),
+            us(t),
+            us(q) / us(t)
+        );
+    }
+}
