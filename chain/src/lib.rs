@@ -1,4 +1,18 @@
 //! # pinpoint-chain: settlement on an EVM
 //!
-//! (Being built: issue "chain". Solidity contracts, artifacts, an embedded revm default and an
-//! alloy JSON-RPC client behind one `Settlement` trait.)
+//! WIP
+pub mod bindings;
+pub mod call;
+pub mod deploy;
+pub mod embedded;
+pub mod error;
+pub mod event;
+pub mod revert;
+pub mod settlement;
+
+pub use call::{Addresses, Call, Finding, JobParams, PIN, Role, Spender};
+pub use deploy::{DeployConfig, deploy_plan};
+pub use embedded::Embedded;
+pub use error::{ChainError, Result};
+pub use event::{ChainEvent, LoggedEvent};
+pub use settlement::{Position, Receipt, Settlement, Totals};
