@@ -8,6 +8,7 @@ pub mod embedded;
 pub mod error;
 pub mod event;
 pub mod revert;
+pub mod rpc;
 pub mod settlement;
 
 pub use call::{Addresses, Call, Finding, JobParams, PIN, Role, Spender};
@@ -15,4 +16,5 @@ pub use deploy::{DeployConfig, deploy_plan};
 pub use embedded::Embedded;
 pub use error::{ChainError, Result};
 pub use event::{ChainEvent, LoggedEvent};
+pub use rpc::{Evm, RetryPolicy};
 pub use settlement::{Position, Receipt, Settlement, Totals};
