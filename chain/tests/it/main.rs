@@ -1,0 +1,6 @@
+//! Integration tests of pinpoint-chain: the contracts on a real anvil (started per test on an
+//! OS-assigned port) and on the embedded revm.
+#![allow(clippy::unwrap_used, missing_docs)]
+
+mod common;
+mod lifecycle;
