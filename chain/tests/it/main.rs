@@ -4,3 +4,5 @@
 
 mod common;
 mod lifecycle;
+mod differential;
+mod ops;
