@@ -6,3 +6,6 @@ mod common;
 mod lifecycle;
 mod differential;
 mod ops;
+mod durable;
+mod invariant;
+mod fees;
