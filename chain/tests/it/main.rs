@@ -9,3 +9,4 @@ mod ops;
 mod durable;
 mod invariant;
 mod fees;
+mod errors;
