@@ -1,5 +1,6 @@
 //! The `pinpoint` command-line tool: a thin layer over the workspace crates.
 
+mod chain_cmd;
 mod kernels_cmd;
 mod train_cmd;
 
@@ -24,6 +25,11 @@ enum Command {
         #[command(subcommand)]
         command: kernels_cmd::KernelsCommand,
     },
+    /// Settlement contracts: deploy them to a JSON-RPC endpoint, show a chain's state.
+    Chain {
+        #[command(subcommand)]
+        command: chain_cmd::ChainCommand,
+    },
     /// Train a job spec, resume an interrupted run, or trace one step's operators.
     Train(train_cmd::TrainArgs),
 }
@@ -33,6 +39,7 @@ fn main() -> std::process::ExitCode {
     let result = match cli.command {
         Command::Kernels { command } => kernels_cmd::run(command),
         Command::Train(args) => train_cmd::run(args),
+        Command::Chain { command } => chain_cmd::run(command),
     };
     match result {
         Ok(code) => code,

@@ -290,3 +290,27 @@ impl Call {
         (to, data.into())
     }
 }
+
+impl Addresses {
+    /// Writes the addresses as JSON (`{"token": "0x…", "staking": "0x…", "market": "0x…"}`).
+    pub fn write_json(&self, path: &std::path::Path) -> crate::Result<()> {
+        let json = serde_json::to_string_pretty(self)
+            .map_err(|e| crate::ChainError::InvalidArgument(e.to_string()))?;
+        std::fs::write(path, json + "\n").map_err(crate::ChainError::io(format!(
+            "writing the addresses to {}",
+            path.display()
+        )))
+    }
+
+    /// Reads addresses written by [`Addresses::write_json`].
+    pub fn read_json(path: &std::path::Path) -> crate::Result<Self> {
+        let text = std::fs::read_to_string(path).map_err(crate::ChainError::io(format!(
+            "reading the addresses from {}",
+            path.display()
+        )))?;
+        serde_json::from_str(&text).map_err(|e| crate::ChainError::Decode {
+            what: "addresses file",
+            why: e.to_string(),
+        })
+    }
+}

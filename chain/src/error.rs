@@ -78,7 +78,7 @@ pub enum ChainError {
         why: String,
     },
     /// File-system error (the embedded log, an addresses file).
-    #[error("{context}: {source}")]
+    #[error("{context}")]
     Io {
         /// What was being done.
         context: String,

@@ -352,3 +352,16 @@ impl Settlement for Evm {
             .ok_or_else(|| ChainError::Rpc("no latest block".into()))
     }
 }
+
+/// Reads a signing key from a file holding one hex private key (with or without `0x`,
+/// surrounding whitespace ignored).
+pub fn read_key_file(path: &std::path::Path) -> Result<PrivateKeySigner> {
+    let text = std::fs::read_to_string(path)
+        .map_err(ChainError::io(format!("reading the key file {}", path.display())))?;
+    text.trim().parse().map_err(|_| {
+        ChainError::InvalidArgument(format!(
+            "{} does not hold a hex secp256k1 private key",
+            path.display()
+        ))
+    })
+}
