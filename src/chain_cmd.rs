@@ -83,9 +83,15 @@ async fn deploy(args: DeployArgs) -> anyhow::Result<ExitCode> {
         unbonding_delay: args.unbonding_delay,
         ..DeployConfig::default()
     };
-    let evm = Evm::deploy(&args.rpc, key, &config, args.chain_id, RetryPolicy::default())
-        .await
-        .with_context(|| format!("deploying to {}", args.rpc))?;
+    let evm = Evm::deploy(
+        &args.rpc,
+        key,
+        &config,
+        args.chain_id,
+        RetryPolicy::default(),
+    )
+    .await
+    .with_context(|| format!("deploying to {}", args.rpc))?;
     let a = evm.addresses();
     a.write_json(&args.out)?;
     println!("chain id  {}", evm.chain_id());
@@ -105,7 +111,10 @@ async fn status(args: StatusArgs) -> anyhow::Result<ExitCode> {
             let evm = Evm::connect(url, vec![key], None, addresses, RetryPolicy::default())
                 .await
                 .with_context(|| format!("connecting to {url}"))?;
-            (format!("{url} (chain id {})", evm.chain_id()), evm.totals().await?)
+            (
+                format!("{url} (chain id {})", evm.chain_id()),
+                evm.totals().await?,
+            )
         }
         None => {
             let opened = if args.data.join("config.json").exists() {
@@ -113,7 +122,9 @@ async fn status(args: StatusArgs) -> anyhow::Result<ExitCode> {
             } else {
                 Embedded::open(&args.data, &DeployConfig::default())
             };
-            let (chain, report) = opened.with_context(|| format!("opening the embedded chain in {}", args.data.display()))?;
+            let (chain, report) = opened.with_context(|| {
+                format!("opening the embedded chain in {}", args.data.display())
+            })?;
             (
                 format!(
                     "embedded chain in {} ({} transactions, block {})",

@@ -55,13 +55,27 @@ fn deploy_then_status_over_rpc() {
     std::fs::write(dir.join("key"), format!("0x{key}\n")).unwrap();
     let url = anvil.endpoint();
     let o = pinpoint(
-        &["chain", "deploy", "--rpc", &url, "--key", "key", "--out", "a.json", "--chain-id", "31337"],
+        &[
+            "chain",
+            "deploy",
+            "--rpc",
+            &url,
+            "--key",
+            "key",
+            "--out",
+            "a.json",
+            "--chain-id",
+            "31337",
+        ],
         &dir,
     );
     assert!(o.status.success(), "{}", text(&o));
     let a = Addresses::read_json(&dir.join("a.json")).unwrap();
     assert_ne!(a.token, a.market);
-    let o = pinpoint(&["chain", "status", "--rpc", &url, "--addresses", "a.json"], &dir);
+    let o = pinpoint(
+        &["chain", "status", "--rpc", &url, "--addresses", "a.json"],
+        &dir,
+    );
     assert!(o.status.success(), "{}", text(&o));
     let out = text(&o);
     assert!(out.contains("chain id 31337"), "{out}");
@@ -69,7 +83,19 @@ fn deploy_then_status_over_rpc() {
     assert!(out.contains("open jobs       0 (of 0 posted)"), "{out}");
 
     // Wrong chain id and a bad key file are reported, not panics.
-    let o = pinpoint(&["chain", "deploy", "--rpc", &url, "--key", "key", "--chain-id", "1"], &dir);
+    let o = pinpoint(
+        &[
+            "chain",
+            "deploy",
+            "--rpc",
+            &url,
+            "--key",
+            "key",
+            "--chain-id",
+            "1",
+        ],
+        &dir,
+    );
     assert_eq!(o.status.code(), Some(2));
     assert!(text(&o).contains("wrong chain id"), "{}", text(&o));
     std::fs::write(dir.join("bad"), "not a key").unwrap();
@@ -88,7 +114,17 @@ fn status_reads_the_embedded_chain() {
     assert!(out.contains("embedded chain in c (0 transactions"), "{out}");
     assert!(out.contains("burned          0 PIN"), "{out}");
     assert!(dir.join("c/txlog.bin").exists() && dir.join("c/config.json").exists());
-    let o = pinpoint(&["chain", "status", "--rpc", "http://127.0.0.1:1", "--addresses", "missing.json"], &dir);
+    let o = pinpoint(
+        &[
+            "chain",
+            "status",
+            "--rpc",
+            "http://127.0.0.1:1",
+            "--addresses",
+            "missing.json",
+        ],
+        &dir,
+    );
     assert_eq!(o.status.code(), Some(2));
     assert!(text(&o).contains("missing.json"), "{}", text(&o));
     let _ = std::fs::remove_dir_all(&dir);

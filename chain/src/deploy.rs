@@ -49,7 +49,7 @@ impl Default for DeployConfig {
 impl DeployConfig {
     /// Checks what the constructors would reject.
     pub fn validate(&self) -> crate::Result<()> {
-        if self.committee_size % 2 == 0 || self.committee_size > 15 {
+        if self.committee_size.is_multiple_of(2) || self.committee_size > 15 {
             return Err(crate::ChainError::InvalidArgument(format!(
                 "committee size {} must be odd and at most 15",
                 self.committee_size
@@ -70,7 +70,11 @@ pub struct DeployTx {
 
 /// The four deployment transactions (token, staking, market, `staking.setMarket`) sent by
 /// `deployer` starting at `nonce`, and the resulting addresses.
-pub fn deploy_plan(deployer: Address, nonce: u64, config: &DeployConfig) -> (Addresses, Vec<DeployTx>) {
+pub fn deploy_plan(
+    deployer: Address,
+    nonce: u64,
+    config: &DeployConfig,
+) -> (Addresses, Vec<DeployTx>) {
     let addresses = Addresses {
         token: deployer.create(nonce),
         staking: deployer.create(nonce + 1),

@@ -1,6 +1,29 @@
 //! # pinpoint-chain: settlement on an EVM
 //!
-//! WIP
+//! Payment, stake and slashing for pinpoint (DESIGN §7), as Solidity contracts
+//! (`chain/contracts/`: `PinToken`, `Staking`, `JobMarket`) compiled by a pinned solc-js into
+//! the checked-in `chain/artifacts/`, and two back ends behind one trait:
+//!
+//! - [`Settlement`]: [`Settlement::send`] a [`Call`] as an account and get a [`Receipt`] with
+//!   the decoded [`ChainEvent`]s, or a typed [`ChainError`] (reverts decoded:
+//!   [`ChainError::InsufficientStake`], [`ChainError::Reverted`] with the reason);
+//!   [`Settlement::events_since`] polls events; views ([`Settlement::totals`],
+//!   [`Settlement::balance_of`], [`Settlement::position`], [`Settlement::view`]).
+//! - [`Embedded`] (the default): the same bytecode on revm in-process, deployed at start by
+//!   [`deploy::DEFAULT_DEPLOYER`]; durable through an append-only transaction log replayed on
+//!   [`Embedded::open`] (a torn last record is dropped with a warning), or in memory
+//!   ([`Embedded::in_memory`], [`Embedded::snapshot`]). Its time moves only by
+//!   [`Embedded::set_time`], so a simulator drives it.
+//! - [`Evm`]: alloy over HTTP JSON-RPC (anvil, an L2): local signer, nonce cache, gas
+//!   estimation, retries with backoff ([`RetryPolicy`]), receipts awaited, dropped
+//!   transactions resubmitted; [`Evm::deploy`] deploys the contracts.
+//!
+//! Call order: deploy (or open) → fund accounts with `Transfer` from the deployer → `Approve`
+//! the Staking/JobMarket contracts → `Stake` → `PostJob` → `Accept` ×replicas → `Commit` (or
+//! `CloseCommits` after the deadline) → optional `OpenDispute`/`Vote` → `Finalize` after the
+//! window. Payouts equal `pinpoint_protocol::fees` (0.5% fee, 70% of it burned, slashed bonds
+//! split 50/50 between winner and burn). Details: `docs/chain.md`.
+
 pub mod bindings;
 pub mod call;
 pub mod deploy;

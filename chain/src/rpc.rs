@@ -175,7 +175,9 @@ impl Evm {
         };
         let p = self.provider.clone();
         let gas = self
-            .rpc("eth_estimateGas", || p.estimate_gas(tx.clone()).into_future())
+            .rpc("eth_estimateGas", || {
+                p.estimate_gas(tx.clone()).into_future()
+            })
             .await?;
         let fees = self
             .rpc("eth_feeHistory", || p.estimate_eip1559_fees())
@@ -356,8 +358,10 @@ impl Settlement for Evm {
 /// Reads a signing key from a file holding one hex private key (with or without `0x`,
 /// surrounding whitespace ignored).
 pub fn read_key_file(path: &std::path::Path) -> Result<PrivateKeySigner> {
-    let text = std::fs::read_to_string(path)
-        .map_err(ChainError::io(format!("reading the key file {}", path.display())))?;
+    let text = std::fs::read_to_string(path).map_err(ChainError::io(format!(
+        "reading the key file {}",
+        path.display()
+    )))?;
     text.trim().parse().map_err(|_| {
         ChainError::InvalidArgument(format!(
             "{} does not hold a hex secp256k1 private key",

@@ -128,9 +128,10 @@ impl TxLog {
         let mut torn_at = None;
         while at < bytes.len() {
             let rest = &bytes[at..];
-            let Some(len) = rest.get(0..4).map(|b| {
-                u32::from_le_bytes([b[0], b[1], b[2], b[3]]) as usize
-            }) else {
+            let Some(len) = rest
+                .get(0..4)
+                .map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]) as usize)
+            else {
                 torn_at = Some(at);
                 break;
             };

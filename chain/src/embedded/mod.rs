@@ -100,20 +100,21 @@ impl Embedded {
             "reading {} (is this an embedded chain directory?)",
             cfg_path.display()
         )))?;
-        let config: DeployConfig =
-            serde_json::from_str(&text).map_err(|e| ChainError::Decode {
-                what: "embedded chain config",
-                why: e.to_string(),
-            })?;
+        let config: DeployConfig = serde_json::from_str(&text).map_err(|e| ChainError::Decode {
+            what: "embedded chain config",
+            why: e.to_string(),
+        })?;
         let mut chain = Self::in_memory(&config)?;
         let (log, records, report) = TxLog::open(&log_path(dir))?;
         for (i, rec) in records.into_iter().enumerate() {
             chain.now = chain.now.max(rec.time);
-            chain.execute(rec.from, rec.to, rec.data).map_err(|e| ChainError::CorruptLog {
-                path: log_path(dir).display().to_string(),
-                offset: i as u64,
-                why: format!("record {i} does not replay: {e}"),
-            })?;
+            chain
+                .execute(rec.from, rec.to, rec.data)
+                .map_err(|e| ChainError::CorruptLog {
+                    path: log_path(dir).display().to_string(),
+                    offset: i as u64,
+                    why: format!("record {i} does not replay: {e}"),
+                })?;
         }
         chain.log = Some(log);
         Ok((chain, report))

@@ -74,10 +74,20 @@ pub fn pin(n: u128) -> U256 {
 
 /// Deploys the contracts on a fresh anvil from dev account 0; returns the client (with all
 /// ten dev keys) and the accounts.
-pub async fn deploy_on_anvil(anvil: &AnvilInstance, config: &DeployConfig) -> Result<(Evm, Vec<Address>)> {
+pub async fn deploy_on_anvil(
+    anvil: &AnvilInstance,
+    config: &DeployConfig,
+) -> Result<(Evm, Vec<Address>)> {
     let keys = keys(anvil);
     let accounts: Vec<Address> = keys.iter().map(|k| k.address()).collect();
-    let deployed = Evm::deploy(&anvil.endpoint(), keys[0].clone(), config, Some(31337), fast_retry()).await?;
+    let deployed = Evm::deploy(
+        &anvil.endpoint(),
+        keys[0].clone(),
+        config,
+        Some(31337),
+        fast_retry(),
+    )
+    .await?;
     let evm = Evm::connect(
         &anvil.endpoint(),
         keys,
@@ -100,7 +110,9 @@ pub async fn anvil_advance(evm: &Evm, secs: u64) -> Result<()> {
 /// Sets the timestamp of anvil's next block.
 pub async fn anvil_next_timestamp(evm: &Evm, t: u64) -> Result<()> {
     let p = evm.provider();
-    let _: serde_json::Value = p.raw_request("evm_setNextBlockTimestamp".into(), (t,)).await?;
+    let _: serde_json::Value = p
+        .raw_request("evm_setNextBlockTimestamp".into(), (t,))
+        .await?;
     Ok(())
 }
 
@@ -111,16 +123,27 @@ pub async fn check_conservation<S: Settlement>(chain: &S, holders: &[Address]) -
     let t = chain.totals().await?;
     let a = chain.addresses();
     let mut sum = U256::ZERO;
-    for h in holders.iter().chain([&a.staking, &a.market, &DEFAULT_TREASURY]) {
+    for h in holders
+        .iter()
+        .chain([&a.staking, &a.market, &DEFAULT_TREASURY])
+    {
         sum += chain.balance_of(*h).await?;
     }
     if t.initial_supply - t.burned != sum || t.total_supply != sum {
-        bail!("conservation broken: initial {} − burned {} ≠ Σ balances {sum}", t.initial_supply, t.burned);
+        bail!(
+            "conservation broken: initial {} − burned {} ≠ Σ balances {sum}",
+            t.initial_supply,
+            t.burned
+        );
     }
     let staking_bal = chain.balance_of(a.staking).await?;
     let market_bal = chain.balance_of(a.market).await?;
     if staking_bal != t.staked || market_bal != t.escrow {
-        bail!("holdings: staking {staking_bal} vs staked {}, market {market_bal} vs escrow {}", t.staked, t.escrow);
+        bail!(
+            "holdings: staking {staking_bal} vs staked {}, market {market_bal} vs escrow {}",
+            t.staked,
+            t.escrow
+        );
     }
     Ok(())
 }

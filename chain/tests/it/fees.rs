@@ -23,14 +23,56 @@ fn base() -> &'static Embedded {
         let d = DEFAULT_DEPLOYER;
         let mut run = |from, call| c.send_sync(from, &call).expect("setup");
         for t in trainers() {
-            run(d, Call::Transfer { to: t, amount: pin(10_000) });
-            run(t, Call::Approve { spender: Spender::Staking, amount: U256::MAX });
-            run(t, Call::Stake { role: Role::Trainer, amount: pin(5_000) });
+            run(
+                d,
+                Call::Transfer {
+                    to: t,
+                    amount: pin(10_000),
+                },
+            );
+            run(
+                t,
+                Call::Approve {
+                    spender: Spender::Staking,
+                    amount: U256::MAX,
+                },
+            );
+            run(
+                t,
+                Call::Stake {
+                    role: Role::Trainer,
+                    amount: pin(5_000),
+                },
+            );
         }
-        run(d, Call::Transfer { to: ARBITER, amount: pin(1_000) });
-        run(ARBITER, Call::Approve { spender: Spender::Staking, amount: U256::MAX });
-        run(ARBITER, Call::Stake { role: Role::Arbiter, amount: pin(1_000) });
-        run(d, Call::Approve { spender: Spender::Market, amount: U256::MAX });
+        run(
+            d,
+            Call::Transfer {
+                to: ARBITER,
+                amount: pin(1_000),
+            },
+        );
+        run(
+            ARBITER,
+            Call::Approve {
+                spender: Spender::Staking,
+                amount: U256::MAX,
+            },
+        );
+        run(
+            ARBITER,
+            Call::Stake {
+                role: Role::Arbiter,
+                amount: pin(1_000),
+            },
+        );
+        run(
+            d,
+            Call::Approve {
+                spender: Spender::Market,
+                amount: U256::MAX,
+            },
+        );
         c
     })
 }
@@ -84,7 +126,7 @@ proptest! {
         let f = fees::fee_split(payment).expect("fee");
         let (share, rem) = fees::equal_shares(f.to_trainers, honest.len()).expect("shares");
         let slash = fees::slash_split(bond, true).expect("slash");
-        let mut expect_gain = vec![0u128; 3];
+        let mut expect_gain = [0u128; 3];
         for (i, h) in honest.iter().enumerate() {
             let idx = t.iter().position(|x| x == h).expect("trainer");
             expect_gain[idx] += if i == 0 { share + rem } else { share };

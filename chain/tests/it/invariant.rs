@@ -21,7 +21,11 @@ fn base() -> &'static (Embedded, u64) {
     BASE.get_or_init(|| {
         let mut chain = embedded().expect("embedded chain");
         let g = OpGen::new(0, actors(), chain.time());
-        let mut script: Vec<_> = g.setup(DEFAULT_DEPLOYER).into_iter().map(|(f, c)| (1, f, c)).collect();
+        let mut script: Vec<_> = g
+            .setup(DEFAULT_DEPLOYER)
+            .into_iter()
+            .map(|(f, c)| (1, f, c))
+            .collect();
         script.extend(g.scripted_dispute());
         let mut t = chain.time();
         for (dt, from, call) in script {
@@ -35,7 +39,11 @@ fn base() -> &'static (Embedded, u64) {
 
 fn runtime() -> &'static tokio::runtime::Runtime {
     static RT: OnceLock<tokio::runtime::Runtime> = OnceLock::new();
-    RT.get_or_init(|| tokio::runtime::Builder::new_current_thread().build().expect("runtime"))
+    RT.get_or_init(|| {
+        tokio::runtime::Builder::new_current_thread()
+            .build()
+            .expect("runtime")
+    })
 }
 
 proptest! {

@@ -3,10 +3,10 @@
 #![allow(clippy::unwrap_used, missing_docs)]
 
 mod common;
-mod lifecycle;
 mod differential;
-mod ops;
 mod durable;
-mod invariant;
-mod fees;
 mod errors;
+mod fees;
+mod invariant;
+mod lifecycle;
+mod ops;

@@ -41,20 +41,52 @@ pub struct OpGen {
 impl OpGen {
     pub fn new(seed: u64, actors: Vec<Address>, now: u64) -> Self {
         let arbiter = actors[actors.len() - 1];
-        OpGen { rng: Rng(seed), actors, arbiter, jobs: 0, disputes: 0, now, accepted: Vec::new() }
+        OpGen {
+            rng: Rng(seed),
+            actors,
+            arbiter,
+            jobs: 0,
+            disputes: 0,
+            now,
+            accepted: Vec::new(),
+        }
     }
 
     /// Setup: fund the actors from `deployer`, approve both contracts, make `arbiter` one.
     pub fn setup(&self, deployer: Address) -> Vec<(Address, Call)> {
         let mut v = Vec::new();
         for &a in &self.actors {
-            v.push((deployer, Call::Transfer { to: a, amount: U256::from(50_000 * PIN) }));
+            v.push((
+                deployer,
+                Call::Transfer {
+                    to: a,
+                    amount: U256::from(50_000 * PIN),
+                },
+            ));
             for spender in [Spender::Staking, Spender::Market] {
-                v.push((a, Call::Approve { spender, amount: U256::MAX }));
+                v.push((
+                    a,
+                    Call::Approve {
+                        spender,
+                        amount: U256::MAX,
+                    },
+                ));
             }
-            v.push((a, Call::Stake { role: Role::Trainer, amount: U256::from(2_000 * PIN) }));
+            v.push((
+                a,
+                Call::Stake {
+                    role: Role::Trainer,
+                    amount: U256::from(2_000 * PIN),
+                },
+            ));
         }
-        v.push((self.arbiter, Call::Stake { role: Role::Arbiter, amount: U256::from(1_000 * PIN) }));
+        v.push((
+            self.arbiter,
+            Call::Stake {
+                role: Role::Arbiter,
+                amount: U256::from(1_000 * PIN),
+            },
+        ));
         v
     }
 
@@ -62,15 +94,62 @@ impl OpGen {
     /// sequence compares at least one full dispute.
     pub fn scripted_dispute(&self) -> Vec<(u64, Address, Call)> {
         let (s, t1, t2) = (self.actors[0], self.actors[1], self.actors[2]);
-        let finding = Finding { step: 5, node: 9, challengerHash: B256::repeat_byte(1), defendantHash: B256::repeat_byte(2), refereeHash: B256::repeat_byte(1) };
+        let finding = Finding {
+            step: 5,
+            node: 9,
+            challengerHash: B256::repeat_byte(1),
+            defendantHash: B256::repeat_byte(2),
+            refereeHash: B256::repeat_byte(1),
+        };
         vec![
-            (1, s, Call::PostJob(JobParams { spec_hash: B256::repeat_byte(9), payment: U256::from(777 * PIN + 3), replicas: 2, bond: U256::from(150 * PIN), accept_deadline: self.now + 1_000, commit_deadline: self.now + 2_000, challenge_window: 5 })),
+            (
+                1,
+                s,
+                Call::PostJob(JobParams {
+                    spec_hash: B256::repeat_byte(9),
+                    payment: U256::from(777 * PIN + 3),
+                    replicas: 2,
+                    bond: U256::from(150 * PIN),
+                    accept_deadline: self.now + 1_000,
+                    commit_deadline: self.now + 2_000,
+                    challenge_window: 5,
+                }),
+            ),
             (1, t1, Call::Accept { job: 1 }),
             (1, t2, Call::Accept { job: 1 }),
-            (1, t1, Call::Commit { job: 1, root: B256::repeat_byte(1) }),
-            (1, t2, Call::Commit { job: 1, root: B256::repeat_byte(2) }),
-            (1, t2, Call::OpenDispute { job: 1, defendant: t1 }),
-            (1, self.arbiter, Call::Vote { dispute: 1, challenger_wins: false, finding }),
+            (
+                1,
+                t1,
+                Call::Commit {
+                    job: 1,
+                    root: B256::repeat_byte(1),
+                },
+            ),
+            (
+                1,
+                t2,
+                Call::Commit {
+                    job: 1,
+                    root: B256::repeat_byte(2),
+                },
+            ),
+            (
+                1,
+                t2,
+                Call::OpenDispute {
+                    job: 1,
+                    defendant: t1,
+                },
+            ),
+            (
+                1,
+                self.arbiter,
+                Call::Vote {
+                    dispute: 1,
+                    challenger_wins: false,
+                    finding,
+                },
+            ),
             (10, s, Call::Finalize { job: 1 }),
         ]
     }
@@ -81,14 +160,34 @@ impl OpGen {
         self.now += dt;
         let r = &mut self.rng;
         let from = r.pick(&self.actors);
-        let job = if r.below(5) == 0 { 1 + r.below(self.jobs + 1) } else { self.jobs.saturating_sub(r.below(2)).max(1) };
+        let job = if r.below(5) == 0 {
+            1 + r.below(self.jobs + 1)
+        } else {
+            self.jobs.saturating_sub(r.below(2)).max(1)
+        };
         let role = r.pick(&Role::ALL);
         let call = match r.below(26) {
-            0 => Call::Transfer { to: r.pick(&self.actors), amount: r.pins(3_000) },
-            1 => Call::Approve { spender: r.pick(&[Spender::Staking, Spender::Market]), amount: if r.below(4) == 0 { r.pins(500) } else { U256::MAX } },
+            0 => Call::Transfer {
+                to: r.pick(&self.actors),
+                amount: r.pins(3_000),
+            },
+            1 => Call::Approve {
+                spender: r.pick(&[Spender::Staking, Spender::Market]),
+                amount: if r.below(4) == 0 {
+                    r.pins(500)
+                } else {
+                    U256::MAX
+                },
+            },
             2 => Call::Burn { amount: r.pins(10) },
-            3 | 4 => Call::Stake { role, amount: r.pins(1_500) },
-            5 => Call::RequestUnstake { role, amount: r.pins(800) },
+            3 | 4 => Call::Stake {
+                role,
+                amount: r.pins(1_500),
+            },
+            5 => Call::RequestUnstake {
+                role,
+                amount: r.pins(800),
+            },
             6 => Call::Withdraw { role },
             7 | 8 => Call::PostJob(JobParams {
                 spec_hash: B256::from(U256::from(r.below(1 << 20))),
@@ -101,15 +200,39 @@ impl OpGen {
             }),
             9..=11 | 21..=23 => Call::Accept { job },
             12 | 13 | 24 | 25 => {
-                let trainers: Vec<Address> = self.accepted.iter().filter(|(j, _)| *j == job).map(|(_, t)| *t).collect();
-                let who = if trainers.is_empty() || r.below(4) == 0 { from } else { r.pick(&trainers) };
-                return (dt, who, Call::Commit { job, root: B256::repeat_byte(1 + r.below(2) as u8) });
+                let trainers: Vec<Address> = self
+                    .accepted
+                    .iter()
+                    .filter(|(j, _)| *j == job)
+                    .map(|(_, t)| *t)
+                    .collect();
+                let who = if trainers.is_empty() || r.below(4) == 0 {
+                    from
+                } else {
+                    r.pick(&trainers)
+                };
+                return (
+                    dt,
+                    who,
+                    Call::Commit {
+                        job,
+                        root: B256::repeat_byte(1 + r.below(2) as u8),
+                    },
+                );
             }
             14 => Call::CloseCommits { job },
             15 => {
-                let trainers: Vec<Address> = self.accepted.iter().filter(|(j, _)| *j == job).map(|(_, t)| *t).collect();
+                let trainers: Vec<Address> = self
+                    .accepted
+                    .iter()
+                    .filter(|(j, _)| *j == job)
+                    .map(|(_, t)| *t)
+                    .collect();
                 if trainers.len() < 2 || r.below(4) == 0 {
-                    Call::OpenDispute { job, defendant: r.pick(&self.actors) }
+                    Call::OpenDispute {
+                        job,
+                        defendant: r.pick(&self.actors),
+                    }
                 } else {
                     let (c, d) = (r.pick(&trainers), r.pick(&trainers));
                     return (dt, c, Call::OpenDispute { job, defendant: d });
@@ -124,7 +247,15 @@ impl OpGen {
                     refereeHash: B256::repeat_byte(1 + r.below(2) as u8),
                 };
                 let voter = if r.below(4) == 0 { from } else { self.arbiter };
-                return (dt, voter, Call::Vote { dispute: 1 + r.below(self.disputes + 1), challenger_wins: r.below(2) == 0, finding });
+                return (
+                    dt,
+                    voter,
+                    Call::Vote {
+                        dispute: 1 + r.below(self.disputes + 1),
+                        challenger_wins: r.below(2) == 0,
+                        finding,
+                    },
+                );
             }
             17 | 18 => Call::Finalize { job },
             19 => Call::Cancel { job },
@@ -140,7 +271,10 @@ impl OpGen {
                 self.jobs = self.jobs.max(j);
             }
             for e in &r.events {
-                if let pinpoint_chain::ChainEvent::Market(pinpoint_chain::bindings::JobMarket::JobMarketEvents::JobAccepted(a)) = e {
+                if let pinpoint_chain::ChainEvent::Market(
+                    pinpoint_chain::bindings::JobMarket::JobMarketEvents::JobAccepted(a),
+                ) = e
+                {
                     self.accepted.push((a.jobId.to::<u64>(), a.trainer));
                 }
             }
