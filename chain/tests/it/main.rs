@@ -10,3 +10,4 @@ mod fees;
 mod invariant;
 mod lifecycle;
 mod ops;
+mod resubmit;
