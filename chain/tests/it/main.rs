@@ -2,6 +2,7 @@
 //! OS-assigned port) and on the embedded revm.
 #![allow(clippy::unwrap_used, missing_docs)]
 
+mod committee;
 mod common;
 mod differential;
 mod durable;
