@@ -16,14 +16,14 @@ use pinpoint_chain::{
 /// The anvil binary: `$PINPOINT_ANVIL`, else `.cache/eth/...` under the workspace root.
 /// Missing anvil is a test FAILURE with instructions, never a silent pass.
 pub fn anvil_bin() -> PathBuf {
-    if let Some(p) = std::env::var_os("PINPOINT_ANVIL") {
-        return PathBuf::from(p);
-    }
-    let p = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../.cache/eth/node_modules/@foundry-rs/anvil-linux-amd64/bin/anvil");
+    let p = match std::env::var_os("PINPOINT_ANVIL") {
+        Some(p) => PathBuf::from(p),
+        None => PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+            .join("../.cache/eth/node_modules/@foundry-rs/anvil-linux-amd64/bin/anvil"),
+    };
     assert!(
         p.exists(),
-        "anvil not found at {} and PINPOINT_ANVIL is not set: run `scripts/eth-tools` \
+        "anvil not found at {} (PINPOINT_ANVIL or the default path): run `scripts/eth-tools` \
          (installs the pinned anvil from npm) and re-run the tests",
         p.display()
     );
