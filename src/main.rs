@@ -1,5 +1,6 @@
 //! The `pinpoint` command-line tool: a thin layer over the workspace crates.
 
+mod chain_cmd;
 mod kernels_cmd;
 mod sim_cmd;
 mod train_cmd;
@@ -25,6 +26,11 @@ enum Command {
         #[command(subcommand)]
         command: kernels_cmd::KernelsCommand,
     },
+    /// Settlement contracts: deploy them to a JSON-RPC endpoint, show a chain's state.
+    Chain {
+        #[command(subcommand)]
+        command: chain_cmd::ChainCommand,
+    },
     /// Train a job spec, resume an interrupted run, or trace one step's operators.
     Train(train_cmd::TrainArgs),
     /// Deterministic Byzantine simulations: run seed ranges, replay one seed.
@@ -40,6 +46,7 @@ fn main() -> std::process::ExitCode {
         Command::Kernels { command } => kernels_cmd::run(command),
         Command::Train(args) => train_cmd::run(args),
         Command::Sim { command } => sim_cmd::run(command),
+        Command::Chain { command } => chain_cmd::run(command),
     };
     match result {
         Ok(code) => code,

@@ -1,4 +1,46 @@
 //! # pinpoint-chain: settlement on an EVM
 //!
-//! (Being built: issue "chain". Solidity contracts, artifacts, an embedded revm default and an
-//! alloy JSON-RPC client behind one `Settlement` trait.)
+//! Payment, stake and slashing for pinpoint (DESIGN §7), as Solidity contracts
+//! (`chain/contracts/`: `PinToken`, `Staking`, `JobMarket`) compiled by a pinned solc-js into
+//! the checked-in `chain/artifacts/`, and two back ends behind one trait:
+//!
+//! - [`Settlement`]: [`Settlement::send`] a [`Call`] as an account and get a [`Receipt`] with
+//!   the decoded [`ChainEvent`]s, or a typed [`ChainError`] (reverts decoded:
+//!   [`ChainError::InsufficientStake`], [`ChainError::Reverted`] with the reason);
+//!   [`Settlement::events_since`] polls events; views ([`Settlement::totals`],
+//!   [`Settlement::balance_of`], [`Settlement::position`], [`Settlement::view`]).
+//! - [`Embedded`] (the default): the same bytecode on revm in-process, deployed at start by
+//!   [`deploy::DEFAULT_DEPLOYER`]; durable through an append-only transaction log replayed on
+//!   [`Embedded::open`] (a torn last record is dropped with a warning), or in memory
+//!   ([`Embedded::in_memory`], [`Embedded::snapshot`]). Its time moves only by
+//!   [`Embedded::set_time`], so a simulator drives it.
+//! - [`Evm`]: alloy over HTTP JSON-RPC (anvil, an L2): local signer, nonce cache, gas
+//!   estimation, retries with backoff ([`RetryPolicy`]), receipts awaited, dropped
+//!   transactions resubmitted; [`Evm::deploy`] deploys the contracts.
+//!
+//! Call order: deploy (or open) → fund accounts with `Transfer` from the deployer → `Approve`
+//! the Staking/JobMarket contracts → `Stake` → `PostJob` → `Accept` ×replicas → `Commit` (or
+//! `CloseCommits` after the deadline) → optional `OpenDispute`/`Vote` → `Finalize` after the
+//! window. Payouts equal `pinpoint_protocol::fees` (0.5% fee, 70% of it burned, slashed bonds
+//! split 50/50 between winner and burn). Details: `docs/chain.md`.
+
+pub mod bindings;
+pub mod call;
+pub mod deploy;
+pub mod embedded;
+pub mod error;
+pub mod event;
+pub mod revert;
+pub mod rpc;
+pub mod settlement;
+
+pub use alloy;
+pub use alloy::primitives::{Address, B256, U256};
+pub use alloy::signers::local::PrivateKeySigner;
+pub use call::{Addresses, Call, Finding, JobParams, PIN, Role, Spender};
+pub use deploy::{DeployConfig, deploy_plan};
+pub use embedded::Embedded;
+pub use error::{ChainError, Result};
+pub use event::{ChainEvent, LoggedEvent};
+pub use rpc::{Evm, RetryPolicy, read_key_file};
+pub use settlement::{Position, Receipt, Settlement, Totals};

@@ -1,0 +1,204 @@
+// SPDX-License-Identifier: Apache-2.0
+pragma solidity 0.8.37;
+
+import {IERC20Burnable} from "./IERC20Burnable.sol";
+import {ReentrancyGuard} from "./ReentrancyGuard.sol";
+
+/// @title Staking: per-role stakes with a minimum, an unbonding delay, and slashing by the market.
+/// @notice Roles: 0 trainer, 1 solver, 2 verifier, 3 arbiter. A position's `active` stake can be
+///         `locked` by the job market as a job's bond; only the unlocked part can be unstaked,
+///         and it then waits `unbondingDelay` seconds before `withdraw`. Only the job market
+///         (set once by the deployer) can lock, unlock and slash. A slashed amount is split
+///         exactly as `pinpoint_protocol::fees::slash_split`: `amount * 5000 / 10000` (floor) to
+///         the dispute's winner, the rest burned (all of it when there is no winner).
+///         Arbiters with at least the minimum active stake form the list `arbiters`, from which
+///         the market draws dispute committees (`selectCommittee`).
+contract Staking is ReentrancyGuard {
+    uint8 public constant ROLES = 4;
+    uint8 public constant ARBITER = 3;
+    uint256 public constant BPS = 10_000;
+    uint256 public constant SLASH_WINNER_BPS = 5_000;
+
+    struct Position {
+        uint256 active; // bonded, counted for eligibility (includes `locked`)
+        uint256 locked; // part of `active` bonded to jobs by the market
+        uint256 unbonding; // requested out, withdrawable at `releaseAt`
+        uint256 releaseAt;
+    }
+
+    IERC20Burnable public immutable token;
+    address public immutable deployer;
+    uint256 public immutable unbondingDelay;
+    address public market;
+    uint256[4] public minStake;
+    /// Tokens held: all active plus unbonding stakes.
+    uint256 public totalStaked;
+    mapping(address => mapping(uint8 => Position)) public positions;
+    /// Arbiters with at least `minStake[ARBITER]` active, in an order that is a pure function
+    /// of the history of calls (swap-and-pop on removal).
+    address[] public arbiters;
+    mapping(address => uint256) private arbiterSlot; // index + 1, 0 = absent
+
+    event MarketSet(address market);
+    event Staked(address indexed who, uint8 indexed role, uint256 amount, uint256 active);
+    event UnstakeRequested(address indexed who, uint8 indexed role, uint256 amount, uint256 releaseAt);
+    event Withdrawn(address indexed who, uint8 indexed role, uint256 amount);
+    event Locked(address indexed who, uint8 indexed role, uint256 amount);
+    event Unlocked(address indexed who, uint8 indexed role, uint256 amount);
+    event Slashed(
+        address indexed who, uint8 indexed role, uint256 amount, address winner, uint256 toWinner, uint256 burned
+    );
+
+    error UnknownRole(uint8 role);
+    error ZeroAmount();
+    error BelowMinimum(uint8 role, uint256 remaining, uint256 minimum);
+    error InsufficientStake(address who, uint8 role, uint256 available, uint256 needed);
+    error NothingToWithdraw();
+    error StillUnbonding(uint256 releaseAt);
+    error OnlyMarket();
+    error OnlyDeployer();
+    error MarketAlreadySet();
+    error NotEnoughArbiters(uint256 available, uint256 needed);
+    error TransferFailed();
+
+    constructor(IERC20Burnable token_, uint256[4] memory minStake_, uint256 unbondingDelay_) {
+        token = token_;
+        deployer = msg.sender;
+        minStake = minStake_;
+        unbondingDelay = unbondingDelay_;
+    }
+
+    modifier onlyMarket() {
+        if (msg.sender != market) revert OnlyMarket();
+        _;
+    }
+
+    modifier validRole(uint8 role) {
+        if (role >= ROLES) revert UnknownRole(role);
+        _;
+    }
+
+    /// One-shot: the deployer names the job market, the only contract allowed to slash.
+    function setMarket(address market_) external {
+        if (msg.sender != deployer) revert OnlyDeployer();
+        if (market != address(0)) revert MarketAlreadySet();
+        market = market_;
+        emit MarketSet(market_);
+    }
+
+    function stake(uint8 role, uint256 amount) external nonReentrant validRole(role) {
+        if (amount == 0) revert ZeroAmount();
+        Position storage p = positions[msg.sender][role];
+        uint256 active = p.active + amount;
+        if (active < minStake[role]) revert BelowMinimum(role, active, minStake[role]);
+        p.active = active;
+        totalStaked += amount;
+        _syncArbiter(msg.sender, role);
+        emit Staked(msg.sender, role, amount, active);
+        if (!token.transferFrom(msg.sender, address(this), amount)) revert TransferFailed();
+    }
+
+    /// Starts unbonding `amount` of the unlocked stake; what stays must be 0 or ≥ the minimum.
+    /// Each request restarts the delay for everything unbonding in this role.
+    function requestUnstake(uint8 role, uint256 amount) external nonReentrant validRole(role) {
+        if (amount == 0) revert ZeroAmount();
+        Position storage p = positions[msg.sender][role];
+        uint256 free = p.active - p.locked;
+        if (amount > free) revert InsufficientStake(msg.sender, role, free, amount);
+        uint256 remaining = p.active - amount;
+        if (remaining != 0 && remaining < minStake[role]) revert BelowMinimum(role, remaining, minStake[role]);
+        p.active = remaining;
+        p.unbonding += amount;
+        p.releaseAt = block.timestamp + unbondingDelay;
+        _syncArbiter(msg.sender, role);
+        emit UnstakeRequested(msg.sender, role, amount, p.releaseAt);
+    }
+
+    function withdraw(uint8 role) external nonReentrant validRole(role) {
+        Position storage p = positions[msg.sender][role];
+        uint256 amount = p.unbonding;
+        if (amount == 0) revert NothingToWithdraw();
+        if (block.timestamp < p.releaseAt) revert StillUnbonding(p.releaseAt);
+        p.unbonding = 0;
+        totalStaked -= amount;
+        emit Withdrawn(msg.sender, role, amount);
+        if (!token.transfer(msg.sender, amount)) revert TransferFailed();
+    }
+
+    /// Free (unlocked) active stake.
+    function available(address who, uint8 role) external view validRole(role) returns (uint256) {
+        Position storage p = positions[who][role];
+        return p.active - p.locked;
+    }
+
+    function arbiterCount() external view returns (uint256) {
+        return arbiters.length;
+    }
+
+    /// `size` distinct arbiters, excluding `a` and `b`: walk the list from the position
+    /// `uint256(seed) % length` (wrapping) and take the first eligible ones.
+    function selectCommittee(bytes32 seed, uint256 size, address a, address b)
+        external
+        view
+        returns (address[] memory committee)
+    {
+        uint256 n = arbiters.length;
+        committee = new address[](size);
+        uint256 found;
+        uint256 start = n == 0 ? 0 : uint256(seed) % n;
+        for (uint256 j = 0; j < n && found < size; j++) {
+            address x = arbiters[(start + j) % n];
+            if (x != a && x != b) committee[found++] = x;
+        }
+        if (found < size) revert NotEnoughArbiters(found, size);
+    }
+
+    function lock(address who, uint8 role, uint256 amount) external onlyMarket validRole(role) {
+        Position storage p = positions[who][role];
+        uint256 free = p.active - p.locked;
+        if (amount > free) revert InsufficientStake(who, role, free, amount);
+        p.locked += amount;
+        emit Locked(who, role, amount);
+    }
+
+    function unlock(address who, uint8 role, uint256 amount) external onlyMarket validRole(role) {
+        positions[who][role].locked -= amount;
+        emit Unlocked(who, role, amount);
+    }
+
+    /// Slashes `amount` of `who`'s locked stake: the winner's share is paid, the rest burned.
+    function slash(address who, uint8 role, uint256 amount, address winner)
+        external
+        nonReentrant
+        onlyMarket
+        validRole(role)
+    {
+        Position storage p = positions[who][role];
+        p.locked -= amount;
+        p.active -= amount;
+        totalStaked -= amount;
+        _syncArbiter(who, role);
+        uint256 toWinner = winner == address(0) ? 0 : amount * SLASH_WINNER_BPS / BPS;
+        uint256 burnt = amount - toWinner;
+        emit Slashed(who, role, amount, winner, toWinner, burnt);
+        if (toWinner != 0 && !token.transfer(winner, toWinner)) revert TransferFailed();
+        if (burnt != 0) token.burn(burnt);
+    }
+
+    function _syncArbiter(address who, uint8 role) private {
+        if (role != ARBITER) return;
+        uint256 min = minStake[ARBITER] == 0 ? 1 : minStake[ARBITER];
+        bool eligible = positions[who][ARBITER].active >= min;
+        uint256 slot = arbiterSlot[who];
+        if (eligible && slot == 0) {
+            arbiters.push(who);
+            arbiterSlot[who] = arbiters.length;
+        } else if (!eligible && slot != 0) {
+            address last = arbiters[arbiters.length - 1];
+            arbiters[slot - 1] = last;
+            arbiterSlot[last] = slot;
+            arbiters.pop();
+            arbiterSlot[who] = 0;
+        }
+    }
+}

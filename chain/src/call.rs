@@ -1,0 +1,316 @@
+//! The state-changing operations of the contracts, as one enum that both back ends encode to
+//! the same calldata.
+
+use alloy::{
+    primitives::{Address, B256, Bytes, U256},
+    sol_types::SolCall,
+};
+use serde::{Deserialize, Serialize};
+
+use crate::bindings::{JobMarket, PinToken, Staking};
+
+/// Token base units per whole PIN (18 decimals).
+pub const PIN: u128 = 1_000_000_000_000_000_000;
+
+/// A staking role.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[repr(u8)]
+pub enum Role {
+    /// Trains jobs; bonds stake per job.
+    Trainer = 0,
+    /// Solver.
+    Solver = 1,
+    /// Verifier.
+    Verifier = 2,
+    /// Sits on dispute committees.
+    Arbiter = 3,
+}
+
+impl Role {
+    /// All roles, in contract order.
+    pub const ALL: [Role; 4] = [Role::Trainer, Role::Solver, Role::Verifier, Role::Arbiter];
+
+    /// The role's number in the contracts.
+    pub fn index(self) -> u8 {
+        self as u8
+    }
+}
+
+/// The deployed contracts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Addresses {
+    /// PinToken.
+    pub token: Address,
+    /// Staking.
+    pub staking: Address,
+    /// JobMarket.
+    pub market: Address,
+}
+
+/// Which contract a token approval is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Spender {
+    /// The Staking contract (before `Stake`).
+    Staking,
+    /// The JobMarket contract (before `PostJob`).
+    Market,
+    /// Any other account.
+    Other(Address),
+}
+
+/// The parameters of a new job.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct JobParams {
+    /// Hash of the job spec.
+    pub spec_hash: B256,
+    /// Payment escrowed, in base units.
+    pub payment: U256,
+    /// Number of trainer replicas, 1..=16.
+    pub replicas: u8,
+    /// Trainer stake each replica bonds.
+    pub bond: U256,
+    /// Last second (block timestamp) at which a trainer may accept.
+    pub accept_deadline: u64,
+    /// Last second at which a trainer may commit its root.
+    pub commit_deadline: u64,
+    /// Seconds the challenge window lasts once the commits are in.
+    pub challenge_window: u64,
+}
+
+/// What a dispute committee member found.
+pub use crate::bindings::JobMarket::Finding;
+
+/// A state-changing call, sent by some account.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Call {
+    /// `PinToken.transfer`.
+    Transfer {
+        /// Recipient.
+        to: Address,
+        /// Amount.
+        amount: U256,
+    },
+    /// `PinToken.approve`.
+    Approve {
+        /// Who may spend.
+        spender: Spender,
+        /// Allowance.
+        amount: U256,
+    },
+    /// `PinToken.burn` of the sender's tokens.
+    Burn {
+        /// Amount.
+        amount: U256,
+    },
+    /// `Staking.stake` (needs an approval of the Staking contract).
+    Stake {
+        /// Role.
+        role: Role,
+        /// Amount.
+        amount: U256,
+    },
+    /// `Staking.requestUnstake`.
+    RequestUnstake {
+        /// Role.
+        role: Role,
+        /// Amount.
+        amount: U256,
+    },
+    /// `Staking.withdraw` of everything unbonded in the role.
+    Withdraw {
+        /// Role.
+        role: Role,
+    },
+    /// `JobMarket.postJob` (needs an approval of the market for the payment).
+    PostJob(JobParams),
+    /// `JobMarket.accept`.
+    Accept {
+        /// Job id.
+        job: u64,
+    },
+    /// `JobMarket.commit`.
+    Commit {
+        /// Job id.
+        job: u64,
+        /// The trainer's result root.
+        root: B256,
+    },
+    /// `JobMarket.closeCommits`.
+    CloseCommits {
+        /// Job id.
+        job: u64,
+    },
+    /// `JobMarket.openDispute` (the sender is the challenger).
+    OpenDispute {
+        /// Job id.
+        job: u64,
+        /// The trainer challenged.
+        defendant: Address,
+    },
+    /// `JobMarket.vote` by a committee member.
+    Vote {
+        /// Dispute id.
+        dispute: u64,
+        /// Whether the challenger wins.
+        challenger_wins: bool,
+        /// What the arbiter found.
+        finding: Finding,
+    },
+    /// `JobMarket.finalize`.
+    Finalize {
+        /// Job id.
+        job: u64,
+    },
+    /// `JobMarket.cancel`.
+    Cancel {
+        /// Job id.
+        job: u64,
+    },
+}
+
+impl Call {
+    /// The contract called and the calldata.
+    pub fn encode(&self, a: &Addresses) -> (Address, Bytes) {
+        let (to, data) = match self {
+            Call::Transfer { to, amount } => (
+                a.token,
+                PinToken::transferCall {
+                    to: *to,
+                    value: *amount,
+                }
+                .abi_encode(),
+            ),
+            Call::Approve { spender, amount } => {
+                let spender = match spender {
+                    Spender::Staking => a.staking,
+                    Spender::Market => a.market,
+                    Spender::Other(x) => *x,
+                };
+                (
+                    a.token,
+                    PinToken::approveCall {
+                        spender,
+                        value: *amount,
+                    }
+                    .abi_encode(),
+                )
+            }
+            Call::Burn { amount } => (a.token, PinToken::burnCall { value: *amount }.abi_encode()),
+            Call::Stake { role, amount } => (
+                a.staking,
+                Staking::stakeCall {
+                    role: role.index(),
+                    amount: *amount,
+                }
+                .abi_encode(),
+            ),
+            Call::RequestUnstake { role, amount } => (
+                a.staking,
+                Staking::requestUnstakeCall {
+                    role: role.index(),
+                    amount: *amount,
+                }
+                .abi_encode(),
+            ),
+            Call::Withdraw { role } => (
+                a.staking,
+                Staking::withdrawCall { role: role.index() }.abi_encode(),
+            ),
+            Call::PostJob(p) => (
+                a.market,
+                JobMarket::postJobCall {
+                    specHash: p.spec_hash,
+                    payment: p.payment,
+                    replicas: p.replicas,
+                    bond: p.bond,
+                    acceptDeadline: p.accept_deadline,
+                    commitDeadline: p.commit_deadline,
+                    challengeWindow: p.challenge_window,
+                }
+                .abi_encode(),
+            ),
+            Call::Accept { job } => (
+                a.market,
+                JobMarket::acceptCall {
+                    jobId: U256::from(*job),
+                }
+                .abi_encode(),
+            ),
+            Call::Commit { job, root } => (
+                a.market,
+                JobMarket::commitCall {
+                    jobId: U256::from(*job),
+                    root: *root,
+                }
+                .abi_encode(),
+            ),
+            Call::CloseCommits { job } => (
+                a.market,
+                JobMarket::closeCommitsCall {
+                    jobId: U256::from(*job),
+                }
+                .abi_encode(),
+            ),
+            Call::OpenDispute { job, defendant } => (
+                a.market,
+                JobMarket::openDisputeCall {
+                    jobId: U256::from(*job),
+                    defendant: *defendant,
+                }
+                .abi_encode(),
+            ),
+            Call::Vote {
+                dispute,
+                challenger_wins,
+                finding,
+            } => (
+                a.market,
+                JobMarket::voteCall {
+                    disputeId: U256::from(*dispute),
+                    challengerWins: *challenger_wins,
+                    finding: finding.clone(),
+                }
+                .abi_encode(),
+            ),
+            Call::Finalize { job } => (
+                a.market,
+                JobMarket::finalizeCall {
+                    jobId: U256::from(*job),
+                }
+                .abi_encode(),
+            ),
+            Call::Cancel { job } => (
+                a.market,
+                JobMarket::cancelCall {
+                    jobId: U256::from(*job),
+                }
+                .abi_encode(),
+            ),
+        };
+        (to, data.into())
+    }
+}
+
+impl Addresses {
+    /// Writes the addresses as JSON (`{"token": "0x…", "staking": "0x…", "market": "0x…"}`).
+    pub fn write_json(&self, path: &std::path::Path) -> crate::Result<()> {
+        let json = serde_json::to_string_pretty(self)
+            .map_err(|e| crate::ChainError::InvalidArgument(e.to_string()))?;
+        std::fs::write(path, json + "\n").map_err(crate::ChainError::io(format!(
+            "writing the addresses to {}",
+            path.display()
+        )))
+    }
+
+    /// Reads addresses written by [`Addresses::write_json`].
+    pub fn read_json(path: &std::path::Path) -> crate::Result<Self> {
+        let text = std::fs::read_to_string(path).map_err(crate::ChainError::io(format!(
+            "reading the addresses from {}",
+            path.display()
+        )))?;
+        serde_json::from_str(&text).map_err(|e| crate::ChainError::Decode {
+            what: "addresses file",
+            why: e.to_string(),
+        })
+    }
+}

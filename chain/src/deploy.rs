@@ -1,0 +1,124 @@
+//! Deployment parameters and the deployment transactions, shared by both back ends so that a
+//! deployment from the same account and nonce gives the same addresses everywhere.
+
+use alloy::{
+    primitives::{Address, Bytes, U256, address},
+    sol_types::{SolCall, SolConstructor},
+};
+use serde::{Deserialize, Serialize};
+
+use crate::{
+    bindings::{JobMarket, PinToken, Staking},
+    call::{Addresses, PIN},
+};
+
+/// The default treasury of the embedded chain (an address nobody holds a key for).
+pub const DEFAULT_TREASURY: Address = address!("0x000000000000000000000000000000000000fee1");
+
+/// The default deployer of the embedded chain: anvil's first development account, so that
+/// the embedded chain and a fresh anvil get the same contract addresses.
+pub const DEFAULT_DEPLOYER: Address = address!("0xf39Fd6e51aad88F6F4ce6aB8827279cffFb92266");
+
+/// Constructor parameters of the contracts.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeployConfig {
+    /// Minimum active stake per role (trainer, solver, verifier, arbiter), base units.
+    pub min_stake: [U256; 4],
+    /// Seconds between an unstake request and the withdrawal.
+    pub unbonding_delay: u64,
+    /// Arbiters per dispute committee (odd, at most 15; 1 is Verde's single referee).
+    pub committee_size: u64,
+    /// Receives the non-burned part of the protocol fee.
+    pub treasury: Address,
+}
+
+impl Default for DeployConfig {
+    /// 100 PIN minimum for trainers, solvers and verifiers, 1 000 PIN for arbiters, a 7-day
+    /// unbonding delay, a single referee, [`DEFAULT_TREASURY`].
+    fn default() -> Self {
+        let pin = |n: u128| U256::from(n * PIN);
+        DeployConfig {
+            min_stake: [pin(100), pin(100), pin(100), pin(1_000)],
+            unbonding_delay: 7 * 24 * 3600,
+            committee_size: 1,
+            treasury: DEFAULT_TREASURY,
+        }
+    }
+}
+
+impl DeployConfig {
+    /// Checks what the constructors would reject.
+    pub fn validate(&self) -> crate::Result<()> {
+        if self.committee_size.is_multiple_of(2) || self.committee_size > 15 {
+            return Err(crate::ChainError::InvalidArgument(format!(
+                "committee size {} must be odd and at most 15",
+                self.committee_size
+            )));
+        }
+        Ok(())
+    }
+}
+
+/// One deployment transaction: `to = None` creates a contract.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeployTx {
+    /// Target, or `None` for a contract creation.
+    pub to: Option<Address>,
+    /// Creation code with constructor arguments, or calldata.
+    pub data: Bytes,
+}
+
+/// The four deployment transactions (token, staking, market, `staking.setMarket`) sent by
+/// `deployer` starting at `nonce`, and the resulting addresses.
+pub fn deploy_plan(
+    deployer: Address,
+    nonce: u64,
+    config: &DeployConfig,
+) -> (Addresses, Vec<DeployTx>) {
+    let addresses = Addresses {
+        token: deployer.create(nonce),
+        staking: deployer.create(nonce + 1),
+        market: deployer.create(nonce + 2),
+    };
+    let with_args = |code: &Bytes, args: Vec<u8>| -> Bytes {
+        let mut v = code.to_vec();
+        v.extend_from_slice(&args);
+        v.into()
+    };
+    let staking_args = Staking::constructorCall {
+        token_: addresses.token,
+        minStake_: config.min_stake,
+        unbondingDelay_: U256::from(config.unbonding_delay),
+    }
+    .abi_encode();
+    let market_args = JobMarket::constructorCall {
+        token_: addresses.token,
+        staking_: addresses.staking,
+        treasury_: config.treasury,
+        committeeSize_: U256::from(config.committee_size),
+    }
+    .abi_encode();
+    let txs = vec![
+        DeployTx {
+            to: None,
+            data: PinToken::BYTECODE.clone(),
+        },
+        DeployTx {
+            to: None,
+            data: with_args(&Staking::BYTECODE, staking_args),
+        },
+        DeployTx {
+            to: None,
+            data: with_args(&JobMarket::BYTECODE, market_args),
+        },
+        DeployTx {
+            to: Some(addresses.staking),
+            data: Staking::setMarketCall {
+                market_: addresses.market,
+            }
+            .abi_encode()
+            .into(),
+        },
+    ];
+    (addresses, txs)
+}

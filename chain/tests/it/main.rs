@@ -1,0 +1,14 @@
+//! Integration tests of pinpoint-chain: the contracts on a real anvil (started per test on an
+//! OS-assigned port) and on the embedded revm.
+#![allow(clippy::unwrap_used, missing_docs)]
+
+mod committee;
+mod common;
+mod differential;
+mod durable;
+mod errors;
+mod fees;
+mod invariant;
+mod lifecycle;
+mod ops;
+mod resubmit;

@@ -1,0 +1,131 @@
+//! End-to-end tests of `pinpoint chain deploy` and `pinpoint chain status` (against an anvil
+//! started by the test on an OS-assigned port, and on the embedded chain).
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::{path::PathBuf, process::Command};
+
+use pinpoint_chain::{Addresses, alloy::node_bindings::Anvil};
+
+fn pinpoint(args: &[&str], cwd: &std::path::Path) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_pinpoint"))
+        .args(args)
+        .current_dir(cwd)
+        .output()
+        .expect("the pinpoint binary runs")
+}
+
+fn text(o: &std::process::Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
+}
+
+fn anvil_bin() -> PathBuf {
+    let p = match std::env::var_os("PINPOINT_ANVIL") {
+        Some(p) => PathBuf::from(p),
+        None => PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+            .join(".cache/eth/node_modules/@foundry-rs/anvil-linux-amd64/bin/anvil"),
+    };
+    assert!(
+        p.exists(),
+        "anvil not found at {} (PINPOINT_ANVIL or the default path): run `scripts/eth-tools`",
+        p.display()
+    );
+    p
+}
+
+fn temp_dir(tag: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!("pinpoint-chain-cli-{tag}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+#[test]
+fn deploy_then_status_over_rpc() {
+    let anvil = Anvil::at(anvil_bin())
+        .host("127.0.0.1")
+        .port(0u16)
+        .try_spawn()
+        .expect("anvil starts");
+    let dir = temp_dir("rpc");
+    let key = pinpoint_chain::alloy::hex::encode(anvil.keys()[0].to_bytes());
+    std::fs::write(dir.join("key"), format!("0x{key}\n")).unwrap();
+    let url = anvil.endpoint();
+    let o = pinpoint(
+        &[
+            "chain",
+            "deploy",
+            "--rpc",
+            &url,
+            "--key",
+            "key",
+            "--out",
+            "a.json",
+            "--chain-id",
+            "31337",
+        ],
+        &dir,
+    );
+    assert!(o.status.success(), "{}", text(&o));
+    let a = Addresses::read_json(&dir.join("a.json")).unwrap();
+    assert_ne!(a.token, a.market);
+    let o = pinpoint(
+        &["chain", "status", "--rpc", &url, "--addresses", "a.json"],
+        &dir,
+    );
+    assert!(o.status.success(), "{}", text(&o));
+    let out = text(&o);
+    assert!(out.contains("chain id 31337"), "{out}");
+    assert!(out.contains("total supply    10000000000 PIN"), "{out}");
+    assert!(out.contains("open jobs       0 (of 0 posted)"), "{out}");
+
+    // Wrong chain id and a bad key file are reported, not panics.
+    let o = pinpoint(
+        &[
+            "chain",
+            "deploy",
+            "--rpc",
+            &url,
+            "--key",
+            "key",
+            "--chain-id",
+            "1",
+        ],
+        &dir,
+    );
+    assert_eq!(o.status.code(), Some(2));
+    assert!(text(&o).contains("wrong chain id"), "{}", text(&o));
+    std::fs::write(dir.join("bad"), "not a key").unwrap();
+    let o = pinpoint(&["chain", "deploy", "--rpc", &url, "--key", "bad"], &dir);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(text(&o).contains("private key"), "{}", text(&o));
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn status_reads_the_embedded_chain() {
+    let dir = temp_dir("embedded");
+    let o = pinpoint(&["chain", "status", "--data", "c"], &dir);
+    assert!(o.status.success(), "{}", text(&o));
+    let out = text(&o);
+    assert!(out.contains("embedded chain in c (0 transactions"), "{out}");
+    assert!(out.contains("burned          0 PIN"), "{out}");
+    assert!(dir.join("c/txlog.bin").exists() && dir.join("c/config.json").exists());
+    let o = pinpoint(
+        &[
+            "chain",
+            "status",
+            "--rpc",
+            "http://127.0.0.1:1",
+            "--addresses",
+            "missing.json",
+        ],
+        &dir,
+    );
+    assert_eq!(o.status.code(), Some(2));
+    assert!(text(&o).contains("missing.json"), "{}", text(&o));
+    let _ = std::fs::remove_dir_all(&dir);
+}
