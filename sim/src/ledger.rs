@@ -109,6 +109,15 @@ impl MemLedger {
         l
     }
 
+    /// Everything `node` has bonded, over all jobs.
+    pub fn staked_by(&self, node: NodeId) -> u128 {
+        self.stakes
+            .iter()
+            .filter(|((_, n), _)| *n == node)
+            .map(|(_, a)| *a)
+            .sum()
+    }
+
     fn credit(&mut self, to: Account, job: JobId, amount: u128) {
         match to {
             Account::Burn => self.burned += amount,
