@@ -156,13 +156,7 @@ fn build_base(key: &BaseKey) -> Result<Embedded> {
                     amount: U256::MAX,
                 },
             )?;
-            send(
-                a,
-                Call::Stake {
-                    role,
-                    amount,
-                },
-            )?;
+            send(a, Call::Stake { role, amount })?;
         }
     }
     let s = submitter_address();
@@ -210,6 +204,8 @@ pub struct ChainMirror {
     fault: Option<MirrorFault>,
     dirty: bool,
     compared: u64,
+    closes: u64,
+    deferred: u64,
 }
 
 fn u128_of(x: U256) -> std::result::Result<u128, String> {
@@ -278,6 +274,8 @@ impl ChainMirror {
             fault: None,
             dirty: false,
             compared: 0,
+            closes: 0,
+            deferred: 0,
         })
     }
 
@@ -291,9 +289,14 @@ impl ChainMirror {
         std::mem::take(&mut self.dirty)
     }
 
-    /// Settlements finalized on chain and found equal to the ledger's.
-    pub fn compared(&self) -> u64 {
-        self.compared
+    /// What the chain did, as counters: settlements finalized and found equal to the
+    /// ledger's, `closeCommits` sent, finalizes deferred to the end of the contract's window.
+    pub fn counters(&self) -> [(&'static str, u64); 3] {
+        [
+            ("chain_settlements_compared", self.compared),
+            ("chain_close_commits", self.closes),
+            ("chain_finalize_deferred", self.deferred),
+        ]
     }
 
     /// The chain's latest block number.
@@ -311,7 +314,11 @@ impl ChainMirror {
         Ok(())
     }
 
-    fn send(&mut self, from: Address, call: Call) -> pinpoint_chain::Result<pinpoint_chain::Receipt> {
+    fn send(
+        &mut self,
+        from: Address,
+        call: Call,
+    ) -> pinpoint_chain::Result<pinpoint_chain::Receipt> {
         let r = self.chain.send_sync(from, &call);
         if r.is_ok() {
             self.dirty = true;
@@ -451,6 +458,7 @@ impl ChainMirror {
         self.send(DEFAULT_DEPLOYER, Call::CloseCommits { job })
             .map_err(|e| Issue::Violation(format!("job {j}: closeCommits refused: {e}")))?;
         self.jobs[j].window_started = true;
+        self.closes += 1;
         Ok(())
     }
 
@@ -593,6 +601,7 @@ impl ChainMirror {
         let end = self.window_end(job).map_err(Issue::Violation)?;
         if self.chain.time() < end {
             self.pending.push((j, end, expected));
+            self.deferred += 1;
             return Ok(());
         }
         self.finalize_now(j, expected)
@@ -650,8 +659,9 @@ impl ChainMirror {
             issues.push(i);
         }
         let t = self.chain.time();
-        let (due, later): (Vec<_>, Vec<_>) =
-            std::mem::take(&mut self.pending).into_iter().partition(|p| p.1 <= t);
+        let (due, later): (Vec<_>, Vec<_>) = std::mem::take(&mut self.pending)
+            .into_iter()
+            .partition(|p| p.1 <= t);
         self.pending = later;
         for (j, _, expected) in due {
             if let Err(i) = self.finalize_now(j, expected) {
@@ -684,7 +694,10 @@ impl ChainMirror {
         }
         let (held_stake, held_escrow) = (self.balance(a.staking)?, self.balance(a.market)?);
         let ok = initial.checked_sub(burned) == Some(supply)
-            && balances.checked_add(escrow).and_then(|x| x.checked_add(staked)) == Some(supply)
+            && balances
+                .checked_add(escrow)
+                .and_then(|x| x.checked_add(staked))
+                == Some(supply)
             && held_stake == staked
             && held_escrow == escrow;
         if ok {

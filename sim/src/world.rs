@@ -364,10 +364,11 @@ impl World {
         }
         self.check_chain(true);
         if let Some(m) = self.mirror.as_ref() {
-            let n = m.compared();
-            self.out
-                .counters
-                .insert("chain_settlements_compared".into(), n);
+            for (k, n) in m.counters() {
+                if n > 0 || k == "chain_settlements_compared" {
+                    self.out.counters.insert(k.into(), n);
+                }
+            }
         }
         self.out.within_assumption = self.out.assumption_breaks.is_empty();
         self.out.end_ms = self.now;

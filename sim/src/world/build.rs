@@ -9,10 +9,10 @@ use pinpoint_protocol::id::NodeKey;
 use super::{JobRun, Node, World};
 use crate::error::Result;
 use crate::ledger::{Holder, MemLedger};
+use crate::onchain::ChainMirror;
 use crate::records::SpecRecords;
 use crate::report::RunResult;
 use crate::rng::Rng;
-use crate::onchain::ChainMirror;
 use crate::scenario::{Kind, Role, Scenario, SettlementBackend};
 
 /// Trainer strategies `any-cheat` draws from.

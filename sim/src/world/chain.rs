@@ -472,7 +472,10 @@ impl World {
         });
         self.count("disputes");
         let slot_of = |w: &World, n: Ix| w.jobs[j].slots.iter().any(|s| s.node == n);
-        let (na, nb) = (self.disputes[d].sides[0].node, self.disputes[d].sides[1].node);
+        let (na, nb) = (
+            self.disputes[d].sides[0].node,
+            self.disputes[d].sides[1].node,
+        );
         let parties = (slot_of(self, na) && slot_of(self, nb)).then_some((na, nb));
         self.on_chain(|m, now| m.open_dispute(j, d, now, parties));
         let at = self.now + self.scn.timing.chain_ms;

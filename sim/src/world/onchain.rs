@@ -21,10 +21,7 @@ impl World {
     }
 
     /// Runs `f` on the mirror, if there is one, and records what it reports.
-    pub(crate) fn on_chain(
-        &mut self,
-        f: impl FnOnce(&mut ChainMirror, u64) -> Result<(), Issue>,
-    ) {
+    pub(crate) fn on_chain(&mut self, f: impl FnOnce(&mut ChainMirror, u64) -> Result<(), Issue>) {
         let now = self.now;
         let Some(m) = self.mirror.as_mut() else {
             return;
