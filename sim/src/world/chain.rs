@@ -128,9 +128,14 @@ impl World {
         }
         self.jobs[j].job = Some(job);
         self.jobs[j].posted_at = self.now;
-        let (payment, bond) = (params.payment, params.trainer_stake);
-        let (timeout, window) = (t.commit_timeout_ms, t.challenge_window_ms);
-        self.on_chain(|m, now| m.post(j, now, id, payment, bond, &trainers, timeout, window));
+        let posting = crate::onchain::Posting {
+            job_id: id,
+            payment: params.payment,
+            bond: params.trainer_stake,
+            commit_timeout_ms: t.commit_timeout_ms,
+            challenge_window_ms: t.challenge_window_ms,
+        };
+        self.on_chain(|m, now| m.post(j, now, &posting, &trainers));
         let steps = self.recs.honest.steps();
         for n in trainers {
             let (rec, deviation) = self.trainer_record(n, j);
