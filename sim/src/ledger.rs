@@ -1,6 +1,7 @@
 //! The token ledger the simulator settles jobs on: supply, burned, free balances, per-job
-//! escrow and per-job stakes, behind the [`Ledger`] trait so the chain crate's embedded
-//! settlement can replace [`MemLedger`] later. Transfers follow `pinpoint_protocol::fees`.
+//! escrow and per-job stakes, behind the [`Ledger`] trait. Transfers follow
+//! `pinpoint_protocol::fees`. With `settlement = "embedded"` the chain crate's contracts run
+//! beside it and are checked against it ([`crate::onchain`]).
 
 use std::collections::BTreeMap;
 
