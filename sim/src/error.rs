@@ -22,6 +22,9 @@ pub enum SimError {
     /// The protocol state machines refused something the simulator assumed valid.
     #[error("protocol: {0}")]
     Protocol(#[from] pinpoint_protocol::ProtocolError),
+    /// The embedded settlement chain could not be set up (`settlement = "embedded"`).
+    #[error("embedded chain: {0}")]
+    Chain(String),
     /// A seed range like `0..100` could not be parsed.
     #[error("seed range {0:?}: expected A..B with A < B")]
     SeedRange(String),

@@ -1,6 +1,7 @@
 //! The token ledger the simulator settles jobs on: supply, burned, free balances, per-job
-//! escrow and per-job stakes, behind the [`Ledger`] trait so the chain crate's embedded
-//! settlement can replace [`MemLedger`] later. Transfers follow `pinpoint_protocol::fees`.
+//! escrow and per-job stakes, behind the [`Ledger`] trait. Transfers follow
+//! `pinpoint_protocol::fees`. With `settlement = "embedded"` the chain crate's contracts run
+//! beside it and are checked against it ([`crate::onchain`]).
 
 use std::collections::BTreeMap;
 
@@ -107,6 +108,15 @@ impl MemLedger {
             l.supply += a;
         }
         l
+    }
+
+    /// Everything `node` has bonded, over all jobs.
+    pub fn staked_by(&self, node: NodeId) -> u128 {
+        self.stakes
+            .iter()
+            .filter(|((_, n), _)| *n == node)
+            .map(|(_, a)| *a)
+            .sum()
     }
 
     fn credit(&mut self, to: Account, job: JobId, amount: u128) {

@@ -21,12 +21,15 @@
 //!   directory (JSON and plots).
 //! - [`glue`]: the one adapter over `pinpoint_protocol::dispute`.
 //! - [`records`], [`ledger`], [`rng`]: record cache, token ledger, seeded PRNG.
+//! - [`onchain`]: the embedded settlement back end (`settlement = "embedded"`): every job
+//!   also run on the `pinpoint-chain` contracts and checked against the ledger.
 //!
 //! Model, assumption and formats: `docs/sim.md`.
 
 pub mod error;
 pub mod glue;
 pub mod ledger;
+pub mod onchain;
 pub mod records;
 pub mod report;
 pub mod report_files;

@@ -31,6 +31,29 @@ pub struct Scenario {
     /// Byzantine nodes (every node not named here is honest).
     #[serde(default)]
     pub strategy: Vec<StrategyEntry>,
+    /// Where jobs settle: the in-memory ledger only, or also an embedded EVM chain running
+    /// the settlement contracts (checked against the ledger).
+    #[serde(default, skip_serializing_if = "SettlementBackend::is_memory")]
+    pub settlement: SettlementBackend,
+}
+
+/// The settlement back end of a run (`settlement = "memory" | "embedded"`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum SettlementBackend {
+    /// Only the in-memory [`crate::ledger::MemLedger`] (the default).
+    #[default]
+    Memory,
+    /// The ledger, and every job also run on an in-process `pinpoint_chain::Embedded` chain,
+    /// whose conservation and payouts are checked against the ledger after every chain event.
+    Embedded,
+}
+
+impl SettlementBackend {
+    /// Whether this is [`SettlementBackend::Memory`].
+    pub fn is_memory(&self) -> bool {
+        *self == SettlementBackend::Memory
+    }
 }
 
 /// Nodes per role.

@@ -6,12 +6,14 @@
 //! - `chain`: the chain side: job state machines, the ledger, verdict votes, checkers.
 //! - `trainer`, `verifier`, `referee`: each role's reaction to messages and timers.
 //! - `faults`: the seeded fault schedule, crashes, restarts, pauses, the liveness heal.
+//! - `onchain`: the embedded settlement back end's hooks and checkers ([`crate::onchain`]).
 
 mod build;
 mod chain;
 mod events;
 mod faults;
 mod net;
+mod onchain;
 mod referee;
 mod trainer;
 mod verifier;
@@ -101,6 +103,8 @@ pub(crate) struct DisputeRun {
     pub started_at: u64,
     pub done: bool,
     pub next_poll: Option<u64>,
+    /// How the referee settled it (for the embedded chain's finding).
+    pub resolution: Option<pinpoint_protocol::wire::Resolution>,
 }
 
 /// One party of a dispute: its record, its (volatile) answering state and its stored
@@ -157,6 +161,8 @@ pub struct World {
     pub(crate) verifs: Vec<VerifRun>,
     pub(crate) partitions: Vec<Partition>,
     pub(crate) ledger: MemLedger,
+    /// The embedded settlement chain (`settlement = "embedded"`).
+    pub(crate) mirror: Option<crate::onchain::ChainMirror>,
     pub(crate) recs: Arc<SpecRecords>,
     trace: blake3::Hasher,
     pub(crate) out: RunResult,
@@ -282,6 +288,7 @@ impl World {
             }
             self.dispatch(ev);
             self.check_ledger();
+            self.check_chain(false);
             if self.jobs.iter().all(|j| j.finalized_at.is_some()) && self.all_disputes_done() {
                 break;
             }
@@ -355,6 +362,14 @@ impl World {
                 ));
             }
         }
+        self.check_chain(true);
+        if let Some(m) = self.mirror.as_ref() {
+            for (k, n) in m.counters() {
+                if n > 0 || k == "chain_settlements_compared" {
+                    self.out.counters.insert(k.into(), n);
+                }
+            }
+        }
         self.out.within_assumption = self.out.assumption_breaks.is_empty();
         self.out.end_ms = self.now;
         let totals = crate::ledger::Ledger::totals(&self.ledger);
@@ -364,6 +379,9 @@ impl World {
             self.trace.update(&totals.burned.to_le_bytes());
             self.trace
                 .update(&(self.out.violations.len() as u64).to_le_bytes());
+            if let Some(m) = self.mirror.as_ref() {
+                self.trace.update(&m.block_number().to_le_bytes());
+            }
             self.out.trace = self.trace.finalize().to_hex().to_string();
         }
         self.out

@@ -9,10 +9,11 @@ use pinpoint_protocol::id::NodeKey;
 use super::{JobRun, Node, World};
 use crate::error::Result;
 use crate::ledger::{Holder, MemLedger};
+use crate::onchain::ChainMirror;
 use crate::records::SpecRecords;
 use crate::report::RunResult;
 use crate::rng::Rng;
-use crate::scenario::{Kind, Role, Scenario};
+use crate::scenario::{Kind, Role, Scenario, SettlementBackend};
 
 /// Trainer strategies `any-cheat` draws from.
 const CHEATS: [Kind; 8] = [
@@ -38,7 +39,7 @@ fn derive(seed: u64, what: &str, i: u64) -> [u8; 32] {
 impl World {
     /// A world for `scn` (already drawn for this seed) and `seed`, over `recs`.
     ///
-    /// Errors: none today beyond record construction (kept fallible for the chain ledger).
+    /// Errors: [`crate::SimError::Chain`] if the embedded chain cannot be set up.
     pub fn new(scn: Scenario, seed: u64, recs: Arc<SpecRecords>) -> Result<Self> {
         let mut strat_rng = Rng::new(seed, "strategies");
         let mut nodes = Vec::new();
@@ -95,10 +96,19 @@ impl World {
             Holder::Submitter,
             u128::from(scn.jobs.payment) * scn.jobs.count as u128,
         )];
+        let fund = stake * (scn.jobs.count as u128 + 1);
         let mut per_node = BTreeMap::new();
         for n in &nodes {
-            per_node.insert(n.id, stake * (scn.jobs.count as u128 + 1));
+            per_node.insert(n.id, fund);
         }
+        let mirror = match scn.settlement {
+            SettlementBackend::Memory => None,
+            SettlementBackend::Embedded => {
+                let roles: Vec<Role> = nodes.iter().map(|n| n.role).collect();
+                let ids: Vec<_> = nodes.iter().map(|n| n.id).collect();
+                Some(ChainMirror::new(&scn, &roles, &ids, fund)?)
+            }
+        };
         genesis.extend(per_node.into_iter().map(|(id, a)| (Holder::Node(id), a)));
         let mut job_rng = Rng::new(seed, "jobs");
         let jobs = (0..scn.jobs.count)
@@ -127,6 +137,7 @@ impl World {
             verifs: Vec::new(),
             partitions: Vec::new(),
             ledger: MemLedger::new(&genesis),
+            mirror,
             recs,
             trace: blake3::Hasher::new(),
             out: RunResult {

@@ -128,6 +128,14 @@ impl World {
         }
         self.jobs[j].job = Some(job);
         self.jobs[j].posted_at = self.now;
+        let posting = crate::onchain::Posting {
+            job_id: id,
+            payment: params.payment,
+            bond: params.trainer_stake,
+            commit_timeout_ms: t.commit_timeout_ms,
+            challenge_window_ms: t.challenge_window_ms,
+        };
+        self.on_chain(|m, now| m.post(j, now, &posting, &trainers));
         let steps = self.recs.honest.steps();
         for n in trainers {
             let (rec, deviation) = self.trainer_record(n, j);
@@ -168,6 +176,9 @@ impl World {
                     .job
                     .as_mut()
                     .map(|jb| jb.handle(self.now, Input::Committed { trainer, root }));
+                let node = self.jobs[job].slots[slot].node;
+                let accepted = matches!(r, Some(Ok(_)));
+                self.on_chain(|m, now| m.commit(job, now, node, root, accepted));
                 match r {
                     Some(Ok(actions)) => {
                         self.jobs[job].slots[slot].chain_root = Some(root);
@@ -263,6 +274,8 @@ impl World {
                 ));
             }
         }
+        let finding = self.chain_finding(d);
+        self.on_chain(|m, now| m.verdict(job, d, now, winner, finding));
         let (ia, ib) = (self.nodes[a].id, self.nodes[b].id);
         let w = winner.map(|s| if s == 0 { ia } else { ib });
         let r = self.jobs[job].job.as_mut().map(|jb| {
@@ -292,6 +305,13 @@ impl World {
     }
 
     fn apply(&mut self, j: usize, actions: Vec<Action>) {
+        let closed = self.jobs[j]
+            .job
+            .as_ref()
+            .is_some_and(|jb| !matches!(jb.phase(), Phase::Posted | Phase::Running));
+        if closed {
+            self.on_chain(|m, now| m.commits_closed(j, now));
+        }
         for a in actions {
             match a {
                 Action::OpenDispute { a, b } => self.open_dispute(j, a, b),
@@ -312,8 +332,12 @@ impl World {
 
     fn finalize(&mut self, j: usize, settlement: &pinpoint_protocol::fees::Settlement) {
         let id = self.jobs[j].id;
-        if let Err(e) = self.ledger.settle(id, settlement) {
+        let (r, deltas) = self.settle_measured(id, settlement);
+        if let Err(e) = r {
             self.violation(format!("job {j}: settlement: {e}"));
+        }
+        if let Some(deltas) = deltas {
+            self.on_chain(|m, now| m.finalize(j, now, deltas));
         }
         self.jobs[j].finalized_at = Some(self.now);
         self.out
@@ -449,8 +473,16 @@ impl World {
             started_at: self.now,
             done: false,
             next_poll: None,
+            resolution: None,
         });
         self.count("disputes");
+        let slot_of = |w: &World, n: Ix| w.jobs[j].slots.iter().any(|s| s.node == n);
+        let (na, nb) = (
+            self.disputes[d].sides[0].node,
+            self.disputes[d].sides[1].node,
+        );
+        let parties = (slot_of(self, na) && slot_of(self, nb)).then_some((na, nb));
+        self.on_chain(|m, now| m.open_dispute(j, d, now, parties));
         let at = self.now + self.scn.timing.chain_ms;
         self.schedule(at, Ev::RefereeStart { referee, d });
     }

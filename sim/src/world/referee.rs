@@ -57,6 +57,7 @@ impl World {
                 RefereeAction::Verdict(v) => {
                     let dr = &mut self.disputes[d];
                     dr.done = true;
+                    dr.resolution = Some(v.resolution);
                     let rounds = dr.session.as_ref().map_or(0, Session::rounds);
                     let ids = [dr.sides[0].node, dr.sides[1].node];
                     let winner = match v.outcome {

@@ -2,6 +2,7 @@
 
 mod checkers;
 mod determinism;
+mod onchain;
 mod scenarios;
 
 use std::path::PathBuf;
