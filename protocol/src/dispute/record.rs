@@ -71,7 +71,14 @@ impl RunRecord {
     ///
     /// Errors: training errors, as [`ProtocolError::InvalidArgument`].
     pub fn honest(spec: &JobSpec, text: Option<&[u8]>) -> Result<Self> {
-        let mut tr = Trainer::new(spec, text, Cpu::single()).map_err(train_err)?;
+        Self::honest_on(spec, text, Cpu::single())
+    }
+
+    /// [`RunRecord::honest`] on `cpu` (any thread count gives the same record: RepOps).
+    ///
+    /// Errors: training errors, as [`ProtocolError::InvalidArgument`].
+    pub fn honest_on(spec: &JobSpec, text: Option<&[u8]>, cpu: Cpu) -> Result<Self> {
+        let mut tr = Trainer::new(spec, text, cpu).map_err(train_err)?;
         let mut state_hashes = vec![tr.state_hash().0];
         let mut steps = Vec::new();
         let all: BTreeSet<usize> = (0..tr.step_program().graph().nodes.len()).collect();

@@ -85,8 +85,46 @@ pub struct Strategy {
     pub salt: u8,
 }
 
-fn flip(h: &mut [u8; 32], salt: u8) {
+/// Flips a bit pattern of the first byte of `h`: the lie every strategy tells (`salt`, of which
+/// 7 bits count, varies it).
+pub fn flip(h: &mut [u8; 32], salt: u8) {
     h[0] ^= 1 | (salt << 1);
+}
+
+/// The answer-level lies of a [`Deviation`], apart from signing, so that the signed
+/// [`Cheater`] and unsigned drivers (the simulator) lie the same way: the chosen step answer
+/// or node answer carries a wrong hash, and an input transfer a wrong tensor.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Liar {
+    step_answers: u32,
+    node_answers: u32,
+}
+
+impl Liar {
+    /// Alters `answer` as `deviation` says ([`Deviation::LieInStepBisection`],
+    /// [`Deviation::LieInNodeBisection`], [`Deviation::WrongInput`]); other deviations and
+    /// messages pass unchanged.
+    ///
+    /// Errors: a patched input transfer that no longer fits its bounds.
+    pub fn apply(&mut self, answer: &mut Message, deviation: Deviation, salt: u8) -> Result<()> {
+        match (answer, deviation) {
+            (Message::StepAnswer(a), Deviation::LieInStepBisection { answer }) => {
+                if self.step_answers == answer {
+                    flip(&mut a.state_hash, salt);
+                }
+                self.step_answers += 1;
+            }
+            (Message::NodeAnswer(a), Deviation::LieInNodeBisection { answer }) => {
+                if self.node_answers == answer {
+                    flip(&mut a.link, salt);
+                }
+                self.node_answers += 1;
+            }
+            (Message::InputTransfer(t), Deviation::WrongInput) => wrong_input(t, salt)?,
+            _ => {}
+        }
+        Ok(())
+    }
 }
 
 /// A [`RunSource`] whose run is `inner`'s with a [`Corruption`] applied.
@@ -164,8 +202,7 @@ impl RunSource for Corrupted {
 pub struct Cheater {
     answerer: Answerer,
     strategy: Strategy,
-    step_answers: u32,
-    node_answers: u32,
+    liar: Liar,
     equivocated: bool,
 }
 
@@ -193,8 +230,7 @@ impl Cheater {
         Self {
             answerer,
             strategy,
-            step_answers: 0,
-            node_answers: 0,
+            liar: Liar::default(),
             equivocated: false,
         }
     }
@@ -220,22 +256,8 @@ impl Cheater {
             return Ok(Vec::new());
         };
         let salt = self.strategy.salt;
-        match (&mut answer, self.strategy.deviation) {
-            (Message::StepAnswer(a), Deviation::LieInStepBisection { answer }) => {
-                if self.step_answers == answer {
-                    flip(&mut a.state_hash, salt);
-                }
-                self.step_answers += 1;
-            }
-            (Message::NodeAnswer(a), Deviation::LieInNodeBisection { answer }) => {
-                if self.node_answers == answer {
-                    flip(&mut a.link, salt);
-                }
-                self.node_answers += 1;
-            }
-            (Message::InputTransfer(t), Deviation::WrongInput) => wrong_input(t, salt)?,
-            _ => {}
-        }
+        self.liar
+            .apply(&mut answer, self.strategy.deviation, salt)?;
         let mut out = Vec::with_capacity(2);
         if self.strategy.deviation == Deviation::Equivocate && !self.equivocated {
             self.equivocated = true;

@@ -23,14 +23,14 @@ use std::collections::BTreeSet;
 use std::sync::{Arc, Mutex};
 
 use pinpoint_kernels::Cpu;
-use pinpoint_kernels::graph::{Graph, Mode, Value};
-use pinpoint_kernels::train::{JobSpec, Trainer};
-use pinpoint_protocol::dispute::strategy::{Corrupted, Corruption, Strategy, tamper_for};
-use pinpoint_protocol::dispute::{
-    Action, Deadlines, JobReexec, Party, Reexec, Referee, RunSource, StepRecord,
+use pinpoint_kernels::graph::{Graph, Value};
+use pinpoint_kernels::train::JobSpec;
+use pinpoint_protocol::dispute::strategy::{
+    Corrupted, Corruption, Liar, Strategy, flip, tamper_for,
 };
+use pinpoint_protocol::dispute::{Action, Deadlines, JobReexec, Party, Reexec, Referee, RunSource};
 use pinpoint_protocol::id::{JobId, NodeId};
-use pinpoint_protocol::wire::{Message, StateManifest, Verdict};
+use pinpoint_protocol::wire::{Message, Verdict};
 use pinpoint_protocol::{ProtocolError, Result};
 
 pub use pinpoint_protocol::dispute::strategy::Deviation;
@@ -40,29 +40,7 @@ pub use pinpoint_protocol::dispute::{RunRecord, ceil_log2, round_bound};
 ///
 /// Errors: training errors, as [`ProtocolError::InvalidArgument`].
 pub fn honest_record(spec: &JobSpec, cpu: Cpu) -> Result<RunRecord> {
-    let err = |e: pinpoint_kernels::train::TrainError| {
-        ProtocolError::InvalidArgument(format!("training: {e}"))
-    };
-    let mut tr = Trainer::new(spec, None, cpu).map_err(err)?;
-    let mut state_hashes = vec![tr.state_hash().0];
-    let mut steps = Vec::new();
-    let all: BTreeSet<usize> = (0..tr.step_program().graph().nodes.len()).collect();
-    let mode = Mode::Trace(all);
-    while !tr.done() {
-        let before = StateManifest::of(tr.state())?;
-        let r = tr.step_once(&mode).map_err(err)?;
-        state_hashes.push(r.hash.0);
-        steps.push(StepRecord {
-            before,
-            graph: tr.step_program().graph().clone(),
-            node_hashes: r.node_hashes,
-            traces: r.traces,
-        });
-    }
-    Ok(RunRecord {
-        state_hashes,
-        steps,
-    })
+    RunRecord::honest_on(spec, None, cpu)
 }
 
 /// Number of nodes `N` of the step graph (0 for an empty run).
@@ -293,11 +271,6 @@ impl Session {
     }
 }
 
-/// Flips one bit pattern of a hash, as a lie (`salt` varies it).
-fn flip(h: &mut [u8; 32], salt: u8) {
-    h[0] ^= 1 | (salt << 1);
-}
-
 /// The round a referee query belongs to (the input query is the last round).
 fn round_of(msg: &Message) -> Option<u32> {
     match msg {
@@ -316,7 +289,8 @@ pub struct DisputeParty {
     party: Party,
     deviation: Deviation,
     salt: u8,
-    step_answers: u32,
+    liar: Liar,
+    /// Node answers sent, counted for the equivocation stand-in.
     node_answers: u32,
 }
 
@@ -336,7 +310,7 @@ impl DisputeParty {
             party: Party::from_source(source, tamper_for(&strategy))?,
             deviation,
             salt: (salt % 128) as u8,
-            step_answers: 0,
+            liar: Liar::default(),
             node_answers: 0,
         })
     }
@@ -360,30 +334,17 @@ impl DisputeParty {
         }
         let mut answer = self.party.handle(msg).ok().flatten()?;
         let salt = self.salt;
-        match (&mut answer, self.deviation) {
-            (Message::StepAnswer(a), Deviation::LieInStepBisection { answer }) => {
-                if self.step_answers == answer {
-                    flip(&mut a.state_hash, salt);
-                }
-                self.step_answers += 1;
+        // The protocol's own lies (a party's errors count as silence).
+        self.liar.apply(&mut answer, self.deviation, salt).ok()?;
+        if let (Message::NodeAnswer(a), Deviation::Equivocate) = (&mut answer, self.deviation) {
+            // Unsigned stand-in for a second signed commitment: a second, different
+            // prefix-chain root with the second node answer.
+            self.node_answers += 1;
+            if self.node_answers == 2
+                && let Some(r) = a.chain_root.as_mut()
+            {
+                flip(r, salt);
             }
-            (Message::NodeAnswer(a), Deviation::LieInNodeBisection { answer }) => {
-                if self.node_answers == answer {
-                    flip(&mut a.link, salt);
-                }
-                self.node_answers += 1;
-            }
-            (Message::NodeAnswer(a), Deviation::Equivocate) => {
-                // Unsigned stand-in for a second signed commitment: a second, different
-                // prefix-chain root with the second node answer.
-                self.node_answers += 1;
-                if self.node_answers == 2
-                    && let Some(r) = a.chain_root.as_mut()
-                {
-                    flip(r, salt);
-                }
-            }
-            _ => {}
         }
         Some(answer)
     }
