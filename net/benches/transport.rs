@@ -1,13 +1,20 @@
 //! QUIC (quinn) against TLS 1.3 over TCP (tokio-rustls), same machine, same run, loopback.
 //!
 //! Both sides use the same identities, rustls configs (TLS 1.3, ed25519, mutual auth, ALPN
-//! `pinpoint/1`), framing and blob receive path (chunked copy with blake3 on arrival), so the
-//! difference is the transport:
-//! - `blob/{quic,tls_tcp}`: fetch a 64 MiB blob from memory into a discarding sink;
+//! `pinpoint/1`), framing and blob path ([`blob::send`] / [`blob::receive`]: chunks, blake3 on
+//! arrival), so the difference is the transport. TCP gets `TCP_NODELAY`, and its chunks go
+//! through [`blob::Copying`] and [`blob::Buffered`] because a byte stream cannot hand over
+//! `Bytes`. Every fetch and request runs as a task on the runtime's two workers, as in a node.
+//! - `blob/quic`: fetch a 64 MiB blob from memory into a discarding sink, default
+//!   [`NetConfig`] (on loopback: 64 KiB packets, one per send, like TCP's 64 KiB segments);
+//! - `blob/quic_network_profile`: the same with `loopback_mtu_upper_bound: None`, i.e. the
+//!   settings of every other path (segmented sends, packets up to 6500 bytes);
+//! - `blob/tls_tcp`: the same blob over TLS/TCP;
 //! - `request/{quic,tls_tcp}`: one 64-byte echo request on an established connection.
 //!
-//! After criterion's lines, a summary pass prints blob MiB/s (median of runs) and request
-//! latency p50/p99 (over many sequential requests) of both, and the QUIC/TCP ratios.
+//! After criterion's lines: the QUIC senders' connection statistics (losses, path MTU) and a
+//! summary pass: blob MiB/s (median of interleaved runs) and request latency p50/p99 (over
+//! many sequential requests), with the QUIC/TCP ratios.
 //! `-- --test` runs every case once with small sizes, no timing (CI).
 
 use std::net::SocketAddr;
@@ -41,11 +48,11 @@ fn identity(n: u8) -> Identity {
 }
 
 /// A QUIC server (echo + blobs) and a client connected to it.
+#[derive(Clone)]
 struct QuicPair {
-    conn: quinn::Connection,
     client: QuicNode,
     server_id: NodeId,
-    _server: QuicNode,
+    server: QuicNode,
 }
 
 fn quic_pair(rt: &Runtime, blobs: MemBlobs, config: NetConfig) -> QuicPair {
@@ -63,12 +70,11 @@ fn quic_pair(rt: &Runtime, blobs: MemBlobs, config: NetConfig) -> QuicPair {
             QuicNode::bind(identity(2), config, Arc::new(pinpoint_net::NoBlobs)).expect("bind");
         let server_id = server.local_id();
         let addr = server.local_addr().expect("addr");
-        let conn = client.dial(server_id, addr).await.expect("dial");
+        client.dial(server_id, addr).await.expect("dial");
         QuicPair {
-            conn,
             client,
             server_id,
-            _server: server,
+            server,
         }
     })
 }
@@ -97,12 +103,12 @@ async fn serve_tcp(
             StreamKind::Blob => {
                 let mut hash = [0u8; 32];
                 framing::read_exact_within(&mut s, &mut hash, STALL).await?;
-                let mut b = blobs
+                let b = blobs
                     .open(&hash)
                     .ok_or_else(|| pinpoint_net::NetError::Refused("no blob".into()))?;
                 let out = framing::encode_reply(&Reply::Blob { len: b.len }, LIMIT)?;
                 framing::write_within(&mut s, &out, STALL).await?;
-                blob::send(&mut b.reader, b.len, &mut s, 1 << 20, STALL).await?;
+                blob::send(b, &mut blob::Copying(&mut s), 1 << 20, STALL).await?;
                 s.flush()
                     .await
                     .map_err(|e| pinpoint_net::NetError::Local(e.to_string()))?;
@@ -172,7 +178,7 @@ async fn tcp_blob(c: &Mutex<TlsClient>, hash: [u8; 32]) -> u64 {
         other => panic!("unexpected reply {other:?}"),
     };
     let mut sink = tokio::io::sink();
-    let mut limited = (&mut *s).take(len);
+    let mut limited = blob::Buffered::new((&mut *s).take(len));
     blob::receive(&mut limited, len, &hash, &mut sink, |_| {}, 1 << 20, STALL)
         .await
         .expect("blob")
@@ -191,6 +197,59 @@ fn percentile(sorted: &[Duration], p: f64) -> Duration {
     sorted[i.min(sorted.len() - 1)]
 }
 
+/// Runs `f` as a task on the runtime's workers, as a node's actor would, and waits for it
+/// (the main thread only waits, so both transports get the same two worker threads).
+fn on_worker<F>(rt: &Runtime, f: F) -> F::Output
+where
+    F: std::future::Future + Send + 'static,
+    F::Output: Send + 'static,
+{
+    rt.block_on(async move { tokio::spawn(f).await.expect("bench task") })
+}
+
+fn fetch_quic(rt: &Runtime, p: &QuicPair, hash: [u8; 32]) -> u64 {
+    let p = p.clone();
+    on_worker(rt, async move { quic_blob(&p, hash).await })
+}
+
+fn fetch_tcp(rt: &Runtime, c: &Arc<Mutex<TlsClient>>, hash: [u8; 32]) -> u64 {
+    let c = Arc::clone(c);
+    on_worker(rt, async move { tcp_blob(&c, hash).await })
+}
+
+fn ask_quic(rt: &Runtime, p: &QuicPair, f: &Frame) -> Frame {
+    let (p, f) = (p.clone(), f.clone());
+    on_worker(rt, async move {
+        p.client
+            .request(p.server_id, f, STALL)
+            .await
+            .expect("request")
+    })
+}
+
+fn ask_tcp(rt: &Runtime, c: &Arc<Mutex<TlsClient>>, f: &Frame) -> Frame {
+    let (c, f) = (Arc::clone(c), f.clone());
+    on_worker(rt, async move { tcp_request(&c, &f).await })
+}
+
+fn mib_per_s(bytes: usize, took: Duration) -> f64 {
+    bytes as f64 / took.as_secs_f64() / (1 << 20) as f64
+}
+
+fn print_sender_stats(name: &str, p: &QuicPair) {
+    let client_id = identity(2).node_id();
+    if let Some(stats) = p.server.connection_stats(&client_id) {
+        println!(
+            "QUIC {name}, sender side: {} packets sent, {} lost, {} congestion events, \
+             path MTU {}",
+            stats.path.sent_packets,
+            stats.path.lost_packets,
+            stats.path.congestion_events,
+            stats.path.current_mtu,
+        );
+    }
+}
+
 fn main() {
     let test_mode = std::env::args().any(|a| a == "--test");
     let blob_len: usize = if test_mode { 1 << 20 } else { 64 << 20 };
@@ -204,7 +263,14 @@ fn main() {
         .map(|i| (i.wrapping_mul(2654435761) >> 13) as u8)
         .collect();
     let hash = blobs.insert(data);
+    // Defaults: on loopback, QUIC takes the loopback path settings (64 KiB packets).
     let quic = quic_pair(&rt, blobs.clone(), NetConfig::default());
+    // The settings every other path gets (segmented sends, packets up to 6500 bytes).
+    let network_profile = NetConfig {
+        loopback_mtu_upper_bound: None,
+        ..NetConfig::default()
+    };
+    let quic_net = quic_pair(&rt, blobs.clone(), network_profile);
     let tcp = tcp_pair(&rt, blobs);
     let small = frame(vec![7; 64]);
 
@@ -216,22 +282,18 @@ fn main() {
     {
         let mut g = c.benchmark_group("blob");
         g.throughput(Throughput::Bytes(blob_len as u64));
-        g.bench_function("quic", |b| b.iter(|| rt.block_on(quic_blob(&quic, hash))));
-        g.bench_function("tls_tcp", |b| b.iter(|| rt.block_on(tcp_blob(&tcp, hash))));
+        g.bench_function("quic", |b| b.iter(|| fetch_quic(&rt, &quic, hash)));
+        g.bench_function("quic_network_profile", |b| {
+            b.iter(|| fetch_quic(&rt, &quic_net, hash))
+        });
+        g.bench_function("tls_tcp", |b| b.iter(|| fetch_tcp(&rt, &tcp, hash)));
         g.finish();
     }
     {
         let mut g = c.benchmark_group("request");
         g.sample_size(50);
-        g.bench_function("quic", |b| {
-            b.iter(|| {
-                rt.block_on(quic.client.request(quic.server_id, small.clone(), STALL))
-                    .expect("request")
-            })
-        });
-        g.bench_function("tls_tcp", |b| {
-            b.iter(|| rt.block_on(tcp_request(&tcp, &small)))
-        });
+        g.bench_function("quic", |b| b.iter(|| ask_quic(&rt, &quic, &small)));
+        g.bench_function("tls_tcp", |b| b.iter(|| ask_tcp(&rt, &tcp, &small)));
         g.finish();
     }
     c.final_summary();
@@ -239,45 +301,43 @@ fn main() {
         return;
     }
 
-    // Summary pass: interleaved runs so both see the same machine load.
-    let runs = 7;
-    let (mut q_rates, mut t_rates) = (Vec::new(), Vec::new());
+    // Summary pass: interleaved runs so all see the same machine load.
+    let runs = 11;
+    let (mut q_rates, mut n_rates, mut t_rates) = (Vec::new(), Vec::new(), Vec::new());
     for _ in 0..runs {
         let t = Instant::now();
-        rt.block_on(quic_blob(&quic, hash));
-        q_rates.push(blob_len as f64 / t.elapsed().as_secs_f64() / (1 << 20) as f64);
+        fetch_quic(&rt, &quic, hash);
+        q_rates.push(mib_per_s(blob_len, t.elapsed()));
         let t = Instant::now();
-        rt.block_on(tcp_blob(&tcp, hash));
-        t_rates.push(blob_len as f64 / t.elapsed().as_secs_f64() / (1 << 20) as f64);
+        fetch_quic(&rt, &quic_net, hash);
+        n_rates.push(mib_per_s(blob_len, t.elapsed()));
+        let t = Instant::now();
+        fetch_tcp(&rt, &tcp, hash);
+        t_rates.push(mib_per_s(blob_len, t.elapsed()));
     }
-    q_rates.sort_by(f64::total_cmp);
-    t_rates.sort_by(f64::total_cmp);
-    let (qm, tm) = (q_rates[runs / 2], t_rates[runs / 2]);
+    for r in [&mut q_rates, &mut n_rates, &mut t_rates] {
+        r.sort_by(f64::total_cmp);
+    }
+    let (qm, nm, tm) = (q_rates[runs / 2], n_rates[runs / 2], t_rates[runs / 2]);
     let n = 5000;
     let (mut ql, mut tl) = (Vec::with_capacity(n), Vec::with_capacity(n));
-    rt.block_on(async {
-        for _ in 0..n {
-            let t = Instant::now();
-            quic.client
-                .request(quic.server_id, small.clone(), STALL)
-                .await
-                .expect("request");
-            ql.push(t.elapsed());
-            let t = Instant::now();
-            tcp_request(&tcp, &small).await;
-            tl.push(t.elapsed());
-        }
-    });
+    for _ in 0..n {
+        let t = Instant::now();
+        ask_quic(&rt, &quic, &small);
+        ql.push(t.elapsed());
+        let t = Instant::now();
+        ask_tcp(&rt, &tcp, &small);
+        tl.push(t.elapsed());
+    }
     ql.sort();
     tl.sort();
     let us = |d: Duration| d.as_secs_f64() * 1e6;
-    let stats = quic.conn.stats();
+    println!();
+    print_sender_stats("defaults", &quic);
+    print_sender_stats("network profile", &quic_net);
     println!(
-        "\nQUIC client connection: {} lost packets, {} congestion events, path MTU {}",
-        stats.path.lost_packets, stats.path.congestion_events, stats.path.current_mtu
-    );
-    println!(
-        "\nsummary (loopback, {} MiB blob, {runs} runs; {n} sequential 64-byte requests)",
+        "\nsummary (loopback, {} MiB blob, {runs} interleaved runs; {n} sequential 64-byte \
+         requests)",
         blob_len >> 20
     );
     println!("| metric | QUIC | TLS/TCP | QUIC/TCP |");
@@ -285,6 +345,10 @@ fn main() {
     println!(
         "| blob MiB/s (median) | {qm:.0} | {tm:.0} | {:.2} |",
         qm / tm
+    );
+    println!(
+        "| blob MiB/s (median), QUIC with network-path settings | {nm:.0} | {tm:.0} | {:.2} |",
+        nm / tm
     );
     for (name, p) in [("p50", 0.5), ("p99", 0.99)] {
         let (q, t) = (percentile(&ql, p), percentile(&tl, p));

@@ -32,9 +32,29 @@ pub const DEFAULT_STREAM_WINDOW_BYTES: u32 = 16 << 20;
 pub const DEFAULT_CONNECTION_WINDOW_BYTES: u32 = 64 << 20;
 /// Default initial QUIC packet size (bytes): quinn's default, safe on any IPv4/IPv6 path.
 pub const DEFAULT_INITIAL_MTU: u16 = 1200;
-/// Default upper bound of QUIC path-MTU discovery (bytes): quinn's default, typical of the
-/// internet (1500-byte Ethernet minus IP and UDP headers, with margin).
-pub const DEFAULT_MTU_UPPER_BOUND: u16 = 1452;
+/// Largest QUIC packet (UDP payload, bytes) this transport will use: quinn hands the kernel up
+/// to 10 packets as one segmented UDP datagram (GSO), and a UDP datagram over IPv4 carries at
+/// most 65,507 bytes. Above this, batches fail to send and throughput collapses (measured:
+/// 5 MiB/s at 6,600 on loopback).
+pub const MAX_MTU_UPPER_BOUND: u16 = 6550;
+/// Default upper bound of QUIC path-MTU discovery (bytes). Discovery probes per path and keeps
+/// what gets through: internet paths settle near 1,452 (Ethernet), loopback and jumbo-frame
+/// LANs go up to this bound. Lost probes cost nothing but time (quinn's black-hole detection
+/// backs off). Larger packets mean fewer per-packet costs: on loopback, 64 MiB blobs move
+/// about twice as fast as at 1,452 (docs/benchmarks.md).
+pub const DEFAULT_MTU_UPPER_BOUND: u16 = 6500;
+/// Default upper bound of path-MTU discovery towards loopback addresses (bytes): the
+/// loopback interface carries 64 KiB packets and TCP uses 64 KiB segments there, so QUIC does
+/// too, sending one packet per system call instead of segmented batches (GSO), which cannot
+/// exceed 64 KiB in total. Nodes sharing a host (a devnet, tests) gain; other paths are
+/// unaffected.
+pub const DEFAULT_LOOPBACK_MTU_UPPER_BOUND: u16 = 65000;
+/// Largest UDP payload quinn handles (bytes).
+pub const MAX_UDP_PAYLOAD: u16 = 65527;
+/// Default socket send and receive buffer size requested from the kernel (bytes). The
+/// kernel's default (about 208 KiB on Linux) overflows at fast rates and the drops read as
+/// congestion; the kernel caps the request at `net.core.rmem_max` / `wmem_max`.
+pub const DEFAULT_SOCKET_BUFFER_BYTES: usize = 4 << 20;
 /// Default chunk size for blob transfers (bytes).
 pub const DEFAULT_BLOB_CHUNK_BYTES: usize = 1 << 20;
 
@@ -75,8 +95,15 @@ pub struct NetConfig {
     /// Initial QUIC packet size (bytes). Raise only where every path is known to carry it
     /// (loopback, a LAN with jumbo frames).
     pub initial_mtu: u16,
-    /// Largest packet size path-MTU discovery probes for (bytes).
+    /// Largest packet size path-MTU discovery probes for (bytes), at most
+    /// [`MAX_MTU_UPPER_BOUND`].
     pub mtu_upper_bound: u16,
+    /// Upper bound of path-MTU discovery for connections to loopback addresses (bytes, at most
+    /// [`MAX_UDP_PAYLOAD`]); these send unsegmented. `None`: loopback is treated like any path.
+    pub loopback_mtu_upper_bound: Option<u16>,
+    /// UDP socket send and receive buffer size to ask the kernel for (bytes); `0` keeps the
+    /// system default. A smaller grant is logged as a warning, not an error.
+    pub socket_buffer_bytes: usize,
     /// Peers the peer book holds.
     pub max_peers: usize,
     /// Reconnection backoff of the peer book.
@@ -102,6 +129,8 @@ impl Default for NetConfig {
             blob_chunk_bytes: DEFAULT_BLOB_CHUNK_BYTES,
             initial_mtu: DEFAULT_INITIAL_MTU,
             mtu_upper_bound: DEFAULT_MTU_UPPER_BOUND,
+            loopback_mtu_upper_bound: Some(DEFAULT_LOOPBACK_MTU_UPPER_BOUND),
+            socket_buffer_bytes: DEFAULT_SOCKET_BUFFER_BYTES,
             max_peers: DEFAULT_MAX_PEERS,
             backoff: Backoff::default(),
         }

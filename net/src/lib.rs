@@ -41,5 +41,5 @@ pub use mem::{MemNetwork, MemTransport};
 pub use peers::PeerBook;
 pub use quic::{Fault, QuicNode};
 pub use transport::{
-    BlobReader, BlobStore, Inbound, MemBlobs, NoBlobs, Progress, Responder, Transport,
+    BlobBody, BlobReader, BlobStore, Inbound, MemBlobs, NoBlobs, Progress, Responder, Transport,
 };

@@ -168,12 +168,13 @@ impl Transport for MemTransport {
             .get(&peer)
             .map(|p| Arc::clone(&p.blobs))
             .ok_or_else(|| NetError::unreachable(peer, "not in the network"))?;
-        let mut b = store
+        let b = store
             .open(&hash)
             .ok_or_else(|| NetError::Refused(format!("by peer: no blob {}", blob::hex(&hash))))?;
+        let len = b.len;
         blob::receive(
-            &mut b.reader,
-            b.len,
+            &mut blob::BlobChunks::from(b),
+            len,
             &hash,
             sink,
             progress,

@@ -10,6 +10,7 @@ use std::future::Future;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use bytes::Bytes;
 use pinpoint_protocol::codec::Frame;
 use pinpoint_protocol::id::NodeId;
 use tokio::io::{AsyncRead, AsyncWrite};
@@ -73,17 +74,48 @@ pub(crate) fn responder() -> (
     (Responder(tx), rx)
 }
 
-/// A readable blob: its length and a reader over exactly that many bytes.
+/// A blob's content.
+pub enum BlobBody {
+    /// Held in memory: sent as slices of this buffer, without copying it.
+    Bytes(Bytes),
+    /// Streamed from a reader (a file, generated content), read chunk by chunk.
+    Reader(Box<dyn AsyncRead + Send + Unpin>),
+}
+
+/// A readable blob: its length and its content, exactly that many bytes.
 pub struct BlobReader {
     /// Length in bytes.
     pub len: u64,
     /// The content.
-    pub reader: Box<dyn AsyncRead + Send + Unpin>,
+    pub body: BlobBody,
+}
+
+impl BlobReader {
+    /// A blob held in memory.
+    pub fn from_bytes(data: impl Into<Bytes>) -> Self {
+        let data = data.into();
+        Self {
+            len: data.len() as u64,
+            body: BlobBody::Bytes(data),
+        }
+    }
+
+    /// A blob of `len` bytes read from `reader`.
+    pub fn from_reader(len: u64, reader: impl AsyncRead + Send + Unpin + 'static) -> Self {
+        Self {
+            len,
+            body: BlobBody::Reader(Box::new(reader)),
+        }
+    }
 }
 
 impl std::fmt::Debug for BlobReader {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "BlobReader({} bytes)", self.len)
+        let kind = match self.body {
+            BlobBody::Bytes(_) => "in memory",
+            BlobBody::Reader(_) => "streamed",
+        };
+        write!(f, "BlobReader({} bytes, {kind})", self.len)
     }
 }
 
@@ -104,9 +136,9 @@ impl BlobStore for NoBlobs {
 }
 
 /// Blobs by blake3 hash.
-type BlobMap = BTreeMap<[u8; 32], Arc<[u8]>>;
+type BlobMap = BTreeMap<[u8; 32], Bytes>;
 
-/// An in-memory [`BlobStore`] (tests, small nodes).
+/// An in-memory [`BlobStore`] (tests, small nodes). Blobs are served without copying.
 #[derive(Debug, Default, Clone)]
 pub struct MemBlobs {
     blobs: Arc<Mutex<BlobMap>>,
@@ -114,7 +146,7 @@ pub struct MemBlobs {
 
 impl MemBlobs {
     /// Stores `data` and returns its blake3 hash.
-    pub fn insert(&self, data: impl Into<Arc<[u8]>>) -> [u8; 32] {
+    pub fn insert(&self, data: impl Into<Bytes>) -> [u8; 32] {
         let data = data.into();
         let hash = *blake3::hash(&data).as_bytes();
         self.lock().insert(hash, data);
@@ -122,7 +154,7 @@ impl MemBlobs {
     }
 
     /// Stores `data` under a hash that is **not** its own (tests of the receiver's check).
-    pub fn insert_under(&self, hash: [u8; 32], data: impl Into<Arc<[u8]>>) {
+    pub fn insert_under(&self, hash: [u8; 32], data: impl Into<Bytes>) {
         self.lock().insert(hash, data.into());
     }
 
@@ -132,33 +164,10 @@ impl MemBlobs {
     }
 }
 
-/// Reads an `Arc<[u8]>` as an `AsyncRead`.
-struct ArcReader {
-    data: Arc<[u8]>,
-    pos: usize,
-}
-
-impl AsyncRead for ArcReader {
-    fn poll_read(
-        mut self: std::pin::Pin<&mut Self>,
-        _cx: &mut std::task::Context<'_>,
-        buf: &mut tokio::io::ReadBuf<'_>,
-    ) -> std::task::Poll<std::io::Result<()>> {
-        let rest = &self.data[self.pos..];
-        let n = rest.len().min(buf.remaining());
-        buf.put_slice(&rest[..n]);
-        self.pos += n;
-        std::task::Poll::Ready(Ok(()))
-    }
-}
-
 impl BlobStore for MemBlobs {
     fn open(&self, hash: &[u8; 32]) -> Option<BlobReader> {
         let data = self.lock().get(hash).cloned()?;
-        Some(BlobReader {
-            len: data.len() as u64,
-            reader: Box::new(ArcReader { data, pos: 0 }),
-        })
+        Some(BlobReader::from_bytes(data))
     }
 }
 

@@ -24,7 +24,7 @@ use tokio::io::{AsyncWrite, AsyncWriteExt};
 use tokio::sync::{broadcast, mpsc};
 
 use crate::blob;
-use crate::config::NetConfig;
+use crate::config::{MAX_MTU_UPPER_BOUND, MAX_UDP_PAYLOAD, NetConfig};
 use crate::error::{NetError, Result};
 use crate::framing::{self, Reply, StreamKind};
 use crate::identity::{CERT_NAME, Identity};
@@ -68,7 +68,12 @@ pub(crate) struct Inner {
     identity: Identity,
     config: NetConfig,
     endpoint: quinn::Endpoint,
+    /// Transport settings of connections over the network.
     transport: Arc<quinn::TransportConfig>,
+    /// Transport settings of connections to and from loopback addresses.
+    loopback_transport: Arc<quinn::TransportConfig>,
+    /// Server settings for connections from loopback addresses.
+    loopback_server: Arc<quinn::ServerConfig>,
     conns: DashMap<NodeId, quinn::Connection>,
     dialing: DashMap<NodeId, Arc<tokio::sync::Mutex<()>>>,
     book: PeerBook,
@@ -97,8 +102,27 @@ impl Inner {
     }
 }
 
-/// quinn's transport settings from the config.
-fn transport_config(config: &NetConfig) -> Result<quinn::TransportConfig> {
+/// Which kind of path a connection takes: its transport settings differ.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum PathKind {
+    /// Any network path: segmented sends (GSO), packets up to `mtu_upper_bound`.
+    Network,
+    /// A loopback address: one packet per send, packets up to `loopback_mtu_upper_bound`.
+    Loopback,
+}
+
+impl PathKind {
+    fn of(addr: SocketAddr, config: &NetConfig) -> Self {
+        if addr.ip().to_canonical().is_loopback() && config.loopback_mtu_upper_bound.is_some() {
+            Self::Loopback
+        } else {
+            Self::Network
+        }
+    }
+}
+
+/// quinn's transport settings from the config, for one kind of path.
+fn transport_config(config: &NetConfig, path: PathKind) -> Result<quinn::TransportConfig> {
     let mut t = quinn::TransportConfig::default();
     let streams = quinn::VarInt::from_u32(config.max_streams_per_connection);
     t.max_concurrent_bidi_streams(streams)
@@ -110,11 +134,61 @@ fn transport_config(config: &NetConfig) -> Result<quinn::TransportConfig> {
     let idle = quinn::IdleTimeout::try_from(config.idle_timeout)
         .map_err(|e| NetError::Local(format!("idle timeout: {e}")))?;
     t.max_idle_timeout(Some(idle));
+    if config.mtu_upper_bound > MAX_MTU_UPPER_BOUND || config.initial_mtu > MAX_MTU_UPPER_BOUND {
+        return Err(NetError::Local(format!(
+            "mtu_upper_bound {} / initial_mtu {}: at most {MAX_MTU_UPPER_BOUND} bytes, so that \
+             a batch of 10 packets fits in one UDP datagram",
+            config.mtu_upper_bound, config.initial_mtu
+        )));
+    }
+    let upper = match (path, config.loopback_mtu_upper_bound) {
+        (PathKind::Loopback, Some(bound)) => {
+            if !(MIN_MAX_UDP_PAYLOAD..=MAX_UDP_PAYLOAD).contains(&bound) {
+                return Err(NetError::Local(format!(
+                    "loopback_mtu_upper_bound {bound}: must be between \
+                     {MIN_MAX_UDP_PAYLOAD} and {MAX_UDP_PAYLOAD} bytes"
+                )));
+            }
+            t.enable_segmentation_offload(false);
+            bound
+        }
+        _ => config.mtu_upper_bound,
+    };
     let mut mtu = quinn::MtuDiscoveryConfig::default();
-    mtu.upper_bound(config.mtu_upper_bound.max(config.initial_mtu));
+    mtu.upper_bound(upper.max(config.initial_mtu));
     t.initial_mtu(config.initial_mtu)
         .mtu_discovery_config(Some(mtu));
     Ok(t)
+}
+
+/// Asks the kernel for `bytes` of send and receive buffer on `socket` (`0`: leave the
+/// defaults). A smaller grant (the kernel caps requests at `net.core.rmem_max` and
+/// `wmem_max`) is logged: the node works, but fast transfers lose packets to overflow.
+fn size_socket_buffers(socket: &std::net::UdpSocket, bytes: usize) {
+    if bytes == 0 {
+        return;
+    }
+    let sock = socket2::SockRef::from(socket);
+    let recv = sock
+        .set_recv_buffer_size(bytes)
+        .and_then(|()| sock.recv_buffer_size());
+    let send = sock
+        .set_send_buffer_size(bytes)
+        .and_then(|()| sock.send_buffer_size());
+    for (what, sysctl, got) in [
+        ("receive", "net.core.rmem_max", recv),
+        ("send", "net.core.wmem_max", send),
+    ] {
+        match got {
+            // Linux reports twice the granted size (it counts its own bookkeeping).
+            Ok(n) if n >= bytes => {}
+            Ok(n) => tracing::warn!(
+                "UDP {what} buffer is {n} bytes, asked for {bytes}: raise {sysctl} for fast \
+                 transfers"
+            ),
+            Err(e) => tracing::warn!("UDP {what} buffer size could not be set: {e}"),
+        }
+    }
 }
 
 /// Maps a quinn connection error to the crate's error.
@@ -139,7 +213,8 @@ impl QuicNode {
         config: NetConfig,
         blobs: Arc<dyn BlobStore>,
     ) -> Result<(Self, mpsc::Receiver<Inbound>)> {
-        let transport = Arc::new(transport_config(&config)?);
+        let transport = Arc::new(transport_config(&config, PathKind::Network)?);
+        let loopback_transport = Arc::new(transport_config(&config, PathKind::Loopback)?);
         let tls = tls::server_config(&identity)?;
         let quic_tls = QuicServerConfig::try_from(tls)
             .map_err(|e| NetError::Local(format!("QUIC TLS server config: {e}")))?;
@@ -147,11 +222,26 @@ impl QuicNode {
         server
             .transport_config(Arc::clone(&transport))
             .max_incoming(config.max_connections.max(1));
+        let mut loopback_server = server.clone();
+        loopback_server.transport_config(Arc::clone(&loopback_transport));
         let socket = std::net::UdpSocket::bind(config.listen)
             .map_err(|e| NetError::Local(format!("binding {}: {e}", config.listen)))?;
+        size_socket_buffers(&socket, config.socket_buffer_bytes);
+        // The largest datagram this endpoint takes (and tells peers it takes). Loopback
+        // packets count only where loopback peers can reach the socket.
+        let listen_ip = config.listen.ip().to_canonical();
+        let loopback_bound = config
+            .loopback_mtu_upper_bound
+            .filter(|_| listen_ip.is_loopback() || listen_ip.is_unspecified())
+            .unwrap_or(0);
         let mut endpoint_config = quinn::EndpointConfig::default();
         endpoint_config
-            .max_udp_payload_size(config.mtu_upper_bound.max(MIN_MAX_UDP_PAYLOAD))
+            .max_udp_payload_size(
+                config
+                    .mtu_upper_bound
+                    .max(loopback_bound)
+                    .max(MIN_MAX_UDP_PAYLOAD),
+            )
             .map_err(|e| NetError::Local(format!("mtu_upper_bound: {e}")))?;
         let runtime = quinn::default_runtime()
             .ok_or_else(|| NetError::Local("QuicNode::bind needs a tokio runtime".to_string()))?;
@@ -165,6 +255,8 @@ impl QuicNode {
             config,
             endpoint: endpoint.clone(),
             transport,
+            loopback_transport,
+            loopback_server: Arc::new(loopback_server),
             conns: DashMap::new(),
             dialing: DashMap::new(),
             book,
@@ -201,6 +293,12 @@ impl QuicNode {
     /// Subscribes to faults: peer misbehaviour and network problems the node survived.
     pub fn faults(&self) -> broadcast::Receiver<Fault> {
         self.inner.faults.subscribe()
+    }
+
+    /// Statistics of the open connection to `peer` (packets, losses, congestion window,
+    /// round-trip time, path MTU), or `None` without one.
+    pub fn connection_stats(&self, peer: &NodeId) -> Option<quinn::ConnectionStats> {
+        self.inner.conns.get(peer).map(|c| c.value().stats())
     }
 
     /// Connections now open (both directions).
@@ -300,7 +398,10 @@ impl QuicNode {
         let quic_tls = QuicClientConfig::try_from(tls)
             .map_err(|e| NetError::Local(format!("QUIC TLS client config: {e}")))?;
         let mut cfg = quinn::ClientConfig::new(Arc::new(quic_tls));
-        cfg.transport_config(Arc::clone(&inner.transport));
+        cfg.transport_config(match PathKind::of(addr, &inner.config) {
+            PathKind::Network => Arc::clone(&inner.transport),
+            PathKind::Loopback => Arc::clone(&inner.loopback_transport),
+        });
         let connecting = inner
             .endpoint
             .connect_with(cfg, addr, CERT_NAME)
@@ -381,9 +482,11 @@ async fn handshake(node: Weak<Inner>, incoming: quinn::Incoming, slot: ConnSlot)
     let Some(inner) = node.upgrade() else { return };
     let addr = incoming.remote_address();
     let result = async {
-        let connecting = incoming
-            .accept()
-            .map_err(|e| conn_error(&addr.to_string(), e))?;
+        let accepted = match PathKind::of(addr, &inner.config) {
+            PathKind::Network => incoming.accept(),
+            PathKind::Loopback => incoming.accept_with(Arc::clone(&inner.loopback_server)),
+        };
+        let connecting = accepted.map_err(|e| conn_error(&addr.to_string(), e))?;
         let conn = tokio::time::timeout(inner.config.handshake_timeout, connecting)
             .await
             .map_err(|_| NetError::Timeout(format!("handshake from {addr}")))?
@@ -492,7 +595,7 @@ impl Transport for QuicNode {
             });
         }
         let got = blob::receive(
-            &mut recv,
+            &mut blob::QuicPieces::new(&mut recv),
             len,
             &hash,
             sink,

@@ -91,12 +91,10 @@ async fn bi_stream(
             drop(inner);
             match found {
                 Err(reply) => write_reply(&mut send, &reply, cfg.max_frame_bytes, stall).await,
-                Ok(mut b) => {
+                Ok(b) => {
                     let reply = Reply::Blob { len: b.len };
                     write_reply_open(&mut send, &reply, cfg.max_frame_bytes, stall).await;
-                    let sent =
-                        blob::send(&mut b.reader, b.len, &mut send, cfg.blob_chunk_bytes, stall)
-                            .await;
+                    let sent = blob::send(b, &mut send, cfg.blob_chunk_bytes, stall).await;
                     match sent {
                         Ok(()) => {
                             let _ = send.finish();

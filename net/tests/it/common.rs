@@ -245,10 +245,7 @@ pub struct PatternStore {
 
 impl BlobStore for PatternStore {
     fn open(&self, hash: &[u8; 32]) -> Option<BlobReader> {
-        (*hash == self.hash).then(|| BlobReader {
-            len: self.blob.len,
-            reader: Box::new(self.blob.reader()),
-        })
+        (*hash == self.hash).then(|| BlobReader::from_reader(self.blob.len, self.blob.reader()))
     }
 }
 

@@ -151,3 +151,38 @@ async fn connections_beyond_the_per_ip_limit_are_refused() -> anyhow::Result<()>
     ));
     Ok(())
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_packet_size_too_large_for_segmented_sends_is_a_config_error() -> anyhow::Result<()> {
+    use pinpoint_net::config::MAX_MTU_UPPER_BOUND;
+    for (initial_mtu, mtu_upper_bound) in [(1200, MAX_MTU_UPPER_BOUND + 1), (8952, 8952)] {
+        let config = NetConfig {
+            initial_mtu,
+            mtu_upper_bound,
+            ..NetConfig::default()
+        };
+        let Err(e) = node(75, config, Arc::new(NoBlobs)) else {
+            anyhow::bail!("mtu_upper_bound {mtu_upper_bound} was accepted");
+        };
+        let text = e.to_string();
+        assert!(
+            text.contains("mtu_upper_bound") && text.contains(&MAX_MTU_UPPER_BOUND.to_string()),
+            "{text}"
+        );
+    }
+    // The largest allowed size works, and so does keeping the system's socket buffers.
+    let config = NetConfig {
+        mtu_upper_bound: MAX_MTU_UPPER_BOUND,
+        socket_buffer_bytes: 0,
+        ..NetConfig::default()
+    };
+    let a = node(76, config.clone(), Arc::new(NoBlobs))?;
+    let b = node(77, config, Arc::new(NoBlobs))?;
+    a.node.dial(b.id, b.addr).await?;
+    let stats = a
+        .node
+        .connection_stats(&b.id)
+        .ok_or_else(|| anyhow::anyhow!("no stats for an open connection"))?;
+    assert!(stats.path.current_mtu >= 1200, "{stats:?}");
+    Ok(())
+}
