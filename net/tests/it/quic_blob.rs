@@ -116,3 +116,54 @@ async fn blob_with_wrong_content_is_a_hash_mismatch() -> anyhow::Result<()> {
     assert_eq!(*sink.hasher.finalize().as_bytes(), real);
     Ok(())
 }
+
+/// Fetches a 4 MiB blob from `server` to `client` and returns the largest packet size the
+/// server's side of the connection reached.
+async fn path_mtu_after_a_fetch(
+    server_cfg: NetConfig,
+    client_cfg: NetConfig,
+) -> anyhow::Result<u16> {
+    let blobs = MemBlobs::default();
+    let data: Vec<u8> = (0..4u32 << 20).map(|i| (i % 253) as u8).collect();
+    let hash = blobs.insert(data);
+    let server = node(81, server_cfg, Arc::new(blobs))?;
+    let client = node(82, client_cfg, Arc::new(NoBlobs))?;
+    client.node.dial(server.id, server.addr).await?;
+    // Discovery runs in the background; a few fetches give it traffic and time.
+    let mut mtu = 0;
+    for _ in 0..50 {
+        client
+            .node
+            .fetch_blob(server.id, hash, &mut HashSink::default(), |_| {})
+            .await?;
+        let stats = server
+            .node
+            .connection_stats(&client.id)
+            .ok_or_else(|| anyhow::anyhow!("server has no connection to the client"))?;
+        mtu = stats.path.current_mtu;
+        if mtu > pinpoint_net::config::MAX_MTU_UPPER_BOUND {
+            break;
+        }
+    }
+    Ok(mtu)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn loopback_connections_use_large_packets_unless_turned_off() -> anyhow::Result<()> {
+    use pinpoint_net::config::{DEFAULT_MTU_UPPER_BOUND, MAX_MTU_UPPER_BOUND};
+    let mtu = path_mtu_after_a_fetch(NetConfig::default(), NetConfig::default()).await?;
+    assert!(
+        mtu > MAX_MTU_UPPER_BOUND,
+        "loopback path MTU stayed at {mtu} bytes"
+    );
+    let network = NetConfig {
+        loopback_mtu_upper_bound: None,
+        ..NetConfig::default()
+    };
+    let mtu = path_mtu_after_a_fetch(network.clone(), network).await?;
+    assert!(
+        (1200..=DEFAULT_MTU_UPPER_BOUND).contains(&mtu),
+        "network settings reached {mtu} bytes"
+    );
+    Ok(())
+}

@@ -170,6 +170,16 @@ async fn a_packet_size_too_large_for_segmented_sends_is_a_config_error() -> anyh
             "{text}"
         );
     }
+    for bound in [1000, 65535] {
+        let config = NetConfig {
+            loopback_mtu_upper_bound: Some(bound),
+            ..NetConfig::default()
+        };
+        let Err(e) = node(75, config, Arc::new(NoBlobs)) else {
+            anyhow::bail!("loopback_mtu_upper_bound {bound} was accepted");
+        };
+        assert!(e.to_string().contains("loopback_mtu_upper_bound"), "{e}");
+    }
     // The largest allowed size works, and so does keeping the system's socket buffers.
     let config = NetConfig {
         mtu_upper_bound: MAX_MTU_UPPER_BOUND,
