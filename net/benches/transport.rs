@@ -81,12 +81,30 @@ fn quic_pair(rt: &Runtime, blobs: MemBlobs, config: NetConfig) -> QuicPair {
 
 type TlsClient = tokio_rustls::client::TlsStream<TcpStream>;
 
+/// A request handed to the application, with the way back for its answer.
+type AppRequest = (Frame, tokio::sync::oneshot::Sender<Frame>);
+
+/// The TCP server's application: echoes each request, reached through a queue and answering
+/// through a oneshot channel, the same hops a request takes in `QuicNode` (its inbound queue
+/// and `Responder`).
+fn echo_app() -> tokio::sync::mpsc::Sender<AppRequest> {
+    let (tx, mut rx) = tokio::sync::mpsc::channel::<AppRequest>(1024);
+    tokio::spawn(async move {
+        while let Some((frame, reply)) = rx.recv().await {
+            let _ = reply.send(frame);
+        }
+    });
+    tx
+}
+
 /// Serves one TLS/TCP connection: sequential requests and blob fetches, same framing.
 async fn serve_tcp(
     mut s: tokio_rustls::server::TlsStream<TcpStream>,
     blobs: MemBlobs,
+    app: tokio::sync::mpsc::Sender<AppRequest>,
 ) -> pinpoint_net::Result<()> {
     use pinpoint_net::BlobStore;
+    let gone = |_| pinpoint_net::NetError::Local("echo app gone".to_string());
     loop {
         let Ok(kind) = framing::read_kind(&mut s, Duration::from_secs(3600)).await else {
             return Ok(());
@@ -94,6 +112,9 @@ async fn serve_tcp(
         match kind {
             StreamKind::Request => {
                 let f = framing::read_frame(&mut s, LIMIT, STALL).await?;
+                let (tx, rx) = tokio::sync::oneshot::channel();
+                app.send((f, tx)).await.map_err(|_| gone(()))?;
+                let f = rx.await.map_err(|_| gone(()))?;
                 let out = framing::encode_reply(&Reply::Ok(f), LIMIT)?;
                 framing::write_within(&mut s, &out, STALL).await?;
                 s.flush()
@@ -127,14 +148,16 @@ fn tcp_pair(rt: &Runtime, blobs: MemBlobs) -> Arc<Mutex<TlsClient>> {
             .await
             .expect("bind");
         let addr = listener.local_addr().expect("addr");
+        let app = echo_app();
         tokio::spawn(async move {
             while let Ok((tcp, _)) = listener.accept().await {
                 let _ = tcp.set_nodelay(true);
                 let acceptor = acceptor.clone();
                 let blobs = blobs.clone();
+                let app = app.clone();
                 tokio::spawn(async move {
                     if let Ok(s) = acceptor.accept(tcp).await {
-                        let _ = serve_tcp(s, blobs).await;
+                        let _ = serve_tcp(s, blobs, app).await;
                     }
                 });
             }
