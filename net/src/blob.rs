@@ -1,9 +1,11 @@
 //! Moving a blob as a sequence of [`Bytes`] chunks, hashed with blake3 as it arrives.
 //!
 //! Chunks are reference-counted slices, so a blob held in memory reaches QUIC's send buffer
-//! without a copy ([`quinn::SendStream::write_chunk`]) and arriving data reaches the hasher and
-//! the caller's sink straight from QUIC's receive buffer ([`quinn::RecvStream::read_chunk`]).
-//! Byte streams (TLS over TCP, files, pipes) plug in through [`Copying`] and [`Buffered`].
+//! without a copy ([`quinn::SendStream::write_chunk`]), and arriving pieces are taken straight
+//! from QUIC's receive buffer, many per call ([`QuicPieces`]). Pieces smaller than 64 KiB
+//! (one packet's data each) are gathered into 64 KiB batches before blake3 and the caller's
+//! sink see them. Byte streams (TLS over TCP, files, pipes) plug in through [`Copying`] and
+//! [`Buffered`].
 
 use std::future::Future;
 use std::io;
@@ -32,6 +34,7 @@ pub trait ChunkSink: Send {
     fn put_chunk(&mut self, chunk: Bytes) -> impl Future<Output = io::Result<()>> + Send;
 }
 
+/// One piece per call; [`QuicPieces`] takes many per call and is what fetches use.
 impl ChunkSource for quinn::RecvStream {
     async fn next_chunk(&mut self, max: usize) -> io::Result<Option<Bytes>> {
         Ok(self.read_chunk(max, true).await?.map(|c| c.bytes))
