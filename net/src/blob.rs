@@ -231,8 +231,8 @@ impl<'w, W: AsyncWrite + Unpin> Batcher<'w, W> {
     }
 }
 
-/// Receives exactly `len` bytes from `src`, hashing them and writing them to `sink` (in
-/// writes of at least 64 KiB but the last). Pieces are asked for `chunk_bytes` at a time;
+/// Receives exactly `len` bytes from `src`, hashing them and writing them to `sink` (pieces
+/// under 64 KiB are gathered into writes of at least 64 KiB). Pieces are asked for `chunk_bytes` at a time;
 /// `progress` is called each time the count passes a multiple of `chunk_bytes`, and at the
 /// end. A piece that does not arrive within `stall` is a [`NetError::Timeout`]. At the end
 /// the blake3 hash must equal `want`.
@@ -411,38 +411,111 @@ mod tests {
         });
     }
 
+    /// Hands out given pieces, in order.
+    struct Pieces(std::collections::VecDeque<Bytes>);
+
+    impl ChunkSource for Pieces {
+        async fn next_chunk(&mut self, _max: usize) -> io::Result<Option<Bytes>> {
+            Ok(self.0.pop_front())
+        }
+    }
+
+    /// Keeps what it is given, and the size of each write.
+    #[derive(Default)]
+    struct Recording {
+        bytes: Vec<u8>,
+        writes: Vec<usize>,
+    }
+
+    impl AsyncWrite for Recording {
+        fn poll_write(
+            mut self: std::pin::Pin<&mut Self>,
+            _cx: &mut std::task::Context<'_>,
+            buf: &[u8],
+        ) -> std::task::Poll<io::Result<usize>> {
+            self.bytes.extend_from_slice(buf);
+            self.writes.push(buf.len());
+            std::task::Poll::Ready(Ok(buf.len()))
+        }
+
+        fn poll_flush(
+            self: std::pin::Pin<&mut Self>,
+            _cx: &mut std::task::Context<'_>,
+        ) -> std::task::Poll<io::Result<()>> {
+            std::task::Poll::Ready(Ok(()))
+        }
+
+        fn poll_shutdown(
+            self: std::pin::Pin<&mut Self>,
+            _cx: &mut std::task::Context<'_>,
+        ) -> std::task::Poll<io::Result<()>> {
+            std::task::Poll::Ready(Ok(()))
+        }
+    }
+
+    #[test]
+    fn small_and_large_pieces_arrive_in_order_and_small_ones_are_batched() {
+        block_on(async {
+            let sizes = [100, 70_000, 5000, 5000, 3, 65_536, 20_000, 50_000, 7];
+            let d = data(sizes.iter().sum());
+            let mut pieces = std::collections::VecDeque::new();
+            let mut at = 0;
+            for n in sizes {
+                pieces.push_back(Bytes::copy_from_slice(&d[at..at + n]));
+                at += n;
+            }
+            let hash = *blake3::hash(&d).as_bytes();
+            let mut sink = Recording::default();
+            let n = receive(
+                &mut Pieces(pieces),
+                d.len() as u64,
+                &hash,
+                &mut sink,
+                |_| {},
+                1 << 20,
+                Duration::from_secs(5),
+            )
+            .await
+            .expect("receive");
+            assert_eq!(n, d.len() as u64);
+            assert_eq!(sink.bytes, d);
+            // Large pieces are written as they come, after what was gathered before them;
+            // small ones are gathered until 64 KiB (20,000 + 50,000) or the end.
+            assert_eq!(sink.writes, [100, 70_000, 10_003, 65_536, 70_000, 7]);
+        });
+    }
+
+    /// Receives `bytes` as a 1000-byte blob whose hash is that of `want`.
+    async fn receive_1000(bytes: Vec<u8>, want: &[u8]) -> Result<u64> {
+        let hash = *blake3::hash(want).as_bytes();
+        let mut src = Buffered::new(std::io::Cursor::new(bytes));
+        let stall = Duration::from_secs(5);
+        receive(
+            &mut src,
+            1000,
+            &hash,
+            &mut tokio::io::sink(),
+            |_| {},
+            256,
+            stall,
+        )
+        .await
+    }
+
     #[test]
     fn a_short_source_is_a_bad_frame_and_a_wrong_hash_a_mismatch() {
         block_on(async {
             let d = data(1000);
-            let hash = *blake3::hash(&d).as_bytes();
-            let short = receive(
-                &mut Buffered::new(std::io::Cursor::new(d[..600].to_vec())),
-                1000,
-                &hash,
-                &mut tokio::io::sink(),
-                |_| {},
-                256,
-                Duration::from_secs(5),
-            )
-            .await;
+            let short = receive_1000(d[..600].to_vec(), &d).await;
             assert!(matches!(short, Err(NetError::BadFrame(_))), "{short:?}");
             let mut other = d.clone();
             other[999] ^= 1;
-            let wrong = receive(
-                &mut Buffered::new(std::io::Cursor::new(other)),
-                1000,
-                &hash,
-                &mut tokio::io::sink(),
-                |_| {},
-                256,
-                Duration::from_secs(5),
-            )
-            .await;
+            let wrong = receive_1000(other, &d).await;
             assert!(
                 matches!(wrong, Err(NetError::HashMismatch { .. })),
                 "{wrong:?}"
             );
+            assert_eq!(receive_1000(d.clone(), &d).await.ok(), Some(1000));
         });
     }
 }
