@@ -104,7 +104,7 @@ async fn serve_tcp(
     app: tokio::sync::mpsc::Sender<AppRequest>,
 ) -> pinpoint_net::Result<()> {
     use pinpoint_net::BlobStore;
-    let gone = |_| pinpoint_net::NetError::Local("echo app gone".to_string());
+    let gone = || pinpoint_net::NetError::Local("echo app gone".to_string());
     loop {
         let Ok(kind) = framing::read_kind(&mut s, Duration::from_secs(3600)).await else {
             return Ok(());
@@ -113,8 +113,8 @@ async fn serve_tcp(
             StreamKind::Request => {
                 let f = framing::read_frame(&mut s, LIMIT, STALL).await?;
                 let (tx, rx) = tokio::sync::oneshot::channel();
-                app.send((f, tx)).await.map_err(|_| gone(()))?;
-                let f = rx.await.map_err(|_| gone(()))?;
+                app.send((f, tx)).await.map_err(|_| gone())?;
+                let f = rx.await.map_err(|_| gone())?;
                 let out = framing::encode_reply(&Reply::Ok(f), LIMIT)?;
                 framing::write_within(&mut s, &out, STALL).await?;
                 s.flush()
