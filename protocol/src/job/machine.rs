@@ -1,6 +1,6 @@
 //! The [`Job`] state machine.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use super::types::{Action, Input, JobParams, Phase, Root};
 use crate::{
@@ -38,8 +38,11 @@ pub struct Job {
     /// `Some(end)` once commits are closed.
     window_end: Option<u64>,
     trainers: BTreeMap<NodeId, Standing>,
-    /// Challenger → bonded stake.
+    /// Challenger → stake bonded over all of its challenges in this job.
     challengers: BTreeMap<NodeId, u128>,
+    /// Every `(challenger, trainer)` pair challenged so far: a verifier may challenge each
+    /// trainer whose root it has shown wrong, once.
+    challenged: BTreeSet<(NodeId, NodeId)>,
     /// Queued challenges `(challenger, trainer)`, in arrival order.
     queue: Vec<(NodeId, NodeId)>,
     open: Option<Dispute>,
@@ -66,6 +69,7 @@ impl Job {
             window_end: None,
             trainers: BTreeMap::new(),
             challengers: BTreeMap::new(),
+            challenged: BTreeSet::new(),
             queue: Vec::new(),
             open: None,
             slashed: BTreeMap::new(),
@@ -179,20 +183,35 @@ impl Job {
                 if !matches!(phase, Phase::ChallengeWindow | Phase::Disputed) {
                     return Err(self.reject("challenges are not open"));
                 }
-                if self.window_end.is_some_and(|end| now_ms >= end) {
+                // The window stays open while a dispute is open: the job cannot finalize
+                // then anyway, and a verifier must be able to challenge every trainer it has
+                // shown wrong before any root is paid.
+                if phase != Phase::Disputed && self.window_end.is_some_and(|end| now_ms >= end) {
                     return Err(self.reject("challenge window is over"));
                 }
                 if self.trainers.contains_key(&challenger) {
                     return Err(self.reject("a trainer cannot challenge its own job"));
                 }
-                if self.challengers.contains_key(&challenger) {
-                    return Err(self.reject("challenger already challenged this job"));
+                if self.challenged.contains(&(challenger, trainer)) {
+                    return Err(self.reject("challenger already challenged this trainer"));
+                }
+                if self.slashed.contains_key(&challenger) {
+                    return Err(self.reject("challenger already lost a dispute in this job"));
                 }
                 if !matches!(self.trainers.get(&trainer), Some(Standing::Committed(_))) {
                     return Err(self.reject("challenged node holds no live commitment"));
                 }
                 slash_split(stake, true)?;
-                self.challengers.insert(challenger, stake);
+                let total = self
+                    .challengers
+                    .get(&challenger)
+                    .copied()
+                    .unwrap_or(0)
+                    .checked_add(stake)
+                    .ok_or_else(|| self.reject("challenger's total stake overflows"))?;
+                slash_split(total, true)?;
+                self.challengers.insert(challenger, total);
+                self.challenged.insert((challenger, trainer));
                 self.queue.push((challenger, trainer));
             }
             Input::Verdict { a, b, winner } => {
@@ -241,6 +260,9 @@ impl Job {
             }
             self.params.trainer_stake
         } else {
+            // A challenger that lost forfeits the stake of all its challenges in this job, and
+            // its challenges still queued are void.
+            self.queue.retain(|(c, _)| *c != node);
             self.challengers.get(&node).copied().unwrap_or(0)
         };
         self.slashed.insert(node, winner);

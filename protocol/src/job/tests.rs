@@ -315,6 +315,171 @@ fn verifier_challenge() {
     assert_conserves(&job);
 }
 
+/// Plays a verifier that has shown every root in `roots` wrong against a job whose
+/// replicas committed `roots`: it challenges each trainer, wins every dispute it is a party
+/// of, and replica disputes are won by the lower `NodeId`. Returns the final settlement.
+fn all_dishonest_replicas(roots: &[Root]) -> (Job, Vec<NodeId>, NodeId) {
+    let v = node(50);
+    let (mut job, t, mut pending) = committed_job(roots);
+    let mut now = 100;
+    for tr in &t {
+        // Every challenge is accepted: one per (challenger, trainer) pair.
+        let actions = job
+            .handle(
+                now,
+                Input::Challenge {
+                    challenger: v,
+                    trainer: *tr,
+                    stake: 2_000,
+                },
+            )
+            .expect("a verifier may challenge every trainer it has shown wrong");
+        pending.extend(actions);
+        now += 1;
+    }
+    // Resolve disputes as they open, until the job finalizes.
+    for _ in 0..20 {
+        let Some((a, b)) = job.open_dispute() else {
+            break;
+        };
+        let winner = if a == v || b == v { v } else { a.min(b) };
+        pending.extend(
+            job.handle(
+                now,
+                Input::Verdict {
+                    a,
+                    b,
+                    winner: Some(winner),
+                },
+            )
+            .unwrap(),
+        );
+        now += 1;
+    }
+    pending.extend(job.poll(now.max(1_000)));
+    assert_eq!(job.phase(), Phase::Finalized);
+    (job, t, v)
+}
+
+#[test]
+fn colluding_replicas_sharing_one_wrong_root_are_all_challenged_and_none_is_paid() {
+    // Three colluders commit the same wrong root: no replica dispute; the verifier must be
+    // able to challenge all three, and no root may be paid.
+    let (job, t, v) = all_dishonest_replicas(&[[9; 32]; 3]);
+    let s = job.settlement().expect("finalized");
+    assert_eq!(
+        s.total_to(Account::Submitter),
+        1_000_000,
+        "payment refunded"
+    );
+    for tr in &t {
+        assert!(job.slashed().contains_key(tr), "every colluder slashed");
+        assert_eq!(s.total_to(Account::Node(*tr)), 0);
+    }
+    assert!(!job.slashed().contains_key(&v));
+    assert_conserves(&job);
+}
+
+#[test]
+fn independent_cheaters_are_all_beaten_by_one_verifier() {
+    // Three different wrong roots: replica disputes leave one survivor, which the
+    // verifier's challenge (queued behind them) must still reach.
+    let (job, t, v) = all_dishonest_replicas(&[[7; 32], [8; 32], [9; 32]]);
+    let s = job.settlement().expect("finalized");
+    assert_eq!(s.total_to(Account::Submitter), 1_000_000);
+    for tr in &t {
+        assert!(job.slashed().contains_key(tr), "every cheater slashed");
+    }
+    assert!(!job.slashed().contains_key(&v));
+    assert_conserves(&job);
+}
+
+#[test]
+fn challenges_are_one_per_pair_and_a_losing_challenger_loses_them_all() {
+    let v = node(50);
+    let (mut job, t, _) = committed_job(&[[7; 32]; 2]);
+    let ch = |tr| Input::Challenge {
+        challenger: v,
+        trainer: tr,
+        stake: 2_000,
+    };
+    job.handle(100, ch(t[0])).unwrap();
+    let before = job.clone();
+    assert!(job.handle(101, ch(t[0])).is_err(), "the same pair twice");
+    assert_eq!(job, before);
+    job.handle(102, ch(t[1])).unwrap();
+    assert_eq!(job.bonded(), 2 * 10_000 + 4_000);
+    // The verifier loses its first dispute: both of its stakes are slashed, its second
+    // challenge is void, and the job finalizes at the end of the window.
+    let (a, b) = job.open_dispute().expect("open");
+    let actions = job
+        .handle(
+            200,
+            Input::Verdict {
+                a,
+                b,
+                winner: Some(t[0]),
+            },
+        )
+        .unwrap();
+    assert!(
+        actions
+            .iter()
+            .any(|x| matches!(x, Action::Slash { node, amount: 4_000, .. } if *node == v))
+    );
+    assert_eq!(job.open_dispute(), None);
+    assert!(job.handle(201, ch(t[1])).is_err(), "a slashed challenger");
+    let s = settlement(&job.poll(520)).clone();
+    assert_eq!(s.total_to(Account::Node(t[0])), 497_500 + 10_000 + 2_000);
+    assert_conserves(&job);
+}
+
+#[test]
+fn challenges_are_accepted_after_the_window_while_a_dispute_is_open() {
+    let v = node(50);
+    let (mut job, t, _) = committed_job(&[[7; 32], [8; 32]]);
+    assert_eq!(job.phase(), Phase::Disputed);
+    // The window would have ended at 520; the replica dispute is still open.
+    job.handle(
+        600,
+        Input::Challenge {
+            challenger: v,
+            trainer: t[0],
+            stake: 2_000,
+        },
+    )
+    .expect("accepted while a dispute is open");
+    let (a, b) = job.open_dispute().expect("open");
+    job.handle(
+        700,
+        Input::Verdict {
+            a,
+            b,
+            winner: Some(t[0]),
+        },
+    )
+    .unwrap();
+    // The verifier's challenge against the survivor opens next.
+    assert_eq!(job.open_dispute(), Some((v, t[0])));
+    job.handle(
+        800,
+        Input::Verdict {
+            a: v,
+            b: t[0],
+            winner: Some(v),
+        },
+    )
+    .unwrap();
+    assert_eq!(job.phase(), Phase::Finalized);
+    assert_eq!(
+        job.settlement()
+            .expect("finalized")
+            .total_to(Account::Submitter),
+        1_000_000
+    );
+    assert_conserves(&job);
+}
+
 #[test]
 fn invalid_transitions_are_rejected_unchanged() {
     let mut job = Job::new(params(2), 0).unwrap();
