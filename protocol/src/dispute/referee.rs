@@ -478,8 +478,9 @@ impl<R: Reexec> Referee<R> {
         if matches!(self.phase, Phase::Done) || self.parties[side.ix()].pending.is_none() {
             return Vec::new();
         }
-        if self.is_stale(&msg) {
-            // A late copy of an answer to an earlier (re-sent) query: not an offence.
+        if !self.answers_current_query(&msg) {
+            // A late, duplicated or reordered copy of an earlier answer, or anything that is
+            // not an answer to the query now open: never an offence, never a verdict.
             return Vec::new();
         }
         let answer = match self.check_answer(side, msg) {
@@ -495,15 +496,20 @@ impl<R: Reexec> Referee<R> {
         Vec::new()
     }
 
-    /// An answer of the current phase's kind for another step or node than the one asked.
-    fn is_stale(&self, msg: &Message) -> bool {
+    /// The one freshness check every input path shares ([`Referee::handle`] and
+    /// [`Referee::handle_signed`]): only an answer of the current phase's kind, for the step or
+    /// node asked now, is judged. An answer of an earlier phase's kind (a late copy of a step
+    /// answer during node bisection or input transfer, a node answer during input transfer),
+    /// an answer for another step or node than the one asked (a copy of an earlier round's),
+    /// and any message that is not an answer are ignored, so no delayed, duplicated or
+    /// reordered message can make its sender forfeit.
+    fn answers_current_query(&self, msg: &Message) -> bool {
         match (&self.phase, msg) {
             (Phase::Steps { asked, .. } | Phase::Descend { asked, .. }, Message::StepAnswer(a)) => {
-                a.step != *asked
+                a.step == *asked
             }
-            (Phase::Nodes { asked, .. }, Message::NodeAnswer(a)) => a.index != *asked,
-            (Phase::Nodes { .. }, Message::StepAnswer(_)) => true,
-            (Phase::Inputs { .. }, Message::NodeAnswer(_)) => true,
+            (Phase::Nodes { asked, .. }, Message::NodeAnswer(a)) => a.index == *asked,
+            (Phase::Inputs { node, .. }, Message::InputTransfer(t)) => t.index == *node,
             _ => false,
         }
     }
@@ -531,9 +537,10 @@ impl<R: Reexec> Referee<R> {
                     proof,
                 }),
             ) => {
-                if step != *asked {
-                    return Err(Fault::Malformed);
-                }
+                assert_eq!(
+                    step, *asked,
+                    "invariant: answers_current_query checked the step"
+                );
                 let proof = proof.to_proof();
                 StepCommitment::verify(&p.root, steps, step, &state_hash, &proof)
                     .map_err(|_| Fault::BadProof)?;
@@ -548,9 +555,10 @@ impl<R: Reexec> Referee<R> {
                     chain_root,
                 }),
             ) => {
-                if index != *asked {
-                    return Err(Fault::Malformed);
-                }
+                assert_eq!(
+                    index, *asked,
+                    "invariant: answers_current_query checked the node"
+                );
                 let root = match (p.chain_root, chain_root) {
                     (None, Some(r)) => {
                         p.chain_root = Some(r);
@@ -578,9 +586,10 @@ impl<R: Reexec> Referee<R> {
                     proof,
                 }),
             ) => {
-                if index != *node {
-                    return Err(Fault::Malformed);
-                }
+                assert_eq!(
+                    index, *node,
+                    "invariant: answers_current_query checked the node"
+                );
                 let refused = |_: Refused| Fault::BadInput;
                 check_proof(graph, self.step_lo, &self.lo_hash, prev_link, *node, &proof)
                     .map_err(refused)?;

@@ -3,6 +3,7 @@
 //! handled.
 
 mod cases;
+mod chaos;
 mod fixtures;
 mod props;
 mod signed;

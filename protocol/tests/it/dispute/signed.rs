@@ -226,7 +226,10 @@ fn two_different_signed_answers_for_one_round_are_equivocation() {
 }
 
 #[test]
-fn a_malformed_answer_forfeits_and_the_referee_then_stays_done() {
+fn a_message_that_answers_no_open_query_is_ignored_and_silence_then_forfeits() {
+    // Issue 16, defect 2: the referee judges only answers to the query now open. Anything else
+    // a party sends (here a query, not an answer) changes nothing; a party that never answers
+    // then loses by timeout, and the referee stays done.
     let a = honest_answerer(1);
     let (_, rb) = build(
         0,
@@ -241,13 +244,28 @@ fn a_malformed_answer_forfeits_and_the_referee_then_stays_done() {
     let wrong = Message::InputQuery(pinpoint_protocol::wire::InputQuery { index: 1 })
         .sign(&key(2), JOB, 0, 1)
         .unwrap();
-    match &r.handle_signed(0, &wrong).unwrap()[..] {
-        [Action::Verdict(v)] => assert_eq!(
-            v.resolution,
-            Resolution::Forfeit {
-                offender: id(2),
-                fault: Fault::Malformed
-            }
+    assert!(r.handle_signed(0, &wrong).unwrap().is_empty());
+    assert!(r.verdict().is_none());
+    let mut verdicts = Vec::new();
+    for _ in 0..16 {
+        let Some(d) = r.next_deadline() else { break };
+        verdicts.extend(r.poll(d).into_iter().filter_map(|x| match x {
+            Action::Verdict(v) => Some(v),
+            Action::Send { .. } => None,
+        }));
+    }
+    match &verdicts[..] {
+        // Neither party answered: both time out (the malformed message did not decide it).
+        [v] => assert!(
+            matches!(v.outcome, pinpoint_protocol::wire::Outcome::BothLose { .. })
+                && !matches!(
+                    v.resolution,
+                    Resolution::Forfeit {
+                        fault: Fault::Malformed,
+                        ..
+                    }
+                ),
+            "{v:?}"
         ),
         other => panic!("{other:?}"),
     }
