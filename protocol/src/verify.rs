@@ -18,6 +18,6 @@ mod tests;
 
 pub use machine::{
     Action, DEFAULT_OPENING_TIMEOUT_MS, Input, Outcome, Recompute, StateSource, StepOpening,
-    Verifier, VerifierConfig,
+    VerificationBudget, Verifier, VerifierConfig, verification_bound_ms,
 };
 pub use sample::{SAMPLE_CONTEXT, choose_steps};

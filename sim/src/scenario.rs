@@ -285,6 +285,9 @@ pub enum Kind {
     BadProof,
     /// Trainer: wrong state and never answers (disputes or openings).
     Silent,
+    /// Trainer: wrong state; answers every opening request as late as it can while still
+    /// arriving before the verifier's deadline (a staller, issue 16 defect 3).
+    SlowOpenings,
     /// Trainer: wrong state; signs two roots (a second commit) and, in node bisection, a
     /// second chain root.
     Equivocate,

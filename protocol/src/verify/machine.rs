@@ -12,6 +12,33 @@ use super::sample::choose_steps;
 /// Default time the trainer has to answer one opening request: 30 s.
 pub const DEFAULT_OPENING_TIMEOUT_MS: u64 = 30_000;
 
+/// What bounds the time from the close of commits to a verifier's challenge on chain.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct VerificationBudget {
+    /// From the close of commits until the verifier learns of it (a chain event's latency).
+    pub notice_ms: u64,
+    /// The opening timeout ([`VerifierConfig::timeout_ms`]): every sampled step is requested at
+    /// once, so a withholding or stalling trainer delays the outcome by at most this much.
+    pub opening_timeout_ms: u64,
+    /// The verifier's own compute after the openings: re-running the sampled steps, and on a
+    /// failure re-running the job to know the right root.
+    pub recompute_ms: u64,
+    /// From sending the challenge until it is on chain.
+    pub submit_ms: u64,
+}
+
+/// The longest a verification takes, from the close of commits until the verifier's challenge
+/// is on chain: `notice + opening_timeout + 1 + recompute + submit` (the `+ 1`: silence is
+/// declared strictly after the deadline). A challenge window shorter than this lets a trainer
+/// that withholds openings outlast it, so it must be rejected. `None` if the sum overflows.
+pub fn verification_bound_ms(b: VerificationBudget) -> Option<u64> {
+    b.notice_ms
+        .checked_add(b.opening_timeout_ms)?
+        .checked_add(1)?
+        .checked_add(b.recompute_ms)?
+        .checked_add(b.submit_ms)
+}
+
 /// Gets the trainer's state `S_{t−1}` for a sampled step (e.g. the trainer serves its last
 /// checkpoint at or before `t − 1` and the caller re-runs forward from it). Called
 /// synchronously from [`Verifier::handle`]; any I/O is the caller's.
@@ -137,9 +164,10 @@ pub enum Action {
 pub struct Verifier<S, R> {
     config: VerifierConfig,
     samples: Vec<u64>,
-    next: usize,
-    /// The pending request: `(step, deadline_ms)`.
-    pending: Option<(u64, u64)>,
+    /// Sampled steps requested and not yet answered, in sampling order.
+    pending: Vec<u64>,
+    /// The one deadline of every request.
+    deadline_ms: u64,
     outcome: Option<Outcome>,
     actions: VecDeque<Action>,
     source: S,
@@ -152,7 +180,7 @@ where
     S: StateSource<R::State>,
 {
     /// A verifier sampling `config.samples` steps with [`choose_steps`]`(seed, root, T, m)`;
-    /// its first request is due by `now_ms + timeout_ms`.
+    /// every request is due by `now_ms + timeout_ms`.
     pub fn new(
         config: VerifierConfig,
         seed: [u8; 32],
@@ -164,18 +192,18 @@ where
         let mut v = Self {
             config,
             samples,
-            next: 0,
-            pending: None,
+            pending: Vec::new(),
+            deadline_ms: 0,
             outcome: None,
             actions: VecDeque::new(),
             source,
             recompute,
         };
-        v.advance(now_ms);
+        v.request_all(now_ms);
         v
     }
 
-    /// The sampled steps, in checking order.
+    /// The sampled steps, in request order.
     pub fn samples(&self) -> &[u64] {
         &self.samples
     }
@@ -197,29 +225,34 @@ where
 
     /// Feeds an input at time `now_ms`.
     ///
-    /// Errors ([`ProtocolError::InvalidTransition`], state unchanged): an opening when none is
-    /// pending, after the end, or for another step than the one requested.
+    /// Errors ([`ProtocolError::InvalidTransition`], state unchanged): an opening after the
+    /// end, for a step that was not requested, or for one already answered.
     pub fn handle(&mut self, now_ms: u64, input: Input) -> Result<()> {
         match input {
             Input::Tick => {
-                if let Some((step, deadline)) = self.pending
-                    && now_ms > deadline
+                if let Some(&step) = self.pending.first()
+                    && self.outcome.is_none()
+                    && now_ms > self.deadline_ms
                 {
                     self.finish(Outcome::Silent { step });
                 }
                 Ok(())
             }
             Input::Opening(o) => {
-                let Some((step, _)) = self.pending else {
-                    return Err(self.refuse("no opening is pending".into()));
-                };
-                if o.step != step {
-                    return Err(self.refuse(format!("opening of step {}, expected {step}", o.step)));
+                if self.outcome.is_some() {
+                    return Err(self.refuse("the verification is over".into()));
                 }
+                let Some(i) = self.pending.iter().position(|s| *s == o.step) else {
+                    return Err(self.refuse(format!(
+                        "opening of step {}, which is not pending (pending: {:?})",
+                        o.step, self.pending
+                    )));
+                };
                 // A late answer is still accepted until a tick has declared silence.
+                self.pending.remove(i);
                 self.check(o);
-                if self.outcome.is_none() {
-                    self.advance(now_ms);
+                if self.outcome.is_none() && self.pending.is_empty() {
+                    self.finish(Outcome::Passed);
                 }
                 Ok(())
             }
@@ -288,23 +321,31 @@ where
         }
     }
 
-    /// Requests the next sampled step, or ends with [`Outcome::Passed`].
-    fn advance(&mut self, now_ms: u64) {
-        self.pending = None;
-        match self.samples.get(self.next) {
-            Some(&step) => {
-                self.next += 1;
-                let deadline_ms = now_ms.saturating_add(self.config.timeout_ms);
-                self.pending = Some((step, deadline_ms));
-                self.actions
-                    .push_back(Action::RequestOpening { step, deadline_ms });
-            }
-            None => self.finish(Outcome::Passed),
+    /// Requests every sampled step at once, or ends with [`Outcome::Passed`] when nothing is
+    /// sampled.
+    fn request_all(&mut self, now_ms: u64) {
+        self.deadline_ms = now_ms.saturating_add(self.config.timeout_ms);
+        if self.samples.is_empty() {
+            return self.finish(Outcome::Passed);
+        }
+        self.pending = self.samples.clone();
+        for &step in &self.samples {
+            self.actions.push_back(Action::RequestOpening {
+                step,
+                deadline_ms: self.deadline_ms,
+            });
         }
     }
 
     fn finish(&mut self, outcome: Outcome) {
-        self.pending = None;
+        assert!(
+            self.outcome.is_none(),
+            "invariant: a verification ends once"
+        );
+        self.pending.clear();
+        // Requests the caller has not taken yet are moot now.
+        self.actions
+            .retain(|a| !matches!(a, Action::RequestOpening { .. }));
         self.outcome = Some(outcome.clone());
         self.actions.push_back(Action::Done(outcome));
     }

@@ -183,7 +183,8 @@ fn drive(run: &Run, seed: [u8; 32], samples: u64) -> (Outcome, Vec<crate::wire::
     while let Some(a) = v.poll() {
         match a {
             Action::RequestOpening { step, deadline_ms } => {
-                assert_eq!(deadline_ms, now + 1000);
+                // Every sample is requested at once, with one deadline.
+                assert_eq!(deadline_ms, 1000);
                 now += 10;
                 v.handle(now, Input::Opening(opening(run, step)))
                     .expect("accepted");
@@ -291,6 +292,7 @@ fn bad_proofs_silence_and_wrong_states_are_typed_outcomes() {
 
     // Silence: nothing happens until the deadline has passed.
     let (mut v, t) = new(&honest.states);
+    assert!(matches!(v.poll(), Some(Action::RequestOpening { .. })));
     v.handle(1100, Input::Tick).expect("tick");
     assert_eq!(v.poll(), None);
     v.handle(1101, Input::Tick).expect("tick");
@@ -302,22 +304,31 @@ fn bad_proofs_silence_and_wrong_states_are_typed_outcomes() {
         Err(ProtocolError::InvalidTransition { phase: "done", .. })
     ));
 
-    // An opening for another step is refused and changes nothing.
+    // An opening for a step that was not sampled is refused and changes nothing; the other
+    // sample was requested at the start, with the same deadline.
     let (mut v, t) = new(&honest.states);
-    let other = if t == 1 { 2 } else { 1 };
+    let other = (1..=16)
+        .find(|s| !v.samples().contains(s))
+        .expect("unsampled");
     assert!(
         v.handle(200, Input::Opening(opening(&honest, other)))
             .is_err()
     );
-    v.handle(200, Input::Opening(opening(&honest, t)))
-        .expect("accepted");
+    let second = v.samples()[1];
     assert!(matches!(
         v.poll(),
-        Some(Action::RequestOpening {
-            deadline_ms: 1200,
-            ..
-        })
+        Some(Action::RequestOpening { step, deadline_ms: 1100 }) if step == second
     ));
+    v.handle(200, Input::Opening(opening(&honest, t)))
+        .expect("accepted");
+    assert!(
+        v.handle(201, Input::Opening(opening(&honest, t))).is_err(),
+        "an answered step is not pending any more"
+    );
+    assert_eq!(v.poll(), None);
+    v.handle(300, Input::Opening(opening(&honest, second)))
+        .expect("accepted");
+    assert_eq!(v.poll(), Some(Action::Done(Outcome::Passed)));
 
     // A served state that is not the proven S_{t−1}.
     let (mut v, t) = new(&honest.states);
@@ -340,6 +351,50 @@ fn bad_proofs_silence_and_wrong_states_are_typed_outcomes() {
         v.poll(),
         Some(Action::Done(Outcome::StateUnavailable { step: t }))
     );
+}
+
+/// Issue 16, defect 3: a trainer that withholds or stalls openings delays the outcome by one
+/// opening timeout, not by `m` of them.
+#[test]
+fn a_staller_delays_the_outcome_by_one_timeout_whatever_m_is() {
+    let honest = run(&BTreeSet::new());
+    for m in [1u64, 4, 8, 16] {
+        let mut v = Verifier::new(
+            config(honest.commitment.root(), m),
+            [9; 32],
+            0,
+            Served(&honest.states),
+            Rerun(spec()),
+        );
+        let mut requested = Vec::new();
+        while let Some(Action::RequestOpening { step, deadline_ms }) = v.poll() {
+            assert_eq!(deadline_ms, 1000);
+            requested.push(step);
+        }
+        assert_eq!(requested.len() as u64, m, "all requested at once");
+        // The staller answers all but the last sample just before the deadline.
+        for t in &requested[..requested.len() - 1] {
+            v.handle(999, Input::Opening(opening(&honest, *t)))
+                .expect("accepted");
+        }
+        v.handle(1000, Input::Tick).expect("tick");
+        assert_eq!(v.poll(), None);
+        v.handle(1001, Input::Tick).expect("tick");
+        let last = *requested.last().expect("one");
+        assert_eq!(v.poll(), Some(Action::Done(Outcome::Silent { step: last })));
+    }
+    let b = VerificationBudget {
+        notice_ms: 200,
+        opening_timeout_ms: DEFAULT_OPENING_TIMEOUT_MS,
+        recompute_ms: 800,
+        submit_ms: 200,
+    };
+    assert_eq!(verification_bound_ms(b), Some(31_201));
+    let huge = VerificationBudget {
+        opening_timeout_ms: u64::MAX,
+        ..b
+    };
+    assert_eq!(verification_bound_ms(huge), None);
 }
 
 #[test]

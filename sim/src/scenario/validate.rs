@@ -1,5 +1,7 @@
 //! Range checks of a parsed [`Scenario`]; each error names the key.
 
+use pinpoint_protocol::verify::{VerificationBudget, verification_bound_ms};
+
 use super::{Kind, Role, Scenario};
 
 fn prob(key: &str, p: f64) -> Result<(), String> {
@@ -161,10 +163,32 @@ impl Scenario {
                 t.commit_timeout_ms
             ));
         }
-        let verify = j.samples[1] * (2 * delta + t.step_ms) + 2 * t.chain_ms;
-        if t.challenge_window_ms < verify {
+        // The window must outlast a verification whose trainer withholds or stalls every
+        // opening: every sample is requested at once, so that costs one opening timeout (the
+        // protocol's bound), plus re-running the samples and, on a failure, the job.
+        if t.opening_ms <= 2 * delta {
             return Err(format!(
-                "timing.challenge_window_ms = {}: below the fault-free verification time {verify}",
+                "timing.opening_ms = {}: must exceed a round trip 2Δ = {}",
+                t.opening_ms,
+                2 * delta
+            ));
+        }
+        let recompute_ms = (j.samples[1] + steps)
+            .checked_mul(t.step_ms)
+            .ok_or("timing.step_ms: the verifier's recompute time overflows")?;
+        let verify = verification_bound_ms(VerificationBudget {
+            notice_ms: t.chain_ms,
+            opening_timeout_ms: t.opening_ms,
+            recompute_ms,
+            submit_ms: t.chain_ms,
+        })
+        .ok_or("timing.opening_ms: the verification time overflows")?;
+        let verifying = j.samples[1] > 0 && n.verifiers > 0;
+        if verifying && t.challenge_window_ms < verify {
+            return Err(format!(
+                "timing.challenge_window_ms = {}: below the verification bound {verify} \
+                 (chain_ms + opening_ms + 1 + (jobs.samples max + T) · step_ms + chain_ms): \
+                 a trainer that withholds its openings would outlast the window",
                 t.challenge_window_ms
             ));
         }

@@ -16,13 +16,14 @@ use crate::rng::Rng;
 use crate::scenario::{Kind, Role, Scenario, SettlementBackend};
 
 /// Trainer strategies `any-cheat` draws from.
-const CHEATS: [Kind; 8] = [
+const CHEATS: [Kind; 9] = [
     Kind::WrongState,
     Kind::WrongNode,
     Kind::StepLie,
     Kind::NodeLie,
     Kind::BadProof,
     Kind::Silent,
+    Kind::SlowOpenings,
     Kind::Equivocate,
     Kind::WrongIntermediate,
 ];
@@ -96,7 +97,9 @@ impl World {
             Holder::Submitter,
             u128::from(scn.jobs.payment) * scn.jobs.count as u128,
         )];
-        let fund = stake * (scn.jobs.count as u128 + 1);
+        // Enough for a trainer's stake in every job, or a verifier's challenge of every replica
+        // of every job (a verifier may challenge each trainer it has shown wrong), plus one.
+        let fund = stake * (scn.jobs.count as u128 * scn.jobs.replicas.max(1) as u128 + 1);
         let mut per_node = BTreeMap::new();
         for n in &nodes {
             per_node.insert(n.id, fund);

@@ -1,6 +1,7 @@
 //! The chain: job state machines, the ledger, committee votes, and the checkers that run on
 //! every chain action (honest slashed, wrong result finalized, settlement applies).
 
+use pinpoint_protocol::verify::Outcome as VerifyOutcome;
 use std::collections::BTreeSet;
 use std::sync::Arc;
 
@@ -374,13 +375,25 @@ impl World {
             .verifs
             .iter()
             .any(|v| v.job == j && wrong.contains(&v.slot) && v.sampled_corrupt);
-        if honest_committed || sampled {
+        // Withheld openings are not sampling's miss: the verifier saw the trainer fail to open
+        // its commitment, and that must cost the trainer (issue 16, defect 3).
+        let withheld = self.verifs.iter().any(|v| {
+            v.job == j
+                && wrong.contains(&v.slot)
+                && matches!(v.outcome, Some(VerifyOutcome::Silent { .. }))
+        });
+        if honest_committed || sampled || withheld {
+            if withheld {
+                self.count("wrong_result_paid_after_withheld_openings");
+            }
             self.violation(format!(
                 "job {j}: a wrong result was finalized although {}",
                 if honest_committed {
                     "an honest trainer committed the right root"
-                } else {
+                } else if sampled {
                     "a verifier sampled a corrupted step"
+                } else {
+                    "its trainer withheld the openings a verifier asked for"
                 }
             ));
         } else {

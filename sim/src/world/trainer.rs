@@ -141,6 +141,28 @@ impl World {
             hash,
             proof,
         };
+        if self.nodes[to].kind == Some(Kind::SlowOpenings) {
+            // As late as it can while still arriving (over an up link) by the deadline.
+            self.count("opening_stalled");
+            let hold = self
+                .scn
+                .timing
+                .opening_ms
+                .saturating_sub(self.scn.delta_ms() + 1);
+            let epoch = self.nodes[to].epoch;
+            self.schedule(
+                self.now.saturating_add(hold),
+                Ev::Transmit {
+                    from: to,
+                    to: verifier,
+                    msg: Msg::Opening { v, opening },
+                    attempt: 0,
+                    epoch,
+                    partitioned: false,
+                },
+            );
+            return;
+        }
         self.send(to, verifier, Msg::Opening { v, opening });
     }
 }
