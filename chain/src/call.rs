@@ -12,6 +12,30 @@ use crate::bindings::{JobMarket, PinToken, Staking};
 /// Token base units per whole PIN (18 decimals).
 pub const PIN: u128 = 1_000_000_000_000_000_000;
 
+/// The most replicas a job may have on chain: `JobMarket.MAX_REPLICAS` (a test reads the
+/// contract source to keep the two equal).
+pub const MAX_REPLICAS: usize = 16;
+
+/// The largest dispute committee the market accepts: `JobMarket`'s constructor requires an odd
+/// `committeeSize` of at most this (a test reads the contract source to keep the two equal).
+pub const MAX_COMMITTEE: usize = 15;
+
+#[cfg(test)]
+mod limits_tests {
+    #[test]
+    fn limits_match_the_contract_source() {
+        let src = include_str!("../contracts/JobMarket.sol");
+        assert!(src.contains(&format!(
+            "uint8 public constant MAX_REPLICAS = {};",
+            super::MAX_REPLICAS
+        )));
+        assert!(src.contains(&format!(
+            "committeeSize_ % 2 == 1 && committeeSize_ <= {}",
+            super::MAX_COMMITTEE
+        )));
+    }
+}
+
 /// A staking role.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[repr(u8)]

@@ -37,7 +37,9 @@ pub mod settlement;
 pub use alloy;
 pub use alloy::primitives::{Address, B256, U256};
 pub use alloy::signers::local::PrivateKeySigner;
-pub use call::{Addresses, Call, Finding, JobParams, PIN, Role, Spender};
+pub use call::{
+    Addresses, Call, Finding, JobParams, MAX_COMMITTEE, MAX_REPLICAS, PIN, Role, Spender,
+};
 pub use deploy::{DeployConfig, deploy_plan};
 pub use embedded::Embedded;
 pub use error::{ChainError, Result};

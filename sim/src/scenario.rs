@@ -370,14 +370,17 @@ impl Scenario {
     /// `latency_max + reorder_ms + transport_retries · rto_ms`.
     pub fn delta_ms(&self) -> u64 {
         let n = &self.network;
-        n.latency_ms[1] + n.reorder_ms + u64::from(n.transport_retries) * n.rto_ms
+        n.latency_ms[1]
+            .saturating_add(n.reorder_ms)
+            .saturating_add(u64::from(n.transport_retries).saturating_mul(n.rto_ms))
     }
 
     /// The longest fault (merged interval) the synchrony assumption tolerates:
     /// `answer_ms · (max_retries − 1) − 2Δ` (0 if negative). See docs/sim.md.
     pub fn fault_slack_ms(&self) -> u64 {
         let t = &self.timing;
-        (t.answer_ms * u64::from(t.max_retries.saturating_sub(1)))
-            .saturating_sub(2 * self.delta_ms())
+        (t.answer_ms
+            .saturating_mul(u64::from(t.max_retries.saturating_sub(1))))
+        .saturating_sub(self.delta_ms().saturating_mul(2))
     }
 }

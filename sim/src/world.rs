@@ -356,10 +356,18 @@ impl World {
                     .job
                     .as_ref()
                     .map_or("not posted", |j| j.phase().name());
-                self.violation(format!(
-                    "liveness: job {i} not finalized within {} ms of the heal (phase {phase})",
-                    self.scn.timing.liveness_bound_ms
-                ));
+                let why = if self.queue.is_empty() {
+                    format!(
+                        "the event queue ran dry at t = {} ms with nothing left to happen",
+                        self.now
+                    )
+                } else {
+                    format!(
+                        "not finalized within {} ms of the heal",
+                        self.scn.timing.liveness_bound_ms
+                    )
+                };
+                self.violation(format!("liveness: job {i}: {why} (phase {phase})"));
             }
         }
         self.check_chain(true);

@@ -2,7 +2,7 @@
 
 use pinpoint_protocol::verify::{VerificationBudget, verification_bound_ms};
 
-use super::{Kind, Role, Scenario};
+use super::{Kind, Role, Scenario, SettlementBackend};
 
 fn prob(key: &str, p: f64) -> Result<(), String> {
     if !(0.0..=1.0).contains(&p) {
@@ -23,6 +23,25 @@ fn at_least(key: &str, v: u64, min: u64) -> Result<(), String> {
         return Err(format!("{key} = {v}: must be at least {min}"));
     }
     Ok(())
+}
+
+/// The longest time any timing value may name: about 31.7 years of virtual time. With every
+/// duration at most this and every multiplier small (steps ≤ 16, retries ≤ 16, samples ≤ 64,
+/// fault counts ≤ 1000), no sum or product the simulator forms can overflow `u64`.
+pub const MAX_TIME_MS: u64 = 1_000_000_000_000;
+
+fn time(key: &str, v: u64) -> Result<(), String> {
+    if v > MAX_TIME_MS {
+        return Err(format!(
+            "{key} = {v}: must be at most {MAX_TIME_MS} ms (about 31.7 years)"
+        ));
+    }
+    Ok(())
+}
+
+fn time_span(key: &str, r: [u64; 2]) -> Result<(), String> {
+    span(key, r)?;
+    time(key, r[1])
 }
 
 fn at_most(key: &str, v: u64, max: u64) -> Result<(), String> {
@@ -59,12 +78,48 @@ impl Scenario {
             ));
         }
         at_least("jobs.replicas", j.replicas as u64, 1)?;
+        at_most("jobs.replicas", j.replicas as u64, 64)?;
+        if self.settlement == SettlementBackend::Embedded {
+            // What the contracts accept: a scenario beyond it would fail every run.
+            if j.replicas > pinpoint_chain::MAX_REPLICAS {
+                return Err(format!(
+                    "jobs.replicas = {}: settlement = \"embedded\" allows at most {} (the \
+                     contract's MAX_REPLICAS)",
+                    j.replicas,
+                    pinpoint_chain::MAX_REPLICAS
+                ));
+            }
+            if n.committee > pinpoint_chain::MAX_COMMITTEE {
+                return Err(format!(
+                    "nodes.committee = {}: settlement = \"embedded\" allows at most {} (the \
+                     contract's committee limit)",
+                    n.committee,
+                    pinpoint_chain::MAX_COMMITTEE
+                ));
+            }
+        }
         span("jobs.samples", j.samples)?;
         at_most("jobs.samples", j.samples[1], 64)?;
         at_least("jobs.payment", j.payment, 1)?;
         at_least("jobs.trainer_stake", j.trainer_stake, 1)?;
         at_least("jobs.challenger_stake", j.challenger_stake, 1)?;
         let t = &self.timing;
+        for (key, v) in [
+            ("timing.step_ms", t.step_ms),
+            ("timing.chain_ms", t.chain_ms),
+            ("timing.answer_ms", t.answer_ms),
+            ("timing.opening_ms", t.opening_ms),
+            ("timing.commit_timeout_ms", t.commit_timeout_ms),
+            ("timing.challenge_window_ms", t.challenge_window_ms),
+            ("timing.duration_ms", t.duration_ms),
+            ("timing.liveness_bound_ms", t.liveness_bound_ms),
+            ("jobs.interval_ms", j.interval_ms),
+            ("network.reorder_ms", self.network.reorder_ms),
+            ("network.rto_ms", self.network.rto_ms),
+        ] {
+            time(key, v)?;
+        }
+        at_most("timing.checkpoint_every", t.checkpoint_every, 1 << 32)?;
         at_least("timing.step_ms", t.step_ms, 1)?;
         at_least("timing.checkpoint_every", t.checkpoint_every, 1)?;
         at_least("timing.answer_ms", t.answer_ms, 1)?;
@@ -74,7 +129,7 @@ impl Scenario {
         at_least("timing.duration_ms", t.duration_ms, 1)?;
         at_least("timing.liveness_bound_ms", t.liveness_bound_ms, 1)?;
         let net = &self.network;
-        span("network.latency_ms", net.latency_ms)?;
+        time_span("network.latency_ms", net.latency_ms)?;
         prob("network.drop", net.drop)?;
         if net.drop >= 0.5 {
             return Err(format!("network.drop = {}: must be below 0.5", net.drop));
@@ -88,9 +143,9 @@ impl Scenario {
         )?;
         at_least("network.rto_ms", net.rto_ms, 1)?;
         let f = &self.faults;
-        span("faults.partition_ms", f.partition_ms)?;
-        span("faults.crash_ms", f.crash_ms)?;
-        span("faults.pause_ms", f.pause_ms)?;
+        time_span("faults.partition_ms", f.partition_ms)?;
+        time_span("faults.crash_ms", f.crash_ms)?;
+        time_span("faults.pause_ms", f.pause_ms)?;
         prob("faults.one_way", f.one_way)?;
         at_most("faults.partitions", u64::from(f.partitions), 1000)?;
         at_most("faults.crashes", u64::from(f.crashes), 1000)?;
@@ -156,7 +211,13 @@ impl Scenario {
         // without faults is a configuration error, not a finding).
         let steps = crate::records::builtin_steps(&j.spec).unwrap_or(0);
         let delta = self.delta_ms();
-        let train = steps * t.step_ms + 2 * t.chain_ms + 2 * delta;
+        // Every term is at most MAX_TIME_MS times a small factor: no overflow is possible, and
+        // checked arithmetic says so instead of wrapping if a limit above is ever raised.
+        let train = steps
+            .checked_mul(t.step_ms)
+            .and_then(|x| x.checked_add(t.chain_ms.checked_mul(2)?))
+            .and_then(|x| x.checked_add(delta.checked_mul(2)?))
+            .ok_or("timing.step_ms: the training time overflows")?;
         if t.commit_timeout_ms < train {
             return Err(format!(
                 "timing.commit_timeout_ms = {}: below the fault-free training time {train}",

@@ -138,3 +138,85 @@ fn every_cheating_strategy_loses_its_disputes_the_way_it_should() {
         assert!(s.slashed_nodes >= s.disputes, "{kind}: {}", s.slashed_nodes);
     }
 }
+
+/// Issue 16, defect 1: every replica dishonest, colluding or not; an honest verifier that
+/// samples every step challenges each of them and no root is paid.
+#[test]
+fn all_dishonest_replicas_are_all_challenged_and_none_is_paid() {
+    for name in ["all-dishonest-colluding", "all-dishonest-independent"] {
+        let s = clean(name, 0..40);
+        assert!(s.slashed_nodes >= 40 * 2 * 3, "{name}: {}", s.slashed_nodes);
+    }
+}
+
+/// Issue 16, defects 2 and 3: heavy duplication and reordering; withheld and stalled openings
+/// with the protocol's default opening timeout and the shortest window validation accepts.
+#[test]
+fn duplicates_and_withheld_or_slow_openings_stay_safe() {
+    clean("duplicates", 0..40);
+    for name in ["withheld-openings", "slow-openings"] {
+        let s = clean(name, 0..20);
+        assert!(s.slashed_nodes >= 20 * 2, "{name}: {}", s.slashed_nodes);
+    }
+}
+
+/// Issue 16, defect 5: timing values that would overflow are refused at validation, naming
+/// the key, and so are back-end limits.
+#[test]
+fn overflowing_timings_and_back_end_limits_are_refused() {
+    let base = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/scenarios/standard.toml"
+    ))
+    .expect("standard.toml");
+    let cases = [
+        (
+            "[timing]\nstep_ms = 2305843009213693952\n",
+            "timing.step_ms",
+        ),
+        (
+            "[timing]\nanswer_ms = 18446744073709551615\n",
+            "timing.answer_ms",
+        ),
+        (
+            "[timing]\nchallenge_window_ms = 18446744073709551615\n",
+            "timing.challenge_window_ms",
+        ),
+        (
+            "[faults]\ncrash_ms = [0, 18446744073709551615]\n",
+            "faults.crash_ms",
+        ),
+    ];
+    for (extra, key) in cases {
+        let text = format!("{base}\n{extra}");
+        let e = pinpoint_sim::Scenario::from_toml_str(&text, "x.toml")
+            .expect_err(extra)
+            .to_string();
+        assert!(e.contains(key), "{extra}: {e}");
+    }
+    // The network table of standard.toml already exists: replace its latency.
+    let text = base.replace(
+        "latency_ms = [5, 50]",
+        "latency_ms = [0, 18446744073709551615]",
+    );
+    let e = pinpoint_sim::Scenario::from_toml_str(&text, "x.toml")
+        .expect_err("latency")
+        .to_string();
+    assert!(e.contains("network.latency_ms"), "{e}");
+    // More replicas than the contracts allow, with the embedded chain.
+    let text = format!(
+        "settlement = \"embedded\"\n{}",
+        base.replace("trainers = 4", "trainers = 20")
+            .replace("replicas = 2", "replicas = 17")
+    );
+    let e = pinpoint_sim::Scenario::from_toml_str(&text, "x.toml")
+        .expect_err("replicas")
+        .to_string();
+    assert!(e.contains("jobs.replicas") && e.contains("embedded"), "{e}");
+    // A window a withholding trainer could outlast (the protocol's default 30 s timeout).
+    let text = format!("{base}\n[timing]\nopening_ms = 30000\nchallenge_window_ms = 27000\n");
+    let e = pinpoint_sim::Scenario::from_toml_str(&text, "x.toml")
+        .expect_err("window")
+        .to_string();
+    assert!(e.contains("timing.challenge_window_ms"), "{e}");
+}
