@@ -363,7 +363,45 @@ impl Scenario {
         s.faults.crashes = r.range(0, u64::from(self.faults.crashes)) as u32;
         s.faults.pauses = r.range(0, u64::from(self.faults.pauses)) as u32;
         s.faults.one_way = r.unit();
+        // Byzantine trainers: from none up to every trainer each entry names (so up to all
+        // replicas), colluding or not.
+        for e in s.strategy.iter_mut().filter(|e| e.role == Role::Trainer) {
+            e.count = r.range(0, e.count as u64) as usize;
+            if e.kind != Kind::CorruptFraction {
+                e.collude = r.chance(0.5);
+            }
+        }
+        s.strategy.retain(|e| e.count > 0);
+        // Timeouts and the window near the edge of what validation accepts: the opening and
+        // answer timeouts between a round trip and the scenario's value, the window between
+        // the verification bound (what validation accepts) and twice it plus 40 s (what a
+        // verifier needs within the assumption when it crashes once and faults add up).
+        let rtt = self.delta_ms().saturating_mul(2);
+        s.timing.opening_ms = r.range(rtt + 1, self.timing.opening_ms.max(rtt + 1));
+        s.timing.answer_ms = r.range(rtt + 1, self.timing.answer_ms.max(rtt + 1));
+        if let Some(bound) = s.verification_bound_ms() {
+            let window = r.range(bound, bound.saturating_mul(2).saturating_add(40_000));
+            s.timing.challenge_window_ms = window;
+        }
         s
+    }
+
+    /// The longest a verification can take, from the close of commits until the verifier's
+    /// challenge is on chain, for a trainer that withholds or stalls its openings (the
+    /// protocol's [`pinpoint_protocol::verify::verification_bound_ms`] with this scenario's
+    /// timing): the challenge window must be at least this. `None` on overflow.
+    pub fn verification_bound_ms(&self) -> Option<u64> {
+        let t = &self.timing;
+        let steps = crate::records::builtin_steps(&self.jobs.spec).unwrap_or(0);
+        let recompute_ms = self.jobs.samples[1].checked_add(steps)?.checked_mul(t.step_ms)?;
+        pinpoint_protocol::verify::verification_bound_ms(
+            pinpoint_protocol::verify::VerificationBudget {
+                notice_ms: t.chain_ms,
+                opening_timeout_ms: t.opening_ms,
+                recompute_ms,
+                submit_ms: t.chain_ms,
+            },
+        )
     }
 
     /// The worst one-way delivery time of a message over an up link, `Δ`:

@@ -1,7 +1,5 @@
 //! Range checks of a parsed [`Scenario`]; each error names the key.
 
-use pinpoint_protocol::verify::{VerificationBudget, verification_bound_ms};
-
 use super::{Kind, Role, Scenario, SettlementBackend};
 
 fn prob(key: &str, p: f64) -> Result<(), String> {
@@ -234,16 +232,9 @@ impl Scenario {
                 2 * delta
             ));
         }
-        let recompute_ms = (j.samples[1] + steps)
-            .checked_mul(t.step_ms)
-            .ok_or("timing.step_ms: the verifier's recompute time overflows")?;
-        let verify = verification_bound_ms(VerificationBudget {
-            notice_ms: t.chain_ms,
-            opening_timeout_ms: t.opening_ms,
-            recompute_ms,
-            submit_ms: t.chain_ms,
-        })
-        .ok_or("timing.opening_ms: the verification time overflows")?;
+        let verify = self
+            .verification_bound_ms()
+            .ok_or("timing.opening_ms: the verification time overflows")?;
         let verifying = j.samples[1] > 0 && n.verifiers > 0;
         if verifying && t.challenge_window_ms < verify {
             return Err(format!(

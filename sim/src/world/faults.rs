@@ -91,9 +91,15 @@ impl World {
                 "faults total {total} ms: training may not finish before the commit deadline"
             ));
         }
-        let m = self.scn.jobs.samples[1];
-        let verify =
-            2 * (m * (2 * self.scn.delta_ms() + t.opening_ms.min(t.step_ms)) + t.chain_ms) + total;
+        // A verification ends within the scenario's verification bound (every opening is
+        // requested at once; a withholder costs one opening timeout); a verifier that crashes
+        // restarts it, hence twice, plus every fault.
+        let verify = self
+            .scn
+            .verification_bound_ms()
+            .unwrap_or(u64::MAX)
+            .saturating_mul(2)
+            .saturating_add(total);
         if verify > t.challenge_window_ms {
             self.beyond(format!(
                 "faults total {total} ms: a verifier may not finish within the challenge window"
