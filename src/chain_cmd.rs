@@ -20,7 +20,7 @@ pub enum ChainCommand {
     /// Show total supply, burned, staked, escrow and open jobs.
     ///
     /// With --rpc, reads a deployed chain (addresses from --addresses). Without it, reads the
-    /// embedded chain stored in --data (created, with the default config, if absent).
+    /// embedded chain stored in --data (a read: if none is stored there, a fresh one in memory).
     Status(StatusArgs),
 }
 
@@ -77,6 +77,8 @@ pub fn run(cmd: ChainCommand) -> anyhow::Result<ExitCode> {
 
 async fn deploy(args: DeployArgs) -> anyhow::Result<ExitCode> {
     let key = read_key_file(&args.key)?;
+    // Check --out before deploying: contracts whose addresses were never shown are lost.
+    check_writable(&args.out)?;
     let config = DeployConfig {
         treasury: args.treasury.unwrap_or(key.address()),
         committee_size: args.committee_size,
@@ -111,33 +113,66 @@ async fn status(args: StatusArgs) -> anyhow::Result<ExitCode> {
             let evm = Evm::connect(url, vec![key], None, addresses, RetryPolicy::default())
                 .await
                 .with_context(|| format!("connecting to {url}"))?;
+            evm.check_deployed().await?;
             (
                 format!("{url} (chain id {})", evm.chain_id()),
                 evm.totals().await?,
             )
         }
         None => {
-            let opened = if args.data.join("config.json").exists() {
-                Embedded::open_existing(&args.data)
+            // A read creates nothing: without a stored chain, show a fresh one in memory.
+            if args.data.join("config.json").exists() {
+                let (chain, report) = Embedded::open_existing(&args.data).with_context(|| {
+                    format!("opening the embedded chain in {}", args.data.display())
+                })?;
+                (
+                    format!(
+                        "embedded chain in {} ({} transactions, block {})",
+                        args.data.display(),
+                        report.records,
+                        chain.block_number()
+                    ),
+                    chain.totals().await?,
+                )
             } else {
-                Embedded::open(&args.data, &DeployConfig::default())
-            };
-            let (chain, report) = opened.with_context(|| {
-                format!("opening the embedded chain in {}", args.data.display())
-            })?;
-            (
-                format!(
-                    "embedded chain in {} ({} transactions, block {})",
-                    args.data.display(),
-                    report.records,
-                    chain.block_number()
-                ),
-                chain.totals().await?,
-            )
+                let chain = Embedded::in_memory(&DeployConfig::default())
+                    .context("starting a fresh embedded chain in memory")?;
+                (
+                    format!(
+                        "no embedded chain stored in {} yet; a fresh one (nothing written):",
+                        args.data.display()
+                    ),
+                    chain.totals().await?,
+                )
+            }
         }
     };
     print_totals(&source, &totals);
     Ok(ExitCode::SUCCESS)
+}
+
+/// Fails unless `path` can be written: its directory exists (or is created) and a file can be
+/// created there. Nothing is left behind.
+fn check_writable(path: &std::path::Path) -> anyhow::Result<()> {
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
+        _ => std::path::PathBuf::from("."),
+    };
+    std::fs::create_dir_all(&dir)
+        .with_context(|| format!("--out {}: cannot create {}", path.display(), dir.display()))?;
+    let probe = dir.join(format!(".pinpoint-write-check-{}", std::process::id()));
+    std::fs::write(&probe, b"").with_context(|| {
+        format!(
+            "--out {}: {} is not writable",
+            path.display(),
+            dir.display()
+        )
+    })?;
+    let _ = std::fs::remove_file(&probe);
+    if path.is_dir() {
+        anyhow::bail!("--out {}: is a directory, not a file", path.display());
+    }
+    Ok(())
 }
 
 /// Formats base units as PIN with up to 18 decimals.

@@ -57,8 +57,15 @@ fn selftest(args: &SelftestArgs) -> anyhow::Result<ExitCode> {
         Some(path) => {
             let text = std::fs::read_to_string(path)
                 .with_context(|| format!("reading golden hashes from {}", path.display()))?;
-            golden::parse(&text)
-                .with_context(|| format!("parsing golden hashes in {}", path.display()))?
+            let rows = golden::parse(&text)
+                .with_context(|| format!("parsing golden hashes in {}", path.display()))?;
+            if rows.is_empty() {
+                anyhow::bail!(
+                    "{} holds no golden hashes: an empty file would check nothing",
+                    path.display()
+                );
+            }
+            rows
         }
     };
     eprintln!(

@@ -102,18 +102,83 @@ fn deploy_then_status_over_rpc() {
     let o = pinpoint(&["chain", "deploy", "--rpc", &url, "--key", "bad"], &dir);
     assert_eq!(o.status.code(), Some(2));
     assert!(text(&o).contains("private key"), "{}", text(&o));
+
+    // Issue 16, defect 6: an unwritable --out is refused before anything is deployed.
+    let o = pinpoint(
+        &[
+            "chain",
+            "deploy",
+            "--rpc",
+            &url,
+            "--key",
+            "key",
+            "--out",
+            "/proc/no-such-dir/a.json",
+        ],
+        &dir,
+    );
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert!(text(&o).contains("--out"), "{}", text(&o));
+    assert!(
+        !text(&o).contains("token"),
+        "nothing deployed: {}",
+        text(&o)
+    );
+
+    // Addresses without contract code: a clear error, not an ABI decoding failure.
+    std::fs::write(
+        dir.join("nocode.json"),
+        serde_json::json!({
+            "token": "0x00000000000000000000000000000000000000aa",
+            "staking": "0x00000000000000000000000000000000000000bb",
+            "market": "0x00000000000000000000000000000000000000cc",
+        })
+        .to_string(),
+    )
+    .unwrap();
+    let o = pinpoint(
+        &[
+            "chain",
+            "status",
+            "--rpc",
+            &url,
+            "--addresses",
+            "nocode.json",
+        ],
+        &dir,
+    );
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert!(text(&o).contains("no contract code"), "{}", text(&o));
+    assert!(!text(&o).contains("buffer overrun"), "{}", text(&o));
     let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[test]
 fn status_reads_the_embedded_chain() {
     let dir = temp_dir("embedded");
+    // A read creates nothing (issue 16, defect 6): without a stored chain it shows a fresh one.
     let o = pinpoint(&["chain", "status", "--data", "c"], &dir);
     assert!(o.status.success(), "{}", text(&o));
     let out = text(&o);
-    assert!(out.contains("embedded chain in c (0 transactions"), "{out}");
+    assert!(out.contains("no embedded chain stored in c yet"), "{out}");
     assert!(out.contains("burned          0 PIN"), "{out}");
-    assert!(dir.join("c/txlog.bin").exists() && dir.join("c/config.json").exists());
+    assert!(!dir.join("c").exists(), "status created the data directory");
+    let o = pinpoint(&["chain", "status"], &dir);
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(
+        !dir.join(".pinpoint").exists(),
+        "status created ./.pinpoint"
+    );
+    // A stored chain is read.
+    pinpoint_chain::Embedded::open(&dir.join("c"), &pinpoint_chain::DeployConfig::default())
+        .unwrap();
+    let o = pinpoint(&["chain", "status", "--data", "c"], &dir);
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(
+        text(&o).contains("embedded chain in c (0 transactions"),
+        "{}",
+        text(&o)
+    );
     let o = pinpoint(
         &[
             "chain",

@@ -59,6 +59,18 @@ fn selftest_fails_on_a_wrong_hash() {
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
+/// Issue 16, defect 6: an empty golden file would check nothing: it is refused.
+#[test]
+fn an_empty_expected_file_is_refused() {
+    let path = std::env::temp_dir().join(format!("pinpoint-empty-golden-{}", std::process::id()));
+    std::fs::write(&path, "").unwrap();
+    let o = pinpoint(&["kernels", "selftest", "--expected", path.to_str().unwrap()]);
+    let all = format!("{}{}", stdout(&o), String::from_utf8_lossy(&o.stderr));
+    assert_eq!(o.status.code(), Some(2), "{all}");
+    assert!(all.contains("no golden hashes"), "{all}");
+    std::fs::remove_file(&path).unwrap();
+}
+
 #[test]
 fn bad_arguments_are_refused() {
     let o = pinpoint(&["kernels", "selftest", "--threads", "0"]);

@@ -76,3 +76,134 @@ fn bad_scenarios_and_seed_ranges_are_clear_errors() {
     assert_eq!(o.status.code(), Some(2));
     assert!(text(&o).contains("/nonexistent.toml"), "{}", text(&o));
 }
+
+/// Issue 16, defect 7: `--jobs` changes nothing but speed; `--shard I/N` reports merged with
+/// `sim merge` equal the report of the whole range.
+#[test]
+fn jobs_and_shards_give_the_same_results_as_one_run() {
+    let dir = std::env::temp_dir().join(format!("pinpoint-sim-shards-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let d = |n: &str| dir.join(n).to_str().unwrap().to_string();
+    let one = pinpoint(&[
+        "sim",
+        "run",
+        "--scenario",
+        STANDARD,
+        "--seeds",
+        "0..60",
+        "--jobs",
+        "1",
+        "--json",
+        "--report",
+        &d("whole"),
+    ]);
+    let two = pinpoint(&[
+        "sim",
+        "run",
+        "--scenario",
+        STANDARD,
+        "--seeds",
+        "0..60",
+        "--jobs",
+        "2",
+        "--json",
+    ]);
+    assert_eq!(one.status.code(), Some(0), "{}", text(&one));
+    assert_eq!(one.stdout, two.stdout, "--jobs 1 and --jobs 2 differ");
+    let summary: serde_json::Value = serde_json::from_slice(&one.stdout).unwrap();
+    assert_eq!(summary["runs"], 60);
+    for i in 0..3 {
+        let shard = format!("{i}/3");
+        let o = pinpoint(&[
+            "sim",
+            "run",
+            "--scenario",
+            STANDARD,
+            "--seeds",
+            "0..60",
+            "--shard",
+            &shard,
+            "--report",
+            &d(&format!("s{i}")),
+        ]);
+        assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    }
+    let o = pinpoint(&[
+        "sim",
+        "merge",
+        "--out",
+        &d("merged"),
+        &d("s0"),
+        &d("s1"),
+        &d("s2"),
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    for f in ["summary.json", "runs.json"] {
+        assert_eq!(
+            std::fs::read(dir.join("merged").join(f)).unwrap(),
+            std::fs::read(dir.join("whole").join(f)).unwrap(),
+            "{f}"
+        );
+    }
+    // Shards given twice or out of order are refused.
+    let o = pinpoint(&["sim", "merge", "--out", &d("bad"), &d("s1"), &d("s0")]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert!(text(&o).contains("out of order"), "{}", text(&o));
+    let o = pinpoint(&["sim", "run", "--scenario", STANDARD, "--shard", "3/3"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(text(&o).contains("shard"), "{}", text(&o));
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// Issue 16, defect 6: a bad `--report` directory is refused before any seed runs.
+#[test]
+fn a_bad_report_dir_is_refused_before_running() {
+    let o = pinpoint(&[
+        "sim",
+        "run",
+        "--scenario",
+        STANDARD,
+        "--seeds",
+        "0..100000",
+        "--report",
+        "/proc/no-such-dir/report",
+    ]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert!(
+        text(&o).contains("/proc/no-such-dir/report"),
+        "{}",
+        text(&o)
+    );
+    assert!(o.stdout.is_empty(), "nothing ran: {}", text(&o));
+}
+
+/// Issue 16, defect 6: a reader that goes away (`| head`) ends the process quietly, never
+/// with a panic.
+#[test]
+fn a_closed_pipe_is_not_a_panic() {
+    use std::io::BufRead;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_pinpoint"))
+        .args([
+            "sim",
+            "replay",
+            "--scenario",
+            STANDARD,
+            "--seed",
+            "3",
+            "--trace",
+        ])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut first = String::new();
+    std::io::BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut first)
+        .unwrap();
+    assert!(first.starts_with("t="), "{first}");
+    // The reader is gone now (its end of the pipe was dropped with the BufReader).
+    let o = child.wait_with_output().unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(!err.contains("panicked"), "{err}");
+    assert_ne!(o.status.code(), Some(101), "{err}");
+}

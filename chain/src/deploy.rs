@@ -49,6 +49,11 @@ impl Default for DeployConfig {
 impl DeployConfig {
     /// Checks what the constructors would reject.
     pub fn validate(&self) -> crate::Result<()> {
+        if self.treasury == Address::ZERO {
+            return Err(crate::ChainError::InvalidArgument(
+                "treasury is the zero address: every finalize would revert and lock escrow".into(),
+            ));
+        }
         if self.committee_size.is_multiple_of(2) || self.committee_size > 15 {
             return Err(crate::ChainError::InvalidArgument(format!(
                 "committee size {} must be odd and at most 15",

@@ -142,6 +142,33 @@ impl Evm {
         Ok(evm)
     }
 
+    /// Checks that each of the three addresses holds contract code on this chain, so that a
+    /// wrong addresses file or a wrong endpoint is a clear error instead of an ABI decoding
+    /// failure on the first read.
+    ///
+    /// Errors: [`ChainError::InvalidArgument`] naming the first address without code; RPC
+    /// errors.
+    pub async fn check_deployed(&self) -> Result<()> {
+        for (name, address) in [
+            ("token", self.addresses.token),
+            ("staking", self.addresses.staking),
+            ("market", self.addresses.market),
+        ] {
+            let p = self.provider.clone();
+            let code = self
+                .rpc("eth_getCode", || p.get_code_at(address).into_future())
+                .await?;
+            if code.is_empty() {
+                return Err(ChainError::InvalidArgument(format!(
+                    "no contract code at the {name} address {address} on {} (chain id {}): \
+                     is this the right endpoint and addresses file?",
+                    self.url, self.chain_id
+                )));
+            }
+        }
+        Ok(())
+    }
+
     /// The chain id the endpoint serves.
     pub fn chain_id(&self) -> u64 {
         self.chain_id

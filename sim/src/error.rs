@@ -28,6 +28,9 @@ pub enum SimError {
     /// A seed range like `0..100` could not be parsed.
     #[error("seed range {0:?}: expected A..B with A < B")]
     SeedRange(String),
+    /// A `--shard` that is not `I/N` with `I < N`.
+    #[error("shard {0:?}: expected I/N with 0 ≤ I < N")]
+    Shard(String),
     /// Writing a report failed.
     #[error("report {path}: {detail}")]
     Report {

@@ -30,6 +30,7 @@ pub mod error;
 pub mod glue;
 pub mod ledger;
 pub mod onchain;
+pub mod parallel;
 pub mod records;
 pub mod report;
 pub mod report_files;
@@ -40,6 +41,7 @@ pub mod svg;
 pub mod world;
 
 pub use error::{Result, SimError};
+pub use parallel::{RunOptions, Shard, run_parallel};
 pub use records::RecordCache;
 pub use report::{RunResult, Summary};
 pub use run::{parse_seeds, run_range, run_seed, run_seed_logged};

@@ -2,10 +2,10 @@
 
 use std::collections::BTreeMap;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// One dispute's cost and how it ended.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct DisputeStat {
     /// Query rounds the referee issued.
     pub rounds: u32,
@@ -16,7 +16,7 @@ pub struct DisputeStat {
 }
 
 /// One finished verification of a corrupted root.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SampleStat {
     /// Steps sampled.
     pub m: u64,
@@ -27,7 +27,7 @@ pub struct SampleStat {
 }
 
 /// The outcome of one seeded run.
-#[derive(Debug, Clone, PartialEq, Default, Serialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct RunResult {
     /// The seed.
     pub seed: u64,
@@ -72,8 +72,9 @@ impl RunResult {
     }
 }
 
-/// Aggregates over runs.
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+/// Aggregates over runs. Summaries of consecutive seed ranges [`Summary::merge`] into exactly
+/// the summary of the whole range (what `pinpoint sim merge` does with shard reports).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Summary {
     /// Scenario name.
     pub scenario: String,
@@ -97,6 +98,10 @@ pub struct Summary {
     pub finality_ms: Vec<u64>,
     /// Detection by sample count: m → (detected, total, mean f).
     pub detection: BTreeMap<u64, (u64, u64, f64)>,
+    /// Per sample count, the sum of `f` in units of 10⁻¹² (exact, so that merged summaries
+    /// equal a single run's; the mean in `detection` is computed from it).
+    #[serde(default)]
+    pub detection_f_pico: BTreeMap<u64, u128>,
     /// Slash actions.
     pub slashed_nodes: u64,
     /// Slashed stake burned.
@@ -142,7 +147,9 @@ impl Summary {
             let e = self.detection.entry(s.m).or_insert((0, 0, 0.0));
             e.0 += u64::from(s.detected);
             e.1 += 1;
-            e.2 += (s.f - e.2) / e.1 as f64;
+            let sum = self.detection_f_pico.entry(s.m).or_default();
+            *sum += (s.f.clamp(0.0, 1.0) * 1e12).round() as u128;
+            e.2 = *sum as f64 / 1e12 / e.1 as f64;
         }
         self.slashed_nodes += r.slashed_nodes;
         self.slashed_burned += r.slashed_burned;
@@ -152,6 +159,52 @@ impl Summary {
             *self.counters.entry(k.clone()).or_default() += v;
         }
         self.events += r.events;
+    }
+
+    /// Adds the summary of the seed range that follows this one (same scenario): the result is
+    /// exactly the summary of both ranges run as one.
+    ///
+    /// Errors: the scenarios differ (the message names both).
+    pub fn merge(&mut self, next: &Summary) -> std::result::Result<(), String> {
+        if self.runs > 0 && self.scenario != next.scenario {
+            return Err(format!(
+                "cannot merge reports of scenario {:?} and {:?}",
+                self.scenario, next.scenario
+            ));
+        }
+        if self.runs == 0 {
+            self.scenario.clone_from(&next.scenario);
+        }
+        self.runs += next.runs;
+        self.within += next.within;
+        self.failed += next.failed;
+        self.beyond_with_violations += next.beyond_with_violations;
+        self.failed_seeds.extend_from_slice(&next.failed_seeds);
+        self.disputes += next.disputes;
+        for (k, v) in &next.rounds {
+            *self.rounds.entry(*k).or_default() += v;
+        }
+        for (k, v) in &next.resolutions {
+            *self.resolutions.entry(k.clone()).or_default() += v;
+        }
+        self.finality_ms.extend_from_slice(&next.finality_ms);
+        for (m, (d, t, _)) in &next.detection {
+            let e = self.detection.entry(*m).or_insert((0, 0, 0.0));
+            e.0 += d;
+            e.1 += t;
+            let sum = self.detection_f_pico.entry(*m).or_default();
+            *sum += next.detection_f_pico.get(m).copied().unwrap_or(0);
+            e.2 = *sum as f64 / 1e12 / e.1.max(1) as f64;
+        }
+        self.slashed_nodes += next.slashed_nodes;
+        self.slashed_burned += next.slashed_burned;
+        self.burned += next.burned;
+        self.escaped += next.escaped;
+        for (k, v) in &next.counters {
+            *self.counters.entry(k.clone()).or_default() += v;
+        }
+        self.events += next.events;
+        Ok(())
     }
 
     /// A plain-text table of the summary.

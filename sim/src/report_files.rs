@@ -14,6 +14,42 @@ fn write(dir: &Path, name: &str, text: &str) -> Result<()> {
     })
 }
 
+/// Checks that a report can be written into `dir` (creating it if missing), before any seed
+/// runs: a bad path must not throw away a long run's results at the end.
+///
+/// Errors: [`SimError::Report`] naming the directory.
+pub fn check_report_dir(dir: &Path) -> Result<()> {
+    let fail = |e: std::io::Error| SimError::Report {
+        path: dir.display().to_string(),
+        detail: e.to_string(),
+    };
+    std::fs::create_dir_all(dir).map_err(fail)?;
+    let probe = dir.join(".pinpoint-write-check");
+    std::fs::write(&probe, b"").map_err(fail)?;
+    std::fs::remove_file(&probe).map_err(fail)
+}
+
+/// Reads back a report written by [`write_report`]: its summary and runs.
+///
+/// Errors: a missing or malformed `summary.json`/`runs.json`, as [`SimError::Report`].
+pub fn read_report(dir: &Path) -> Result<(Summary, Vec<RunResult>)> {
+    let read = |name: &str| {
+        let path = dir.join(name);
+        std::fs::read_to_string(&path).map_err(|e| SimError::Report {
+            path: path.display().to_string(),
+            detail: e.to_string(),
+        })
+    };
+    let bad = |name: &str, e: serde_json::Error| SimError::Report {
+        path: dir.join(name).display().to_string(),
+        detail: format!("not a pinpoint sim report: {e}"),
+    };
+    let summary =
+        serde_json::from_str(&read("summary.json")?).map_err(|e| bad("summary.json", e))?;
+    let runs = serde_json::from_str(&read("runs.json")?).map_err(|e| bad("runs.json", e))?;
+    Ok((summary, runs))
+}
+
 /// Writes `summary.json`, `runs.json` (failed and beyond-assumption runs in full, the others
 /// without their counters) and the plots `dispute_rounds.svg`, `finality.svg`,
 /// `detection.svg`, `slashing.svg` into `dir` (created if missing).

@@ -393,7 +393,9 @@ impl Scenario {
     pub fn verification_bound_ms(&self) -> Option<u64> {
         let t = &self.timing;
         let steps = crate::records::builtin_steps(&self.jobs.spec).unwrap_or(0);
-        let recompute_ms = self.jobs.samples[1].checked_add(steps)?.checked_mul(t.step_ms)?;
+        let recompute_ms = self.jobs.samples[1]
+            .checked_add(steps)?
+            .checked_mul(t.step_ms)?;
         pinpoint_protocol::verify::verification_bound_ms(
             pinpoint_protocol::verify::VerificationBudget {
                 notice_ms: t.chain_ms,
