@@ -92,13 +92,14 @@ impl World {
             ));
         }
         // A verification ends within the scenario's verification bound (every opening is
-        // requested at once; a withholder costs one opening timeout); a verifier that crashes
-        // restarts it, hence twice, plus every fault.
+        // requested at once; a withholder costs one opening timeout); when nodes may crash, a
+        // verifier that crashes restarts it, hence twice; plus every fault.
+        let attempts = if self.scn.faults.crashes > 0 { 2 } else { 1 };
         let verify = self
             .scn
             .verification_bound_ms()
             .unwrap_or(u64::MAX)
-            .saturating_mul(2)
+            .saturating_mul(attempts)
             .saturating_add(total);
         if verify > t.challenge_window_ms {
             self.beyond(format!(
