@@ -24,10 +24,12 @@ fn a_dishonest_single_referee_slashes_honest_trainers_and_is_reported_beyond() {
 
 #[test]
 fn the_seeds_that_found_the_fixed_protocol_bugs_pass() {
-    // `swarm` 6: a chain root only in the first node answer; `lossy` 158: a node-phase start
-    // never re-sent (docs/sim.md, "Findings"). Both are fixed in the protocol.
+    // `lossy` 158: a node-phase start never re-sent (docs/sim.md, "Findings"), fixed in the
+    // protocol. (The other finding, `swarm` seed 6, no longer names the same run: issue 16
+    // widened the swarm draw, so seed 6 now draws other knobs; the protocol's honest answers
+    // carry the chain root in every node answer, which its own tests cover.)
     let cache = RecordCache::default();
-    for (name, seed) in [("swarm", 6), ("lossy", 158)] {
+    for (name, seed) in [("lossy", 158)] {
         let r = run_seed(&shipped(name), seed, &cache).expect("run");
         assert!(
             r.within_assumption,
