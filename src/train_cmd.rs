@@ -1,5 +1,5 @@
 //! `pinpoint train …`: run, resume or trace a training job (logic in
-//! `pinpoint_kernels::train::{trainer, run}`; this file parses flags and prints).
+//! `pinpoint_train::{trainer, run}`; this file parses flags and prints).
 
 use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
@@ -10,8 +10,8 @@ use anyhow::{Context, bail};
 use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
 use pinpoint_kernels::graph::{DType, Graph, ValueRef};
-use pinpoint_kernels::train::run::{Event, Run, StepTrace, trace_step};
 use pinpoint_kernels::{Cpu, SimdPolicy};
+use pinpoint_train::run::{Event, Run, StepTrace, trace_step};
 
 /// Train a job, continue an interrupted one, or print the operators of one step.
 ///

@@ -354,7 +354,7 @@ fn text_file_job_runs_and_a_wrong_content_hash_is_refused() {
         .map(|i| format!("line {i}: the quick brown fox jumps over the lazy dog\n"))
         .collect();
     std::fs::write(s.0.join("corpus.txt"), &corpus).unwrap();
-    let hash = pinpoint_kernels::train::Digest::content(corpus.as_bytes()).to_hex();
+    let hash = pinpoint_train::Digest::content(corpus.as_bytes()).to_hex();
     let spec = |h: &str| {
         format!(
             "seed = 7\nsteps = 4\ncheckpoint_every = 2\nbatch_size = 4\n\

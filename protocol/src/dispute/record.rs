@@ -4,8 +4,8 @@
 use std::collections::BTreeSet;
 
 use pinpoint_kernels::graph::{Graph, Mode, NodeTrace};
-use pinpoint_kernels::train::{JobSpec, Trainer};
 use pinpoint_kernels::{Cpu, TensorHash};
+use pinpoint_train::{JobSpec, Trainer};
 
 use crate::codec::BoundedVec;
 use crate::error::{ProtocolError, Result};

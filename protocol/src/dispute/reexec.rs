@@ -5,10 +5,10 @@
 use pinpoint_kernels::Cpu;
 use pinpoint_kernels::graph::{Graph, Op, Value, execute_node};
 use pinpoint_kernels::models::TrainStep;
-use pinpoint_kernels::train::data::{Dataset, Split};
-use pinpoint_kernels::train::trainer::glue::train_inputs;
-use pinpoint_kernels::train::trainer::lr_at;
-use pinpoint_kernels::train::{JobSpec, Trainer};
+use pinpoint_train::data::{Dataset, Split};
+use pinpoint_train::trainer::glue::train_inputs;
+use pinpoint_train::trainer::lr_at;
+use pinpoint_train::{JobSpec, Trainer};
 
 use super::record::train_err;
 use crate::error::{ProtocolError, Result};

@@ -6,7 +6,7 @@ use std::collections::BTreeSet;
 
 use pinpoint_kernels::Cpu;
 use pinpoint_kernels::graph::Mode;
-use pinpoint_kernels::train::{JobSpec, TrainState, Trainer};
+use pinpoint_train::{JobSpec, TrainState, Trainer};
 
 use super::record::{RunSource, StepRecord, train_err};
 use crate::error::{ProtocolError, Result};
