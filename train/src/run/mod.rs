@@ -18,6 +18,7 @@
 pub mod metrics;
 
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use crate::digest::Digest;
 use crate::error::{StoreError, StoreProblem, TrainError};
@@ -90,6 +91,21 @@ pub enum Event {
         step: u64,
         /// Its path.
         path: PathBuf,
+    },
+}
+
+/// How [`Run::run_or_stop`] ended.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Finish {
+    /// The run reached `S_T` and wrote its final weights.
+    Done(Summary),
+    /// The stop flag was raised: the last completed step's state is checkpointed, so
+    /// [`Run::resume`] continues from it with the hashes of an uninterrupted run.
+    Stopped {
+        /// The last completed step `t` (the checkpoint holds `S_t`).
+        step: u64,
+        /// The checkpoint file.
+        checkpoint: PathBuf,
     },
 }
 
@@ -296,8 +312,21 @@ impl Run {
     /// Takes steps until the state is `S_last` (or `S_T` if `last > T`), logging, evaluating
     /// and checkpointing as it goes; `on` sees every event.
     pub fn run_until(&mut self, last: u64, on: &mut dyn FnMut(&Event)) -> Result<(), TrainError> {
+        self.steps_until(last, None, on).map(|_| ())
+    }
+
+    /// [`Run::run_until`], checking `stop` before every step; true when it stopped early.
+    fn steps_until(
+        &mut self,
+        last: u64,
+        stop: Option<&AtomicBool>,
+        on: &mut dyn FnMut(&Event),
+    ) -> Result<bool, TrainError> {
         let last = last.min(self.trainer.spec().steps);
         while self.trainer.step() < last {
+            if stop.is_some_and(|s| s.load(Ordering::SeqCst)) {
+                return Ok(true);
+            }
             let report = self.trainer.step_once(&Mode::Normal)?;
             let t = report.step;
             self.log.append(report.hash)?;
@@ -319,13 +348,38 @@ impl Run {
                 on(&Event::Checkpoint { step: t, path });
             }
         }
-        Ok(())
+        Ok(false)
     }
 
     /// Runs to `S_T`, then writes `final.safetensors`; returns the summary (not yet written:
     /// the caller adds the wall time and calls [`Summary::write`] on [`RunDir::summary`]).
     pub fn run(&mut self, on: &mut dyn FnMut(&Event)) -> Result<Summary, TrainError> {
         self.run_until(u64::MAX, on)?;
+        self.finish()
+    }
+
+    /// [`Run::run`], unless `stop` is raised first (a caller's Ctrl-C handler sets it): then the
+    /// step in flight completes, its state is checkpointed (logs synced first) and the run
+    /// returns [`Finish::Stopped`]. Nothing computed is lost.
+    pub fn run_or_stop(
+        &mut self,
+        stop: &AtomicBool,
+        on: &mut dyn FnMut(&Event),
+    ) -> Result<Finish, TrainError> {
+        if !self.steps_until(u64::MAX, Some(stop), on)? {
+            return self.finish().map(Finish::Done);
+        }
+        self.log.sync()?;
+        self.metrics.sync()?;
+        let (checkpoint, _) = self.store.save(self.trainer.state())?;
+        Ok(Finish::Stopped {
+            step: self.trainer.step(),
+            checkpoint,
+        })
+    }
+
+    /// Writes `final.safetensors` at `S_T` and returns the summary.
+    fn finish(&mut self) -> Result<Summary, TrainError> {
         self.log.sync()?;
         self.metrics.sync()?;
         let st = self.trainer.state();

@@ -24,20 +24,21 @@
 
 pub mod eval;
 pub mod glue;
+pub mod step;
 
-use crate::data::{Dataset, Split};
 use crate::digest::Digest;
 use crate::error::TrainError;
 use crate::spec::JobSpec;
 use crate::state::TrainState;
 use pinpoint_kernels::Cpu;
-use pinpoint_kernels::graph::{Mode, NodeTrace};
-use pinpoint_kernels::models::{BatchShape, ModelConfig, TrainStep, init_optim, init_params};
+use pinpoint_kernels::graph::{Mode, NodeTrace, Value};
+use pinpoint_kernels::models::{ModelConfig, TrainStep, init_optim, init_params};
 use pinpoint_kernels::optim::OptimConfig;
 use pinpoint_kernels::tensor::{Tensor, TensorHash};
 
 pub use eval::{EvalReport, Evaluator};
 pub use glue::{lr_at, model_config, optim_config};
+pub use step::{StepInputs, StepPlan};
 
 /// What one step returns.
 #[derive(Debug, Clone, PartialEq)]
@@ -62,9 +63,8 @@ pub struct Trainer {
     spec: JobSpec,
     spec_hash: Digest,
     cx: Cpu,
-    dataset: Dataset,
-    model: ModelConfig,
-    step_graph: TrainStep,
+    /// The definition of every step: graph, learning rate, batch.
+    plan: StepPlan,
     /// For each position in the sorted parameter list, the parameter's model-order index.
     param_rank: Vec<(String, usize)>,
     /// Same for the optimizer state.
@@ -119,26 +119,15 @@ impl Trainer {
         state: TrainState,
     ) -> Result<Self, TrainError> {
         let spec_hash = spec.hash()?;
-        let dataset = spec.dataset(text)?;
-        let model = model_config(spec);
-        let optim = optim_config(spec, spec.optimizer.lr());
-        check_layout(&model, &optim, &state)?;
+        let plan = StepPlan::new(spec, text)?;
+        let (model, optim) = (plan.model(), plan.optim());
+        check_layout(model, optim, &state)?;
         if state.step > spec.steps {
             return Err(TrainError::Layout(format!(
                 "state is at step {} but the job has {} steps",
                 state.step, spec.steps
             )));
         }
-        // The number of loss positions is fixed by the dataset; read it off batch 0.
-        let probe = dataset.batch(spec.seed, Split::Train, 0, spec.batch_size as usize)?;
-        let (_, positions) = glue::train_inputs(probe)?;
-        let shape = BatchShape {
-            batch: spec.batch_size as usize,
-            seq: dataset.seq_len().unwrap_or(0),
-            loss_positions: positions,
-        };
-        let step_graph = TrainStep::new(&model, &optim, &shape)
-            .map_err(|e| TrainError::kernel("building the step graph", e))?;
         let param_rank = ranks(model.param_specs().into_iter().map(|p| p.name));
         let optim_rank = ranks(
             optim
@@ -152,15 +141,13 @@ impl Trainer {
                 .into_iter()
                 .map(|l| l.0),
         );
-        let evaluator = Evaluator::new(spec, &dataset, &model)?;
+        let evaluator = Evaluator::new(spec, plan.dataset(), model)?;
         let hash = state.hash()?;
         Ok(Self {
             spec: spec.clone(),
             spec_hash,
             cx,
-            dataset,
-            model,
-            step_graph,
+            plan,
             param_rank,
             optim_rank,
             evaluator,
@@ -181,12 +168,29 @@ impl Trainer {
 
     /// The model configuration.
     pub fn model(&self) -> &ModelConfig {
-        &self.model
+        self.plan.model()
     }
 
     /// The step program (its graph is that of the last step taken, or of step 1 before any).
     pub fn step_program(&self) -> &TrainStep {
-        &self.step_graph
+        self.plan.program()
+    }
+
+    /// The step definition ([`StepPlan`]).
+    pub fn plan(&self) -> &StepPlan {
+        &self.plan
+    }
+
+    /// The values of the state inputs of the step graph: the parameters, then the optimizer
+    /// state, each in model order (the batch inputs follow them in the graph).
+    pub fn state_inputs(&self) -> Vec<Value> {
+        let params = to_model_order(self.state.params.clone(), &self.param_rank);
+        let optim = to_model_order(self.state.optim.clone(), &self.optim_rank);
+        params
+            .into_iter()
+            .chain(optim)
+            .map(|(_, t)| Value::F32(t))
+            .collect()
     }
 
     /// The current state `S_t`.
@@ -218,25 +222,23 @@ impl Trainer {
     /// values to keep ([`Mode::Trace`]). On error the state is unchanged.
     pub fn step_once(&mut self, mode: &Mode) -> Result<StepReport, TrainError> {
         let t = self.state.step + 1;
-        if t > self.spec.steps {
-            return Err(TrainError::Usage(format!(
-                "the job has {} steps; there is no step {t}",
-                self.spec.steps
+        let StepInputs {
+            lr,
+            data_cursor,
+            batch: inputs,
+            ..
+        } = self.plan.at(t)?;
+        if data_cursor != self.state.data_cursor {
+            return Err(TrainError::Layout(format!(
+                "state S_{} has data cursor {}, step {t} consumes batch {data_cursor}",
+                self.state.step, self.state.data_cursor
             )));
         }
-        let batch = self.dataset.batch(
-            self.spec.seed,
-            Split::Train,
-            self.state.data_cursor,
-            self.spec.batch_size as usize,
-        )?;
-        let (inputs, _) = glue::train_inputs(batch)?;
-        let lr = lr_at(self.spec.optimizer.lr(), self.spec.schedule.warmup_steps, t);
-        self.step_graph.set_lr(lr);
         let mut params = to_model_order(std::mem::take(&mut self.state.params), &self.param_rank);
         let mut optim = to_model_order(std::mem::take(&mut self.state.optim), &self.optim_rank);
         let result = self
-            .step_graph
+            .plan
+            .program()
             .step(&self.cx, &mut params, &mut optim, &inputs, mode);
         self.state.params = to_sorted(params);
         self.state.optim = to_sorted(optim);
@@ -264,7 +266,7 @@ impl Trainer {
     pub fn evaluate(&self) -> Result<EvalReport, TrainError> {
         self.evaluator.evaluate(
             &self.cx,
-            &self.dataset,
+            self.plan.dataset(),
             self.spec.seed,
             self.state.step,
             &self.params_in_model_order(),

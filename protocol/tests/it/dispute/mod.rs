@@ -6,3 +6,4 @@ mod cases;
 mod fixtures;
 mod props;
 mod signed;
+mod step_def;
