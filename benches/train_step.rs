@@ -30,10 +30,10 @@ use std::time::{Duration, Instant};
 use criterion::{BenchmarkId, Criterion, SamplingMode, Throughput};
 use pinpoint_kernels::graph::{Graph, Mode, NodePhase, Op, Value, ValueRef};
 use pinpoint_kernels::models::{BatchShape, ModelConfig, TrainStep, init_optim, init_params};
-use pinpoint_kernels::train::LoadedSpec;
-use pinpoint_kernels::train::data::Split;
-use pinpoint_kernels::train::trainer::glue::{model_config, optim_config, train_inputs};
 use pinpoint_kernels::{Cpu, SimdPolicy, Tensor};
+use pinpoint_train::LoadedSpec;
+use pinpoint_train::data::Split;
+use pinpoint_train::trainer::glue::{model_config, optim_config, train_inputs};
 
 /// Batch sizes timed.
 const BATCHES: [usize; 4] = [8, 16, 32, 64];

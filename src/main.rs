@@ -31,7 +31,7 @@ enum Command {
         #[command(subcommand)]
         command: chain_cmd::ChainCommand,
     },
-    /// Train a job spec, resume an interrupted run, or trace one step's operators.
+    // No doc comment here: it would replace `TrainArgs`'s, which holds the examples.
     Train(train_cmd::TrainArgs),
     /// Deterministic Byzantine simulations: run seed ranges, replay one seed.
     Sim {

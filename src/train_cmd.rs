@@ -1,17 +1,18 @@
 //! `pinpoint train …`: run, resume or trace a training job (logic in
-//! `pinpoint_kernels::train::{trainer, run}`; this file parses flags and prints).
+//! `pinpoint_train::{trainer, run}`; this file parses flags and prints).
 
 use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
 use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
 use pinpoint_kernels::graph::{DType, Graph, ValueRef};
-use pinpoint_kernels::train::run::{Event, Run, StepTrace, trace_step};
 use pinpoint_kernels::{Cpu, SimdPolicy};
+use pinpoint_train::run::{Event, Finish, Run, StepTrace, trace_step};
 
 /// Train a job, continue an interrupted one, or print the operators of one step.
 ///
@@ -53,6 +54,33 @@ pub struct TrainArgs {
     trace_step: Option<u64>,
 }
 
+/// Raised by the SIGINT handler; the run checks it before every step.
+static STOP: AtomicBool = AtomicBool::new(false);
+
+/// The SIGINT handler: the first Ctrl-C asks the run to checkpoint and stop, a second one
+/// exits at once (status 130).
+extern "C" fn on_sigint(_: libc::c_int) {
+    if STOP.swap(true, Ordering::SeqCst) {
+        // SAFETY: `_exit` is async-signal-safe.
+        unsafe { libc::_exit(130) }
+    }
+}
+
+/// Installs [`on_sigint`] for SIGINT.
+fn catch_ctrl_c() -> anyhow::Result<()> {
+    let handler: extern "C" fn(libc::c_int) = on_sigint;
+    // SAFETY: the handler only touches an atomic (and calls `_exit`), which is
+    // async-signal-safe; `signal` has no other precondition.
+    let previous = unsafe { libc::signal(libc::SIGINT, handler as libc::sighandler_t) };
+    if previous == libc::SIG_ERR {
+        bail!(
+            "installing the Ctrl-C handler: {}",
+            std::io::Error::last_os_error()
+        );
+    }
+    Ok(())
+}
+
 fn default_threads() -> u16 {
     std::thread::available_parallelism()
         .map(|n| n.get().min(1024) as u16)
@@ -66,6 +94,7 @@ pub fn run(args: TrainArgs) -> anyhow::Result<ExitCode> {
     if let Some(t) = args.trace_step {
         return trace(&args, t, cx);
     }
+    catch_ctrl_c()?;
     let started = Instant::now();
     let mut run = match (&args.resume, &args.spec, &args.out) {
         (Some(dir), _, _) => {
@@ -96,9 +125,22 @@ pub fn run(args: TrainArgs) -> anyhow::Result<ExitCode> {
     let first = run.trainer().step();
     let total = run.trainer().spec().steps;
     let mut progress = Progress::new(first, total);
-    let result = run.run(&mut |e| progress.event(e));
+    let result = run.run_or_stop(&STOP, &mut |e| progress.event(e));
     progress.finish();
-    let mut summary = result?;
+    let mut summary = match result? {
+        Finish::Done(summary) => summary,
+        Finish::Stopped { step, checkpoint } => {
+            eprintln!(
+                "interrupted: step {step} of {total} is checkpointed in {}",
+                checkpoint.display()
+            );
+            eprintln!(
+                "resume with: pinpoint train --resume {}",
+                run.dir().root().display()
+            );
+            return Ok(ExitCode::from(130));
+        }
+    };
     let secs = started.elapsed().as_secs_f64();
     summary.wall_time_s = Some(secs);
     summary.write(&run.dir().summary())?;
@@ -193,7 +235,13 @@ impl Progress {
                     None => eprintln!("{line}"),
                 }
             }
-            Event::Checkpoint { .. } => {}
+            Event::Checkpoint { step, path } => {
+                let line = format!("checkpoint at step {step}: {}", path.display());
+                match &self.bar {
+                    Some(b) => b.println(line),
+                    None => eprintln!("{line}"),
+                }
+            }
         }
     }
 

@@ -341,6 +341,16 @@ fn addition_example_runs_and_help_explains_the_flags() {
     ] {
         assert!(help.contains(flag), "{flag}: {help}");
     }
+    // The examples of the command's own docs are shown (a doc comment on the subcommand
+    // variant used to replace them).
+    for example in [
+        "Examples:",
+        "pinpoint train --spec examples/mlp.toml --out runs/mlp",
+        "pinpoint train --resume runs/mlp",
+        "pinpoint train --spec examples/mlp.toml --trace-step 3",
+    ] {
+        assert!(help.contains(example), "{example}: {help}");
+    }
     let o = pinpoint(&["train", "--resume", &s.path("add"), "--steps", "3"]);
     assert_eq!(o.status.code(), Some(2));
 }
@@ -354,7 +364,7 @@ fn text_file_job_runs_and_a_wrong_content_hash_is_refused() {
         .map(|i| format!("line {i}: the quick brown fox jumps over the lazy dog\n"))
         .collect();
     std::fs::write(s.0.join("corpus.txt"), &corpus).unwrap();
-    let hash = pinpoint_kernels::train::Digest::content(corpus.as_bytes()).to_hex();
+    let hash = pinpoint_train::Digest::content(corpus.as_bytes()).to_hex();
     let spec = |h: &str| {
         format!(
             "seed = 7\nsteps = 4\ncheckpoint_every = 2\nbatch_size = 4\n\
@@ -388,4 +398,66 @@ fn text_file_job_runs_and_a_wrong_content_hash_is_refused() {
     let err = text(&bad.stderr);
     assert!(err.contains("corpus.txt"), "{err}");
     assert!(!s.0.join("run3/hashes.txt").exists());
+}
+
+/// Ctrl-C (SIGINT) stops a run at its last completed step, checkpoints it and prints the
+/// exact resume command; resuming gives the hashes of an uninterrupted run.
+#[test]
+fn ctrl_c_checkpoints_and_the_resumed_run_has_identical_hashes() {
+    use std::io::{BufRead, BufReader};
+    use std::process::Stdio;
+
+    let s = Scratch::new("sigint");
+    let spec = std::fs::read_to_string(Path::new(EXAMPLES).join("addition.toml")).unwrap();
+    let spec = spec
+        .replace("steps = 4000", "steps = 80")
+        .replace("checkpoint_every = 250", "checkpoint_every = 5")
+        .replace("every = 250", "every = 80");
+    let spec_path = s.path("long.toml");
+    std::fs::write(&spec_path, spec).unwrap();
+
+    let full = s.path("full");
+    ok(&train(&spec_path, &full, "2"));
+
+    let cut = s.path("cut");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_pinpoint"))
+        .args([
+            "train",
+            "--spec",
+            &spec_path,
+            "--out",
+            &cut,
+            "--threads",
+            "2",
+        ])
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+    let mut seen = Vec::new();
+    // Wait for the first progress line of a checkpoint, then interrupt.
+    for line in lines.by_ref() {
+        let line = line.unwrap();
+        let progress = line.starts_with("checkpoint at step");
+        seen.push(line);
+        if progress {
+            break;
+        }
+    }
+    let kill = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(kill.success());
+    seen.extend(lines.map(Result::unwrap));
+    let status = child.wait().unwrap();
+    let stderr = seen.join("\n");
+    assert_eq!(status.code(), Some(130), "{stderr}");
+    assert!(stderr.contains("interrupted: step "), "{stderr}");
+    let resume = format!("pinpoint train --resume {cut}");
+    assert!(stderr.contains(&resume), "{stderr}");
+
+    ok(&pinpoint(&["train", "--resume", &cut]));
+    let hashes = |dir: &str| std::fs::read_to_string(Path::new(dir).join("hashes.txt")).unwrap();
+    assert_eq!(hashes(&cut), hashes(&full));
 }

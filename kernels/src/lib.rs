@@ -21,12 +21,10 @@
 //! - [`models`]: an MLP classifier and a decoder-only transformer built from the IR, and the
 //!   [`models::TrainStep`] / [`models::Inference`] programs.
 //! - [`golden`]: the fixed list of op invocations whose output hashes are committed.
-//! - [`train`]: deterministic datasets, the `JobSpec`, training states and their hashes,
-//!   checkpoint files and their store, safetensors export (formats in `docs/training.md`).
 //!
 //! Bad input (mismatched shapes, empty tensors, out-of-range indices) is a [`KernelError`],
-//! never a panic. The crate has no clock and no OS randomness, and no I/O outside
-//! [`train::store`], which reads and writes the files of a training run.
+//! never a panic. The crate has no clock, no OS randomness and no I/O; the training programs
+//! built on it (datasets, specs, checkpoints, run directories) live in `pinpoint-train`.
 
 pub mod cpu;
 pub mod error;
@@ -40,7 +38,6 @@ pub mod optim;
 pub mod reduce;
 pub mod rng;
 pub mod tensor;
-pub mod train;
 
 pub use cpu::{Cpu, SimdLevel, SimdPolicy};
 pub use error::{KernelError, Result};

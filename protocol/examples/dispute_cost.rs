@@ -14,8 +14,6 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use pinpoint_kernels::Cpu;
-use pinpoint_kernels::train::LoadedSpec;
-use pinpoint_kernels::train::run::override_steps;
 use pinpoint_protocol::dispute::driver::{Respond, run};
 use pinpoint_protocol::dispute::strategy::{Cheater, Corruption, Deviation, Strategy};
 use pinpoint_protocol::dispute::{
@@ -23,6 +21,8 @@ use pinpoint_protocol::dispute::{
 };
 use pinpoint_protocol::id::{NodeId, NodeKey};
 use pinpoint_protocol::wire::SignedMessage;
+use pinpoint_train::LoadedSpec;
+use pinpoint_train::run::override_steps;
 
 /// One honest run shared by both parties (the cheater corrupts its copy of the hashes).
 #[derive(Debug, Clone)]

@@ -1,12 +1,14 @@
 //! The crate's error type.
 
+use pinpoint_kernels::KernelError;
+use pinpoint_train::TrainError;
 use thiserror::Error;
 
 /// Result alias of the crate.
 pub type Result<T> = std::result::Result<T, ProtocolError>;
 
 /// Operating errors of the protocol core: bad input from a peer or a caller.
-#[derive(Debug, Clone, PartialEq, Eq, Error)]
+#[derive(Debug, Clone, PartialEq, Error)]
 pub enum ProtocolError {
     /// Bytes that do not decode as the expected type.
     #[error("malformed {what}: {detail}")]
@@ -75,4 +77,47 @@ pub enum ProtocolError {
         /// What was wrong with the input.
         detail: String,
     },
+    /// The job's own training program failed: a spec, data, state or kernel error of
+    /// `pinpoint-train` (this node's computation, not a peer's claim).
+    #[error("training: {0}")]
+    Train(#[from] TrainError),
+    /// An operator that does not run on the inputs a party supplied for it (wrong types or
+    /// shapes, a non-finite result): the party's answer is at fault.
+    #[error("re-executed node: {0}")]
+    Reexec(#[source] KernelError),
+}
+
+/// Who is at fault for a [`ProtocolError`], so a supervisor can act on it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ErrorClass {
+    /// The input came from another party and is invalid: drop it, and dispute or penalise
+    /// the sender where the protocol says so.
+    Peer,
+    /// This node's own job or resources (training data, spec, state, a full table): the peer
+    /// is not to blame.
+    Local,
+    /// A caller broke a documented contract (an argument out of range, an arithmetic
+    /// overflow): a bug to report.
+    Bug,
+}
+
+impl ProtocolError {
+    /// The class of this error ([`ErrorClass`]).
+    pub fn class(&self) -> ErrorClass {
+        match self {
+            ProtocolError::Malformed { .. }
+            | ProtocolError::TooLarge { .. }
+            | ProtocolError::BadSignature(_)
+            | ProtocolError::Replay(_)
+            | ProtocolError::BadProof(_)
+            | ProtocolError::Unsupported { .. }
+            | ProtocolError::HashMismatch { .. }
+            | ProtocolError::InvalidTransition { .. }
+            | ProtocolError::Reexec(_) => ErrorClass::Peer,
+            ProtocolError::InvalidArgument(_)
+            | ProtocolError::Overflow(_)
+            | ProtocolError::Train(TrainError::Usage(_)) => ErrorClass::Bug,
+            ProtocolError::CapacityExceeded { .. } | ProtocolError::Train(_) => ErrorClass::Local,
+        }
+    }
 }

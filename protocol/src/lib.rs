@@ -38,4 +38,4 @@ pub mod merkle;
 pub mod verify;
 pub mod wire;
 
-pub use error::{ProtocolError, Result};
+pub use error::{ErrorClass, ProtocolError, Result};

@@ -8,12 +8,12 @@ use std::path::PathBuf;
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use pinpoint_kernels::Cpu;
-use pinpoint_kernels::train::LoadedSpec;
 use pinpoint_protocol::id::NodeKey;
 use pinpoint_protocol::wire::{Message, StepQuery, verify_message};
 use pinpoint_sim::glue::dispute::honest_record;
 use pinpoint_sim::records::builtin_spec;
 use pinpoint_sim::{RecordCache, Scenario, run_seed};
+use pinpoint_train::LoadedSpec;
 
 fn scenario(name: &str) -> Scenario {
     let p = PathBuf::from(env!("CARGO_MANIFEST_DIR"))

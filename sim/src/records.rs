@@ -7,8 +7,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, Mutex};
 
 use pinpoint_kernels::Cpu;
-use pinpoint_kernels::train::LoadedSpec;
 use pinpoint_protocol::merkle::StepCommitment;
+use pinpoint_train::LoadedSpec;
 
 use crate::error::{Result, SimError};
 use crate::glue::dispute::{self, Forge, RunRecord, SpecReexec};

@@ -4,8 +4,8 @@
 use std::collections::BTreeSet;
 
 use pinpoint_kernels::graph::{Graph, Mode, NodeTrace};
-use pinpoint_kernels::train::{JobSpec, Trainer};
 use pinpoint_kernels::{Cpu, TensorHash};
+use pinpoint_train::{JobSpec, Trainer};
 
 use crate::codec::BoundedVec;
 use crate::error::{ProtocolError, Result};
@@ -61,31 +61,27 @@ pub struct RunRecord {
     pub steps: Vec<StepRecord>,
 }
 
-pub(crate) fn train_err(e: impl std::fmt::Display) -> ProtocolError {
-    ProtocolError::InvalidArgument(format!("training: {e}"))
-}
-
 impl RunRecord {
     /// Runs `spec` honestly on `Cpu::single()`, tracing every node of every step (meant for
     /// small jobs: tests and the simulator; see [`super::Replayer`] for large ones).
     ///
-    /// Errors: training errors, as [`ProtocolError::InvalidArgument`].
+    /// Errors: training errors, as [`ProtocolError::Train`].
     pub fn honest(spec: &JobSpec, text: Option<&[u8]>) -> Result<Self> {
         Self::honest_on(spec, text, Cpu::single())
     }
 
     /// [`RunRecord::honest`] on `cpu` (any thread count gives the same record: RepOps).
     ///
-    /// Errors: training errors, as [`ProtocolError::InvalidArgument`].
+    /// Errors: training errors, as [`ProtocolError::Train`].
     pub fn honest_on(spec: &JobSpec, text: Option<&[u8]>, cpu: Cpu) -> Result<Self> {
-        let mut tr = Trainer::new(spec, text, cpu).map_err(train_err)?;
+        let mut tr = Trainer::new(spec, text, cpu)?;
         let mut state_hashes = vec![tr.state_hash().0];
         let mut steps = Vec::new();
         let all: BTreeSet<usize> = (0..tr.step_program().graph().nodes.len()).collect();
         let mode = Mode::Trace(all);
         while !tr.done() {
             let before = StateManifest::of(tr.state())?;
-            let r = tr.step_once(&mode).map_err(train_err)?;
+            let r = tr.step_once(&mode)?;
             state_hashes.push(r.hash.0);
             steps.push(StepRecord {
                 before,

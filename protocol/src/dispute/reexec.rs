@@ -1,16 +1,12 @@
 //! [`Reexec`]: what the referee knows of the job besides the parties' answers — the spec's
 //! step graphs, `S_0`, the batches — and how it runs one operator. [`JobReexec`] derives all of
-//! it from the [`JobSpec`] alone.
+//! it from the [`JobSpec`] alone, through [`StepPlan`], the trainer's own definition of a step.
 
 use pinpoint_kernels::Cpu;
 use pinpoint_kernels::graph::{Graph, Op, Value, execute_node};
-use pinpoint_kernels::models::TrainStep;
-use pinpoint_kernels::train::data::{Dataset, Split};
-use pinpoint_kernels::train::trainer::glue::train_inputs;
-use pinpoint_kernels::train::trainer::lr_at;
-use pinpoint_kernels::train::{JobSpec, Trainer};
+use pinpoint_train::trainer::StepPlan;
+use pinpoint_train::{JobSpec, Trainer};
 
-use super::record::train_err;
 use crate::error::{ProtocolError, Result};
 
 /// The referee's access to the job's computation, kept behind a trait so the state machine
@@ -27,32 +23,25 @@ pub trait Reexec {
     fn batch(&mut self, data_cursor: u64) -> Result<Vec<Value>>;
     /// Runs one operator; the default is [`execute_node`] on [`Cpu::single`].
     fn execute(&mut self, op: &Op, inputs: &[&Value]) -> Result<Vec<Value>> {
-        execute_node(&Cpu::single(), op, inputs).map_err(|e| ProtocolError::Malformed {
-            what: "re-executed node",
-            detail: e.to_string(),
-        })
+        execute_node(&Cpu::single(), op, inputs).map_err(ProtocolError::Reexec)
     }
 }
 
 /// A [`Reexec`] built from the job spec (and the text data file for text jobs).
 #[derive(Debug)]
 pub struct JobReexec {
-    spec: JobSpec,
-    step: TrainStep,
-    dataset: Dataset,
+    plan: StepPlan,
     initial: [u8; 32],
 }
 
 impl JobReexec {
     /// Builds the step program and `S_0` of `spec` (`text`: the data file for text jobs).
     ///
-    /// Errors: spec, data or kernel errors, as [`ProtocolError::InvalidArgument`].
+    /// Errors: spec, data or kernel errors, as [`ProtocolError::Train`].
     pub fn new(spec: &JobSpec, text: Option<&[u8]>) -> Result<Self> {
-        let tr = Trainer::new(spec, text, Cpu::single()).map_err(train_err)?;
+        let tr = Trainer::new(spec, text, Cpu::single())?;
         Ok(Self {
-            spec: spec.clone(),
-            step: tr.step_program().clone(),
-            dataset: spec.dataset(text).map_err(train_err)?,
+            plan: StepPlan::new(spec, text)?,
             initial: tr.state_hash().0,
         })
     }
@@ -62,16 +51,9 @@ impl Reexec for JobReexec {
     fn graph(&mut self, lo: u64) -> Result<Graph> {
         let t = lo
             .checked_add(1)
-            .filter(|&t| t <= self.spec.steps)
-            .ok_or_else(|| {
-                ProtocolError::InvalidArgument(format!(
-                    "no step {lo} → {lo}+1 in a job of {} steps",
-                    self.spec.steps
-                ))
-            })?;
-        let lr = lr_at(self.spec.optimizer.lr(), self.spec.schedule.warmup_steps, t);
-        self.step.set_lr(lr);
-        Ok(self.step.graph().clone())
+            .ok_or_else(|| ProtocolError::InvalidArgument(format!("no step {lo} → {lo}+1")))?;
+        self.plan.set_step(t)?;
+        Ok(self.plan.graph().clone())
     }
 
     fn initial_state_hash(&mut self) -> Result<[u8; 32]> {
@@ -79,15 +61,6 @@ impl Reexec for JobReexec {
     }
 
     fn batch(&mut self, data_cursor: u64) -> Result<Vec<Value>> {
-        let b = self
-            .dataset
-            .batch(
-                self.spec.seed,
-                Split::Train,
-                data_cursor,
-                self.spec.batch_size as usize,
-            )
-            .map_err(train_err)?;
-        Ok(train_inputs(b).map_err(train_err)?.0)
+        Ok(self.plan.batch(data_cursor)?)
     }
 }

@@ -6,9 +6,9 @@ use std::collections::BTreeSet;
 
 use pinpoint_kernels::Cpu;
 use pinpoint_kernels::graph::Mode;
-use pinpoint_kernels::train::{JobSpec, TrainState, Trainer};
+use pinpoint_train::{JobSpec, TrainState, Trainer};
 
-use super::record::{RunSource, StepRecord, train_err};
+use super::record::{RunSource, StepRecord};
 use crate::error::{ProtocolError, Result};
 use crate::wire::StateManifest;
 
@@ -34,11 +34,11 @@ impl Replayer {
                 "checkpoint interval must be ≥ 1".into(),
             ));
         }
-        let mut tr = Trainer::new(spec, text, cx.clone()).map_err(train_err)?;
+        let mut tr = Trainer::new(spec, text, cx.clone())?;
         let mut hashes = vec![tr.state_hash().0];
         let mut checkpoints = vec![tr.state().clone()];
         while !tr.done() {
-            let r = tr.step_once(&Mode::Normal).map_err(train_err)?;
+            let r = tr.step_once(&Mode::Normal)?;
             hashes.push(r.hash.0);
             if r.step.is_multiple_of(every) {
                 checkpoints.push(tr.state().clone());
@@ -75,14 +75,13 @@ impl RunSource for Replayer {
             self.text.as_deref(),
             self.cx.clone(),
             from.clone(),
-        )
-        .map_err(train_err)?;
+        )?;
         while tr.step() < lo {
-            tr.step_once(&Mode::Normal).map_err(train_err)?;
+            tr.step_once(&Mode::Normal)?;
         }
         let before = StateManifest::of(tr.state())?;
         let all: BTreeSet<usize> = (0..tr.step_program().graph().nodes.len()).collect();
-        let r = tr.step_once(&Mode::Trace(all)).map_err(train_err)?;
+        let r = tr.step_once(&Mode::Trace(all))?;
         Ok(StepRecord {
             before,
             graph: tr.step_program().graph().clone(),

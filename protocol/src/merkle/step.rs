@@ -4,7 +4,7 @@ use super::tree::{MerkleProof, MerkleTree};
 use crate::error::{ProtocolError, Result};
 
 /// A trainer's commitment to its run: `MerkleTree(h(S_0) … h(S_T)).root()`, where `h(S_t)` is
-/// the 32-byte state hash (`pinpoint_kernels::train::TrainState::hash()`) after step `t` and
+/// the 32-byte state hash (`pinpoint_train::TrainState::hash()`) after step `t` and
 /// Merkle leaf `t` holds `h(S_t)`. The leaf count `T + 1` is bound into the root.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct StepCommitment {

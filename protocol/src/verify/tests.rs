@@ -4,7 +4,7 @@ use std::collections::BTreeSet;
 
 use pinpoint_kernels::Cpu;
 use pinpoint_kernels::graph::Mode;
-use pinpoint_kernels::train::{JobSpec, LoadedSpec, TrainState, Trainer};
+use pinpoint_train::{JobSpec, LoadedSpec, TrainState, Trainer};
 
 use super::*;
 use crate::error::{ProtocolError, Result};
@@ -133,8 +133,7 @@ impl Recompute for Rerun {
         state.hash().map(|d| d.0).unwrap_or([0; 32])
     }
     fn step(&mut self, prev: &TrainState, t: u64) -> Result<[u8; 32]> {
-        let err =
-            |e: pinpoint_kernels::train::TrainError| ProtocolError::InvalidArgument(e.to_string());
+        let err = ProtocolError::Train;
         if prev.step + 1 != t {
             return Err(ProtocolError::InvalidArgument("wrong state".into()));
         }

@@ -5,15 +5,15 @@
 
 use borsh::{BorshDeserialize, BorshSerialize};
 use pinpoint_kernels::TensorHash;
-use pinpoint_kernels::train::TrainState;
-use pinpoint_kernels::train::state::STATE_HASH_CONTEXT;
+use pinpoint_train::TrainState;
+use pinpoint_train::state::STATE_HASH_CONTEXT;
 
 use crate::codec::BoundedVec;
 use crate::error::{ProtocolError, Result};
 
 /// Most tensors in one section (parameters or optimizer state) of a [`StateManifest`]: 4096.
 pub const MAX_STATE_TENSORS: u32 = 4096;
-/// Longest tensor name: 255 bytes (as `pinpoint_kernels::train::state::MAX_NAME_LEN`).
+/// Longest tensor name: 255 bytes (as `pinpoint_train::state::MAX_NAME_LEN`).
 pub const MAX_TENSOR_NAME: u32 = 255;
 /// Most nodes in one [`ChainSegment`]: 65 536.
 pub const MAX_SEGMENT_NODES: u32 = 65_536;

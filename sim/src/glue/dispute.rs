@@ -24,7 +24,6 @@ use std::sync::{Arc, Mutex};
 
 use pinpoint_kernels::Cpu;
 use pinpoint_kernels::graph::{Graph, Value};
-use pinpoint_kernels::train::JobSpec;
 use pinpoint_protocol::dispute::strategy::{
     Corrupted, Corruption, Liar, Strategy, flip, tamper_for,
 };
@@ -32,6 +31,7 @@ use pinpoint_protocol::dispute::{Action, Deadlines, JobReexec, Party, Reexec, Re
 use pinpoint_protocol::id::{JobId, NodeId};
 use pinpoint_protocol::wire::{Message, Verdict};
 use pinpoint_protocol::{ProtocolError, Result};
+use pinpoint_train::JobSpec;
 
 pub use pinpoint_protocol::dispute::strategy::Deviation;
 pub use pinpoint_protocol::dispute::{RunRecord, ceil_log2, round_bound};

@@ -2,7 +2,6 @@
 
 use std::sync::{Arc, OnceLock};
 
-use pinpoint_kernels::train::{JobSpec, LoadedSpec};
 use pinpoint_protocol::dispute::driver::{DisputeReport, Respond, run};
 use pinpoint_protocol::dispute::strategy::{Cheater, Strategy};
 use pinpoint_protocol::dispute::{
@@ -10,6 +9,7 @@ use pinpoint_protocol::dispute::{
 };
 use pinpoint_protocol::id::{JobId, NodeId, NodeKey};
 use pinpoint_protocol::wire::Outcome;
+use pinpoint_train::{JobSpec, LoadedSpec};
 
 pub const JOB: JobId = [7; 32];
 

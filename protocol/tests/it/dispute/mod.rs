@@ -7,3 +7,4 @@ mod chaos;
 mod fixtures;
 mod props;
 mod signed;
+mod step_def;

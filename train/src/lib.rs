@@ -1,0 +1,38 @@
+//! # pinpoint-train: verifiable training programs
+//!
+//! Built on the RepOps kernels and graph IR of `pinpoint-kernels`. The crate has no clock and
+//! no OS randomness; files are read and written only in [`store`] and [`run`].
+//!
+//! - [`data`]: deterministic datasets. A batch is a pure function of `(seed, split, step,
+//!   batch size)` computed from Philox counters, so any step's batch can be produced alone.
+//! - [`vocab`]: the fixed character vocabulary with a byte-level fallback.
+//! - [`spec`]: the [`JobSpec`] (TOML in, validated, canonical binary encoding, hash).
+//! - [`state`]: the training state `S_t` and its hash `h(S_t)`.
+//! - [`checkpoint`]: the checkpoint file format (bytes in, bytes out; no I/O).
+//! - [`safetensors`]: export of named tensors in the safetensors format (bytes; no I/O).
+//! - [`trainer`]: the [`Trainer`]: spec → programs, `S_0`, step `t` (`S_{t−1} → S_t`),
+//!   evaluation (pure; no files, no clock).
+//! - [`run`]: a run directory: [`run::Run`] (start, resume, logs, checkpoints, final weights,
+//!   summary) and [`run::trace_step`].
+//! - [`store`]: the one module of this crate that touches the filesystem (with [`run`]): atomic checkpoint
+//!   writes, verified loads, latest-valid selection, and the `hashes.txt` log.
+//!
+//! File formats and hashes are specified in `docs/training.md`.
+
+pub mod checkpoint;
+pub mod data;
+pub mod digest;
+pub mod error;
+pub mod run;
+pub mod safetensors;
+pub mod spec;
+pub mod state;
+pub mod store;
+pub mod trainer;
+pub mod vocab;
+
+pub use digest::Digest;
+pub use error::{DataError, SpecError, StateError, StoreError, StoreProblem, TrainError};
+pub use spec::{JobSpec, LoadedSpec};
+pub use state::TrainState;
+pub use trainer::Trainer;
