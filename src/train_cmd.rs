@@ -12,7 +12,7 @@ use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
 use pinpoint_kernels::graph::{DType, Graph, ValueRef};
 use pinpoint_kernels::{Cpu, SimdPolicy};
-use pinpoint_train::run::{Event, Finish, Run, StepTrace, trace_step};
+use pinpoint_train::fs::run::{Event, Finish, Run, StepTrace, trace_step};
 
 /// Train a job, continue an interrupted one, or print the operators of one step.
 ///

@@ -48,16 +48,29 @@ impl Drop for Scratch {
     }
 }
 
-/// examples/mlp.toml with 6 steps, a checkpoint every 2 and an eval every 3.
-fn small_mlp(dir: &Path) -> String {
-    let spec = std::fs::read_to_string(Path::new(EXAMPLES).join("mlp.toml")).unwrap();
-    let spec = spec
-        .replace("steps = 2000", "steps = 6")
-        .replace("checkpoint_every = 250", "checkpoint_every = 2")
-        .replace("every = 250", "every = 3");
-    let p = dir.join("small.toml");
+/// Writes `dir/name`: the example spec `example` with each `(from, to)` replaced in turn.
+fn edited_example(dir: &Path, name: &str, example: &str, edits: &[(&str, &str)]) -> String {
+    let mut spec = std::fs::read_to_string(Path::new(EXAMPLES).join(example)).unwrap();
+    for (from, to) in edits {
+        spec = spec.replace(from, to);
+    }
+    let p = dir.join(name);
     std::fs::write(&p, spec).unwrap();
     p.to_str().unwrap().to_string()
+}
+
+/// examples/mlp.toml with 6 steps, a checkpoint every 2 and an eval every 3.
+fn small_mlp(dir: &Path) -> String {
+    edited_example(
+        dir,
+        "small.toml",
+        "mlp.toml",
+        &[
+            ("steps = 2000", "steps = 6"),
+            ("checkpoint_every = 250", "checkpoint_every = 2"),
+            ("every = 250", "every = 3"),
+        ],
+    )
 }
 
 fn train(spec: &str, out: &str, threads: &str) -> Output {
@@ -408,13 +421,16 @@ fn ctrl_c_checkpoints_and_the_resumed_run_has_identical_hashes() {
     use std::process::Stdio;
 
     let s = Scratch::new("sigint");
-    let spec = std::fs::read_to_string(Path::new(EXAMPLES).join("addition.toml")).unwrap();
-    let spec = spec
-        .replace("steps = 4000", "steps = 80")
-        .replace("checkpoint_every = 250", "checkpoint_every = 5")
-        .replace("every = 250", "every = 80");
-    let spec_path = s.path("long.toml");
-    std::fs::write(&spec_path, spec).unwrap();
+    let spec_path = edited_example(
+        &s.0,
+        "long.toml",
+        "addition.toml",
+        &[
+            ("steps = 4000", "steps = 80"),
+            ("checkpoint_every = 250", "checkpoint_every = 5"),
+            ("every = 250", "every = 80"),
+        ],
+    );
 
     let full = s.path("full");
     ok(&train(&spec_path, &full, "2"));

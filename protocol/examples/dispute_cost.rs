@@ -22,7 +22,7 @@ use pinpoint_protocol::dispute::{
 use pinpoint_protocol::id::{NodeId, NodeKey};
 use pinpoint_protocol::wire::SignedMessage;
 use pinpoint_train::LoadedSpec;
-use pinpoint_train::run::override_steps;
+use pinpoint_train::fs::run::override_steps;
 
 /// One honest run shared by both parties (the cheater corrupts its copy of the hashes).
 #[derive(Debug, Clone)]

@@ -1,4 +1,4 @@
-//! The checkpoint file format (bytes only; [`crate::store`] does the I/O).
+//! The checkpoint file format (bytes only; [`crate::fs::store`] does the I/O).
 //!
 //! | offset | size | field |
 //! |---|---|---|

@@ -223,7 +223,7 @@ impl StoreError {
 }
 
 /// An error of the trainer ([`crate::trainer`]) or of a run directory
-/// ([`crate::run`]).
+/// ([`crate::fs::run`]).
 #[derive(Debug, Clone, PartialEq, Error)]
 pub enum TrainError {
     /// The spec is invalid (or an override made it so).

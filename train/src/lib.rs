@@ -1,7 +1,7 @@
 //! # pinpoint-train: verifiable training programs
 //!
 //! Built on the RepOps kernels and graph IR of `pinpoint-kernels`. The crate has no clock and
-//! no OS randomness; files are read and written only in [`store`] and [`run`].
+//! no OS randomness; files are read and written only in [`fs`].
 //!
 //! - [`data`]: deterministic datasets. A batch is a pure function of `(seed, split, step,
 //!   batch size)` computed from Philox counters, so any step's batch can be produced alone.
@@ -12,22 +12,24 @@
 //! - [`safetensors`]: export of named tensors in the safetensors format (bytes; no I/O).
 //! - [`trainer`]: the [`Trainer`]: spec → programs, `S_0`, step `t` (`S_{t−1} → S_t`),
 //!   evaluation (pure; no files, no clock).
-//! - [`run`]: a run directory: [`run::Run`] (start, resume, logs, checkpoints, final weights,
-//!   summary) and [`run::trace_step`].
-//! - [`store`]: the one module of this crate that touches the filesystem (with [`run`]): atomic checkpoint
-//!   writes, verified loads, latest-valid selection, and the `hashes.txt` log.
+//! - [`fs`]: the one module that touches the filesystem: [`fs::store`] (atomic checkpoint
+//!   writes, verified loads, latest-valid selection, the `hashes.txt` log) and [`fs::run`] (a
+//!   run directory: [`fs::run::Run`] and [`fs::run::trace_step`]).
 //!
 //! File formats and hashes are specified in `docs/training.md`.
+
+// The workspace-wide form of these two lints (issue 12, item 11) would touch every crate; this
+// crate, new, holds to them from the start.
+#![warn(unreachable_pub, unused_crate_dependencies)]
 
 pub mod checkpoint;
 pub mod data;
 pub mod digest;
 pub mod error;
-pub mod run;
+pub mod fs;
 pub mod safetensors;
 pub mod spec;
 pub mod state;
-pub mod store;
 pub mod trainer;
 pub mod vocab;
 

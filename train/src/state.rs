@@ -278,7 +278,7 @@ pub(crate) mod tests {
     use super::*;
     use pinpoint_kernels::rng::Philox;
 
-    pub fn sample_state(step: u64) -> TrainState {
+    pub(crate) fn sample_state(step: u64) -> TrainState {
         let g = Philox::from_seed(step);
         TrainState::new(
             step,

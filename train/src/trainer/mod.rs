@@ -1,6 +1,6 @@
 //! The trainer: a [`JobSpec`] turned into a sequence of states `S_0 → S_1 → … → S_T`.
 //!
-//! Pure logic: no files and no clock ([`crate::run`] adds the run directory, callers
+//! Pure logic: no files and no clock ([`crate::fs::run`] adds the run directory, callers
 //! measure time).
 //!
 //! **`S_0`** = step 0, data cursor 0, parameters from [`init_params`] with the spec's seed,

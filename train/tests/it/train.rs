@@ -5,8 +5,8 @@
 use std::path::{Path, PathBuf};
 
 use pinpoint_kernels::{Cpu, SimdPolicy};
-use pinpoint_train::run::{Event, Run, RunDir};
-use pinpoint_train::store::load_spec;
+use pinpoint_train::fs::run::{Event, Run, RunDir};
+use pinpoint_train::fs::store::load_spec;
 use pinpoint_train::trainer::Trainer;
 use pinpoint_train::{JobSpec, LoadedSpec};
 

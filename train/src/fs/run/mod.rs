@@ -22,11 +22,11 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use crate::digest::Digest;
 use crate::error::{StoreError, StoreProblem, TrainError};
-use crate::spec::{JobSpec, LoadedSpec};
-use crate::state::TrainState;
-use crate::store::{
+use crate::fs::store::{
     CheckpointStore, HashLog, load_spec, load_text, read_hashes, write_atomic, write_safetensors,
 };
+use crate::spec::{JobSpec, LoadedSpec};
+use crate::state::TrainState;
 use crate::trainer::{EvalReport, StepReport, Trainer};
 use pinpoint_kernels::Cpu;
 use pinpoint_kernels::graph::{Graph, Mode};

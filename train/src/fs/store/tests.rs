@@ -4,10 +4,10 @@ use super::*;
 use crate::state::tests::sample_state;
 
 /// A fresh, unique directory, removed when dropped.
-pub struct TempDir(pub PathBuf);
+pub(crate) struct TempDir(pub(crate) PathBuf);
 
 impl TempDir {
-    pub fn new(name: &str) -> Self {
+    pub(crate) fn new(name: &str) -> Self {
         static N: AtomicU64 = AtomicU64::new(0);
         let dir = std::env::temp_dir().join(format!(
             "pinpoint-test-{name}-{}-{}",
@@ -211,7 +211,7 @@ fn spec_text_and_safetensors_files() {
     let e = load_spec(&spec_path).unwrap_err();
     names_file(&e, &spec_path);
     assert!(e.to_string().contains("missing field"), "{e}");
-    let example = include_str!("../../../examples/mlp.toml");
+    let example = include_str!("../../../../examples/mlp.toml");
     fs::write(&spec_path, example).unwrap();
     let loaded = load_spec(&spec_path).unwrap();
     assert_eq!(loaded, LoadedSpec::from_toml_str(example).unwrap());

@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 
 use crate::digest::Digest;
 use crate::error::{StoreError, StoreProblem};
-use crate::store::read_file;
+use crate::fs::store::read_file;
 
 /// Bytes per line.
 pub const LINE_LEN: usize = 65;

@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use crate::error::{StoreError, StoreProblem, TrainError};
-use crate::store::{read_file, write_atomic};
+use crate::fs::store::{read_file, write_atomic};
 use crate::trainer::EvalReport;
 
 /// One line of `metrics.jsonl`.
