@@ -47,6 +47,7 @@ pub use deploy::{DeployConfig, deploy_plan};
 pub use embedded::Embedded;
 pub use error::{ChainError, Result};
 pub use event::{ChainEvent, LoggedEvent};
+pub use pinpoint_protocol::id::{NodeId, NodeKey};
 pub use registry::{RegisteredNode, registered_nodes, sign_registration};
 pub use rpc::{Evm, RetryPolicy, read_key_file};
 pub use settlement::{Position, Receipt, Settlement, Totals};

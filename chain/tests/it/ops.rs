@@ -166,7 +166,7 @@ impl OpGen {
             self.jobs.saturating_sub(r.below(2)).max(1)
         };
         let role = r.pick(&Role::ALL);
-        let call = match r.below(26) {
+        let call = match r.below(28) {
             0 => Call::Transfer {
                 to: r.pick(&self.actors),
                 amount: r.pins(3_000),
@@ -259,6 +259,15 @@ impl OpGen {
             }
             17 | 18 => Call::Finalize { job },
             19 => Call::Cancel { job },
+            // Registry calls: the contract stores signatures unchecked, so random bytes are a
+            // valid input for it (readers filter them); bad lengths and roles revert.
+            26 => Call::RegisterNode {
+                node_id: B256::from(U256::from(r.below(4))),
+                roles: r.below(17) as u8,
+                endpoint: "n".repeat(r.below(4) as usize),
+                signature: vec![r.below(256) as u8; if r.below(5) == 0 { 63 } else { 64 }].into(),
+            },
+            27 => Call::DeregisterNode,
             _ => unreachable!(),
         };
         (dt, from, call)
