@@ -172,7 +172,11 @@ fn print_nodes(nodes: &[pinpoint_chain::RegisteredNode]) {
     println!("nodes           {} registered", nodes.len());
     for role in pinpoint_chain::Role::ALL {
         let serving: Vec<_> = nodes.iter().filter(|n| n.serves(role)).collect();
-        println!("  {:<9} {}", format!("{role:?}").to_lowercase(), serving.len());
+        println!(
+            "  {:<9} {}",
+            format!("{role:?}").to_lowercase(),
+            serving.len()
+        );
         for n in serving {
             println!("    {} {} {}", n.node_id, n.account, n.endpoint);
         }
