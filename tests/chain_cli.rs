@@ -133,8 +133,8 @@ fn status_reads_the_embedded_chain() {
 #[test]
 fn status_lists_registered_nodes_per_role() {
     use pinpoint_chain::{
-        Call, DeployConfig, Embedded, PIN, Role, Spender, U256, deploy::DEFAULT_DEPLOYER,
-        embedded::EMBEDDED_CHAIN_ID, sign_registration,
+        Call, DeployConfig, Embedded, PIN, Role, Settlement, Spender, U256,
+        deploy::DEFAULT_DEPLOYER, embedded::EMBEDDED_CHAIN_ID, sign_registration,
     };
     let dir = temp_dir("nodes");
     let (mut chain, _) = Embedded::open(&dir.join("c"), &DeployConfig::default()).unwrap();
