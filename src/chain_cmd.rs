@@ -105,7 +105,7 @@ async fn deploy(args: DeployArgs) -> anyhow::Result<ExitCode> {
 }
 
 async fn status(args: StatusArgs) -> anyhow::Result<ExitCode> {
-    let (source, totals) = match &args.rpc {
+    let (source, totals, nodes) = match &args.rpc {
         Some(url) => {
             let addresses = Addresses::read_json(&args.addresses)?;
             // Read-only: a throwaway key, never used to sign.
@@ -117,6 +117,7 @@ async fn status(args: StatusArgs) -> anyhow::Result<ExitCode> {
             (
                 format!("{url} (chain id {})", evm.chain_id()),
                 evm.totals().await?,
+                pinpoint_chain::registered_nodes(&evm).await?,
             )
         }
         None => {
@@ -133,6 +134,7 @@ async fn status(args: StatusArgs) -> anyhow::Result<ExitCode> {
                         chain.block_number()
                     ),
                     chain.totals().await?,
+                    pinpoint_chain::registered_nodes(&chain).await?,
                 )
             } else {
                 let chain = Embedded::in_memory(&DeployConfig::default())
@@ -143,11 +145,13 @@ async fn status(args: StatusArgs) -> anyhow::Result<ExitCode> {
                         args.data.display()
                     ),
                     chain.totals().await?,
+                    pinpoint_chain::registered_nodes(&chain).await?,
                 )
             }
         }
     };
     print_totals(&source, &totals);
+    print_nodes(&nodes);
     Ok(ExitCode::SUCCESS)
 }
 
@@ -197,4 +201,20 @@ fn print_totals(source: &str, t: &Totals) {
     println!("open jobs       {} (of {} posted)", t.open_jobs, t.jobs);
     println!("disputes        {}", t.disputes);
     println!("arbiters        {}", t.arbiters);
+}
+
+/// Registered nodes (signatures verified) per role: count, then one line per node.
+fn print_nodes(nodes: &[pinpoint_chain::RegisteredNode]) {
+    println!("nodes           {} registered", nodes.len());
+    for role in pinpoint_chain::Role::ALL {
+        let serving: Vec<_> = nodes.iter().filter(|n| n.serves(role)).collect();
+        println!(
+            "  {:<9} {}",
+            format!("{role:?}").to_lowercase(),
+            serving.len()
+        );
+        for n in serving {
+            println!("    {} {} {}", n.node_id, n.account, n.endpoint);
+        }
+    }
 }

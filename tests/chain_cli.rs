@@ -194,3 +194,54 @@ fn status_reads_the_embedded_chain() {
     assert!(text(&o).contains("missing.json"), "{}", text(&o));
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn status_lists_registered_nodes_per_role() {
+    use pinpoint_chain::{
+        Call, DeployConfig, Embedded, PIN, Role, Settlement, Spender, U256,
+        deploy::DEFAULT_DEPLOYER, embedded::EMBEDDED_CHAIN_ID, sign_registration,
+    };
+    let dir = temp_dir("nodes");
+    let (mut chain, _) = Embedded::open(&dir.join("c"), &DeployConfig::default()).unwrap();
+    let d = DEFAULT_DEPLOYER;
+    for call in [
+        Call::Approve {
+            spender: Spender::Staking,
+            amount: U256::MAX,
+        },
+        Call::Stake {
+            role: Role::Trainer,
+            amount: U256::from(100 * PIN),
+        },
+        Call::Stake {
+            role: Role::Verifier,
+            amount: U256::from(100 * PIN),
+        },
+    ] {
+        chain.send_sync(d, &call).unwrap();
+    }
+    let key = pinpoint_chain::NodeKey::from_seed([5; 32]);
+    let reg = sign_registration(
+        &key,
+        EMBEDDED_CHAIN_ID,
+        chain.addresses().staking,
+        d,
+        &[Role::Trainer, Role::Verifier],
+        "127.0.0.1:4433",
+    )
+    .unwrap();
+    chain.send_sync(d, &reg).unwrap();
+    drop(chain);
+    let o = pinpoint(&["chain", "status", "--data", "c"], &dir);
+    assert!(o.status.success(), "{}", text(&o));
+    let out = text(&o);
+    assert!(out.contains("nodes           1 registered"), "{out}");
+    assert!(out.contains("  trainer   1"), "{out}");
+    assert!(out.contains("  verifier  1"), "{out}");
+    assert!(out.contains("  arbiter   0"), "{out}");
+    assert!(
+        out.contains(&format!("{} ", key.node_id())) && out.contains("127.0.0.1:4433"),
+        "{out}"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}

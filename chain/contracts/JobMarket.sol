@@ -22,7 +22,12 @@ contract JobMarket is ReentrancyGuard {
     uint256 public constant FEE_BPS = 50;
     uint256 public constant BURN_SHARE_BPS = 7_000;
     uint8 public constant TRAINER = 0;
+    /// Most replicas of one job: `pinpoint_protocol::limits::MAX_REPLICAS` (a test checks
+    /// they are equal).
     uint8 public constant MAX_REPLICAS = 16;
+    /// Longest accept/commit horizon and challenge window, in seconds (the contracts' time
+    /// unit): 365 days, so that no deadline arithmetic can approach `uint64` overflow.
+    uint64 public constant MAX_DURATION_SECS = 365 days;
 
     enum State {
         None,
@@ -138,9 +143,13 @@ contract JobMarket is ReentrancyGuard {
     error WindowOpen(uint64 windowEnd);
     error WindowClosed(uint64 windowEnd);
     error TransferFailed();
+    error NotStaked(address who);
 
     constructor(IERC20Burnable token_, Staking staking_, address treasury_, uint256 committeeSize_) {
         require(committeeSize_ % 2 == 1 && committeeSize_ <= 15, "committee size must be odd, at most 15");
+        require(address(token_) != address(0), "zero token address");
+        require(address(staking_) != address(0), "zero staking address");
+        require(treasury_ != address(0), "zero treasury address");
         token = token_;
         staking = staking_;
         treasury = treasury_;
@@ -160,7 +169,10 @@ contract JobMarket is ReentrancyGuard {
         if (replicas == 0 || replicas > MAX_REPLICAS) revert InvalidJob("replicas not in 1..=16");
         if (acceptDeadline <= block.timestamp) revert InvalidJob("accept deadline not in the future");
         if (commitDeadline <= acceptDeadline) revert InvalidJob("commit deadline not after accept deadline");
+        if (commitDeadline - block.timestamp > MAX_DURATION_SECS) revert InvalidJob("commit deadline too far");
         if (challengeWindow == 0) revert InvalidJob("zero challenge window");
+        if (challengeWindow > MAX_DURATION_SECS) revert InvalidJob("challenge window too long");
+        if (bond == 0) revert InvalidJob("zero bond");
         jobId = ++jobCount;
         Job storage j = jobs[jobId];
         j.submitter = msg.sender;
@@ -180,10 +192,12 @@ contract JobMarket is ReentrancyGuard {
         if (!token.transferFrom(msg.sender, address(this), payment)) revert TransferFailed();
     }
 
-    /// A staked trainer takes one of the job's replica slots, bonding `bond` of its stake.
+    /// A staked trainer (active trainer stake at least the minimum) takes one of the job's
+    /// replica slots, bonding `bond` of its stake.
     function accept(uint256 jobId) external nonReentrant {
         Job storage j = _job(jobId, State.Open);
         if (block.timestamp > j.acceptDeadline) revert DeadlinePassed(j.acceptDeadline);
+        if (!staking.isStaked(msg.sender, TRAINER)) revert NotStaked(msg.sender);
         Slot storage s = slots[jobId][msg.sender];
         if (s.member) revert AlreadyAccepted(jobId, msg.sender);
         s.member = true;

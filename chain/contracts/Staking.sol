@@ -13,6 +13,18 @@ import {ReentrancyGuard} from "./ReentrancyGuard.sol";
 ///         the dispute's winner, the rest burned (all of it when there is no winner).
 ///         Arbiters with at least the minimum active stake form the list `arbiters`, from which
 ///         the market draws dispute committees (`selectCommittee`).
+///
+///         Node registry: an account with a stake in every role it names registers its node
+///         (`registerNode`): the ed25519 `NodeId`, a bit set of roles (bit `r` = role `r`), a
+///         QUIC endpoint `host:port`, and the node key's signature over
+///         `"pinpoint/node-registration/v1" ‖ chainid (u64 BE) ‖ this contract (20) ‖ account
+///         (20) ‖ roles (1) ‖ len(endpoint) (u16 BE) ‖ endpoint`. The EVM cannot check ed25519
+///         cheaply, so the signature is stored, not checked: every reader verifies it
+///         (`pinpoint_chain::registry::registered_nodes`), ignores forgeries and resolves two
+///         accounts claiming one `NodeId` to the earliest valid claim (`claimedAt`, the block
+///         at which the account first named that `NodeId`; same block: the lower account). Calling it again
+///         updates the record; `deregisterNode` removes it and starts unbonding all the
+///         account's unlocked stake.
 contract Staking is ReentrancyGuard {
     uint8 public constant ROLES = 4;
     uint8 public constant ARBITER = 3;
@@ -39,6 +51,25 @@ contract Staking is ReentrancyGuard {
     address[] public arbiters;
     mapping(address => uint256) private arbiterSlot; // index + 1, 0 = absent
 
+    /// Longest unbonding delay accepted at deployment (seconds): 365 days.
+    uint256 public constant MAX_UNBONDING_DELAY = 365 days;
+    /// Longest endpoint string of a registration, bytes.
+    uint256 public constant MAX_ENDPOINT_LEN = 255;
+
+    struct Node {
+        bytes32 nodeId;
+        uint8 roles;
+        uint64 claimedAt; // block number at which this account first named this nodeId
+        string endpoint;
+        bytes signature;
+    }
+
+    /// Registered nodes by account.
+    mapping(address => Node) public nodes;
+    /// Accounts with a registration (swap-and-pop on removal).
+    address[] public registrants;
+    mapping(address => uint256) private registrantSlot; // index + 1, 0 = absent
+
     event MarketSet(address market);
     event Staked(address indexed who, uint8 indexed role, uint256 amount, uint256 active);
     event UnstakeRequested(address indexed who, uint8 indexed role, uint256 amount, uint256 releaseAt);
@@ -60,8 +91,17 @@ contract Staking is ReentrancyGuard {
     error MarketAlreadySet();
     error NotEnoughArbiters(uint256 available, uint256 needed);
     error TransferFailed();
+    error InvalidRegistration(string why);
+    error NotRegistered(address who);
+    error ZeroAddress();
+
+    event NodeRegistered(address indexed account, bytes32 indexed nodeId, uint8 roles, string endpoint);
+    event NodeUpdated(address indexed account, bytes32 indexed nodeId, uint8 roles, string endpoint);
+    event NodeDeregistered(address indexed account, bytes32 indexed nodeId);
 
     constructor(IERC20Burnable token_, uint256[4] memory minStake_, uint256 unbondingDelay_) {
+        if (address(token_) == address(0)) revert ZeroAddress();
+        require(unbondingDelay_ <= MAX_UNBONDING_DELAY, "unbonding delay above 365 days");
         token = token_;
         deployer = msg.sender;
         minStake = minStake_;
@@ -82,6 +122,7 @@ contract Staking is ReentrancyGuard {
     function setMarket(address market_) external {
         if (msg.sender != deployer) revert OnlyDeployer();
         if (market != address(0)) revert MarketAlreadySet();
+        if (market_ == address(0)) revert ZeroAddress();
         market = market_;
         emit MarketSet(market_);
     }
@@ -112,6 +153,77 @@ contract Staking is ReentrancyGuard {
         p.releaseAt = block.timestamp + unbondingDelay;
         _syncArbiter(msg.sender, role);
         emit UnstakeRequested(msg.sender, role, amount, p.releaseAt);
+    }
+
+    /// Registers (or updates) the caller's node; see the contract notice for the signed
+    /// message. Every role named needs the caller's active stake at least the minimum.
+    function registerNode(bytes32 nodeId, uint8 roles, string calldata endpoint, bytes calldata signature)
+        external
+        nonReentrant
+    {
+        if (nodeId == bytes32(0)) revert InvalidRegistration("zero node id");
+        if (roles == 0 || roles >= (1 << ROLES)) revert InvalidRegistration("roles not a non-empty set of 0..4");
+        uint256 len = bytes(endpoint).length;
+        if (len == 0 || len > MAX_ENDPOINT_LEN) revert InvalidRegistration("endpoint length not in 1..=255");
+        if (signature.length != 64) revert InvalidRegistration("signature is not 64 bytes");
+        for (uint8 r = 0; r < ROLES; r++) {
+            if (roles & (1 << r) != 0 && !isStaked(msg.sender, r)) {
+                revert InvalidRegistration("no stake in a role named");
+            }
+        }
+        Node storage n = nodes[msg.sender];
+        bool fresh = registrantSlot[msg.sender] == 0;
+        if (fresh) {
+            registrants.push(msg.sender);
+            registrantSlot[msg.sender] = registrants.length;
+        }
+        if (fresh || n.nodeId != nodeId) n.claimedAt = uint64(block.number);
+        n.nodeId = nodeId;
+        n.roles = roles;
+        n.endpoint = endpoint;
+        n.signature = signature;
+        if (fresh) emit NodeRegistered(msg.sender, nodeId, roles, endpoint);
+        else emit NodeUpdated(msg.sender, nodeId, roles, endpoint);
+    }
+
+    /// Removes the caller's registration and starts unbonding all its unlocked stake (in
+    /// every role; locked bonds stay until their jobs settle).
+    function deregisterNode() external nonReentrant {
+        uint256 slot = registrantSlot[msg.sender];
+        if (slot == 0) revert NotRegistered(msg.sender);
+        bytes32 nodeId = nodes[msg.sender].nodeId;
+        address last = registrants[registrants.length - 1];
+        registrants[slot - 1] = last;
+        registrantSlot[last] = slot;
+        registrants.pop();
+        registrantSlot[msg.sender] = 0;
+        delete nodes[msg.sender];
+        emit NodeDeregistered(msg.sender, nodeId);
+        for (uint8 r = 0; r < ROLES; r++) {
+            Position storage p = positions[msg.sender][r];
+            uint256 free = p.active - p.locked;
+            if (free == 0) continue;
+            p.active -= free;
+            p.unbonding += free;
+            p.releaseAt = block.timestamp + unbondingDelay;
+            _syncArbiter(msg.sender, r);
+            emit UnstakeRequested(msg.sender, r, free, p.releaseAt);
+        }
+    }
+
+    function registrantCount() external view returns (uint256) {
+        return registrants.length;
+    }
+
+    /// The chain id the registration signatures must name.
+    function chainId() external view returns (uint256) {
+        return block.chainid;
+    }
+
+    /// Whether `who` has at least the minimum (and at least 1 base unit) active in `role`.
+    function isStaked(address who, uint8 role) public view validRole(role) returns (bool) {
+        uint256 min = minStake[role] == 0 ? 1 : minStake[role];
+        return positions[who][role].active >= min;
     }
 
     function withdraw(uint8 role) external nonReentrant validRole(role) {

@@ -12,9 +12,10 @@ use crate::bindings::{JobMarket, PinToken, Staking};
 /// Token base units per whole PIN (18 decimals).
 pub const PIN: u128 = 1_000_000_000_000_000_000;
 
-/// The most replicas a job may have on chain: `JobMarket.MAX_REPLICAS` (a test reads the
-/// contract source to keep the two equal).
-pub const MAX_REPLICAS: usize = 16;
+/// The most replicas a job may have on chain: `JobMarket.MAX_REPLICAS`, the protocol's one
+/// replica limit [`pinpoint_protocol::limits::MAX_REPLICAS`] (a test reads the contract source
+/// to keep the two equal).
+pub const MAX_REPLICAS: usize = pinpoint_protocol::limits::MAX_REPLICAS as usize;
 
 /// The largest dispute committee the market accepts: `JobMarket`'s constructor requires an odd
 /// `committeeSize` of at most this (a test reads the contract source to keep the two equal).
@@ -58,6 +59,11 @@ impl Role {
     pub fn index(self) -> u8 {
         self as u8
     }
+
+    /// The role's bit in a registration's role set.
+    pub fn bit(self) -> u8 {
+        1 << self.index()
+    }
 }
 
 /// The deployed contracts.
@@ -89,7 +95,7 @@ pub struct JobParams {
     pub spec_hash: B256,
     /// Payment escrowed, in base units.
     pub payment: U256,
-    /// Number of trainer replicas, 1..=16.
+    /// Number of trainer replicas, 1..=[`pinpoint_protocol::limits::MAX_REPLICAS`].
     pub replicas: u8,
     /// Trainer stake each replica bonds.
     pub bond: U256,
@@ -190,6 +196,20 @@ pub enum Call {
         /// Job id.
         job: u64,
     },
+    /// `Staking.registerNode`: registers or updates the sender's node (see
+    /// [`crate::registry`]).
+    RegisterNode {
+        /// The node's ed25519 public key.
+        node_id: B256,
+        /// Bit set of roles ([`Role::bit`]).
+        roles: u8,
+        /// QUIC endpoint, `host:port`.
+        endpoint: String,
+        /// The node key's signature over the registration (64 bytes).
+        signature: Bytes,
+    },
+    /// `Staking.deregisterNode`: removes the sender's node and starts unbonding its free stake.
+    DeregisterNode,
 }
 
 impl Call {
@@ -310,6 +330,22 @@ impl Call {
                 }
                 .abi_encode(),
             ),
+            Call::RegisterNode {
+                node_id,
+                roles,
+                endpoint,
+                signature,
+            } => (
+                a.staking,
+                Staking::registerNodeCall {
+                    nodeId: *node_id,
+                    roles: *roles,
+                    endpoint: endpoint.clone(),
+                    signature: signature.clone(),
+                }
+                .abi_encode(),
+            ),
+            Call::DeregisterNode => (a.staking, Staking::deregisterNodeCall {}.abi_encode()),
         };
         (to, data.into())
     }

@@ -60,6 +60,17 @@ impl DeployConfig {
                 self.committee_size
             )));
         }
+        if self.treasury == Address::ZERO {
+            return Err(crate::ChainError::InvalidArgument(
+                "the treasury is the zero address (every finalize would revert)".into(),
+            ));
+        }
+        if self.unbonding_delay > 365 * 24 * 3600 {
+            return Err(crate::ChainError::InvalidArgument(format!(
+                "unbonding delay {} s is above 365 days",
+                self.unbonding_delay
+            )));
+        }
         Ok(())
     }
 }

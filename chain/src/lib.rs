@@ -18,6 +18,10 @@
 //!   estimation, retries with backoff ([`RetryPolicy`]), receipts awaited, dropped
 //!   transactions resubmitted; [`Evm::deploy`] deploys the contracts.
 //!
+//! Nodes register their ed25519 `NodeId`, roles and endpoint with the stake's account
+//! ([`Call::RegisterNode`], signed by [`sign_registration`]); [`registered_nodes`] returns the
+//! registrations whose signatures verify (the contract cannot check ed25519).
+//!
 //! Call order: deploy (or open) → fund accounts with `Transfer` from the deployer → `Approve`
 //! the Staking/JobMarket contracts → `Stake` → `PostJob` → `Accept` ×replicas → `Commit` (or
 //! `CloseCommits` after the deadline) → optional `OpenDispute`/`Vote` → `Finalize` after the
@@ -30,6 +34,7 @@ pub mod deploy;
 pub mod embedded;
 pub mod error;
 pub mod event;
+pub mod registry;
 pub mod revert;
 pub mod rpc;
 pub mod settlement;
@@ -44,5 +49,7 @@ pub use deploy::{DeployConfig, deploy_plan};
 pub use embedded::Embedded;
 pub use error::{ChainError, Result};
 pub use event::{ChainEvent, LoggedEvent};
+pub use pinpoint_protocol::id::{NodeId, NodeKey};
+pub use registry::{RegisteredNode, registered_nodes, sign_registration};
 pub use rpc::{Evm, RetryPolicy, read_key_file};
 pub use settlement::{Position, Receipt, Settlement, Totals};

@@ -6,15 +6,19 @@
 //!   draws no randomness of its own).
 //! - [`Signed`]: a statement with its signer, job id, round and sequence number, signed over
 //!   domain-separated canonical bytes (see [`Signed::signing_digest`]).
+//! - [`Registration`]: the statement a node key signs to bind itself to a settlement account
+//!   (chain id, registry, account, roles, endpoint), stored by the chain's node registry.
 //! - [`ReplayGuard`]: accepts a verified statement only if its sequence number is strictly
 //!   greater than the last one accepted for the same `(signer, job, round)`.
 //!
 //! Exact byte layouts: `docs/protocol.md`, "Identities and signed statements".
 
 mod key;
+mod registration;
 mod replay;
 mod signed;
 
 pub use key::{NodeId, NodeKey};
+pub use registration::{MAX_ENDPOINT_LEN, REGISTRATION_CONTEXT, Registration};
 pub use replay::{DEFAULT_REPLAY_CAPACITY, ReplayGuard};
 pub use signed::{JobId, SIGNED_STATEMENT_CONTEXT, Signed};

@@ -16,6 +16,7 @@
 //!   transfer, verdicts, sampling challenges, swarm rollouts), signed as a whole.
 //! - [`fees`]: the fee and payout arithmetic of DESIGN §7 in integer token units (0.5% fee,
 //!   70% of it burned, slash splits), settling a job as a list of transfers that conserves tokens.
+//! - [`limits`]: the one replica limit and the ms/s time units shared with the contracts.
 //! - [`job`]: the job lifecycle state machine (posted → running → committed → challenge window
 //!   → finalized, or pairwise disputes → verdicts → finalized).
 //! - [`verify`]: the sampling verifier: steps chosen from a post-commitment seed, re-run, and
@@ -34,6 +35,7 @@ pub mod error;
 pub mod fees;
 pub mod id;
 pub mod job;
+pub mod limits;
 pub mod merkle;
 pub mod verify;
 pub mod wire;

@@ -431,7 +431,7 @@ async fn reentrancy_attempts_revert() -> Result<()> {
         spec_hash: B256::ZERO,
         payment: pin(5),
         replicas: 1,
-        bond: U256::ZERO,
+        bond: pin(1),
         accept_deadline: now + 100,
         commit_deadline: now + 200,
         challenge_window: 10,

@@ -2,6 +2,7 @@
 //! OS-assigned port) and on the embedded revm.
 #![allow(clippy::unwrap_used, missing_docs)]
 
+mod bounds;
 mod committee;
 mod common;
 mod differential;
@@ -11,4 +12,5 @@ mod fees;
 mod invariant;
 mod lifecycle;
 mod ops;
+mod registry;
 mod resubmit;

@@ -166,7 +166,7 @@ impl OpGen {
             self.jobs.saturating_sub(r.below(2)).max(1)
         };
         let role = r.pick(&Role::ALL);
-        let call = match r.below(26) {
+        let call = match r.below(32) {
             0 => Call::Transfer {
                 to: r.pick(&self.actors),
                 amount: r.pins(3_000),
@@ -194,9 +194,9 @@ impl OpGen {
                 payment: r.pins(3_000),
                 replicas: 1 + r.below(2) as u8,
                 bond: r.pins(200),
-                accept_deadline: self.now + 20 + r.below(200),
-                commit_deadline: self.now + 250 + r.below(200),
-                challenge_window: 1 + r.below(100),
+                accept_deadline: self.now + 300 + r.below(300),
+                commit_deadline: self.now + 700 + r.below(300),
+                challenge_window: 30 + r.below(120),
             }),
             9..=11 | 21..=23 => Call::Accept { job },
             12 | 13 | 24 | 25 => {
@@ -221,7 +221,7 @@ impl OpGen {
                 );
             }
             14 => Call::CloseCommits { job },
-            15 => {
+            15 | 28 | 29 => {
                 let trainers: Vec<Address> = self
                     .accepted
                     .iter()
@@ -238,7 +238,7 @@ impl OpGen {
                     return (dt, c, Call::OpenDispute { job, defendant: d });
                 }
             }
-            16 | 20 => {
+            16 | 20 | 30 | 31 => {
                 let finding = Finding {
                     step: r.below(100),
                     node: r.below(50),
@@ -259,6 +259,19 @@ impl OpGen {
             }
             17 | 18 => Call::Finalize { job },
             19 => Call::Cancel { job },
+            // Registry calls: the contract stores signatures unchecked, so random bytes are a
+            // valid input for it (readers filter them); bad lengths and roles revert.
+            26 => Call::RegisterNode {
+                node_id: B256::from(U256::from(r.below(4))),
+                roles: r.pick(&[1u8, 1, 1, 3, 8, 9, 0, 16]),
+                endpoint: "n".repeat(if r.below(6) == 0 {
+                    0
+                } else {
+                    1 + r.below(3) as usize
+                }),
+                signature: vec![r.below(256) as u8; if r.below(5) == 0 { 63 } else { 64 }].into(),
+            },
+            27 => Call::DeregisterNode,
             _ => unreachable!(),
         };
         (dt, from, call)

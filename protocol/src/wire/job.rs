@@ -5,8 +5,9 @@ use borsh::{BorshDeserialize, BorshSerialize};
 use crate::codec::BoundedVec;
 use crate::id::{JobId, NodeId};
 
-/// Most trainers assigned to one job (and so most replicas): 64.
-pub const MAX_TRAINERS: u32 = 64;
+/// Most trainers assigned to one job (and so most replicas): [`crate::limits::MAX_REPLICAS`],
+/// the contracts' limit too.
+pub const MAX_TRAINERS: u32 = crate::limits::MAX_REPLICAS as u32;
 
 /// A job is posted; its payment is escrowed. Deadlines are absolute times in milliseconds on
 /// the settlement layer's clock.
