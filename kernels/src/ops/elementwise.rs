@@ -19,17 +19,30 @@ pub fn map_unary(
     x: &Tensor,
     f: impl Fn(f32) -> f32 + Sync + Send,
 ) -> Result<Tensor> {
+    map_unary_slices(cx, op, x, |s, o| {
+        for (o, &v) in o.iter_mut().zip(s) {
+            *o = f(v);
+        }
+    })
+}
+
+/// `f(x chunk, y chunk)` over chunks of [`ELEMENTWISE_CHUNK`] elements of `x` and of a new
+/// output of the same shape, in parallel; `f` must fill its output chunk elementwise (each
+/// `y[i]` from `x[i]` alone), so the result does not depend on the chunking. This is
+/// [`map_unary`] for functions with a vectorized slice form (`math::lanes`). Refuses empty `x`.
+pub fn map_unary_slices(
+    cx: &Cpu,
+    op: &'static str,
+    x: &Tensor,
+    f: impl Fn(&[f32], &mut [f32]) + Sync + Send,
+) -> Result<Tensor> {
     x.require_nonempty(op)?;
     let src = x.data();
     let mut out = vec![0.0f32; src.len()];
     let simd = cx.simd();
     cx.for_each_chunk_mut(&mut out, ELEMENTWISE_CHUNK, |ci, chunk| {
         let s = &src[ci * ELEMENTWISE_CHUNK..ci * ELEMENTWISE_CHUNK + chunk.len()];
-        with_simd(simd, || {
-            for (o, &v) in chunk.iter_mut().zip(s) {
-                *o = f(v);
-            }
-        })
+        with_simd(simd, || f(s, chunk))
     });
     Tensor::new(x.shape(), out)
 }
@@ -44,6 +57,25 @@ pub fn map_same_shape(
     x: &Tensor,
     y: &Tensor,
     f: impl Fn(f32, f32) -> f32 + Sync + Send,
+) -> Result<Tensor> {
+    map_same_shape_slices(cx, op, x, y, |xs, ys, o| {
+        for ((o, &a), &b) in o.iter_mut().zip(xs).zip(ys) {
+            *o = f(a, b);
+        }
+    })
+}
+
+/// [`map_same_shape`] for functions with a vectorized slice form: `f(x chunk, y chunk, z
+/// chunk)` over chunks of [`ELEMENTWISE_CHUNK`] elements, in parallel; `f` must fill its
+/// output chunk elementwise (each `z[i]` from `x[i]` and `y[i]` alone).
+///
+/// Errors: [`KernelError::ShapeMismatch`] if the shapes differ, [`KernelError::Empty`].
+pub fn map_same_shape_slices(
+    cx: &Cpu,
+    op: &'static str,
+    x: &Tensor,
+    y: &Tensor,
+    f: impl Fn(&[f32], &[f32], &mut [f32]) + Sync + Send,
 ) -> Result<Tensor> {
     x.require_nonempty(op)?;
     if x.shape() != y.shape() {
@@ -62,11 +94,7 @@ pub fn map_same_shape(
     cx.for_each_chunk_mut(&mut out, ELEMENTWISE_CHUNK, |ci, chunk| {
         let lo = ci * ELEMENTWISE_CHUNK;
         let (xs, ys) = (&xs[lo..lo + chunk.len()], &ys[lo..lo + chunk.len()]);
-        with_simd(simd, || {
-            for ((o, &a), &b) in chunk.iter_mut().zip(xs).zip(ys) {
-                *o = f(a, b);
-            }
-        })
+        with_simd(simd, || f(xs, ys, chunk))
     });
     Tensor::new(x.shape(), out)
 }
