@@ -49,7 +49,7 @@ pub(crate) fn tanh(x: f32) -> f32 {
     tanh_core(x)
 }
 
-/// `tanh(x)` for finite `|x| < 9.125` (zero included), without branches: both the polynomial
+/// `tanh(x)` for `|x| ≤ 2²⁰` (zero included), without branches: both the polynomial
 /// and the exponential form are evaluated and one is selected, so the compiler can vectorize
 /// a loop of calls. Each form is the exact sequence of the module docs, so the result has the
 /// bits [`tanh`] returns.
@@ -76,6 +76,11 @@ pub(crate) fn tanh_core(x: f32) -> f32 {
     let q = rem.mul_add(0.5 * q, q);
     let large = (1.0 - q).copysign(x);
     let y = if a < TANH_POLY_MAX { small } else { large };
+    let y = if a >= TANH_ONE_MIN {
+        1.0f32.copysign(x)
+    } else {
+        y
+    };
     if x == 0.0 { x } else { y }
 }
 
@@ -96,7 +101,7 @@ pub(crate) fn sigmoid(x: f32) -> f32 {
     sigmoid_core(x)
 }
 
-/// `sigmoid(x)` for `−80 ≤ x ≤ 20`, without branches: both sign cases are evaluated and one
+/// `sigmoid(x)` for `−80 ≤ x ≤ 2²⁰`, without branches: both sign cases are evaluated and one
 /// is selected, so the compiler can vectorize a loop of calls. Each case is the exact sequence
 /// of the module docs, so the result has the bits [`sigmoid`] returns.
 #[inline(always)]
@@ -117,5 +122,6 @@ pub(crate) fn sigmoid_core(x: f32) -> f32 {
     let rem = (-q).mul_add(dh, eh);
     let rem = (-q).mul_add(dl, rem + el);
     let neg = q + rem / dh;
-    if x >= 0.0 { pos } else { neg }
+    let y = if x >= 0.0 { pos } else { neg };
+    if x > SIGMOID_ONE_MIN { 1.0 } else { y }
 }

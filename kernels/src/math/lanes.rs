@@ -18,10 +18,11 @@ pub(crate) const BLOCK: usize = 64;
 
 /// Below this argument (−80) the scalar sigmoid takes its `exp(x)` tail.
 const SIGMOID_CORE_MIN: f32 = -80.0;
-/// Above this argument (20) the scalar sigmoid returns 1.
-const SIGMOID_CORE_MAX: f32 = 20.0;
-/// From this |x| on (9.125) the scalar tanh returns ±1.
-const TANH_CORE_LIMIT: f32 = 9.125;
+/// Upper end of the sigmoid core's range (2²⁰; above 20 it selects 1 as the scalar function
+/// does; the bound keeps the discarded exponent arithmetic in range).
+const SIGMOID_CORE_MAX: f32 = 1_048_576.0;
+/// Upper end of |x| in the tanh core's range (2²⁰; from 9.125 on it selects ±1).
+const TANH_CORE_LIMIT: f32 = 1_048_576.0;
 
 /// `out[i] = exact(src[i])` for every `i`, computed as `core(src[i])` in blocks where
 /// `in_range` holds for every element. `core` must equal `exact` bit for bit on its range.
@@ -83,9 +84,13 @@ pub(crate) fn map_blocks2(
     }
 }
 
-/// `out[i] = math::exp(src[i])`.
+crate::cpu::simd_fn! {
+    /// `out[i] = math::exp(src[i])`.
+    pub(crate) fn exp(src: &[f32], out: &mut [f32]) => exp_body
+}
+
 #[inline(always)]
-pub(crate) fn exp(src: &[f32], out: &mut [f32]) {
+fn exp_body(src: &[f32], out: &mut [f32]) {
     map_blocks(src, out, exp_in_range, exp_core, super::exp);
 }
 
@@ -95,9 +100,13 @@ pub(crate) fn exp_in_range(x: f32) -> bool {
     (EXP_CORE_MIN..=EXP_CORE_MAX).contains(&x)
 }
 
-/// `out[i] = math::sigmoid(src[i])`.
+crate::cpu::simd_fn! {
+    /// `out[i] = math::sigmoid(src[i])`.
+    pub(crate) fn sigmoid(src: &[f32], out: &mut [f32]) => sigmoid_body
+}
+
 #[inline(always)]
-pub(crate) fn sigmoid(src: &[f32], out: &mut [f32]) {
+fn sigmoid_body(src: &[f32], out: &mut [f32]) {
     map_blocks(src, out, sigmoid_in_range, sigmoid_core, super::sigmoid);
 }
 
@@ -107,34 +116,54 @@ fn sigmoid_in_range(x: f32) -> bool {
     (SIGMOID_CORE_MIN..=SIGMOID_CORE_MAX).contains(&x)
 }
 
-/// `out[i] = math::tanh(src[i])`.
+crate::cpu::simd_fn! {
+    /// `out[i] = math::tanh(src[i])`.
+    pub(crate) fn tanh(src: &[f32], out: &mut [f32]) => tanh_body
+}
+
 #[inline(always)]
-pub(crate) fn tanh(src: &[f32], out: &mut [f32]) {
+fn tanh_body(src: &[f32], out: &mut [f32]) {
     map_blocks(src, out, tanh_in_range, tanh_core, super::tanh);
 }
 
 /// Whether [`tanh_core`] gives `math::tanh(x)` (NaN: no).
 #[inline(always)]
 pub(crate) fn tanh_in_range(x: f32) -> bool {
-    x.abs() < TANH_CORE_LIMIT
+    x.abs() <= TANH_CORE_LIMIT
 }
 
-/// `out[i] = math::gelu_tanh(src[i])`.
+crate::cpu::simd_fn! {
+    /// `out[i] = math::gelu_tanh(src[i])`.
+    pub(crate) fn gelu_tanh(src: &[f32], out: &mut [f32]) => gelu_tanh_body
+}
+
 #[inline(always)]
-pub(crate) fn gelu_tanh(src: &[f32], out: &mut [f32]) {
+fn gelu_tanh_body(src: &[f32], out: &mut [f32]) {
     map_blocks(
         src,
         out,
-        |x| sigmoid_in_range(gelu_tanh_arg(x)),
-        |x| x * sigmoid_core(gelu_tanh_arg(x)),
+        gelu_tanh_in_range,
+        gelu_tanh_core,
         super::gelu_tanh,
     );
+}
+
+/// Whether [`gelu_tanh_core`] gives `math::gelu_tanh(x)` (NaN: no).
+#[inline(always)]
+fn gelu_tanh_in_range(x: f32) -> bool {
+    sigmoid_in_range(gelu_tanh_arg(x))
+}
+
+/// `math::gelu_tanh(x)` on [`gelu_tanh_in_range`], branch-free.
+#[inline(always)]
+fn gelu_tanh_core(x: f32) -> f32 {
+    x * sigmoid_core(gelu_tanh_arg(x))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::cpu::{SimdLevel, with_simd};
+    use crate::cpu::SimdLevel;
 
     /// Inputs that hit every block kind: the main ranges, tails, ±0, ±inf, NaN, subnormals,
     /// and pseudo-random bit patterns, in an order that mixes in-range and out-of-range blocks.
@@ -159,6 +188,10 @@ mod tests {
             f32::MIN,
             -87.0,
             88.0,
+            1_048_576.0,
+            -1_048_576.0,
+            1_048_577.0,
+            3.0e6,
             -80.0,
             20.0,
             9.125,
@@ -181,14 +214,14 @@ mod tests {
         v
     }
 
-    fn check(name: &str, lanes: fn(&[f32], &mut [f32]), scalar: fn(f32) -> f32) {
+    fn check(name: &str, lanes: fn(SimdLevel, &[f32], &mut [f32]), scalar: fn(f32) -> f32) {
         let x = inputs();
         for level in [SimdLevel::Scalar, SimdLevel::detect()] {
             // Every offset shifts the blocks against the special values.
             for offset in [0, 1, 37] {
                 let x = &x[offset..];
                 let mut out = vec![0.0f32; x.len()];
-                with_simd(level, || lanes(x, &mut out));
+                lanes(level, x, &mut out);
                 for (i, (&xi, &yi)) in x.iter().zip(&out).enumerate() {
                     assert_eq!(
                         yi.to_bits(),

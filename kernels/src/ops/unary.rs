@@ -148,16 +148,42 @@ pub fn gelu_tanh(cx: &Cpu, x: &Tensor) -> Result<Tensor> {
 
 /// Backward of [`gelu_tanh`] from its input: `dx = dy · gelu_tanh_grad(x)`.
 pub fn gelu_tanh_backward(cx: &Cpu, x: &Tensor, dy: &Tensor) -> Result<Tensor> {
-    map_same_shape_slices(cx, "gelu_tanh_backward", x, dy, |xs, gs, out| {
-        lanes::map_blocks2(
-            xs,
-            gs,
-            out,
-            |x| lanes::tanh_in_range(gelu_tanh_grad_arg(x)),
-            |x, g| g * gelu_tanh_grad_with(x, math::tanh_core),
-            |x, g| g * gelu_tanh_grad(x),
-        )
-    })
+    map_same_shape_slices(cx, "gelu_tanh_backward", x, dy, gelu_tanh_backward_slices)
+}
+
+crate::cpu::simd_fn! {
+    /// `out[i] = dy[i] · gelu_tanh_grad(x[i])`, vectorized (`math::lanes`).
+    fn gelu_tanh_backward_slices(xs: &[f32], gs: &[f32], out: &mut [f32]) => gelu_tanh_backward_body
+}
+
+#[inline(always)]
+fn gelu_tanh_backward_body(xs: &[f32], gs: &[f32], out: &mut [f32]) {
+    lanes::map_blocks2(
+        xs,
+        gs,
+        out,
+        gelu_tanh_grad_in_range,
+        gelu_tanh_backward_core,
+        gelu_tanh_backward_exact,
+    )
+}
+
+/// Whether the branch-free tanh core gives `math::tanh` at the argument of [`gelu_tanh_grad`].
+#[inline(always)]
+fn gelu_tanh_grad_in_range(x: f32) -> bool {
+    lanes::tanh_in_range(gelu_tanh_grad_arg(x))
+}
+
+/// `dy · gelu_tanh_grad(x)` on [`gelu_tanh_grad_in_range`], branch-free.
+#[inline(always)]
+fn gelu_tanh_backward_core(x: f32, g: f32) -> f32 {
+    g * gelu_tanh_grad_with(x, math::tanh_core)
+}
+
+/// `dy · gelu_tanh_grad(x)`.
+#[inline(always)]
+fn gelu_tanh_backward_exact(x: f32, g: f32) -> f32 {
+    g * gelu_tanh_grad(x)
 }
 
 /// Derivative of the erf-form GELU, `Φ(x) + x·φ(x)`, evaluated as
