@@ -23,12 +23,18 @@ fn input() -> Tensor {
     Tensor::new(&[64 * 14, 256], data).expect("shape matches the data length")
 }
 
+/// The op, under its name, and the scalar function it maps.
+type Case = (
+    &'static str,
+    fn(&Cpu, &Tensor) -> pinpoint_kernels::Result<Tensor>,
+    fn(f32) -> f32,
+);
+
 fn bench(c: &mut Criterion) {
     let cx = Cpu::single();
     let x = input();
     let dy = input();
-    type Lanes = fn(&Cpu, &Tensor) -> pinpoint_kernels::Result<Tensor>;
-    let unaries: [(&str, Lanes, fn(f32) -> f32); 4] = [
+    let unaries: [Case; 4] = [
         ("gelu_tanh", unary::gelu_tanh, math::gelu_tanh),
         ("sigmoid", unary::sigmoid, math::sigmoid),
         ("tanh", unary::tanh, math::tanh),

@@ -1,5 +1,5 @@
 //! Slice forms of the math functions that the compiler vectorizes, with the bits of the scalar
-//! functions (docs/numerics.md §4.8).
+//! functions (docs/numerics.md §4.10).
 //!
 //! The input is cut into blocks of [`BLOCK`] elements. A block whose elements all lie in the
 //! function's main range (finite, no special case, no rescaled subnormal result) is computed by
