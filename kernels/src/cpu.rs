@@ -184,6 +184,32 @@ pub(crate) fn with_simd<R>(simd: SimdLevel, f: impl FnOnce() -> R) -> R {
     f()
 }
 
+/// Defines `fn NAME(simd: SimdLevel, ARGS)` that runs `BODY(ARGS)` compiled with AVX2 and FMA
+/// when `simd` is [`SimdLevel::Avx2Fma`], else portable. `BODY` must be an `#[inline(always)]`
+/// function (and call only such functions in its hot loop): unlike a closure given to
+/// [`with_simd`], it is then certainly compiled inside the target-feature function, so
+/// `mul_add` is one `vfmadd` and its loops vectorize. Same operations, same bits.
+macro_rules! simd_fn {
+    ($(#[$m:meta])* $vis:vis fn $name:ident($($a:ident: $t:ty),* $(,)?) => $body:path) => {
+        $(#[$m])*
+        $vis fn $name(simd: $crate::cpu::SimdLevel, $($a: $t),*) {
+            #[cfg(target_arch = "x86_64")]
+            if simd == $crate::cpu::SimdLevel::Avx2Fma {
+                #[target_feature(enable = "avx2,fma")]
+                fn avx2_fma($($a: $t),*) {
+                    $body($($a),*)
+                }
+                // SAFETY: `SimdLevel::Avx2Fma` is only produced by `SimdLevel::detect`, after
+                // run-time detection of both AVX2 and FMA on this CPU.
+                return unsafe { avx2_fma($($a),*) };
+            }
+            let _ = simd;
+            $body($($a),*)
+        }
+    };
+}
+pub(crate) use simd_fn;
+
 #[cfg(test)]
 mod tests {
     use super::*;

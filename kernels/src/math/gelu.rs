@@ -36,10 +36,15 @@ pub(crate) fn gelu_tanh(x: f32) -> f32 {
     if x == f32::NEG_INFINITY {
         return -0.0;
     }
+    x * sigmoid(gelu_tanh_arg(x))
+}
+
+/// The sigmoid argument of [`gelu_tanh`]: `v = K2·fma(GELU_C, (x·x)·x, x)`.
+#[inline(always)]
+pub(crate) fn gelu_tanh_arg(x: f32) -> f32 {
     let x3 = (x * x) * x;
     let inner = GELU_C.mul_add(x3, x);
-    let v = K2 * inner;
-    x * sigmoid(v)
+    K2 * inner
 }
 
 /// GELU, exact form: `0.5·x·(1 + erf(x/√2))` (see the module docs for the order).

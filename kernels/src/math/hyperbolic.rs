@@ -43,33 +43,45 @@ pub(crate) fn tanh(x: f32) -> f32 {
     if x == 0.0 {
         return x;
     }
-    let a = x.abs();
-    if a < TANH_POLY_MAX {
-        let z = x * x;
-        let p = T5.mul_add(z, T4);
-        let p = p.mul_add(z, T3);
-        let p = p.mul_add(z, T2);
-        let p = p.mul_add(z, T1);
-        let p = p.mul_add(z, T0);
-        return (x * z).mul_add(p, x);
+    if x.abs() >= TANH_ONE_MIN {
+        return 1.0f32.copysign(x);
     }
+    tanh_core(x)
+}
+
+/// `tanh(x)` for `|x| ≤ 2²⁰` (zero included), without branches: both the polynomial
+/// and the exponential form are evaluated and one is selected, so the compiler can vectorize
+/// a loop of calls. Each form is the exact sequence of the module docs, so the result has the
+/// bits [`tanh`] returns.
+#[inline(always)]
+pub(crate) fn tanh_core(x: f32) -> f32 {
+    let a = x.abs();
+    let z = x * x;
+    let p = T5.mul_add(z, T4);
+    let p = p.mul_add(z, T3);
+    let p = p.mul_add(z, T2);
+    let p = p.mul_add(z, T1);
+    let p = p.mul_add(z, T0);
+    let small = (x * z).mul_add(p, x);
+    // e^{2a} = eh + el; d = eh + 1 + el = dh + dl (Fast2Sum, eh ≥ 1).
+    let (ph, pl, k) = exp_parts(a + a);
+    let s = pow2i(k);
+    let (eh, el) = (ph * s, pl * s);
+    let dh = eh + 1.0;
+    let dl = ((eh - dh) + 1.0) + el;
+    // q = 2/d: quotient, exact remainder, one correction.
+    let q = 2.0 / dh;
+    let rem = (-q).mul_add(dh, 2.0);
+    let rem = (-q).mul_add(dl, rem);
+    let q = rem.mul_add(0.5 * q, q);
+    let large = (1.0 - q).copysign(x);
+    let y = if a < TANH_POLY_MAX { small } else { large };
     let y = if a >= TANH_ONE_MIN {
-        1.0
+        1.0f32.copysign(x)
     } else {
-        // e^{2a} = eh + el; d = eh + 1 + el = dh + dl (Fast2Sum, eh ≥ 1).
-        let (ph, pl, k) = exp_parts(a + a);
-        let s = pow2i(k);
-        let (eh, el) = (ph * s, pl * s);
-        let dh = eh + 1.0;
-        let dl = ((eh - dh) + 1.0) + el;
-        // q = 2/d: quotient, exact remainder, one correction.
-        let q = 2.0 / dh;
-        let rem = (-q).mul_add(dh, 2.0);
-        let rem = (-q).mul_add(dl, rem);
-        let q = rem.mul_add(0.5 * q, q);
-        1.0 - q
+        y
     };
-    y.copysign(x)
+    if x == 0.0 { x } else { y }
 }
 
 /// Logistic sigmoid `1/(1 + e^−x)` (≤ 1 ulp, measured).
@@ -86,23 +98,30 @@ pub(crate) fn sigmoid(x: f32) -> f32 {
     if x < SIGMOID_EXP_MAX {
         return exp(x);
     }
+    sigmoid_core(x)
+}
+
+/// `sigmoid(x)` for `−80 ≤ x ≤ 2²⁰`, without branches: both sign cases are evaluated and one
+/// is selected, so the compiler can vectorize a loop of calls. Each case is the exact sequence
+/// of the module docs, so the result has the bits [`sigmoid`] returns.
+#[inline(always)]
+pub(crate) fn sigmoid_core(x: f32) -> f32 {
     let (ph, pl, k) = exp_parts(-x.abs());
     let s = pow2i(k);
     let (eh, el) = (ph * s, pl * s);
     // d = 1 + eh + el = dh + dl (Fast2Sum, eh ≤ 1).
     let dh = 1.0 + eh;
     let dl = ((1.0 - dh) + eh) + el;
-    if x >= 0.0 {
-        // 1/d with one correction from the exact remainder.
-        let q = 1.0 / dh;
-        let rem = (-q).mul_add(dh, 1.0);
-        let rem = (-q).mul_add(dl, rem);
-        rem.mul_add(q, q)
-    } else {
-        // (eh + el)/d likewise.
-        let q = eh / dh;
-        let rem = (-q).mul_add(dh, eh);
-        let rem = (-q).mul_add(dl, rem + el);
-        q + rem / dh
-    }
+    // x ≥ 0: 1/d with one correction from the exact remainder.
+    let q = 1.0 / dh;
+    let rem = (-q).mul_add(dh, 1.0);
+    let rem = (-q).mul_add(dl, rem);
+    let pos = rem.mul_add(q, q);
+    // x < 0: (eh + el)/d likewise.
+    let q = eh / dh;
+    let rem = (-q).mul_add(dh, eh);
+    let rem = (-q).mul_add(dl, rem + el);
+    let neg = q + rem / dh;
+    let y = if x >= 0.0 { pos } else { neg };
+    if x > SIGMOID_ONE_MIN { 1.0 } else { y }
 }

@@ -21,10 +21,13 @@ mod erf;
 mod exp;
 mod gelu;
 mod hyperbolic;
+pub(crate) mod lanes;
 mod log;
 mod root;
 mod trig;
 mod trig_reduce;
+
+pub(crate) use hyperbolic::tanh_core;
 
 #[cfg(test)]
 mod accuracy_tests;
@@ -130,7 +133,7 @@ fn canon(r: f32) -> f32 {
 }
 
 /// `2^k` for −126 ≤ k ≤ 127, built from its bits.
-#[inline]
+#[inline(always)]
 pub(crate) const fn pow2i(k: i32) -> f32 {
     f32::from_bits(((k + 127) as u32) << 23)
 }

@@ -7,7 +7,7 @@
 //! `cpu::with_simd`, so `mul_add` in the closures compiles to the FMA instruction where the
 //! CPU has one (the same correctly rounded result as the library call it replaces).
 
-use crate::cpu::{Cpu, with_simd};
+use crate::cpu::{Cpu, SimdLevel, with_simd};
 use crate::error::{KernelError, Result};
 use crate::ops::broadcast::{ELEMENTWISE_CHUNK, Walker, broadcast_shapes, broadcast_strides};
 use crate::tensor::Tensor;
@@ -19,17 +19,32 @@ pub fn map_unary(
     x: &Tensor,
     f: impl Fn(f32) -> f32 + Sync + Send,
 ) -> Result<Tensor> {
+    map_unary_slices(cx, op, x, |simd, s, o| {
+        with_simd(simd, || {
+            for (o, &v) in o.iter_mut().zip(s) {
+                *o = f(v);
+            }
+        })
+    })
+}
+
+/// `f(simd level, x chunk, y chunk)` over chunks of [`ELEMENTWISE_CHUNK`] elements of `x` and of a new
+/// output of the same shape, in parallel; `f` must fill its output chunk elementwise (each
+/// `y[i]` from `x[i]` alone), so the result does not depend on the chunking. This is
+/// [`map_unary`] for functions with a vectorized slice form (`math::lanes`). Refuses empty `x`.
+pub fn map_unary_slices(
+    cx: &Cpu,
+    op: &'static str,
+    x: &Tensor,
+    f: impl Fn(SimdLevel, &[f32], &mut [f32]) + Sync + Send,
+) -> Result<Tensor> {
     x.require_nonempty(op)?;
     let src = x.data();
     let mut out = vec![0.0f32; src.len()];
     let simd = cx.simd();
     cx.for_each_chunk_mut(&mut out, ELEMENTWISE_CHUNK, |ci, chunk| {
         let s = &src[ci * ELEMENTWISE_CHUNK..ci * ELEMENTWISE_CHUNK + chunk.len()];
-        with_simd(simd, || {
-            for (o, &v) in chunk.iter_mut().zip(s) {
-                *o = f(v);
-            }
-        })
+        f(simd, s, chunk)
     });
     Tensor::new(x.shape(), out)
 }
@@ -44,6 +59,27 @@ pub fn map_same_shape(
     x: &Tensor,
     y: &Tensor,
     f: impl Fn(f32, f32) -> f32 + Sync + Send,
+) -> Result<Tensor> {
+    map_same_shape_slices(cx, op, x, y, |simd, xs, ys, o| {
+        with_simd(simd, || {
+            for ((o, &a), &b) in o.iter_mut().zip(xs).zip(ys) {
+                *o = f(a, b);
+            }
+        })
+    })
+}
+
+/// [`map_same_shape`] for functions with a vectorized slice form: `f(simd level, x chunk,
+/// y chunk, z chunk)` over chunks of [`ELEMENTWISE_CHUNK`] elements, in parallel; `f` must fill its
+/// output chunk elementwise (each `z[i]` from `x[i]` and `y[i]` alone).
+///
+/// Errors: [`KernelError::ShapeMismatch`] if the shapes differ, [`KernelError::Empty`].
+pub fn map_same_shape_slices(
+    cx: &Cpu,
+    op: &'static str,
+    x: &Tensor,
+    y: &Tensor,
+    f: impl Fn(SimdLevel, &[f32], &[f32], &mut [f32]) + Sync + Send,
 ) -> Result<Tensor> {
     x.require_nonempty(op)?;
     if x.shape() != y.shape() {
@@ -62,11 +98,7 @@ pub fn map_same_shape(
     cx.for_each_chunk_mut(&mut out, ELEMENTWISE_CHUNK, |ci, chunk| {
         let lo = ci * ELEMENTWISE_CHUNK;
         let (xs, ys) = (&xs[lo..lo + chunk.len()], &ys[lo..lo + chunk.len()]);
-        with_simd(simd, || {
-            for ((o, &a), &b) in chunk.iter_mut().zip(xs).zip(ys) {
-                *o = f(a, b);
-            }
-        })
+        f(simd, xs, ys, chunk)
     });
     Tensor::new(x.shape(), out)
 }

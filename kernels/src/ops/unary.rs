@@ -11,7 +11,8 @@
 use crate::cpu::Cpu;
 use crate::error::Result;
 use crate::math;
-use crate::ops::elementwise::{map_same_shape, map_unary};
+use crate::math::lanes;
+use crate::ops::elementwise::{map_same_shape, map_same_shape_slices, map_unary, map_unary_slices};
 use crate::tensor::Tensor;
 
 /// √(2/π) rounded to f32 (0x3F4C422A ≈ 0.79788458), used by the tanh-form GELU derivative.
@@ -37,7 +38,7 @@ pub fn neg_backward(cx: &Cpu, dy: &Tensor) -> Result<Tensor> {
 
 /// `y = math::exp(x)`.
 pub fn exp(cx: &Cpu, x: &Tensor) -> Result<Tensor> {
-    map_unary(cx, "exp", x, math::exp)
+    map_unary_slices(cx, "exp", x, lanes::exp)
 }
 
 /// Backward of [`exp`] from its output `y`: `dx = dy · y`.
@@ -57,7 +58,7 @@ pub fn ln_backward(cx: &Cpu, x: &Tensor, dy: &Tensor) -> Result<Tensor> {
 
 /// `y = math::tanh(x)`.
 pub fn tanh(cx: &Cpu, x: &Tensor) -> Result<Tensor> {
-    map_unary(cx, "tanh", x, math::tanh)
+    map_unary_slices(cx, "tanh", x, lanes::tanh)
 }
 
 /// Backward of [`tanh`] from its output `y`: `d = fma(−y, y, 1)`, `dx = dy · d`.
@@ -67,7 +68,7 @@ pub fn tanh_backward(cx: &Cpu, y: &Tensor, dy: &Tensor) -> Result<Tensor> {
 
 /// `y = math::sigmoid(x)`.
 pub fn sigmoid(cx: &Cpu, x: &Tensor) -> Result<Tensor> {
-    map_unary(cx, "sigmoid", x, math::sigmoid)
+    map_unary_slices(cx, "sigmoid", x, lanes::sigmoid)
 }
 
 /// Backward of [`sigmoid`] from its output `y`: `d = y · (1 − y)` (two roundings),
@@ -115,9 +116,21 @@ pub fn relu_backward(cx: &Cpu, x: &Tensor, dy: &Tensor) -> Result<Tensor> {
 /// The `s == 0` branch (|t| = 1) keeps `d` finite when `x2` overflows.
 #[inline]
 pub fn gelu_tanh_grad(x: f32) -> f32 {
+    gelu_tanh_grad_with(x, math::tanh)
+}
+
+/// The tanh argument of [`gelu_tanh_grad`]: `c · fma(a, (x·x)·x, x)`.
+#[inline(always)]
+fn gelu_tanh_grad_arg(x: f32) -> f32 {
+    GELU_TANH_C * GELU_TANH_A.mul_add((x * x) * x, x)
+}
+
+/// [`gelu_tanh_grad`] with the tanh given: `math::tanh`, or its branch-free core where that
+/// has the same bits (the vectorized backward).
+#[inline(always)]
+fn gelu_tanh_grad_with(x: f32, tanh: impl Fn(f32) -> f32) -> f32 {
     let x2 = x * x;
-    let x3 = x2 * x;
-    let t = math::tanh(GELU_TANH_C * GELU_TANH_A.mul_add(x3, x));
+    let t = tanh(gelu_tanh_grad_arg(x));
     let s = (-t).mul_add(t, 1.0);
     let l = 0.5 * (1.0 + t);
     if s == 0.0 {
@@ -130,14 +143,47 @@ pub fn gelu_tanh_grad(x: f32) -> f32 {
 
 /// `y = math::gelu_tanh(x)`.
 pub fn gelu_tanh(cx: &Cpu, x: &Tensor) -> Result<Tensor> {
-    map_unary(cx, "gelu_tanh", x, math::gelu_tanh)
+    map_unary_slices(cx, "gelu_tanh", x, lanes::gelu_tanh)
 }
 
 /// Backward of [`gelu_tanh`] from its input: `dx = dy · gelu_tanh_grad(x)`.
 pub fn gelu_tanh_backward(cx: &Cpu, x: &Tensor, dy: &Tensor) -> Result<Tensor> {
-    map_same_shape(cx, "gelu_tanh_backward", x, dy, |x, g| {
-        g * gelu_tanh_grad(x)
-    })
+    map_same_shape_slices(cx, "gelu_tanh_backward", x, dy, gelu_tanh_backward_slices)
+}
+
+crate::cpu::simd_fn! {
+    /// `out[i] = dy[i] · gelu_tanh_grad(x[i])`, vectorized (`math::lanes`).
+    fn gelu_tanh_backward_slices(xs: &[f32], gs: &[f32], out: &mut [f32]) => gelu_tanh_backward_body
+}
+
+#[inline(always)]
+fn gelu_tanh_backward_body(xs: &[f32], gs: &[f32], out: &mut [f32]) {
+    lanes::map_blocks2(
+        xs,
+        gs,
+        out,
+        gelu_tanh_grad_in_range,
+        gelu_tanh_backward_core,
+        gelu_tanh_backward_exact,
+    )
+}
+
+/// Whether the branch-free tanh core gives `math::tanh` at the argument of [`gelu_tanh_grad`].
+#[inline(always)]
+fn gelu_tanh_grad_in_range(x: f32) -> bool {
+    lanes::tanh_in_range(gelu_tanh_grad_arg(x))
+}
+
+/// `dy · gelu_tanh_grad(x)` on [`gelu_tanh_grad_in_range`], branch-free.
+#[inline(always)]
+fn gelu_tanh_backward_core(x: f32, g: f32) -> f32 {
+    g * gelu_tanh_grad_with(x, math::tanh_core)
+}
+
+/// `dy · gelu_tanh_grad(x)`.
+#[inline(always)]
+fn gelu_tanh_backward_exact(x: f32, g: f32) -> f32 {
+    g * gelu_tanh_grad(x)
 }
 
 /// Derivative of the erf-form GELU, `Φ(x) + x·φ(x)`, evaluated as
