@@ -8,27 +8,10 @@
 use std::collections::VecDeque;
 
 use pinpoint_protocol::dispute::Action;
-use pinpoint_protocol::dispute::strategy::{Corruption, Deviation, Strategy};
+use pinpoint_protocol::dispute::strategy::Strategy;
 use pinpoint_protocol::wire::{Outcome, SignedMessage, Verdict};
 
 use super::fixtures::*;
-
-/// A small deterministic generator (PCG-style LCG, high bits).
-struct Gen(u64);
-
-impl Gen {
-    fn below(&mut self, m: u64) -> u64 {
-        self.0 = self
-            .0
-            .wrapping_mul(6_364_136_223_846_793_005)
-            .wrapping_add(1_442_695_040_888_963_407);
-        (self.0 >> 33) % m
-    }
-
-    fn percent(&mut self, p: u64) -> bool {
-        self.below(100) < p
-    }
-}
 
 /// How the chaotic network treats messages.
 #[derive(Debug, Clone, Copy)]
@@ -117,46 +100,14 @@ fn chaotic_dispute(j: usize, a: Player, b: Player, chaos: Chaos, g: &mut Gen) ->
     panic!("no verdict after 100000 deliveries");
 }
 
-fn deviation(g: &mut Gen) -> Deviation {
-    match g.below(7) {
-        0 => Deviation::None,
-        1 => Deviation::LieInStepBisection {
-            answer: g.below(5) as u32,
-        },
-        2 => Deviation::LieInNodeBisection {
-            answer: g.below(5) as u32,
-        },
-        3 => Deviation::BadProof,
-        4 => Deviation::WrongInput,
-        5 => Deviation::Silent {
-            from_round: g.below(10) as u32,
-        },
-        _ => Deviation::Equivocate,
-    }
-}
-
-fn corruption(g: &mut Gen, t_max: u64, n: u64) -> Corruption {
-    let t = 1 + g.below(t_max);
-    match g.below(3) {
-        0 => Corruption::WrongStateFrom { step: t },
-        1 => Corruption::WrongNode {
-            step: t,
-            node: 1 + g.below(n),
-        },
-        _ => Corruption::WrongIntermediate {
-            step: 1 + g.below(t_max - 1),
-        },
-    }
-}
-
 fn sweep(signed: bool, cases: u64, seed: u64) {
     let mut g = Gen(seed);
     let mut stale = 0;
     for case in 0..cases {
         let j = g.below(JOBS as u64) as usize;
         let strategy = Strategy {
-            corruption: corruption(&mut g, steps(j), nodes(j)),
-            deviation: deviation(&mut g),
+            corruption: g.corruption(steps(j), nodes(j)),
+            deviation: g.deviation(),
             salt: g.below(100) as u8,
         };
         // Up to 50% duplication, and stale copies at every step of the run.

@@ -3,7 +3,7 @@
 use std::sync::{Arc, OnceLock};
 
 use pinpoint_protocol::dispute::driver::{DisputeReport, Respond, run};
-use pinpoint_protocol::dispute::strategy::{Cheater, Strategy};
+use pinpoint_protocol::dispute::strategy::{Cheater, Corruption, Deviation, Strategy};
 use pinpoint_protocol::dispute::{
     Answerer, Deadlines, JobReexec, Party, Referee, RunRecord, Tamper,
 };
@@ -185,5 +185,56 @@ pub fn winner(r: &DisputeReport) -> Option<NodeId> {
     match r.verdict.outcome {
         Outcome::Winner { winner, .. } => Some(winner),
         Outcome::BothLose { .. } => None,
+    }
+}
+
+/// A small deterministic generator (PCG-style LCG, high bits).
+pub struct Gen(pub u64);
+
+impl Gen {
+    pub fn below(&mut self, m: u64) -> u64 {
+        self.0 = self
+            .0
+            .wrapping_mul(6_364_136_223_846_793_005)
+            .wrapping_add(1_442_695_040_888_963_407);
+        (self.0 >> 33) % m
+    }
+
+    /// `true` with probability `p` percent.
+    pub fn percent(&mut self, p: u64) -> bool {
+        self.below(100) < p
+    }
+
+    pub fn corruption(&mut self, t_max: u64, n: u64) -> Corruption {
+        let t = 1 + self.below(t_max);
+        match self.below(3) {
+            0 => Corruption::WrongStateFrom { step: t },
+            1 => Corruption::WrongNode {
+                step: t,
+                node: 1 + self.below(n),
+            },
+            _ if t_max >= 2 => Corruption::WrongIntermediate {
+                step: 1 + self.below(t_max - 1),
+            },
+            _ => Corruption::WrongStateFrom { step: t },
+        }
+    }
+
+    pub fn deviation(&mut self) -> Deviation {
+        match self.below(7) {
+            0 => Deviation::None,
+            1 => Deviation::LieInStepBisection {
+                answer: self.below(5) as u32,
+            },
+            2 => Deviation::LieInNodeBisection {
+                answer: self.below(5) as u32,
+            },
+            3 => Deviation::BadProof,
+            4 => Deviation::WrongInput,
+            5 => Deviation::Silent {
+                from_round: self.below(10) as u32,
+            },
+            _ => Deviation::Equivocate,
+        }
     }
 }

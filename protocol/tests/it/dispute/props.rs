@@ -11,52 +11,6 @@ use pinpoint_protocol::dispute::{ROUND_BOUND_C, ceil_log2, round_bound, round_bo
 
 use super::fixtures::*;
 
-/// A small deterministic generator (PCG-style LCG, high bits).
-struct Gen(u64);
-
-impl Gen {
-    fn below(&mut self, m: u64) -> u64 {
-        self.0 = self
-            .0
-            .wrapping_mul(6_364_136_223_846_793_005)
-            .wrapping_add(1_442_695_040_888_963_407);
-        (self.0 >> 33) % m
-    }
-
-    fn corruption(&mut self, t_max: u64, n: u64) -> Corruption {
-        let t = 1 + self.below(t_max);
-        match self.below(3) {
-            0 => Corruption::WrongStateFrom { step: t },
-            1 => Corruption::WrongNode {
-                step: t,
-                node: 1 + self.below(n),
-            },
-            _ if t_max >= 2 => Corruption::WrongIntermediate {
-                step: 1 + self.below(t_max - 1),
-            },
-            _ => Corruption::WrongStateFrom { step: t },
-        }
-    }
-
-    fn deviation(&mut self) -> Deviation {
-        match self.below(7) {
-            0 => Deviation::None,
-            1 => Deviation::LieInStepBisection {
-                answer: self.below(5) as u32,
-            },
-            2 => Deviation::LieInNodeBisection {
-                answer: self.below(5) as u32,
-            },
-            3 => Deviation::BadProof,
-            4 => Deviation::WrongInput,
-            5 => Deviation::Silent {
-                from_round: self.below(10) as u32,
-            },
-            _ => Deviation::Equivocate,
-        }
-    }
-}
-
 fn name(d: &Deviation) -> &'static str {
     match d {
         Deviation::None => "none",
