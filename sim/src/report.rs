@@ -72,6 +72,11 @@ impl RunResult {
     }
 }
 
+/// The mean corrupted fraction from its exact sum in units of 10⁻¹² over `total` samples.
+fn mean_f(sum_pico: u128, total: u64) -> f64 {
+    sum_pico as f64 / 1e12 / total.max(1) as f64
+}
+
 /// Aggregates over runs. Summaries of consecutive seed ranges [`Summary::merge`] into exactly
 /// the summary of the whole range (what `pinpoint sim merge` does with shard reports).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -149,7 +154,7 @@ impl Summary {
             e.1 += 1;
             let sum = self.detection_f_pico.entry(s.m).or_default();
             *sum += (s.f.clamp(0.0, 1.0) * 1e12).round() as u128;
-            e.2 = *sum as f64 / 1e12 / e.1 as f64;
+            e.2 = mean_f(*sum, e.1);
         }
         self.slashed_nodes += r.slashed_nodes;
         self.slashed_burned += r.slashed_burned;
@@ -194,7 +199,7 @@ impl Summary {
             e.1 += t;
             let sum = self.detection_f_pico.entry(*m).or_default();
             *sum += next.detection_f_pico.get(m).copied().unwrap_or(0);
-            e.2 = *sum as f64 / 1e12 / e.1.max(1) as f64;
+            e.2 = mean_f(*sum, e.1);
         }
         self.slashed_nodes += next.slashed_nodes;
         self.slashed_burned += next.slashed_burned;

@@ -37,15 +37,13 @@ pub fn run_range(
     scenario: &Scenario,
     seeds: Range<u64>,
     cache: &RecordCache,
-    mut each: impl FnMut(&RunResult),
+    each: impl FnMut(&RunResult),
 ) -> Result<Summary> {
-    let mut summary = Summary::new(&scenario.name);
-    for seed in seeds {
-        let r = run_seed(scenario, seed, cache)?;
-        summary.add(&r);
-        each(&r);
-    }
-    Ok(summary)
+    let one = crate::parallel::RunOptions {
+        jobs: 1,
+        fail_fast: false,
+    };
+    crate::parallel::run_parallel(scenario, seeds, cache, one, each)
 }
 
 /// Parses `A..B` (`A < B`) or a single seed `A` (meaning `A..A+1`).

@@ -201,7 +201,6 @@ impl Job {
                 if !matches!(self.trainers.get(&trainer), Some(Standing::Committed(_))) {
                     return Err(self.reject("challenged node holds no live commitment"));
                 }
-                slash_split(stake, true)?;
                 let total = self
                     .challengers
                     .get(&challenger)
@@ -209,6 +208,7 @@ impl Job {
                     .unwrap_or(0)
                     .checked_add(stake)
                     .ok_or_else(|| self.reject("challenger's total stake overflows"))?;
+                // Checking the total covers this stake too (it is at most the total).
                 slash_split(total, true)?;
                 self.challengers.insert(challenger, total);
                 self.challenged.insert((challenger, trainer));

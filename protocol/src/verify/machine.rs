@@ -230,8 +230,8 @@ where
     pub fn handle(&mut self, now_ms: u64, input: Input) -> Result<()> {
         match input {
             Input::Tick => {
+                // `finish` empties `pending`, so this fires at most once.
                 if let Some(&step) = self.pending.first()
-                    && self.outcome.is_none()
                     && now_ms > self.deadline_ms
                 {
                     self.finish(Outcome::Silent { step });
