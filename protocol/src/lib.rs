@@ -25,6 +25,9 @@
 //!   one-operator re-execution on inputs proven against agreed commitments, signature, replay
 //!   and equivocation checks, deadlines and forfeits), the answering party, cheating
 //!   strategies and a signed in-memory driver that counts rounds and bytes.
+//! - [`role`]: one machine per node role (arbiter, verifier, trainer) in the one
+//!   [`role::Machine`] shape, driven by the simulator and by a node's actors alike; compute
+//!   leaves the machines as actions.
 //!
 //! Still to come (issue "protocol"): nothing in this crate; the actors that carry these
 //! messages over the network live in other crates.
@@ -37,6 +40,7 @@ pub mod id;
 pub mod job;
 pub mod limits;
 pub mod merkle;
+pub mod role;
 pub mod verify;
 pub mod wire;
 

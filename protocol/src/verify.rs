@@ -3,9 +3,11 @@
 //!
 //! - [`choose_steps`]: the sampled steps, a pure function of `(seed, root, T, m)`.
 //! - [`Verifier`]: the sans-IO state machine. It asks the trainer for an opening of each sampled
-//!   step (`h(S_{t−1})`, `h(S_t)` with Merkle proofs), gets `S_{t−1}` through the caller's
-//!   [`StateSource`], recomputes `S_t` through the caller's [`Recompute`] and, on a mismatch,
-//!   emits a wire [`crate::wire::SampleChallenge`].
+//!   step (`h(S_{t−1})`, `h(S_t)` with Merkle proofs), checks the proofs, and hands each proven
+//!   step out as compute ([`Action::Recompute`]); on a recomputed hash that differs it emits a
+//!   wire [`crate::wire::SampleChallenge`].
+//! - [`recompute_step`]: the compute side, for whoever answers [`Action::Recompute`]: gets
+//!   `S_{t−1}` through a [`StateSource`] and re-runs it through a [`Recompute`].
 //!
 //! Exact sampling procedure and outcomes: `docs/protocol.md`, "Sampling verifier".
 
@@ -17,7 +19,8 @@ mod sample;
 mod tests;
 
 pub use machine::{
-    Action, DEFAULT_OPENING_TIMEOUT_MS, Input, Outcome, Recompute, StateSource, StepOpening,
-    VerificationBudget, Verifier, VerifierConfig, verification_bound_ms,
+    Action, DEFAULT_OPENING_TIMEOUT_MS, Input, Outcome, Recompute, Recomputed, StateSource,
+    StepOpening, VerificationBudget, Verifier, VerifierConfig, recompute_step,
+    verification_bound_ms,
 };
 pub use sample::{SAMPLE_CONTEXT, choose_steps};

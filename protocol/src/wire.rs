@@ -6,7 +6,8 @@
 //!   disputed node's inputs ([`InputQuery`], [`InputTransfer`] of [`ValueBlob`]s with an
 //!   [`AgreedProof`]: the [`StateManifest`] of `S_lo` and a [`ChainSegment`]) and the
 //!   [`Verdict`].
-//! - Sampling verifier: [`SampleChallenge`]. Swarm: [`SwarmRollout`].
+//! - Sampling verifier: [`SampleChallenge`], and the opening of a sampled step
+//!   ([`OpeningRequest`], [`WireOpening`]). Swarm: [`SwarmRollout`].
 //!
 //! Messages are signed as a whole: a [`SignedMessage`] is a [`Signed<Message>`], so the borsh
 //! variant tag (see [`kind`]) is part of the signed bytes and a signature over one message type
@@ -26,6 +27,7 @@ mod agreed;
 mod blob;
 mod dispute;
 mod job;
+mod opening;
 mod other;
 mod proof;
 #[cfg(test)]
@@ -41,6 +43,7 @@ pub use dispute::{
     NodeQuery, Outcome, Resolution, StepAnswer, StepQuery, Verdict,
 };
 pub use job::{JobAnnounce, JobAssign, JobCommit, MAX_TRAINERS};
+pub use opening::{OpeningRequest, WireOpening};
 pub use other::{MAX_ROLLOUT_BYTES, SWARM_ROLLOUT_CONTEXT, SampleChallenge, SwarmRollout};
 pub use proof::{MAX_PROOF_SIBLINGS, WireProof};
 
@@ -74,6 +77,10 @@ pub mod kind {
     pub const SAMPLE_CHALLENGE: u8 = 12;
     /// [`super::Message::SwarmRollout`].
     pub const SWARM_ROLLOUT: u8 = 13;
+    /// [`super::Message::OpeningRequest`].
+    pub const OPENING_REQUEST: u8 = 14;
+    /// [`super::Message::StepOpening`].
+    pub const STEP_OPENING: u8 = 15;
 }
 
 /// Frame kind ([`WireMessage::KIND`]) of a bare [`Message`].
@@ -114,6 +121,10 @@ pub enum Message {
     SampleChallenge(SampleChallenge),
     /// Swarm peer → peers: a round's rollouts.
     SwarmRollout(SwarmRollout),
+    /// Verifier → trainer: open a sampled step, please.
+    OpeningRequest(OpeningRequest),
+    /// Trainer → verifier: the opening of a sampled step.
+    StepOpening(WireOpening),
 }
 
 /// The transport form of every message: signed, with job, round and sequence number.
@@ -145,6 +156,8 @@ impl Message {
             Message::Verdict(_) => kind::VERDICT,
             Message::SampleChallenge(_) => kind::SAMPLE_CHALLENGE,
             Message::SwarmRollout(_) => kind::SWARM_ROLLOUT,
+            Message::OpeningRequest(_) => kind::OPENING_REQUEST,
+            Message::StepOpening(_) => kind::STEP_OPENING,
         }
     }
 

@@ -406,6 +406,14 @@ impl Scenario {
         )
     }
 
+    /// The referee's answer deadlines: `answer_ms` per query, `max_retries` re-asks.
+    pub fn answer_deadlines(&self) -> pinpoint_protocol::dispute::Deadlines {
+        pinpoint_protocol::dispute::Deadlines {
+            answer_ms: self.timing.answer_ms,
+            max_retries: self.timing.max_retries,
+        }
+    }
+
     /// The worst one-way delivery time of a message over an up link, `Δ`:
     /// `latency_max + reorder_ms + transport_retries · rto_ms`.
     pub fn delta_ms(&self) -> u64 {

@@ -4,7 +4,9 @@
 //! - `events`: the event types and the queue (virtual time, deterministic tie-break).
 //! - `net`: transmissions over links with latency, drop, duplicate, reorder and partitions.
 //! - `chain`: the chain side: job state machines, the ledger, verdict votes, checkers.
-//! - `trainer`, `verifier`, `referee`: each role's reaction to messages and timers.
+//! - `trainer`, `verifier`, `referee`: the protocol's role machines ([`pinpoint_protocol::role`])
+//!   of each node, driven here: inputs delivered, actions carried out over the simulated
+//!   network and chain, compute requests answered from the run records.
 //! - `faults`: the seeded fault schedule, crashes, restarts, pauses, the liveness heal.
 //! - `onchain`: the embedded settlement back end's hooks and checkers ([`crate::onchain`]).
 
@@ -21,19 +23,23 @@ mod verifier;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
+use pinpoint_protocol::dispute::Deadlines;
 use pinpoint_protocol::id::{JobId, NodeId};
 use pinpoint_protocol::job::Job;
-use pinpoint_protocol::verify::{Outcome as VerifyOutcome, Verifier};
-use pinpoint_protocol::wire::Message;
+use pinpoint_protocol::role::arbiter::ArbiterRole;
+use pinpoint_protocol::role::party::PartyRole;
+use pinpoint_protocol::role::trainer::TrainerRole;
+use pinpoint_protocol::role::verifier::VerifierRole;
+use pinpoint_protocol::verify::Outcome as VerifyOutcome;
+use pinpoint_protocol::wire::NodePhaseStart;
 
-use crate::glue::dispute::{Deviation, DisputeParty, Session};
+use crate::glue::dispute::{Deviation, DisputeParty, SpecReexec};
 use crate::ledger::MemLedger;
 use crate::records::{Committed, SpecRecords};
 use crate::report::RunResult;
 use crate::scenario::{Kind, Role, Scenario};
 
 pub(crate) use events::{Ev, Msg};
-use verifier::{ServedStates, TransitionModel};
 
 /// Index of a node in [`World::nodes`].
 pub(crate) type Ix = usize;
@@ -54,6 +60,32 @@ pub(crate) struct Node {
     pub epoch: u32,
     pub paused_until: Option<u64>,
     pub deferred: Vec<Ev>,
+    /// The node's role machines (volatile: a crash replaces them with fresh ones).
+    pub roles: Roles,
+    /// When the node's arbiter machine is next polled (a scheduled `RefereePoll`).
+    pub arbiter_poll: Option<u64>,
+    /// The last sequence number of the node's signed dispute answers (volatile).
+    pub last_seq: u64,
+}
+
+/// One node's role machines, as a node runs them.
+#[derive(Debug)]
+pub(crate) struct Roles {
+    pub trainer: TrainerRole,
+    pub verifier: VerifierRole,
+    pub arbiter: ArbiterRole<SpecReexec>,
+    pub party: PartyRole<DisputeParty>,
+}
+
+impl Roles {
+    pub fn new(id: NodeId, opening_ms: u64, deadlines: Deadlines) -> Self {
+        Self {
+            trainer: TrainerRole::new(),
+            verifier: VerifierRole::new(id, opening_ms),
+            arbiter: ArbiterRole::new(deadlines),
+            party: PartyRole::new(),
+        }
+    }
 }
 
 impl Node {
@@ -99,44 +131,30 @@ pub(crate) struct DisputeRun {
     pub sides: [Side; 2],
     pub referee: Ix,
     pub committee: Vec<Ix>,
-    pub session: Option<Session>,
     pub started_at: u64,
     pub done: bool,
-    pub next_poll: Option<u64>,
     /// How the referee settled it (for the embedded chain's finding).
     pub resolution: Option<pinpoint_protocol::wire::Resolution>,
 }
 
-/// One party of a dispute: its record, its (volatile) answering state and its stored
-/// node-phase start.
+/// One party of a dispute: its record, how it answers, and its stored node-phase start.
 #[derive(Debug)]
 pub(crate) struct Side {
     pub node: Ix,
     pub rec: Arc<Committed>,
     pub deviation: Deviation,
-    pub party: Option<DisputeParty>,
-    pub stored_start: Option<Message>,
+    pub stored_start: Option<NodePhaseStart>,
 }
 
-/// One verifier checking one trainer's root.
+/// One verifier checking one trainer's root (the verifier role's machine does the checking;
+/// this is the world's record of it, for restarts, reports and checkers).
+#[derive(Debug)]
 pub(crate) struct VerifRun {
     pub job: usize,
     pub verifier: Ix,
     pub slot: usize,
-    pub machine: Option<Verifier<ServedStates, TransitionModel>>,
     pub outcome: Option<VerifyOutcome>,
     pub sampled_corrupt: bool,
-}
-
-impl std::fmt::Debug for VerifRun {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("VerifRun")
-            .field("job", &self.job)
-            .field("verifier", &self.verifier)
-            .field("slot", &self.slot)
-            .field("outcome", &self.outcome)
-            .finish_non_exhaustive()
-    }
 }
 
 /// A network partition: `side` is cut off from the rest (only outgoing when one-way).
@@ -327,9 +345,9 @@ impl World {
                 }
             }
             Ev::Deliver { from, to, msg } => self.deliver(from, to, msg),
-            Ev::VerifierTick { node: _, v, epoch } => self.verifier_tick(v, epoch),
+            Ev::VerifierTick { node, v: _, epoch } => self.verifier_tick(node, epoch),
             Ev::RefereeStart { d, .. } => self.referee_start(d),
-            Ev::RefereePoll { d, .. } => self.referee_poll(d),
+            Ev::RefereePoll { referee } => self.referee_poll(referee),
             Ev::Crash { node, down_ms } => self.crash(node, down_ms),
             Ev::Restart { node } => self.restart(node),
             Ev::Pause { node, until } => self.pause(node, until),
@@ -342,8 +360,8 @@ impl World {
 
     fn deliver(&mut self, from: Ix, to: Ix, msg: Msg) {
         match msg {
-            Msg::ToParty { d, msg } => self.party_receive(d, to, msg),
-            Msg::ToReferee { d, msg } => self.referee_receive(d, from, msg),
+            Msg::ToParty { d, round, msg } => self.party_receive(d, to, round, msg),
+            Msg::ToReferee { d, signed } => self.referee_receive(d, from, signed),
             Msg::OpeningRequest { v, step } => self.opening_request(v, to, step),
             Msg::Opening { v, opening } => self.opening(v, opening),
         }

@@ -52,6 +52,27 @@ impl Party {
         })
     }
 
+    /// A party that knows only its committed state hashes `h(S_0) … h(S_T)`: the record of
+    /// the disputed step comes from its executor, through [`Party::start_node_phase`] (a
+    /// [`Message::NodePhaseStart`] given to [`Party::handle`] is then an error). This is how a
+    /// role machine holds a party without running the model inside `handle`.
+    ///
+    /// Errors: an empty or oversized hash list.
+    pub fn from_hashes(state_hashes: Vec<[u8; 32]>, tamper: Tamper) -> Result<Self> {
+        Self::from_source(Box::new(HashesOnly(state_hashes)), tamper)
+    }
+
+    /// Starts the node phase at step `lo` with the record of step `lo → lo + 1` (computed by
+    /// the caller): what [`Party::handle`] does for a [`Message::NodePhaseStart`] with a full
+    /// run source.
+    ///
+    /// Errors: a record that does not fit the party's run.
+    pub fn start_node_phase(&mut self, lo: u64, rec: StepRecord) -> Result<()> {
+        let chain = chain_of(self.source.state_hashes(), lo, &rec)?;
+        self.step = Some((lo, rec, chain));
+        Ok(())
+    }
+
     /// The root the party signed.
     pub fn root(&self) -> [u8; 32] {
         self.commitment.root()
@@ -103,8 +124,7 @@ impl Party {
             }
             Message::NodePhaseStart(s) => {
                 let rec = self.source.step_record(s.lo)?;
-                let chain = chain_of(self.source.state_hashes(), s.lo, &rec)?;
-                self.step = Some((s.lo, rec, chain));
+                self.start_node_phase(s.lo, rec)?;
                 Ok(None)
             }
             Message::NodeQuery(q) => {
@@ -180,6 +200,22 @@ impl Party {
                 },
             },
         }))
+    }
+}
+
+/// A run known only by its state hashes (see [`Party::from_hashes`]).
+#[derive(Debug)]
+struct HashesOnly(Vec<[u8; 32]>);
+
+impl RunSource for HashesOnly {
+    fn state_hashes(&self) -> &[[u8; 32]] {
+        &self.0
+    }
+
+    fn step_record(&mut self, lo: u64) -> Result<StepRecord> {
+        Err(ProtocolError::InvalidArgument(format!(
+            "the record of step {lo} comes from the executor (Party::start_node_phase)"
+        )))
     }
 }
 

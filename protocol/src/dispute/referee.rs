@@ -284,6 +284,16 @@ impl<R: Reexec> Referee<R> {
             .min()
     }
 
+    /// The two parties: challenger, defendant.
+    pub fn parties(&self) -> [NodeId; 2] {
+        [self.parties[0].id, self.parties[1].id]
+    }
+
+    /// Whether `node` is one of the two parties.
+    pub fn is_party(&self, node: &NodeId) -> bool {
+        self.side_of(node).is_some()
+    }
+
     fn side_of(&self, from: &NodeId) -> Option<Side> {
         SIDES.into_iter().find(|s| &self.parties[s.ix()].id == from)
     }
@@ -412,6 +422,23 @@ impl<R: Reexec> Referee<R> {
     /// - otherwise the answer is checked as in [`Referee::handle`].
     pub fn handle_signed(&mut self, now_ms: u64, signed: &SignedMessage) -> Result<Vec<Action>> {
         verify_message(signed)?;
+        self.handle_authenticated(now_ms, signed)
+    }
+
+    /// The second half of [`Referee::handle_signed`], for a message whose signer the caller has
+    /// already authenticated: it verified the signature itself (a node's network actor checks
+    /// each frame once), or the link stands in for that check (the simulator, which counts every
+    /// such message and documents the stand-in). Everything after the signature is the same:
+    /// the job and party checks, the equivocation checks, the replay guard (a replayed,
+    /// duplicated or reordered copy is refused with [`ProtocolError::Replay`] and changes
+    /// nothing) and the answer itself.
+    ///
+    /// Errors: as [`Referee::handle_signed`], except [`ProtocolError::BadSignature`].
+    pub fn handle_authenticated(
+        &mut self,
+        now_ms: u64,
+        signed: &SignedMessage,
+    ) -> Result<Vec<Action>> {
         if signed.job != self.job {
             return Err(ProtocolError::InvalidArgument(
                 "message signed for another job".into(),
@@ -428,7 +455,7 @@ impl<R: Reexec> Referee<R> {
             }
             return Ok(Vec::new());
         }
-        self.guard.accept(signed)?;
+        self.guard.accept_authenticated(signed)?;
         let digest = blake3::hash(&borsh::to_vec(&signed.statement).map_err(|e| {
             ProtocolError::Malformed {
                 what: "signed statement",
@@ -802,10 +829,7 @@ impl<R: Reexec> Referee<R> {
     ) -> Vec<Action> {
         match a {
             Answer::State(truth) => {
-                let claims = [
-                    self.parties[0].hi_hash.unwrap_or_default(),
-                    self.parties[1].hi_hash.unwrap_or_default(),
-                ];
+                let claims = self.claims(|p| p.hi_hash, "h(S_hi)");
                 self.settle(self.step_lo, node, claims, truth)
             }
             Answer::Inputs(values) => {
@@ -824,14 +848,23 @@ impl<R: Reexec> Referee<R> {
                     Err(_) => return self.both_lose_malformed(),
                 };
                 let truth = PrefixChain::link(&prev, &node_hash(&outs));
-                let claims = [
-                    self.parties[0].hi_link.unwrap_or_default(),
-                    self.parties[1].hi_link.unwrap_or_default(),
-                ];
+                let claims = self.claims(|p| p.hi_link, "c_hi");
                 self.settle(self.step_lo, node, claims, truth)
             }
             _ => self.both_lose_malformed(),
         }
+    }
+
+    /// Both parties' claims at the disputed position. The referee itself recorded them when the
+    /// answers first disagreed there (every path into the node phase passes a disagreeing step
+    /// answer, and every path into input transfer a disagreeing link or the state-assembly
+    /// position), so a missing claim is a bug in this machine, never a peer's doing: it panics
+    /// rather than letting a default hash decide a verdict.
+    fn claims(&self, pick: impl Fn(&PartyState) -> Option<[u8; 32]>, what: &str) -> [[u8; 32]; 2] {
+        let [Some(a), Some(b)] = [pick(&self.parties[0]), pick(&self.parties[1])] else {
+            panic!("invariant: both parties' {what} claims are recorded before recomputation");
+        };
+        [a, b]
     }
 
     /// Compares each party's claim (a link `c_{i*}`, or a state hash) with the recomputed one.
@@ -842,6 +875,13 @@ impl<R: Reexec> Referee<R> {
         claims: [[u8; 32]; 2],
         truth: [u8; 32],
     ) -> Vec<Action> {
+        // Positive space: a dispute is only ever settled where the two claims differ (that is
+        // how the position was found); negative space: equal claims would make the verdict
+        // depend on nothing the parties disagreed on.
+        assert_ne!(
+            claims[0], claims[1],
+            "invariant: the parties' claims differ at the settled position"
+        );
         let ok = [claims[0] == truth, claims[1] == truth];
         let resolution = Resolution::Recomputed {
             step,

@@ -86,7 +86,23 @@ impl ReplayGuard {
     ///
     /// Errors: as [`ReplayGuard::check`].
     pub fn accept<T: BorshSerialize>(&mut self, statement: &Signed<T>) -> Result<()> {
-        self.check(statement)?;
+        statement.verify()?;
+        self.accept_authenticated(statement)
+    }
+
+    /// Records the sequence number of a statement whose origin the caller has already
+    /// authenticated (it verified the signature once, or the link vouches for the signer):
+    /// the freshness half of [`ReplayGuard::accept`], without verifying the signature again.
+    /// On error the guard is unchanged.
+    ///
+    /// Errors: [`ProtocolError::Replay`], [`ProtocolError::CapacityExceeded`].
+    pub fn accept_authenticated<T>(&mut self, statement: &Signed<T>) -> Result<()> {
+        self.check_seq(
+            statement.signer,
+            statement.job,
+            statement.round,
+            statement.seq,
+        )?;
         self.last.insert(
             (statement.signer, statement.job, statement.round),
             statement.seq,

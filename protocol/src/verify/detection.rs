@@ -100,13 +100,7 @@ fn detection_rate_matches_the_hypergeometric_probability() {
                     samples: m,
                     timeout_ms: 10,
                 };
-                let mut v = Verifier::new(
-                    config,
-                    seed(fi as u64 * 10 + mi as u64, trial),
-                    0,
-                    states,
-                    Next,
-                );
+                let mut v = Verifier::new(config, seed(fi as u64 * 10 + mi as u64, trial), 0);
                 let outcome = loop {
                     match v.poll().expect("an action") {
                         Action::RequestOpening { step, .. } => {
@@ -118,6 +112,12 @@ fn detection_rate_matches_the_hypergeometric_probability() {
                                 proof: commitment.proof(step).expect("proof"),
                             };
                             v.handle(1, Input::Opening(o)).expect("accepted");
+                        }
+                        Action::Recompute { step, prev_hash } => {
+                            let result =
+                                recompute_step(&mut { states }, &mut Next, step, prev_hash);
+                            v.handle(1, Input::Recomputed { step, result })
+                                .expect("accepted");
                         }
                         Action::Challenge(_) => {}
                         Action::Done(o) => break o,

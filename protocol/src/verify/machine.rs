@@ -1,6 +1,6 @@
 //! The verifier state machine.
 
-use std::collections::VecDeque;
+use std::collections::{BTreeMap, VecDeque};
 
 use crate::error::{ProtocolError, Result};
 use crate::id::{JobId, NodeId};
@@ -40,14 +40,16 @@ pub fn verification_bound_ms(b: VerificationBudget) -> Option<u64> {
 }
 
 /// Gets the trainer's state `S_{t−1}` for a sampled step (e.g. the trainer serves its last
-/// checkpoint at or before `t − 1` and the caller re-runs forward from it). Called
-/// synchronously from [`Verifier::handle`]; any I/O is the caller's.
+/// checkpoint at or before `t − 1` and the executor re-runs forward from it). Used by whoever
+/// answers an [`Action::Recompute`] ([`recompute_step`]), never by the machine itself; any I/O
+/// is the caller's.
 pub trait StateSource<S> {
     /// The state after step `step`, or `None` if it could not be obtained.
     fn state(&mut self, step: u64) -> Option<S>;
 }
 
-/// The honest transition function, re-executed by the verifier.
+/// The honest transition function, re-executed for the verifier by whoever answers its
+/// [`Action::Recompute`] ([`recompute_step`]).
 pub trait Recompute {
     /// A training state.
     type State;
@@ -101,6 +103,46 @@ pub enum Input {
     Tick,
     /// The trainer's answer to the pending request.
     Opening(StepOpening),
+    /// The answer to an [`Action::Recompute`] of `step`.
+    Recomputed {
+        /// The sampled step `t`.
+        step: u64,
+        /// What re-running it gave.
+        result: Recomputed,
+    },
+}
+
+/// What re-running a sampled step gave (the answer to [`Action::Recompute`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Recomputed {
+    /// `h(S_t)` of the honest transition applied to the trainer's `S_{t−1}`.
+    Hash([u8; 32]),
+    /// `S_{t−1}` could not be obtained from the trainer, or its hash is not the proven
+    /// `h(S_{t−1})`.
+    StateUnavailable,
+    /// Re-running failed on this side (the error, for the outcome).
+    Failed(String),
+}
+
+/// Answers an [`Action::Recompute`] with a state source and the honest transition: gets
+/// `S_{t−1}`, checks it against the proven `prev_hash`, and re-runs step `t`. This is compute:
+/// a node's executor or the simulator calls it, never the machine.
+pub fn recompute_step<R: Recompute>(
+    source: &mut impl StateSource<R::State>,
+    recompute: &mut R,
+    step: u64,
+    prev_hash: [u8; 32],
+) -> Recomputed {
+    let Some(prev) = step.checked_sub(1).and_then(|p| source.state(p)) else {
+        return Recomputed::StateUnavailable;
+    };
+    if recompute.hash(&prev) != prev_hash {
+        return Recomputed::StateUnavailable;
+    }
+    match recompute.step(&prev, step) {
+        Ok(h) => Recomputed::Hash(h),
+        Err(e) => Recomputed::Failed(e.to_string()),
+    }
 }
 
 /// How a verification ended. Every end is one of these; the verifier never waits forever.
@@ -149,6 +191,15 @@ pub enum Action {
         /// When the verifier gives up waiting.
         deadline_ms: u64,
     },
+    /// Compute: re-run sampled step `step` from the trainer's `S_{step−1}`, whose proven hash
+    /// is `prev_hash`, and feed back [`Input::Recomputed`] ([`recompute_step`] does it). The
+    /// machine never runs the model itself.
+    Recompute {
+        /// The sampled step `t`.
+        step: u64,
+        /// The proven `h(S_{t−1})`.
+        prev_hash: [u8; 32],
+    },
     /// Send this challenge (it opens a dispute with the verifier as counter-party). Its
     /// `step` is `t − 1` (the wire message names the re-run `step → step + 1`).
     Challenge(SampleChallenge),
@@ -157,50 +208,52 @@ pub enum Action {
 }
 
 /// The sampling verifier for one committed run. Create it with [`Verifier::new`] once the
-/// post-commitment seed is known, drain [`Verifier::poll`], and feed the trainer's answers and
-/// clock ticks to [`Verifier::handle`]. Sampled steps are checked one at a time, in the order
-/// of [`choose_steps`]; the first failure ends the verification.
+/// post-commitment seed is known, drain [`Verifier::poll`], and feed the trainer's answers,
+/// the recomputations it asked for and clock ticks to [`Verifier::handle`]. Every sampled step
+/// is requested at once; an opening whose proofs verify becomes an [`Action::Recompute`]; the
+/// first failure ends the verification.
 #[derive(Debug)]
-pub struct Verifier<S, R> {
+pub struct Verifier {
     config: VerifierConfig,
     samples: Vec<u64>,
     /// Sampled steps requested and not yet answered, in sampling order.
     pending: Vec<u64>,
+    /// Openings proven and handed out for recomputation: step → the claimed `h(S_t)` and its
+    /// proof.
+    recomputing: BTreeMap<u64, ([u8; 32], MerkleProof)>,
     /// The one deadline of every request.
     deadline_ms: u64,
     outcome: Option<Outcome>,
     actions: VecDeque<Action>,
-    source: S,
-    recompute: R,
 }
 
-impl<S, R> Verifier<S, R>
-where
-    R: Recompute,
-    S: StateSource<R::State>,
-{
+impl Verifier {
     /// A verifier sampling `config.samples` steps with [`choose_steps`]`(seed, root, T, m)`;
     /// every request is due by `now_ms + timeout_ms`.
-    pub fn new(
-        config: VerifierConfig,
-        seed: [u8; 32],
-        now_ms: u64,
-        source: S,
-        recompute: R,
-    ) -> Self {
+    pub fn new(config: VerifierConfig, seed: [u8; 32], now_ms: u64) -> Self {
         let samples = choose_steps(seed, config.root, config.steps, config.samples);
         let mut v = Self {
             config,
             samples,
             pending: Vec::new(),
+            recomputing: BTreeMap::new(),
             deadline_ms: 0,
             outcome: None,
             actions: VecDeque::new(),
-            source,
-            recompute,
         };
         v.request_all(now_ms);
         v
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &VerifierConfig {
+        &self.config
+    }
+
+    /// The earliest time [`Verifier::handle`] with [`Input::Tick`] can change anything: just
+    /// after the openings' deadline while some are still missing.
+    pub fn next_deadline(&self) -> Option<u64> {
+        (!self.pending.is_empty()).then(|| self.deadline_ms.saturating_add(1))
     }
 
     /// The sampled steps, in request order.
@@ -213,11 +266,6 @@ where
         self.outcome.as_ref()
     }
 
-    /// The state source (e.g. for a test to inspect it).
-    pub fn source_mut(&mut self) -> &mut S {
-        &mut self.source
-    }
-
     /// The next action, if any.
     pub fn poll(&mut self) -> Option<Action> {
         self.actions.pop_front()
@@ -226,7 +274,8 @@ where
     /// Feeds an input at time `now_ms`.
     ///
     /// Errors ([`ProtocolError::InvalidTransition`], state unchanged): an opening after the
-    /// end, for a step that was not requested, or for one already answered.
+    /// end, for a step that was not requested, or for one already answered; a recomputation
+    /// that was not asked for.
     pub fn handle(&mut self, now_ms: u64, input: Input) -> Result<()> {
         match input {
             Input::Tick => {
@@ -251,7 +300,18 @@ where
                 // A late answer is still accepted until a tick has declared silence.
                 self.pending.remove(i);
                 self.check(o);
-                if self.outcome.is_none() && self.pending.is_empty() {
+                Ok(())
+            }
+            Input::Recomputed { step, result } => {
+                if self.outcome.is_some() {
+                    return Err(self.refuse("the verification is over".into()));
+                }
+                let Some((claimed, proof)) = self.recomputing.remove(&step) else {
+                    return Err(self.refuse(format!("recomputation of step {step}, not asked for")));
+                };
+                self.judge(step, claimed, proof, result);
+                if self.outcome.is_none() && self.pending.is_empty() && self.recomputing.is_empty()
+                {
                     self.finish(Outcome::Passed);
                 }
                 Ok(())
@@ -270,7 +330,8 @@ where
         }
     }
 
-    /// Checks one opening; on failure records the outcome (and the challenge).
+    /// Checks one opening's proofs (cheap, inline); a proven opening is handed out for
+    /// recomputation, a bad one ends the verification.
     fn check(&mut self, o: StepOpening) {
         let t = o.step;
         let (root, steps) = (self.config.root, self.config.steps);
@@ -282,32 +343,35 @@ where
                 detail: e.to_string(),
             });
         }
-        let Some(prev) = self.source.state(t - 1) else {
-            return self.finish(Outcome::StateUnavailable { step: t });
-        };
-        if self.recompute.hash(&prev) != o.prev_hash {
-            return self.finish(Outcome::StateUnavailable { step: t });
-        }
-        let recomputed = match self.recompute.step(&prev, t) {
-            Ok(h) => h,
-            Err(e) => {
-                return self.finish(Outcome::RecomputeFailed {
-                    step: t,
-                    detail: e.to_string(),
-                });
+        self.recomputing.insert(t, (o.hash, o.proof));
+        self.actions.push_back(Action::Recompute {
+            step: t,
+            prev_hash: o.prev_hash,
+        });
+    }
+
+    /// Judges one recomputed step against the trainer's proven claim.
+    fn judge(&mut self, t: u64, claimed: [u8; 32], proof: MerkleProof, result: Recomputed) {
+        let recomputed = match result {
+            Recomputed::Hash(h) => h,
+            Recomputed::StateUnavailable => {
+                return self.finish(Outcome::StateUnavailable { step: t });
+            }
+            Recomputed::Failed(detail) => {
+                return self.finish(Outcome::RecomputeFailed { step: t, detail });
             }
         };
-        if recomputed == o.hash {
+        if recomputed == claimed {
             return;
         }
-        match WireProof::new(o.proof) {
+        match WireProof::new(proof) {
             Ok(claimed_proof) => {
                 self.actions.push_back(Action::Challenge(SampleChallenge {
                     job: self.config.job,
                     verifier: self.config.verifier,
                     trainer: self.config.trainer,
                     step: t - 1,
-                    claimed_hash: o.hash,
+                    claimed_hash: claimed,
                     claimed_proof,
                     recomputed_hash: recomputed,
                 }));
@@ -343,9 +407,10 @@ where
             "invariant: a verification ends once"
         );
         self.pending.clear();
+        self.recomputing.clear();
         // Requests the caller has not taken yet are moot now.
         self.actions
-            .retain(|a| !matches!(a, Action::RequestOpening { .. }));
+            .retain(|a| !matches!(a, Action::RequestOpening { .. } | Action::Recompute { .. }));
         self.outcome = Some(outcome.clone());
         self.actions.push_back(Action::Done(outcome));
     }

@@ -115,12 +115,56 @@ fn run(corrupt: &BTreeSet<u64>) -> Run {
     }
 }
 
-/// Serves the trainer's own states (a checkpoint plus re-run, in memory).
-struct Served<'a>(&'a [TrainState]);
+/// A verifier with its compute side: every [`Action::Recompute`] it emits is answered at once
+/// with [`recompute_step`] over the served states and the honest transition, as a node's
+/// executor would (the machine itself never re-runs anything).
+struct Tv {
+    v: Verifier,
+    served: ServedOwned,
+    rerun: Rerun,
+    now: u64,
+}
 
-impl StateSource<TrainState> for Served<'_> {
-    fn state(&mut self, step: u64) -> Option<TrainState> {
-        self.0.get(step as usize).cloned()
+impl Tv {
+    fn new(config: VerifierConfig, seed: [u8; 32], now: u64, states: Vec<TrainState>) -> Self {
+        Self {
+            v: Verifier::new(config, seed, now),
+            served: ServedOwned(states),
+            rerun: Rerun(spec()),
+            now,
+        }
+    }
+
+    fn handle(&mut self, now: u64, input: Input) -> Result<()> {
+        self.now = now;
+        self.v.handle(now, input)
+    }
+
+    /// The next action that is not a recomputation (those are answered here).
+    fn poll(&mut self) -> Option<Action> {
+        loop {
+            match self.v.poll()? {
+                Action::Recompute { step, prev_hash } => {
+                    let result = recompute_step(&mut self.served, &mut self.rerun, step, prev_hash);
+                    self.v
+                        .handle(self.now, Input::Recomputed { step, result })
+                        .expect("an asked-for recomputation is accepted");
+                }
+                other => return Some(other),
+            }
+        }
+    }
+
+    fn samples(&self) -> &[u64] {
+        self.v.samples()
+    }
+
+    fn outcome(&self) -> Option<&Outcome> {
+        self.v.outcome()
+    }
+
+    fn source_mut(&mut self) -> &mut ServedOwned {
+        &mut self.served
     }
 }
 
@@ -170,12 +214,11 @@ fn opening(run: &Run, t: u64) -> StepOpening {
 /// Drives a verifier against a trainer that answers every request honestly from `run`.
 /// Returns the outcome and the challenges emitted.
 fn drive(run: &Run, seed: [u8; 32], samples: u64) -> (Outcome, Vec<crate::wire::SampleChallenge>) {
-    let mut v = Verifier::new(
+    let mut v = Tv::new(
         config(run.commitment.root(), samples),
         seed,
         0,
-        Served(&run.states),
-        Rerun(spec()),
+        run.states.to_vec(),
     );
     let mut challenges = Vec::new();
     let mut now = 0;
@@ -189,6 +232,7 @@ fn drive(run: &Run, seed: [u8; 32], samples: u64) -> (Outcome, Vec<crate::wire::
                     .expect("accepted");
             }
             Action::Challenge(c) => challenges.push(c),
+            Action::Recompute { .. } => unreachable!("Tv answers recomputations"),
             Action::Done(o) => {
                 assert!(v.poll().is_none());
                 return (o, challenges);
@@ -258,13 +302,7 @@ fn bad_proofs_silence_and_wrong_states_are_typed_outcomes() {
     let root = honest.commitment.root();
     let new = |states: &[TrainState]| {
         let states = states.to_vec();
-        let mut v = Verifier::new(
-            config(root, 2),
-            [5; 32],
-            100,
-            ServedOwned(states),
-            Rerun(spec()),
-        );
+        let mut v = Tv::new(config(root, 2), [5; 32], 100, states);
         let Some(Action::RequestOpening { step, deadline_ms }) = v.poll() else {
             panic!("first action is a request");
         };
@@ -334,6 +372,8 @@ fn bad_proofs_silence_and_wrong_states_are_typed_outcomes() {
     let mut wrong = honest.states.clone();
     wrong[(t - 1) as usize] = honest.states[t as usize].clone();
     v.source_mut().0 = wrong;
+    // The other sample's request is taken first; the recomputation is asked for after it.
+    assert!(matches!(v.poll(), Some(Action::RequestOpening { .. })));
     v.handle(200, Input::Opening(opening(&honest, t)))
         .expect("accepted");
     assert_eq!(
@@ -344,6 +384,7 @@ fn bad_proofs_silence_and_wrong_states_are_typed_outcomes() {
     // No state served at all.
     let (mut v, t) = new(&honest.states);
     v.source_mut().0.clear();
+    assert!(matches!(v.poll(), Some(Action::RequestOpening { .. })));
     v.handle(200, Input::Opening(opening(&honest, t)))
         .expect("accepted");
     assert_eq!(
@@ -358,12 +399,11 @@ fn bad_proofs_silence_and_wrong_states_are_typed_outcomes() {
 fn a_staller_delays_the_outcome_by_one_timeout_whatever_m_is() {
     let honest = run(&BTreeSet::new());
     for m in [1u64, 4, 8, 16] {
-        let mut v = Verifier::new(
+        let mut v = Tv::new(
             config(honest.commitment.root(), m),
             [9; 32],
             0,
-            Served(&honest.states),
-            Rerun(spec()),
+            honest.states.to_vec(),
         );
         let mut requested = Vec::new();
         while let Some(Action::RequestOpening { step, deadline_ms }) = v.poll() {
@@ -399,12 +439,11 @@ fn a_staller_delays_the_outcome_by_one_timeout_whatever_m_is() {
 #[test]
 fn nothing_sampled_passes_at_once() {
     let honest = run(&BTreeSet::new());
-    let mut v = Verifier::new(
+    let mut v = Tv::new(
         config(honest.commitment.root(), 0),
         [0; 32],
         0,
-        Served(&honest.states),
-        Rerun(spec()),
+        honest.states.to_vec(),
     );
     assert_eq!(v.poll(), Some(Action::Done(Outcome::Passed)));
     assert!(v.handle(1, Input::Opening(opening(&honest, 1))).is_err());

@@ -239,6 +239,18 @@ fn message() -> impl Strategy<Value = Message> {
             .prop_map(|(round, peer, p)| Message::SwarmRollout(
                 SwarmRollout::new(round, peer, p).unwrap()
             )),
+        any::<u64>().prop_map(|step| Message::OpeningRequest(OpeningRequest { step })),
+        (any::<u64>(), h(), proof(), h(), proof()).prop_map(
+            |(step, prev_hash, prev_proof, hash, proof)| {
+                Message::StepOpening(WireOpening {
+                    step,
+                    prev_hash,
+                    prev_proof,
+                    hash,
+                    proof,
+                })
+            }
+        ),
     ]
 }
 
@@ -290,7 +302,7 @@ fn unknown_variant_tag_is_rejected() {
     // Frame: version u16 ‖ kind u16 ‖ body length u32 ‖ body; the body starts with the tag.
     assert_eq!(bytes[..2], PROTOCOL_VERSION.to_le_bytes());
     assert_eq!(bytes[8], kind::INPUT_QUERY);
-    for tag in [kind::SWARM_ROLLOUT + 1, 0xff] {
+    for tag in [kind::STEP_OPENING + 1, 0xff] {
         bytes[8] = tag;
         let err = decode_message::<Message>(&bytes, &Limits::default()).unwrap_err();
         assert!(matches!(err, ProtocolError::Malformed { .. }), "{err}");

@@ -1,5 +1,6 @@
 //! Integration tests of pinpoint-protocol.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod dispute;
+pub(crate) mod dispute;
+mod role;
 mod wire;

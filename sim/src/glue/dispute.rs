@@ -1,5 +1,5 @@
 //! The simulator's only door into `pinpoint_protocol::dispute`: honest and corrupted runs, the
-//! referee's spec-derived re-execution, a referee session, and an answering party that plays
+//! referee's spec-derived re-execution, and an answering party that plays
 //! the protocol's cheating strategies.
 //!
 //! - [`honest_record`]: a traced run of a spec on a chosen [`Cpu`] (the simulator caches it).
@@ -8,15 +8,15 @@
 //!   transitions are [`Corrupted`] layers over each other.
 //! - [`SpecReexec`]: the protocol's [`JobReexec`] (derived from the job spec alone, never from
 //!   a party's run), built once per spec and shared by every dispute.
-//! - [`Session`]: one protocol [`Referee`].
 //! - [`DisputeParty`]: a protocol [`Party`] over a [`RunSource`], built with
-//!   [`tamper_for`] and playing a protocol [`Deviation`]. The simulator drives the referee with
-//!   unsigned messages (`Referee::handle`; the network's links stand in for authenticated
-//!   peers): signing and verifying every dispute message would cost several times the rest
-//!   of a run (`docs/sim.md`, "Disputes"). The protocol's [`Cheater`](
-//!   pinpoint_protocol::dispute::strategy::Cheater) answers only signed messages, so the
+//!   [`tamper_for`] and playing a protocol [`Deviation`]: the [`Answer`] the simulator gives a
+//!   node's party role machine. Answers travel in signed envelopes to the arbiter role's
+//!   `handle_authenticated` (replay guard, equivocation checks), but unsigned: the network's
+//!   links stand in for the ed25519 check, since signing and verifying every dispute message
+//!   would cost several times the rest of a run (`docs/sim.md`, "Disputes"). The protocol's
+//!   [`Cheater`](pinpoint_protocol::dispute::strategy::Cheater) signs its answers, so the
 //!   deviations it adds on top of the party (a lie in one step or node answer, silence from a
-//!   round, equivocation) are replayed here on unsigned answers. `Deviation::WrongInput` is
+//!   round, equivocation) are replayed here on the answer before its envelope. `Deviation::WrongInput` is
 //!   not replayed (no simulator strategy uses it; the protocol's tests cover it).
 
 use std::collections::BTreeSet;
@@ -27,9 +27,9 @@ use pinpoint_kernels::graph::{Graph, Value};
 use pinpoint_protocol::dispute::strategy::{
     Corrupted, Corruption, Liar, Strategy, flip, tamper_for,
 };
-use pinpoint_protocol::dispute::{Action, Deadlines, JobReexec, Party, Reexec, Referee, RunSource};
-use pinpoint_protocol::id::{JobId, NodeId};
-use pinpoint_protocol::wire::{Message, Verdict};
+use pinpoint_protocol::dispute::{JobReexec, Party, Reexec, RunSource, StepRecord};
+use pinpoint_protocol::role::party::Answer;
+use pinpoint_protocol::wire::Message;
 use pinpoint_protocol::{ProtocolError, Result};
 use pinpoint_train::JobSpec;
 
@@ -175,102 +175,6 @@ impl Reexec for SpecReexec {
     }
 }
 
-/// What a referee session asks the simulator to do.
-#[derive(Debug, Clone, PartialEq)]
-pub enum RefereeAction {
-    /// Send `msg` to party `to`.
-    Send {
-        /// The party.
-        to: NodeId,
-        /// The query.
-        msg: Message,
-    },
-    /// The dispute is over.
-    Verdict(Verdict),
-}
-
-fn convert(actions: Vec<Action>) -> Vec<RefereeAction> {
-    actions
-        .into_iter()
-        .map(|a| match a {
-            Action::Send { to, msg } => RefereeAction::Send { to, msg },
-            Action::Verdict(v) => RefereeAction::Verdict(v),
-        })
-        .collect()
-}
-
-/// How long a party has per query, and how often an unanswered query is re-sent.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct AnswerDeadlines {
-    /// Time per query.
-    pub answer_ms: u64,
-    /// Re-asks before a forfeit.
-    pub max_retries: u32,
-}
-
-/// One dispute's referee: the protocol [`Referee`] over the spec's [`SpecReexec`].
-#[derive(Debug)]
-pub struct Session {
-    referee: Referee<SpecReexec>,
-}
-
-impl Session {
-    /// Opens a dispute between `challenger` and `defendant` (`(id, root)`) over `steps` steps;
-    /// returns the session and its first actions.
-    ///
-    /// Errors: equal roots, equal parties or `steps = 0` (no dispute to hold).
-    pub fn open(
-        job: JobId,
-        challenger: (NodeId, [u8; 32]),
-        defendant: (NodeId, [u8; 32]),
-        steps: u64,
-        now_ms: u64,
-        deadlines: AnswerDeadlines,
-        reexec: &SpecReexec,
-    ) -> Result<(Self, Vec<RefereeAction>)> {
-        let (referee, actions) = Referee::new(
-            job,
-            challenger,
-            defendant,
-            steps,
-            now_ms,
-            Deadlines {
-                answer_ms: deadlines.answer_ms,
-                max_retries: deadlines.max_retries,
-            },
-            reexec.clone(),
-        )?;
-        Ok((Self { referee }, convert(actions)))
-    }
-
-    /// A party's answer (its origin authenticated by the simulated link). Errors: `from` is
-    /// not a party (nothing changes).
-    pub fn handle(
-        &mut self,
-        now_ms: u64,
-        from: &NodeId,
-        msg: Message,
-    ) -> Result<Vec<RefereeAction>> {
-        Ok(convert(self.referee.handle(now_ms, from, msg)?))
-    }
-
-    /// Re-asks (with the node-phase start again in the node phase) or forfeits on expired
-    /// deadlines.
-    pub fn poll(&mut self, now_ms: u64) -> Vec<RefereeAction> {
-        convert(self.referee.poll(now_ms))
-    }
-
-    /// The earliest pending deadline.
-    pub fn next_deadline(&self) -> Option<u64> {
-        self.referee.next_deadline()
-    }
-
-    /// Query rounds so far.
-    pub fn rounds(&self) -> u32 {
-        self.referee.rounds()
-    }
-}
-
 /// The round a referee query belongs to (the input query is the last round).
 fn round_of(msg: &Message) -> Option<u32> {
     match msg {
@@ -320,11 +224,6 @@ impl DisputeParty {
         self.party.root()
     }
 
-    /// Whether `msg` starts the node phase (a node stores it so it survives a crash).
-    pub fn is_phase_start(msg: &Message) -> bool {
-        matches!(msg, Message::NodePhaseStart(_))
-    }
-
     /// The answer to a referee message, if any (the party's own errors count as silence).
     pub fn handle(&mut self, msg: &Message) -> Option<Message> {
         if let (Deviation::Silent { from_round }, Some(r)) = (self.deviation, round_of(msg))
@@ -347,5 +246,15 @@ impl DisputeParty {
             }
         }
         Some(answer)
+    }
+}
+
+impl Answer for DisputeParty {
+    fn answer(&mut self, msg: &Message) -> Option<Message> {
+        self.handle(msg)
+    }
+
+    fn start_node_phase(&mut self, lo: u64, record: StepRecord) -> Result<()> {
+        self.party.start_node_phase(lo, record)
     }
 }

@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use pinpoint_protocol::id::NodeKey;
 
-use super::{JobRun, Node, World};
+use super::{JobRun, Node, Roles, World};
 use crate::error::Result;
 use crate::ledger::{Holder, MemLedger};
 use crate::onchain::ChainMirror;
@@ -44,11 +44,16 @@ impl World {
     pub fn new(scn: Scenario, seed: u64, recs: Arc<SpecRecords>) -> Result<Self> {
         let mut strat_rng = Rng::new(seed, "strategies");
         let mut nodes = Vec::new();
+        let (opening_ms, deadlines) = (scn.timing.opening_ms, scn.answer_deadlines());
         let add =
             |role: Role, kind: Option<Kind>, salt: u64, fraction: f64, nodes: &mut Vec<Node>| {
                 let i = nodes.len() as u64;
+                let id = NodeKey::from_seed(derive(seed, "node key", i)).node_id();
                 nodes.push(Node {
-                    id: NodeKey::from_seed(derive(seed, "node key", i)).node_id(),
+                    id,
+                    roles: Roles::new(id, opening_ms, deadlines),
+                    arbiter_poll: None,
+                    last_seq: 0,
                     role,
                     kind,
                     salt,

@@ -137,9 +137,9 @@ impl World {
             challenge_window_ms: t.challenge_window_ms,
         };
         self.on_chain(|m, now| m.post(j, now, &posting, &trainers));
-        let steps = self.recs.honest.steps();
         for n in trainers {
             let (rec, deviation) = self.trainer_record(n, j);
+            let slot = self.jobs[j].slots.len();
             self.jobs[j].slots.push(Slot {
                 node: n,
                 rec,
@@ -149,15 +149,11 @@ impl World {
                 done: false,
                 chain_root: None,
             });
-            let epoch = self.nodes[n].epoch;
-            self.schedule(
-                self.now + t.chain_ms + steps * t.step_ms,
-                Ev::TrainDone {
-                    node: n,
-                    job: j,
-                    epoch,
-                },
-            );
+            // The node sees the assignment `chain_ms` later (a down node learns of it when it
+            // restarts and reads the chain).
+            if self.nodes[n].up {
+                self.trainer_assigned(j, slot, t.chain_ms);
+            }
         }
         self.after_chain(j);
     }
@@ -439,7 +435,6 @@ impl World {
                     node: n,
                     rec: Arc::clone(&s.rec),
                     deviation: s.deviation,
-                    party: None,
                     stored_start: None,
                 });
             }
@@ -448,7 +443,6 @@ impl World {
                 node: n,
                 rec: Arc::clone(rec),
                 deviation: Deviation::None,
-                party: None,
                 stored_start: None,
             })
         };
@@ -482,10 +476,8 @@ impl World {
             sides: [sa, sb],
             referee,
             committee: arbiters,
-            session: None,
             started_at: self.now,
             done: false,
-            next_poll: None,
             resolution: None,
         });
         self.count("disputes");

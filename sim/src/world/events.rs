@@ -2,17 +2,18 @@
 //! virtual time run in the order they were scheduled.
 
 use pinpoint_protocol::verify::StepOpening;
-use pinpoint_protocol::wire::Message;
+use pinpoint_protocol::wire::{Message, SignedMessage};
 
 use super::Ix;
 
 /// A message between nodes.
 #[derive(Debug, Clone)]
 pub(crate) enum Msg {
-    /// Referee → party of dispute `d`.
-    ToParty { d: usize, msg: Message },
-    /// Party → referee of dispute `d`.
-    ToReferee { d: usize, msg: Message },
+    /// Referee → party of dispute `d`: a query of the referee's `round`.
+    ToParty { d: usize, round: u32, msg: Message },
+    /// Party → referee of dispute `d`: the party's answer in its signed envelope (the
+    /// simulated link authenticates the sender; see `World::referee_receive`).
+    ToReferee { d: usize, signed: SignedMessage },
     /// Verifier → trainer: open step `step` for verification `v`.
     OpeningRequest { v: usize, step: u64 },
     /// Trainer → verifier: the opening.
@@ -81,9 +82,9 @@ pub(crate) enum Ev {
         referee: Ix,
         d: usize,
     },
+    /// The arbiter machine of node `referee` wants its timeout handled.
     RefereePoll {
         referee: Ix,
-        d: usize,
     },
     Crash {
         node: Ix,
@@ -164,7 +165,7 @@ impl Ev {
             }
             Ev::VerifierTick { v, .. } => (10, u(*v), 0),
             Ev::RefereeStart { d, .. } => (11, u(*d), 0),
-            Ev::RefereePoll { d, .. } => (12, u(*d), 0),
+            Ev::RefereePoll { referee } => (12, u(*referee), 0),
             Ev::Crash { node, down_ms } => (13, u(*node), *down_ms),
             Ev::Restart { node } => (14, u(*node), 0),
             Ev::Pause { node, until } => (15, u(*node), *until),

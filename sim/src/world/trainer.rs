@@ -1,8 +1,17 @@
-//! Trainers: training time (resumed from the last checkpoint after a crash), commits, dispute
-//! answers (the party is rebuilt from the node's store after a crash) and step openings.
+//! Trainer nodes and dispute parties: each node runs the protocol's trainer role machine
+//! ([`pinpoint_protocol::role::trainer::TrainerRole`]) and party role machine
+//! ([`pinpoint_protocol::role::party::PartyRole`]). Training is compute, answered by the
+//! world's executor model: it takes `step_ms` a step, checkpoints every `checkpoint_every`
+//! steps, and a crash loses what was not checkpointed. A crash replaces the machines with
+//! fresh ones; the restarted node resumes from its store (its last checkpoint, its finished
+//! runs, the node-phase starts it stored).
 
+use pinpoint_protocol::role::Machine;
+use pinpoint_protocol::role::arbiter::dispute_scope;
+use pinpoint_protocol::role::party::{PartyAction, PartyInput, PartyRole};
+use pinpoint_protocol::role::trainer::{TrainerAction, TrainerInput, TrainerRole};
 use pinpoint_protocol::verify::StepOpening;
-use pinpoint_protocol::wire::Message;
+use pinpoint_protocol::wire::{Message, SignedMessage};
 
 use super::events::Tx;
 use super::{Ev, Ix, Msg, World};
@@ -10,6 +19,84 @@ use crate::glue::dispute::DisputeParty;
 use crate::scenario::Kind;
 
 impl World {
+    /// The chain assigned slot `slot` of job `j` to its node (`notice_ms`: until the node sees
+    /// the assignment).
+    pub(crate) fn trainer_assigned(&mut self, j: usize, slot: usize, notice_ms: u64) {
+        let node = self.jobs[j].slots[slot].node;
+        let input = TrainerInput::Assigned {
+            job: self.jobs[j].id,
+        };
+        self.feed_trainer(node, input, notice_ms);
+    }
+
+    fn feed_trainer(&mut self, node: Ix, input: TrainerInput, notice_ms: u64) {
+        let now = self.now;
+        if let Err(e) = self.nodes[node].roles.trainer.handle(now, input) {
+            return self.violation(format!("trainer {node}: input refused: {e}"));
+        }
+        self.drain_trainer(node, notice_ms);
+    }
+
+    /// Carries out trainer `node`'s actions.
+    fn drain_trainer(&mut self, node: Ix, notice_ms: u64) {
+        while let Some(a) = self.nodes[node].roles.trainer.poll_action() {
+            match a {
+                TrainerAction::Train { job, from_step } => {
+                    // Compute: the executor model trains the remaining steps.
+                    let Some(j) = self.jobs.iter().position(|r| r.id == job) else {
+                        continue;
+                    };
+                    let steps = self.recs.honest.steps();
+                    let left = steps.saturating_sub(from_step);
+                    let at = self.now + notice_ms + left * self.scn.timing.step_ms;
+                    let epoch = self.nodes[node].epoch;
+                    self.schedule(
+                        at,
+                        Ev::TrainDone {
+                            node,
+                            job: j,
+                            epoch,
+                        },
+                    );
+                }
+                TrainerAction::Commit { job, root } => {
+                    let Some(j) = self.jobs.iter().position(|r| r.id == job) else {
+                        continue;
+                    };
+                    let Some(slot) = self.jobs[j].slots.iter().position(|s| s.node == node) else {
+                        continue;
+                    };
+                    self.send_tx(Tx::Commit { job: j, slot, root });
+                    if self.nodes[node].kind == Some(Kind::Equivocate) {
+                        // The cheater signs a second root for the same job.
+                        let mut other = root;
+                        other[0] ^= 0xa5;
+                        self.count("equivocations");
+                        self.send_tx(Tx::Commit {
+                            job: j,
+                            slot,
+                            root: other,
+                        });
+                    }
+                }
+                TrainerAction::SendOpening { to, job, opening } => {
+                    let Some(&verifier) = self.ix_of.get(&to) else {
+                        continue;
+                    };
+                    let Some(v) = self.verifs.iter().position(|v| {
+                        v.verifier == verifier
+                            && self.jobs[v.job].id == job
+                            && self.jobs[v.job].slots[v.slot].node == node
+                    }) else {
+                        continue;
+                    };
+                    self.send_opening(node, verifier, v, opening);
+                }
+            }
+        }
+    }
+
+    /// Training of job `job` on `node` finished (the executor model's compute result).
     pub(crate) fn train_done(&mut self, node: Ix, job: usize, epoch: u32) {
         if self.nodes[node].epoch != epoch {
             return;
@@ -17,28 +104,23 @@ impl World {
         let Some(slot) = self.jobs[job].slots.iter().position(|s| s.node == node) else {
             return;
         };
+        let id = self.jobs[job].id;
         let s = &mut self.jobs[job].slots[slot];
         if s.done {
             return;
         }
         s.done = true;
         s.stored_steps = s.rec.steps();
-        let root = s.rec.root();
-        self.send_tx(Tx::Commit { job, slot, root });
-        if self.nodes[node].kind == Some(Kind::Equivocate) {
-            let mut other = root;
-            other[0] ^= 0xa5;
-            self.count("equivocations");
-            self.send_tx(Tx::Commit {
-                job,
-                slot,
-                root: other,
-            });
-        }
+        let input = TrainerInput::Trained {
+            job: id,
+            state_hashes: s.rec.state_hashes.clone(),
+            committed: false,
+        };
+        self.feed_trainer(node, input, 0);
     }
 
-    /// Crash bookkeeping of a trainer: training since the last checkpoint is lost, and so is
-    /// every dispute party's in-memory state.
+    /// Crash bookkeeping of a trainer: training since the last checkpoint is lost, and so are
+    /// its machines (and every dispute party's in-memory state).
     pub(crate) fn trainer_crash(&mut self, node: Ix) {
         let (k, step_ms) = (self.scn.timing.checkpoint_every, self.scn.timing.step_ms);
         let now = self.now;
@@ -48,68 +130,159 @@ impl World {
                 s.stored_steps = (progress.min(s.rec.steps()) / k) * k;
             }
         }
-        for d in &mut self.disputes {
-            for side in d.sides.iter_mut().filter(|s| s.node == node) {
-                side.party = None;
-            }
-        }
+        self.nodes[node].roles.trainer = TrainerRole::new();
+        self.party_crash(node);
     }
 
-    /// Restart of a trainer: resume unfinished training from the stored checkpoint.
+    /// A crash loses the node's dispute parties (a verifier's too: it may be a challenger).
+    pub(crate) fn party_crash(&mut self, node: Ix) {
+        self.nodes[node].roles.party = PartyRole::new();
+        self.nodes[node].last_seq = 0;
+    }
+
+    /// Restart of a trainer: finished runs come back from the store, unfinished training
+    /// resumes from the stored checkpoint.
     pub(crate) fn trainer_restart(&mut self, node: Ix) {
-        let step_ms = self.scn.timing.step_ms;
-        let epoch = self.nodes[node].epoch;
-        let mut resume = Vec::new();
+        let mut inputs = Vec::new();
         for (j, job) in self.jobs.iter_mut().enumerate() {
-            for s in job.slots.iter_mut().filter(|s| s.node == node && !s.done) {
-                s.started_at = self.now;
-                resume.push((j, s.rec.steps() - s.stored_steps));
+            for s in job.slots.iter_mut().filter(|s| s.node == node) {
+                if s.done {
+                    inputs.push((
+                        j,
+                        TrainerInput::Trained {
+                            job: job.id,
+                            state_hashes: s.rec.state_hashes.clone(),
+                            committed: true,
+                        },
+                    ));
+                } else {
+                    s.started_at = self.now;
+                    inputs.push((
+                        j,
+                        TrainerInput::Resume {
+                            job: job.id,
+                            from_step: s.stored_steps,
+                        },
+                    ));
+                }
             }
         }
-        for (j, left) in resume {
-            self.count("training_resumed_from_checkpoint");
-            self.schedule(
-                self.now + left * step_ms,
-                Ev::TrainDone {
-                    node,
-                    job: j,
-                    epoch,
-                },
-            );
+        for (_, input) in inputs {
+            if matches!(input, TrainerInput::Resume { .. }) {
+                self.count("training_resumed_from_checkpoint");
+            }
+            self.feed_trainer(node, input, 0);
         }
     }
 
-    /// A referee message for dispute `d` reaches party node `to`.
-    pub(crate) fn party_receive(&mut self, d: usize, to: Ix, msg: Message) {
+    /// A referee query of `round` for dispute `d` reaches party node `to`.
+    pub(crate) fn party_receive(&mut self, d: usize, to: Ix, round: u32, msg: Message) {
         let Some(i) = self.disputes[d].sides.iter().position(|s| s.node == to) else {
             return;
         };
-        let referee = self.disputes[d].referee;
-        let side = &mut self.disputes[d].sides[i];
-        if side.party.is_none() {
-            let rebuilt = side.stored_start.is_some();
+        let (referee, j) = (self.disputes[d].referee, self.disputes[d].job);
+        // The dispute's messages travel under its scope, not the job's id.
+        let job = dispute_scope(&self.jobs[j].id, d as u64);
+        let from = self.nodes[referee].id;
+        if !self.nodes[to].roles.party.is_party(&job, &from) {
+            // The node (re)reads the dispute from the chain and builds its party from its run.
+            let side = &self.disputes[d].sides[i];
             let made = self.recs.source(&side.rec).and_then(|src| {
                 DisputeParty::new(src, side.deviation, self.nodes[to].salt).map_err(Into::into)
             });
-            let mut p = match made {
+            let party = match made {
                 Ok(p) => p,
                 Err(e) => return self.violation(format!("dispute {d}: party: {e}")),
             };
-            if let Some(start) = &side.stored_start {
-                let _ = p.handle(start);
-            }
-            side.party = Some(p);
-            if rebuilt {
+            let stored = side.stored_start.clone();
+            let opened = PartyInput::Opened {
+                job,
+                referee: from,
+                party,
+            };
+            self.feed_party(d, to, opened);
+            if let Some(start) = stored {
                 self.count("party_rebuilt_from_store");
+                let replay = PartyInput::Query {
+                    from,
+                    job,
+                    round: 0,
+                    msg: Message::NodePhaseStart(start),
+                };
+                self.feed_party(d, to, replay);
             }
         }
-        let side = &mut self.disputes[d].sides[i];
-        if DisputeParty::is_phase_start(&msg) {
-            side.stored_start = Some(msg.clone());
+        let query = PartyInput::Query {
+            from,
+            job,
+            round,
+            msg,
+        };
+        self.feed_party(d, to, query);
+    }
+
+    fn feed_party(&mut self, d: usize, node: Ix, input: PartyInput<DisputeParty>) {
+        let now = self.now;
+        if self.nodes[node].roles.party.handle(now, input).is_err() {
+            self.count("party_refused_input");
         }
-        let answer = side.party.as_mut().and_then(|p| p.handle(&msg));
-        if let Some(answer) = answer {
-            self.send(to, referee, Msg::ToReferee { d, msg: answer });
+        self.drain_party(d, node);
+    }
+
+    /// Carries out party `node`'s actions in dispute `d`.
+    fn drain_party(&mut self, d: usize, node: Ix) {
+        while let Some(a) = self.nodes[node].roles.party.poll_action() {
+            match a {
+                PartyAction::Send {
+                    to: _,
+                    job,
+                    round,
+                    msg,
+                } => {
+                    // The envelope a node signs; its sequence number is above every one this
+                    // node used, even across a crash that lost `last_seq` (at least
+                    // `now · 2¹⁶`, and a restarted node's clock has moved on). The signature is
+                    // left zero: the link authenticates the signer (`World::referee_receive`).
+                    let seq = (self.nodes[node].last_seq + 1).max(self.now.saturating_mul(1 << 16));
+                    self.nodes[node].last_seq = seq;
+                    let signed = SignedMessage {
+                        signer: self.nodes[node].id,
+                        job,
+                        round,
+                        seq,
+                        statement: msg,
+                        signature: [0; 64],
+                    };
+                    let referee = self.disputes[d].referee;
+                    self.send(node, referee, Msg::ToReferee { d, signed });
+                }
+                PartyAction::ComputeStepRecord { job, referee, lo } => {
+                    // Compute, answered from the party's run record.
+                    let Some(side) = self.disputes[d].sides.iter().find(|s| s.node == node) else {
+                        continue;
+                    };
+                    let record = self
+                        .recs
+                        .source(&side.rec)
+                        .map_err(|e| e.to_string())
+                        .and_then(|mut src| src.step_record(lo).map_err(|e| e.to_string()));
+                    let input = PartyInput::StepRecorded {
+                        job,
+                        referee,
+                        lo,
+                        record,
+                    };
+                    let now = self.now;
+                    if self.nodes[node].roles.party.handle(now, input).is_err() {
+                        self.count("party_refused_input");
+                    }
+                }
+                PartyAction::StorePhaseStart { start, .. } => {
+                    if let Some(side) = self.disputes[d].sides.iter_mut().find(|s| s.node == node) {
+                        side.stored_start = Some(start);
+                    }
+                }
+            }
         }
     }
 
@@ -119,29 +292,23 @@ impl World {
             self.count("opening_withheld");
             return;
         }
-        let (job, slot, verifier) = {
-            let vr = &self.verifs[v];
-            (vr.job, vr.slot, vr.verifier)
+        let (job, verifier) = (self.verifs[v].job, self.verifs[v].verifier);
+        let input = TrainerInput::OpeningRequest {
+            from: self.nodes[verifier].id,
+            job: self.jobs[job].id,
+            step,
         };
-        let rec = &self.jobs[job].slots[slot].rec;
-        let h = |t: u64| rec.state_hashes.get(t as usize).copied();
-        let (Some(prev_hash), Some(hash), Ok(prev_proof), Ok(proof)) = (
-            h(step.wrapping_sub(1)),
-            h(step),
-            rec.commitment.proof(step.wrapping_sub(1)),
-            rec.commitment.proof(step),
-        ) else {
+        let now = self.now;
+        if self.nodes[to].roles.trainer.handle(now, input).is_err() {
             self.count("opening_request_invalid");
             return;
-        };
-        let opening = StepOpening {
-            step,
-            prev_hash,
-            prev_proof,
-            hash,
-            proof,
-        };
-        if self.nodes[to].kind == Some(Kind::SlowOpenings) {
+        }
+        self.drain_trainer(to, 0);
+    }
+
+    /// Trainer `from` sends the opening of verification `v` to `verifier`.
+    fn send_opening(&mut self, from: Ix, verifier: Ix, v: usize, opening: StepOpening) {
+        if self.nodes[from].kind == Some(Kind::SlowOpenings) {
             // As late as it can while still arriving (over an up link) by the deadline.
             self.count("opening_stalled");
             let hold = self
@@ -149,11 +316,11 @@ impl World {
                 .timing
                 .opening_ms
                 .saturating_sub(self.scn.delta_ms() + 1);
-            let epoch = self.nodes[to].epoch;
+            let epoch = self.nodes[from].epoch;
             self.schedule(
                 self.now.saturating_add(hold),
                 Ev::Transmit {
-                    from: to,
+                    from,
                     to: verifier,
                     msg: Msg::Opening { v, opening },
                     attempt: 0,
@@ -163,6 +330,6 @@ impl World {
             );
             return;
         }
-        self.send(to, verifier, Msg::Opening { v, opening });
+        self.send(from, verifier, Msg::Opening { v, opening });
     }
 }

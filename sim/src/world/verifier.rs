@@ -1,13 +1,18 @@
-//! Sampling verifiers: one protocol [`Verifier`] per (verifier, job, trainer root), started when
-//! commits close, restarted from scratch after a crash. The verifier's state source and
-//! re-execution are the simulator's transition model over run records ([`TransitionModel`]).
+//! Verifier nodes: each runs the protocol's verifier role machine
+//! ([`pinpoint_protocol::role::verifier::VerifierRole`]), told when a job's commits close,
+//! given the trainers' openings and its timeouts; a crash replaces it with a fresh machine,
+//! which restarts the unfinished verifications. Its compute requests are answered from the run
+//! records: a sampled step re-runs through [`TransitionModel`] over the trainer's
+//! [`ServedStates`], and the node's own run of a job is the honest record.
 
 use std::sync::Arc;
 
 use pinpoint_protocol::ProtocolError;
-use pinpoint_protocol::verify::{
-    Action, Input, Outcome, Recompute, StateSource, StepOpening, Verifier, VerifierConfig,
+use pinpoint_protocol::role::Machine;
+use pinpoint_protocol::role::verifier::{
+    CommitsClosed, VerifierAction, VerifierCompute, VerifierInput, VerifierRole,
 };
+use pinpoint_protocol::verify::{Outcome, Recompute, StateSource, StepOpening, recompute_step};
 
 use super::events::Tx;
 use super::{Ev, Ix, Msg, VerifRun, World};
@@ -15,6 +20,7 @@ use crate::glue::dispute::Forge;
 use crate::records::Committed;
 use crate::rng::Rng;
 use crate::scenario::Kind;
+use pinpoint_protocol::id::NodeId;
 
 /// The trainer serving its states `S_t`, represented by their hashes.
 #[derive(Debug, Clone)]
@@ -104,137 +110,227 @@ impl World {
         if self.jobs[j].samples == 0 {
             return;
         }
-        for slot in trainers {
-            let v = self.verifs.len();
+        for &slot in &trainers {
             self.verifs.push(VerifRun {
                 job: j,
                 verifier: node,
                 slot,
-                machine: None,
                 outcome: None,
                 sampled_corrupt: false,
             });
-            self.start_verification(v);
         }
+        self.verify(node, j, &trainers);
     }
 
-    /// (Re)starts verification `v` from its first sample.
-    pub(crate) fn start_verification(&mut self, v: usize) {
-        let (j, slot, node) = (
-            self.verifs[v].job,
-            self.verifs[v].slot,
-            self.verifs[v].verifier,
-        );
-        let s = &self.jobs[j].slots[slot];
-        let rec = Arc::clone(&s.rec);
-        let config = VerifierConfig {
-            job: self.jobs[j].id,
-            verifier: self.nodes[node].id,
-            trainer: self.nodes[s.node].id,
-            root: rec.root(),
-            steps: rec.steps(),
+    /// Tells verifier `node`'s machine that the commits of job `j` closed, with the roots of
+    /// `slots` to check.
+    fn verify(&mut self, node: Ix, j: usize, slots: &[usize]) {
+        let roots = slots
+            .iter()
+            .filter_map(|s| {
+                let slot = &self.jobs[j].slots[*s];
+                Some((self.nodes[slot.node].id, slot.chain_root?))
+            })
+            .collect();
+        let job = self.jobs[j].id;
+        let closed = CommitsClosed {
+            job,
+            steps: self.recs.honest.steps(),
             samples: self.jobs[j].samples,
-            timeout_ms: self.scn.timing.opening_ms,
+            seed: self.jobs[j].sample_seed,
+            roots,
         };
-        let m = Verifier::new(
-            config,
-            self.jobs[j].sample_seed,
-            self.now,
-            ServedStates(Arc::clone(&rec)),
-            TransitionModel(Arc::clone(&rec)),
-        );
-        self.verifs[v].sampled_corrupt = m.samples().iter().any(|t| rec.corrupt.contains(t));
-        self.verifs[v].machine = Some(m);
-        self.drain_verifier(v);
+        let now = self.now;
+        let verifier = &mut self.nodes[node].roles.verifier;
+        if let Err(e) = verifier.handle(now, VerifierInput::CommitsClosed(closed)) {
+            return self.violation(format!("job {j}: the verifier refused the close: {e}"));
+        }
+        for &s in slots {
+            let trainer = self.nodes[self.jobs[j].slots[s].node].id;
+            let rec = Arc::clone(&self.jobs[j].slots[s].rec);
+            let samples = self.nodes[node].roles.verifier.samples(&job, &trainer);
+            let corrupt = samples.is_some_and(|m| m.iter().any(|t| rec.corrupt.contains(t)));
+            if let Some(v) = self.verif_of(j, node, s) {
+                self.verifs[v].sampled_corrupt = corrupt;
+            }
+        }
+        // Every request is due by the same deadline: one tick just after it.
+        let epoch = self.nodes[node].epoch;
+        let at = self.now + self.scn.timing.opening_ms + 1;
+        self.schedule(at, Ev::VerifierTick { node, v: 0, epoch });
+        self.drain_verifier(node);
     }
 
-    fn drain_verifier(&mut self, v: usize) {
-        loop {
-            let Some(action) = self.verifs[v].machine.as_mut().and_then(|m| m.poll()) else {
-                return;
-            };
-            let (j, slot, node) = (
-                self.verifs[v].job,
-                self.verifs[v].slot,
-                self.verifs[v].verifier,
-            );
+    /// The world's record of verifier `node` checking slot `slot` of job `j`.
+    fn verif_of(&self, j: usize, node: Ix, slot: usize) -> Option<usize> {
+        self.verifs
+            .iter()
+            .position(|v| v.job == j && v.verifier == node && v.slot == slot)
+    }
+
+    /// Job index and slot of trainer `id` in the job with id `job`.
+    fn slot_of(&self, job: &pinpoint_protocol::id::JobId, id: &NodeId) -> Option<(usize, usize)> {
+        let j = self.jobs.iter().position(|r| &r.id == job)?;
+        let n = *self.ix_of.get(id)?;
+        let s = self.jobs[j].slots.iter().position(|s| s.node == n)?;
+        Some((j, s))
+    }
+
+    /// Carries out verifier `node`'s actions.
+    fn drain_verifier(&mut self, node: Ix) {
+        while let Some(action) = self.nodes[node].roles.verifier.poll_action() {
             match action {
-                Action::RequestOpening { step, deadline_ms } => {
-                    let trainer = self.jobs[j].slots[slot].node;
-                    self.send(node, trainer, Msg::OpeningRequest { v, step });
-                    let epoch = self.nodes[node].epoch;
-                    self.schedule(deadline_ms + 1, Ev::VerifierTick { node, v, epoch });
+                VerifierAction::RequestOpening { job, trainer, step } => {
+                    let Some((j, slot)) = self.slot_of(&job, &trainer) else {
+                        continue;
+                    };
+                    let Some(v) = self.verif_of(j, node, slot) else {
+                        continue;
+                    };
+                    let to = self.jobs[j].slots[slot].node;
+                    self.send(node, to, Msg::OpeningRequest { v, step });
                 }
-                Action::Challenge(_) => {}
-                Action::Done(outcome) => {
-                    self.count(match &outcome {
-                        Outcome::Passed => "verify_passed",
-                        Outcome::Challenged { .. } => "verify_mismatch",
-                        Outcome::BadProof { .. } => "verify_bad_proof",
-                        Outcome::Silent { .. } => "verify_silent",
-                        Outcome::StateUnavailable { .. } => "verify_state_unavailable",
-                        Outcome::RecomputeFailed { .. } => "verify_recompute_failed",
-                    });
+                VerifierAction::Compute(VerifierCompute::Recompute {
+                    job,
+                    trainer,
+                    step,
+                    prev_hash,
+                }) => {
+                    // Compute, answered from the run records (a node's executor re-runs it).
+                    let Some((j, slot)) = self.slot_of(&job, &trainer) else {
+                        continue;
+                    };
                     let rec = Arc::clone(&self.jobs[j].slots[slot].rec);
-                    if !rec.corrupt.is_empty() {
-                        self.out.samples.push(crate::report::SampleStat {
-                            m: self.jobs[j].samples,
-                            f: rec.corrupt.len() as f64 / rec.steps() as f64,
-                            detected: matches!(outcome, Outcome::Challenged { .. }),
-                        });
+                    let result = recompute_step(
+                        &mut ServedStates(Arc::clone(&rec)),
+                        &mut TransitionModel(rec),
+                        step,
+                        prev_hash,
+                    );
+                    let input = VerifierInput::Recomputed {
+                        job,
+                        trainer,
+                        step,
+                        result,
+                    };
+                    let now = self.now;
+                    if let Err(e) = self.nodes[node].roles.verifier.handle(now, input) {
+                        self.violation(format!("verifier {node}: recomputation refused: {e}"));
                     }
-                    // Anything but a pass: the verifier re-runs the job and challenges if its
-                    // own (honest) root differs from the trainer's.
-                    let honest = Arc::clone(&self.recs.honest);
-                    if outcome != Outcome::Passed && honest.root() != rec.root() {
-                        self.send_tx(Tx::Challenge {
-                            job: j,
-                            v: node,
-                            slot,
-                            rec: honest,
-                        });
+                }
+                VerifierAction::Compute(VerifierCompute::RunJob { job }) => {
+                    // The node's own (honest) run of the job.
+                    let root = Some(self.recs.honest.root());
+                    let now = self.now;
+                    let input = VerifierInput::OwnRun { job, root };
+                    if let Err(e) = self.nodes[node].roles.verifier.handle(now, input) {
+                        self.violation(format!("verifier {node}: own run refused: {e}"));
                     }
-                    self.verifs[v].outcome = Some(outcome);
-                    self.verifs[v].machine = None;
-                    return;
+                }
+                VerifierAction::Challenge { job, trainer, .. } => {
+                    let Some((j, slot)) = self.slot_of(&job, &trainer) else {
+                        continue;
+                    };
+                    let rec = Arc::clone(&self.recs.honest);
+                    self.send_tx(Tx::Challenge {
+                        job: j,
+                        v: node,
+                        slot,
+                        rec,
+                    });
+                }
+                VerifierAction::Finished {
+                    job,
+                    trainer,
+                    outcome,
+                } => {
+                    let Some((j, slot)) = self.slot_of(&job, &trainer) else {
+                        continue;
+                    };
+                    self.finished(node, j, slot, outcome);
                 }
             }
         }
     }
 
-    pub(crate) fn verifier_tick(&mut self, v: usize, epoch: u32) {
-        if self.nodes[self.verifs[v].verifier].epoch != epoch {
+    /// Reports (and, for a restart, stores) a finished verification.
+    fn finished(&mut self, node: Ix, j: usize, slot: usize, outcome: Outcome) {
+        self.count(match &outcome {
+            Outcome::Passed => "verify_passed",
+            Outcome::Challenged { .. } => "verify_mismatch",
+            Outcome::BadProof { .. } => "verify_bad_proof",
+            Outcome::Silent { .. } => "verify_silent",
+            Outcome::StateUnavailable { .. } => "verify_state_unavailable",
+            Outcome::RecomputeFailed { .. } => "verify_recompute_failed",
+        });
+        let rec = Arc::clone(&self.jobs[j].slots[slot].rec);
+        if !rec.corrupt.is_empty() {
+            self.out.samples.push(crate::report::SampleStat {
+                m: self.jobs[j].samples,
+                f: rec.corrupt.len() as f64 / rec.steps() as f64,
+                detected: matches!(outcome, Outcome::Challenged { .. }),
+            });
+        }
+        if let Some(v) = self.verif_of(j, node, slot) {
+            self.verifs[v].outcome = Some(outcome);
+        }
+    }
+
+    /// Verifier `node`'s timer.
+    pub(crate) fn verifier_tick(&mut self, node: Ix, epoch: u32) {
+        if self.nodes[node].epoch != epoch {
             return;
         }
-        if let Some(m) = self.verifs[v].machine.as_mut() {
-            let _ = m.handle(self.now, Input::Tick);
-            self.drain_verifier(v);
-        }
+        let now = self.now;
+        self.nodes[node].roles.verifier.handle_timeout(now);
+        self.drain_verifier(node);
     }
 
+    /// An opening for verification `v` reaches its verifier.
     pub(crate) fn opening(&mut self, v: usize, opening: StepOpening) {
-        let Some(m) = self.verifs[v].machine.as_mut() else {
+        let (j, slot, node) = (
+            self.verifs[v].job,
+            self.verifs[v].slot,
+            self.verifs[v].verifier,
+        );
+        if self.verifs[v].outcome.is_some() {
             return self.count("opening_after_end");
+        }
+        let input = VerifierInput::Opening {
+            from: self.nodes[self.jobs[j].slots[slot].node].id,
+            job: self.jobs[j].id,
+            opening,
         };
-        if m.handle(self.now, Input::Opening(opening)).is_err() {
+        let now = self.now;
+        if self.nodes[node].roles.verifier.handle(now, input).is_err() {
             return self.count("opening_stale_or_duplicate");
         }
-        self.drain_verifier(v);
+        self.drain_verifier(node);
     }
 
+    /// A crash loses the verifier machine's state.
     pub(crate) fn verifier_crash(&mut self, node: Ix) {
-        for vr in self.verifs.iter_mut().filter(|v| v.verifier == node) {
-            vr.machine = None;
-        }
+        let id = self.nodes[node].id;
+        self.nodes[node].roles.verifier = VerifierRole::new(id, self.scn.timing.opening_ms);
+        self.party_crash(node);
     }
 
+    /// After a restart, the node re-reads the chain and restarts every verification it had
+    /// not finished (its finished ones are in its store).
     pub(crate) fn verifier_restart(&mut self, node: Ix) {
-        let todo: Vec<usize> = (0..self.verifs.len())
-            .filter(|v| self.verifs[*v].verifier == node && self.verifs[*v].outcome.is_none())
-            .collect();
-        for v in todo {
-            self.count("verification_restarted");
-            self.start_verification(v);
+        let mut todo: std::collections::BTreeMap<usize, Vec<usize>> = Default::default();
+        for v in self
+            .verifs
+            .iter()
+            .filter(|v| v.verifier == node && v.outcome.is_none())
+        {
+            todo.entry(v.job).or_default().push(v.slot);
+        }
+        for (j, slots) in todo {
+            for _ in &slots {
+                self.count("verification_restarted");
+            }
+            self.verify(node, j, &slots);
         }
         // Windows that opened while the node was down: it reads them from the chain.
         let missed: Vec<usize> = (0..self.jobs.len())

@@ -105,15 +105,25 @@ fn every_cheating_strategy_loses_its_disputes_the_way_it_should() {
             "fraction = 0.5",
             &["verdict_recomputed_state"],
         ),
+        // A liar that answers a duplicated query twice, once with its lie, has signed two
+        // different answers for one round: the referee convicts it of equivocation.
         (
             "step-lie",
             "",
-            &["verdict_forfeit_bad_proof", "verdict_recomputed_state"],
+            &[
+                "verdict_forfeit_bad_proof",
+                "verdict_recomputed_state",
+                "verdict_forfeit_equivocation",
+            ],
         ),
         (
             "node-lie",
             "",
-            &["verdict_forfeit_bad_proof", "verdict_recomputed_node"],
+            &[
+                "verdict_forfeit_bad_proof",
+                "verdict_recomputed_node",
+                "verdict_forfeit_equivocation",
+            ],
         ),
         ("bad-proof", "", &["verdict_forfeit_bad_proof"]),
         ("silent", "", &["verdict_forfeit_timeout"]),

@@ -4,7 +4,7 @@
 
 mod cases;
 mod chaos;
-mod fixtures;
+pub(crate) mod fixtures;
 mod props;
 mod signed;
 mod step_def;
