@@ -163,7 +163,13 @@ fn all_dishonest_replicas_are_all_challenged_and_none_is_paid() {
 /// with the protocol's default opening timeout and the shortest window validation accepts.
 #[test]
 fn duplicates_and_withheld_or_slow_openings_stay_safe() {
-    clean("duplicates", 0..40);
+    let d = clean("duplicates", 0..40);
+    // Issue 12: the network's duplicated answers reach the referee's replay guard (the signed
+    // path) and are refused there, and every dispute message went through it.
+    let n = |k: &str| d.counters.get(k).copied().unwrap_or(0);
+    assert!(n("referee_refused_replay") > 0, "{:?}", d.counters);
+    assert!(n("dispute_messages_link_authenticated") > n("referee_refused_replay"));
+    assert_eq!(n("referee_refused_foreign_signer"), 0);
     for name in ["withheld-openings", "slow-openings"] {
         let s = clean(name, 0..20);
         assert!(s.slashed_nodes >= 20 * 2, "{name}: {}", s.slashed_nodes);
