@@ -17,7 +17,7 @@ use pinpoint_kernels::Cpu;
 use pinpoint_protocol::dispute::driver::{Respond, run};
 use pinpoint_protocol::dispute::strategy::{Cheater, Corruption, Deviation, Strategy};
 use pinpoint_protocol::dispute::{
-    Answerer, Deadlines, JobReexec, Party, Referee, Replayer, RunSource, StepRecord, Tamper,
+    Answerer, Deadlines, JobReexec, Party, Referee, Replayer, RunSource, StepRecord,
 };
 use pinpoint_protocol::id::{NodeId, NodeKey};
 use pinpoint_protocol::wire::SignedMessage;
@@ -93,7 +93,7 @@ fn main() {
             ),
         ];
         for (name, corruption) in cases {
-            let honest = Party::from_source(Box::new(shared.clone()), Tamper::None).unwrap();
+            let honest = Party::from_source(Box::new(shared.clone())).unwrap();
             let hr = honest.root();
             let mut honest = Answerer::new(
                 NodeKey::from_seed([1; 32]),

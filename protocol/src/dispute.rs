@@ -1,6 +1,9 @@
 //! The Verde dispute (DESIGN §4), sans-IO: a [`Referee`] state machine, an answering
-//! [`Party`] over a [`RunSource`] (signing as an [`Answerer`]), cheating [`strategy`]s and a
-//! deterministic in-memory [`driver`] that runs them over signed messages.
+//! honest [`Party`] over a [`RunSource`] (signing as an [`Answerer`]), and a deterministic
+//! in-memory [`driver`] that runs parties over signed messages. Cheating strategies
+//! (`strategy`: wrappers around the honest party) exist only with the cargo feature
+//! `adversary`, which the simulator, the tests and the devnet enable; the production API has
+//! only honest parties.
 //!
 //! The referee bisects the parties' step commitments (descending the two Merkle trees when
 //! the final states agree but the roots do not), then the prefix chain of the first disputed
@@ -20,9 +23,10 @@ mod record;
 mod reexec;
 mod referee;
 mod replay;
+#[cfg(any(test, feature = "adversary"))]
 pub mod strategy;
 
-pub use party::{Answerer, Party, Tamper};
+pub use party::{Answerer, Party};
 pub use record::{RunRecord, RunSource, StepRecord};
 pub use reexec::{JobReexec, Reexec};
 pub use referee::{

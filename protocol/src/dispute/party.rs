@@ -13,41 +13,27 @@ use crate::wire::{
     ValueBlob, WireProof, verify_message,
 };
 
-/// How a [`Party`] deviates from honest answering (the simple deviations; the full set of
-/// cheating strategies is [`super::strategy`]).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum Tamper {
-    /// Answer honestly from the source (which may itself be corrupted).
-    #[default]
-    None,
-    /// Corrupt every Merkle proof sent.
-    BadProof,
-    /// Never answer.
-    Silent,
-}
-
-/// A dispute party answering from a [`RunSource`].
+/// An honest dispute party answering from a [`RunSource`]. (Cheating parties are wrappers
+/// around it, in [`super::strategy`] behind the `adversary` feature.)
 #[derive(Debug)]
 pub struct Party {
     source: Box<dyn RunSource>,
     commitment: StepCommitment,
-    tamper: Tamper,
     step: Option<(u64, StepRecord, PrefixChain)>,
 }
 
 impl Party {
-    /// A party with `record`, deviating as `tamper` says.
-    pub fn new(record: RunRecord, tamper: Tamper) -> Result<Self> {
-        Self::from_source(Box::new(record), tamper)
+    /// A party with `record`.
+    pub fn new(record: RunRecord) -> Result<Self> {
+        Self::from_source(Box::new(record))
     }
 
     /// A party answering from any [`RunSource`].
-    pub fn from_source(source: Box<dyn RunSource>, tamper: Tamper) -> Result<Self> {
+    pub fn from_source(source: Box<dyn RunSource>) -> Result<Self> {
         let commitment = StepCommitment::new(source.state_hashes())?;
         Ok(Self {
             source,
             commitment,
-            tamper,
             step: None,
         })
     }
@@ -58,8 +44,8 @@ impl Party {
     /// role machine holds a party without running the model inside `handle`.
     ///
     /// Errors: an empty or oversized hash list.
-    pub fn from_hashes(state_hashes: Vec<[u8; 32]>, tamper: Tamper) -> Result<Self> {
-        Self::from_source(Box::new(HashesOnly(state_hashes)), tamper)
+    pub fn from_hashes(state_hashes: Vec<[u8; 32]>) -> Result<Self> {
+        Self::from_source(Box::new(HashesOnly(state_hashes)))
     }
 
     /// Starts the node phase at step `lo` with the record of step `lo → lo + 1` (computed by
@@ -84,16 +70,7 @@ impl Party {
     }
 
     fn proof(&self, p: crate::merkle::MerkleProof) -> Result<WireProof> {
-        let mut w = WireProof::new(p)?;
-        if self.tamper == Tamper::BadProof {
-            let mut sib = w.siblings.to_vec();
-            match sib.first_mut() {
-                Some(s) => s[0] ^= 1,
-                None => sib.push([0; 32]),
-            }
-            w.siblings = BoundedVec::new(sib)?;
-        }
-        Ok(w)
+        WireProof::new(p)
     }
 
     fn current(&self, what: &str) -> Result<&(u64, StepRecord, PrefixChain)> {
@@ -106,9 +83,6 @@ impl Party {
     ///
     /// Errors: a query for something outside the run ([`ProtocolError::InvalidArgument`]).
     pub fn handle(&mut self, msg: &Message) -> Result<Option<Message>> {
-        if self.tamper == Tamper::Silent {
-            return Ok(None);
-        }
         match msg {
             Message::StepQuery(q) => {
                 let i = usize::try_from(q.step).unwrap_or(usize::MAX);

@@ -8,7 +8,7 @@ use pinpoint_kernels::Tensor;
 use pinpoint_kernels::graph::{Ids, Value};
 
 use super::driver::Respond;
-use super::party::{Answerer, Party, Tamper};
+use super::party::{Answerer, Party};
 use super::record::{RunSource, StepRecord};
 use crate::codec::BoundedVec;
 use crate::error::{ProtocolError, Result};
@@ -102,8 +102,9 @@ pub struct Liar {
 
 impl Liar {
     /// Alters `answer` as `deviation` says ([`Deviation::LieInStepBisection`],
-    /// [`Deviation::LieInNodeBisection`], [`Deviation::WrongInput`]); other deviations and
-    /// messages pass unchanged.
+    /// [`Deviation::LieInNodeBisection`], [`Deviation::WrongInput`], and
+    /// [`Deviation::BadProof`]: every step or node answer's proof is corrupted); other
+    /// deviations and messages pass unchanged.
     ///
     /// Errors: a patched input transfer that no longer fits its bounds.
     pub fn apply(&mut self, answer: &mut Message, deviation: Deviation, salt: u8) -> Result<()> {
@@ -121,6 +122,8 @@ impl Liar {
                 self.node_answers += 1;
             }
             (Message::InputTransfer(t), Deviation::WrongInput) => wrong_input(t, salt)?,
+            (Message::StepAnswer(a), Deviation::BadProof) => bad_proof(&mut a.proof)?,
+            (Message::NodeAnswer(a), Deviation::BadProof) => bad_proof(&mut a.proof)?,
             _ => {}
         }
         Ok(())
@@ -220,12 +223,12 @@ impl Cheater {
         strategy: Strategy,
     ) -> Result<Self> {
         let run = Corrupted::new(honest, strategy.corruption, strategy.salt)?;
-        let party = Party::from_source(Box::new(run), tamper_for(&strategy))?;
+        let party = Party::from_source(Box::new(run))?;
         Ok(Self::new(Answerer::new(key, job, referee, party), strategy))
     }
 
     /// Plays `strategy` with `answerer`, whose party must already answer from the corrupted
-    /// run ([`Corrupted`]) with [`tamper_for`]`(strategy)` (see [`Cheater::build`]).
+    /// run ([`Corrupted`]) (see [`Cheater::build`]).
     pub fn new(answerer: Answerer, strategy: Strategy) -> Self {
         Self {
             answerer,
@@ -276,6 +279,18 @@ impl Cheater {
         out.push(self.answerer.sign(answer, round)?);
         Ok(out)
     }
+}
+
+/// Corrupts a Merkle proof: the first sibling's first byte flipped, or a zero sibling added to
+/// a proof that has none.
+fn bad_proof(w: &mut crate::wire::WireProof) -> Result<()> {
+    let mut sib = w.siblings.to_vec();
+    match sib.first_mut() {
+        Some(s) => s[0] ^= 1,
+        None => sib.push([0; 32]),
+    }
+    w.siblings = BoundedVec::new(sib)?;
+    Ok(())
 }
 
 /// Alters the first input (patching the proof to match) or, with no inputs, a proven hash.
@@ -356,13 +371,5 @@ impl Respond for Cheater {
 
     fn respond(&mut self, msg: &SignedMessage) -> Vec<SignedMessage> {
         self.answer(msg).unwrap_or_default()
-    }
-}
-
-/// The [`Tamper`] a party answering for `strategy` should be built with.
-pub fn tamper_for(strategy: &Strategy) -> Tamper {
-    match strategy.deviation {
-        Deviation::BadProof => Tamper::BadProof,
-        _ => Tamper::None,
     }
 }

@@ -6,7 +6,7 @@ use std::collections::VecDeque;
 
 use pinpoint_protocol::ProtocolError;
 use pinpoint_protocol::dispute::strategy::{Corrupted, Corruption};
-use pinpoint_protocol::dispute::{Deadlines, JobReexec, Party, RunSource, Tamper};
+use pinpoint_protocol::dispute::{Deadlines, JobReexec, Party, RunSource};
 use pinpoint_protocol::id::NodeId;
 use pinpoint_protocol::role::Machine;
 use pinpoint_protocol::role::arbiter::{
@@ -45,7 +45,7 @@ struct PartyNode {
 
 impl PartyNode {
     fn new(seed: u8, run: Box<dyn RunSource>) -> Self {
-        let party = Party::from_hashes(run.state_hashes().to_vec(), Tamper::None).expect("party");
+        let party = Party::from_hashes(run.state_hashes().to_vec()).expect("party");
         let mut role = PartyRole::new();
         role.handle(
             0,
@@ -108,10 +108,10 @@ impl PartyNode {
 fn an_arbiter_role_refuses_every_replayed_answer_and_the_honest_party_wins() {
     let (_, bad) = runs();
     let roots = [
-        Party::from_source(Box::new(honest(0)), Tamper::None)
+        Party::from_source(Box::new(honest(0)))
             .expect("party")
             .root(),
-        Party::from_hashes(bad.state_hashes().to_vec(), Tamper::None)
+        Party::from_hashes(bad.state_hashes().to_vec())
             .expect("party")
             .root(),
     ];
@@ -242,10 +242,10 @@ fn bad_run() -> Box<dyn RunSource> {
 fn an_arbiter_role_refuses_foreign_signers_unknown_disputes_and_double_assignments() {
     let (good, bad) = runs();
     let (rg, rb) = (
-        Party::from_hashes(good.state_hashes().to_vec(), Tamper::None)
+        Party::from_hashes(good.state_hashes().to_vec())
             .expect("party")
             .root(),
-        Party::from_hashes(bad.state_hashes().to_vec(), Tamper::None)
+        Party::from_hashes(bad.state_hashes().to_vec())
             .expect("party")
             .root(),
     );

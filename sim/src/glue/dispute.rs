@@ -8,9 +8,9 @@
 //!   transitions are [`Corrupted`] layers over each other.
 //! - [`SpecReexec`]: the protocol's [`JobReexec`] (derived from the job spec alone, never from
 //!   a party's run), built once per spec and shared by every dispute.
-//! - [`DisputeParty`]: a protocol [`Party`] over a [`RunSource`], built with
-//!   [`tamper_for`] and playing a protocol [`Deviation`]: the [`Answer`] the simulator gives a
-//!   node's party role machine. Answers travel in signed envelopes to the arbiter role's
+//! - [`DisputeParty`]: the honest protocol [`Party`] over a [`RunSource`] (honest or
+//!   corrupted), playing a protocol [`Deviation`] on its answers: the [`Answer`] the
+//!   simulator gives a cheating node's party role machine. Answers travel in signed envelopes to the arbiter role's
 //!   `handle_authenticated` (replay guard, equivocation checks), but unsigned: the network's
 //!   links stand in for the ed25519 check, since signing and verifying every dispute message
 //!   would cost several times the rest of a run (`docs/sim.md`, "Disputes"). The protocol's
@@ -24,9 +24,7 @@ use std::sync::{Arc, Mutex};
 
 use pinpoint_kernels::Cpu;
 use pinpoint_kernels::graph::{Graph, Value};
-use pinpoint_protocol::dispute::strategy::{
-    Corrupted, Corruption, Liar, Strategy, flip, tamper_for,
-};
+use pinpoint_protocol::dispute::strategy::{Corrupted, Corruption, Liar, flip};
 use pinpoint_protocol::dispute::{JobReexec, Party, Reexec, RunSource, StepRecord};
 use pinpoint_protocol::role::party::Answer;
 use pinpoint_protocol::wire::Message;
@@ -185,9 +183,8 @@ fn round_of(msg: &Message) -> Option<u32> {
     }
 }
 
-/// A dispute party: the protocol [`Party`] over a [`RunSource`] (built with
-/// [`tamper_for`] of its deviation), answering unsigned queries and playing its
-/// [`Deviation`] as the protocol's `Cheater` does.
+/// A dispute party: the honest protocol [`Party`] over a [`RunSource`] (honest or corrupted),
+/// playing its [`Deviation`] on each answer as the protocol's `Cheater` does.
 #[derive(Debug)]
 pub struct DisputeParty {
     party: Party,
@@ -204,14 +201,9 @@ impl DisputeParty {
     ///
     /// Errors: a run whose commitment cannot be built.
     pub fn new(source: Box<dyn RunSource>, deviation: Deviation, salt: u64) -> Result<Self> {
-        // The corruption is already in `source`; `tamper_for` reads only the deviation.
-        let strategy = Strategy {
-            corruption: Corruption::WrongStateFrom { step: 1 },
-            deviation,
-            salt: 0,
-        };
+        // The corruption is already in `source`; the deviation is played on the answers.
         Ok(Self {
-            party: Party::from_source(source, tamper_for(&strategy))?,
+            party: Party::from_source(source)?,
             deviation,
             salt: (salt % 128) as u8,
             liar: Liar::default(),

@@ -2,7 +2,7 @@
 
 use pinpoint_protocol::dispute::strategy::{Corruption, Deviation, Strategy};
 use pinpoint_protocol::dispute::{
-    Deadlines, JobReexec, Party, Referee, Tamper, round_bound, round_bound_equal_final,
+    Deadlines, JobReexec, Party, Referee, round_bound, round_bound_equal_final,
 };
 use pinpoint_protocol::wire::{Fault, Resolution};
 
@@ -34,12 +34,9 @@ fn against_honest(j: usize, c: Player) -> [pinpoint_protocol::dispute::driver::D
 
 #[test]
 fn honest_parties_have_equal_roots_and_cannot_dispute() {
-    let a = Party::from_source(Box::new(honest(0)), Tamper::None).unwrap();
-    let b = Party::new(
-        pinpoint_protocol::dispute::RunRecord::honest(&spec(0), None).unwrap(),
-        Tamper::None,
-    )
-    .unwrap();
+    let a = Party::from_source(Box::new(honest(0))).unwrap();
+    let b =
+        Party::new(pinpoint_protocol::dispute::RunRecord::honest(&spec(0), None).unwrap()).unwrap();
     assert_eq!(a.root(), b.root());
     assert!(
         Referee::new(
@@ -272,7 +269,7 @@ fn a_lost_node_phase_start_is_re_sent_with_the_re_asked_query() {
     use pinpoint_protocol::wire::Message;
 
     let j = 0;
-    let honest_party = Party::from_source(Box::new(honest(j)), Tamper::None).unwrap();
+    let honest_party = Party::from_source(Box::new(honest(j))).unwrap();
     let bad: Box<dyn RunSource> = Box::new(
         Corrupted::new(
             Box::new(honest(j)),
@@ -281,7 +278,7 @@ fn a_lost_node_phase_start_is_re_sent_with_the_re_asked_query() {
         )
         .unwrap(),
     );
-    let cheater = Party::from_source(bad, Tamper::None).unwrap();
+    let cheater = Party::from_source(bad).unwrap();
     let deadlines = Deadlines {
         answer_ms: 100,
         max_retries: 2,

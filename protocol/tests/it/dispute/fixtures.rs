@@ -4,9 +4,7 @@ use std::sync::{Arc, OnceLock};
 
 use pinpoint_protocol::dispute::driver::{DisputeReport, Respond, run};
 use pinpoint_protocol::dispute::strategy::{Cheater, Corruption, Deviation, Strategy};
-use pinpoint_protocol::dispute::{
-    Answerer, Deadlines, JobReexec, Party, Referee, RunRecord, Tamper,
-};
+use pinpoint_protocol::dispute::{Answerer, Deadlines, JobReexec, Party, Referee, RunRecord};
 use pinpoint_protocol::id::{JobId, NodeId, NodeKey};
 use pinpoint_protocol::wire::Outcome;
 use pinpoint_train::{JobSpec, LoadedSpec};
@@ -140,7 +138,7 @@ pub fn build(j: usize, seed: u8, p: Player) -> (Box<dyn Respond>, [u8; 32]) {
     let source = Box::new(honest(j));
     match p {
         Player::Honest => {
-            let party = Party::from_source(source, Tamper::None).unwrap();
+            let party = Party::from_source(source).unwrap();
             let root = party.root();
             (
                 Box::new(Answerer::new(key(seed), JOB, id(REFEREE), party)),

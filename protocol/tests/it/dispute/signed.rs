@@ -101,11 +101,7 @@ fn first_query(actions: &[Action]) -> Message {
 }
 
 fn honest_answerer(seed: u8) -> Answerer {
-    let party = pinpoint_protocol::dispute::Party::from_source(
-        Box::new(honest(0)),
-        pinpoint_protocol::dispute::Tamper::None,
-    )
-    .unwrap();
+    let party = pinpoint_protocol::dispute::Party::from_source(Box::new(honest(0))).unwrap();
     Answerer::new(key(seed), JOB, id(REFEREE), party)
 }
 
