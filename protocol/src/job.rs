@@ -12,13 +12,18 @@
 //! - [`Job::poll`] applies the deadlines: assignment, commit (a trainer without a commitment
 //!   is absent and slashed, its stake burned) and the end of the challenge window.
 //!
+//! - [`JobTerms`]: a job's economics and deadlines, from which the machine's [`JobParams`],
+//!   the wire's announcement and the contracts' [`ContractTerms`] are derived.
+//!
 //! Exact rules: `docs/protocol.md`, "Job lifecycle"; payouts per [`crate::fees`].
 
 mod machine;
+mod terms;
 mod types;
 
 #[cfg(test)]
 mod tests;
 
 pub use machine::Job;
+pub use terms::{ContractTerms, JobTerms};
 pub use types::{Action, Input, JobParams, Phase, Root};

@@ -76,17 +76,13 @@ impl Scenario {
             ));
         }
         at_least("jobs.replicas", j.replicas as u64, 1)?;
-        at_most("jobs.replicas", j.replicas as u64, 64)?;
+        // One replica limit: the protocol's, which the wire and the contracts share.
+        at_most(
+            "jobs.replicas",
+            j.replicas as u64,
+            u64::from(pinpoint_protocol::limits::MAX_REPLICAS),
+        )?;
         if self.settlement == SettlementBackend::Embedded {
-            // What the contracts accept: a scenario beyond it would fail every run.
-            if j.replicas > pinpoint_chain::MAX_REPLICAS {
-                return Err(format!(
-                    "jobs.replicas = {}: settlement = \"embedded\" allows at most {} (the \
-                     contract's MAX_REPLICAS)",
-                    j.replicas,
-                    pinpoint_chain::MAX_REPLICAS
-                ));
-            }
             if n.committee > pinpoint_chain::MAX_COMMITTEE {
                 return Err(format!(
                     "nodes.committee = {}: settlement = \"embedded\" allows at most {} (the \

@@ -6,7 +6,7 @@ use std::collections::BTreeSet;
 use std::sync::Arc;
 
 use pinpoint_protocol::fees::Account;
-use pinpoint_protocol::job::{Action, Input, Job, JobParams, Phase};
+use pinpoint_protocol::job::{Action, Input, Job, JobTerms, Phase};
 
 use super::events::Tx;
 use super::{DisputeRun, Ev, Ix, Side, Slot, World};
@@ -101,14 +101,21 @@ impl World {
 
     pub(crate) fn post_job(&mut self, j: usize) {
         let t = self.scn.timing.clone();
-        let params = JobParams {
+        // The job's terms, once; the machine's parameters and the chain's posting derive
+        // from them.
+        let terms = JobTerms {
             payment: u128::from(self.scn.jobs.payment),
-            replicas: self.scn.jobs.replicas,
+            replicas: u8::try_from(self.scn.jobs.replicas).unwrap_or(u8::MAX),
             trainer_stake: u128::from(self.scn.jobs.trainer_stake),
+            challenger_stake: u128::from(self.scn.jobs.challenger_stake),
             assign_timeout_ms: t.chain_ms + 1,
             commit_timeout_ms: t.commit_timeout_ms,
             challenge_window_ms: t.challenge_window_ms,
         };
+        if let Err(e) = terms.validate() {
+            return self.violation(format!("job {j}: terms refused: {e}"));
+        }
+        let params = terms.params();
         let mut job = match Job::new(params, self.now) {
             Ok(job) => job,
             Err(e) => return self.violation(format!("job {j}: posting refused: {e}")),
@@ -131,10 +138,10 @@ impl World {
         self.jobs[j].posted_at = self.now;
         let posting = crate::onchain::Posting {
             job_id: id,
-            payment: params.payment,
-            bond: params.trainer_stake,
-            commit_timeout_ms: t.commit_timeout_ms,
-            challenge_window_ms: t.challenge_window_ms,
+            payment: terms.payment,
+            bond: terms.trainer_stake,
+            commit_timeout_ms: terms.commit_timeout_ms,
+            challenge_window_ms: terms.challenge_window_ms,
         };
         self.on_chain(|m, now| m.post(j, now, &posting, &trainers));
         for n in trainers {

@@ -219,16 +219,19 @@ fn overflowing_timings_and_back_end_limits_are_refused() {
         .expect_err("latency")
         .to_string();
     assert!(e.contains("network.latency_ms"), "{e}");
-    // More replicas than the contracts allow, with the embedded chain.
-    let text = format!(
-        "settlement = \"embedded\"\n{}",
-        base.replace("trainers = 4", "trainers = 20")
-            .replace("replicas = 2", "replicas = 17")
-    );
-    let e = pinpoint_sim::Scenario::from_toml_str(&text, "x.toml")
-        .expect_err("replicas")
-        .to_string();
-    assert!(e.contains("jobs.replicas") && e.contains("embedded"), "{e}");
+    // More replicas than the one limit (the protocol's, which the wire and the contracts
+    // share), whatever the settlement back end.
+    for settlement in ["", "settlement = \"embedded\"\n"] {
+        let text = format!(
+            "{settlement}{}",
+            base.replace("trainers = 4", "trainers = 20")
+                .replace("replicas = 2", "replicas = 17")
+        );
+        let e = pinpoint_sim::Scenario::from_toml_str(&text, "x.toml")
+            .expect_err("replicas")
+            .to_string();
+        assert!(e.contains("jobs.replicas") && e.contains("16"), "{e}");
+    }
     // A window a withholding trainer could outlast (the protocol's default 30 s timeout).
     let text = format!("{base}\n[timing]\nopening_ms = 30000\nchallenge_window_ms = 27000\n");
     let e = pinpoint_sim::Scenario::from_toml_str(&text, "x.toml")
