@@ -199,7 +199,8 @@ mod tests {
 
     #[test]
     fn bad_terms_name_the_field() {
-        let cases: [(fn(&mut JobTerms), &str); 6] = [
+        type Edit = fn(&mut JobTerms);
+        let cases: [(Edit, &str); 6] = [
             (|t| t.replicas = 0, "replicas"),
             (|t| t.replicas = MAX_REPLICAS + 1, "replicas"),
             (|t| t.payment = 0, "payment"),

@@ -82,15 +82,15 @@ impl Scenario {
             j.replicas as u64,
             u64::from(pinpoint_protocol::limits::MAX_REPLICAS),
         )?;
-        if self.settlement == SettlementBackend::Embedded {
-            if n.committee > pinpoint_chain::MAX_COMMITTEE {
-                return Err(format!(
-                    "nodes.committee = {}: settlement = \"embedded\" allows at most {} (the \
-                     contract's committee limit)",
-                    n.committee,
-                    pinpoint_chain::MAX_COMMITTEE
-                ));
-            }
+        if self.settlement == SettlementBackend::Embedded
+            && n.committee > pinpoint_chain::MAX_COMMITTEE
+        {
+            return Err(format!(
+                "nodes.committee = {}: settlement = \"embedded\" allows at most {} (the \
+                 contract's committee limit)",
+                n.committee,
+                pinpoint_chain::MAX_COMMITTEE
+            ));
         }
         span("jobs.samples", j.samples)?;
         at_most("jobs.samples", j.samples[1], 64)?;
