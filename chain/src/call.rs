@@ -8,6 +8,7 @@ use alloy::{
 use serde::{Deserialize, Serialize};
 
 use crate::bindings::{JobMarket, PinToken, Staking};
+use crate::dispute::Ruling;
 
 /// Token base units per whole PIN (18 decimals).
 pub const PIN: u128 = 1_000_000_000_000_000_000;
@@ -25,7 +26,7 @@ pub const MAX_COMMITTEE: usize = 15;
 mod limits_tests {
     #[test]
     fn limits_match_the_contract_source() {
-        let src = include_str!("../contracts/JobMarket.sol");
+        let src = include_str!("../contracts/MarketBase.sol");
         assert!(src.contains(&format!(
             "uint8 public constant MAX_REPLICAS = {};",
             super::MAX_REPLICAS
@@ -108,7 +109,7 @@ pub struct JobParams {
 }
 
 /// What a dispute committee member found.
-pub use crate::bindings::JobMarket::Finding;
+pub use crate::bindings::MarketBase::Finding;
 
 /// A state-changing call, sent by some account.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -170,14 +171,32 @@ pub enum Call {
         /// Job id.
         job: u64,
     },
-    /// `JobMarket.openDispute` (the sender is the challenger).
+    /// `JobMarket.openDispute` by a live committed trainer (the challenger) against another
+    /// whose root differs.
     OpenDispute {
         /// Job id.
         job: u64,
         /// The trainer challenged.
         defendant: Address,
     },
-    /// `JobMarket.vote` by a committee member.
+    /// `JobMarket.disputeNext`, by anyone: opens the protocol's next replica dispute (the
+    /// first live trainer by address against the first after it with another root).
+    DisputeNext {
+        /// Job id.
+        job: u64,
+    },
+    /// `JobMarket.challenge` by a staked verifier: disputes `trainer`'s root, bonding `bond`
+    /// (at least the job's trainer bond) of the sender's verifier stake.
+    Challenge {
+        /// Job id.
+        job: u64,
+        /// The trainer challenged.
+        trainer: Address,
+        /// The challenge bond.
+        bond: U256,
+    },
+    /// `JobMarket.vote` by a committee member for one side: the shorthand of [`Call::Rule`]
+    /// with [`Ruling::ChallengerWins`] or [`Ruling::DefendantWins`].
     Vote {
         /// Dispute id.
         dispute: u64,
@@ -185,6 +204,26 @@ pub enum Call {
         challenger_wins: bool,
         /// What the arbiter found.
         finding: Finding,
+    },
+    /// `JobMarket.vote` by a committee member, any ruling (including both lose).
+    Rule {
+        /// Dispute id.
+        dispute: u64,
+        /// The ruling.
+        ruling: Ruling,
+        /// What the arbiter found.
+        finding: Finding,
+    },
+    /// `JobMarket.redraw`, by anyone after the dispute's deadline with no majority.
+    Redraw {
+        /// Dispute id.
+        dispute: u64,
+    },
+    /// `JobMarket.fixSeed`, by anyone once the commits have closed: fixes the job's sampling
+    /// seed (see [`crate::dispute::sampling_seed`]).
+    FixSeed {
+        /// Job id.
+        job: u64,
     },
     /// `JobMarket.finalize`.
     Finalize {
@@ -303,16 +342,50 @@ impl Call {
                 }
                 .abi_encode(),
             ),
+            Call::DisputeNext { job } => (
+                a.market,
+                JobMarket::disputeNextCall {
+                    jobId: U256::from(*job),
+                }
+                .abi_encode(),
+            ),
+            Call::Challenge { job, trainer, bond } => (
+                a.market,
+                JobMarket::challengeCall {
+                    jobId: U256::from(*job),
+                    trainer: *trainer,
+                    bond: *bond,
+                }
+                .abi_encode(),
+            ),
             Call::Vote {
                 dispute,
                 challenger_wins,
                 finding,
-            } => (
+            } => {
+                let ruling = if *challenger_wins {
+                    Ruling::ChallengerWins
+                } else {
+                    Ruling::DefendantWins
+                };
+                (a.market, vote(*dispute, ruling, finding))
+            }
+            Call::Rule {
+                dispute,
+                ruling,
+                finding,
+            } => (a.market, vote(*dispute, *ruling, finding)),
+            Call::Redraw { dispute } => (
                 a.market,
-                JobMarket::voteCall {
+                JobMarket::redrawCall {
                     disputeId: U256::from(*dispute),
-                    challengerWins: *challenger_wins,
-                    finding: finding.clone(),
+                }
+                .abi_encode(),
+            ),
+            Call::FixSeed { job } => (
+                a.market,
+                JobMarket::fixSeedCall {
+                    jobId: U256::from(*job),
                 }
                 .abi_encode(),
             ),
@@ -349,6 +422,15 @@ impl Call {
         };
         (to, data.into())
     }
+}
+
+fn vote(dispute: u64, ruling: Ruling, finding: &Finding) -> Vec<u8> {
+    JobMarket::voteCall {
+        disputeId: U256::from(dispute),
+        ruling: ruling as u8,
+        finding: finding.clone(),
+    }
+    .abi_encode()
 }
 
 impl Addresses {

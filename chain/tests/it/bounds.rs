@@ -50,6 +50,8 @@ fn a_zero_treasury_is_refused_by_the_config_and_the_contract() -> Result<()> {
                 staking_: staking,
                 treasury_: treasury,
                 committeeSize_: U256::from(1),
+                disputeTimeout_: 100,
+                arbiterShareBps_: U256::ZERO,
             }
             .abi_encode(),
         );
