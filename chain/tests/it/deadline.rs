@@ -151,10 +151,56 @@ async fn expiry<C: TestChain>(mut h: Harness<C>) -> Result<()> {
     Ok(())
 }
 
+async fn no_committee_left<C: TestChain>(mut h: Harness<C>) -> Result<()> {
+    let s = h.cast.submitter;
+    let (payment, bond) = (300 * PIN, 50 * PIN);
+    let job = h.committed_job(u(payment), u(bond), &[1, 2]).await?;
+    let id = h
+        .ok(s, Call::DisputeNext { job })
+        .await?
+        .opened_dispute()
+        .expect("dispute");
+    h.fails(
+        s,
+        Call::Vote {
+            dispute: id + 1,
+            challenger_wins: true,
+            finding: finding(),
+        },
+        "UnknownDispute",
+    )
+    .await?;
+    // Two of the four arbiters leave: a committee of three can no longer be drawn.
+    for a in h.cast.arbiters.clone().into_iter().take(2) {
+        h.ok(
+            a,
+            Call::RequestUnstake {
+                role: Role::Arbiter,
+                amount: u(crate::harness::ARBITER_STAKE * PIN),
+            },
+        )
+        .await?;
+    }
+    let d = h.dispute(id).await?;
+    h.wait_until(d.deadline).await?;
+    let before = h.snapshot(&[s]).await?;
+    let r = h.ok(s, Call::Redraw { dispute: id }).await?;
+    assert!(format!("{:?}", r.events).contains("DisputeExpired"));
+    assert_eq!(h.dispute(id).await?.round, 0, "no fresh committee");
+    let after = h.snapshot(&[s]).await?;
+    assert_eq!(after[0] - before[0], u(payment), "refunded in full");
+    Ok(())
+}
+
 both!(
     a_silent_committee_is_redrawn,
     committee_of_three(),
     super::redraw
+);
+both!(
+    without_enough_arbiters_the_redraw_cancels_the_job,
+    committee_of_three(),
+    super::no_committee_left
 );
 both!(
     the_last_missed_deadline_cancels_the_job,
