@@ -2,6 +2,7 @@
 pragma solidity 0.8.37;
 
 import {MarketBase} from "./MarketBase.sol";
+import {Staking} from "./Staking.sol";
 
 /// @title MarketDisputes: the sampling seed, challenges, committees, verdicts and deadlines.
 /// @notice One dispute per job at a time, opened in the job's `Committed` state:
@@ -28,6 +29,7 @@ import {MarketBase} from "./MarketBase.sol";
 ///         The sampling seed: see `fixSeed`.
 abstract contract MarketDisputes is MarketBase {
     error InvalidRuling(uint8 ruling);
+    error CommitteeUnavailable();
 
     /// Fixes the job's sampling seed, `keccak256(abi.encode(blockhash(b), jobId))` with `b`
     /// the block that closed the commits (its hash did not exist when the roots were
@@ -134,7 +136,13 @@ abstract contract MarketDisputes is MarketBase {
                 x.deadline = uint64(block.timestamp) + disputeTimeout;
                 emit CommitteeRedrawn(disputeId, round, fresh, x.deadline);
                 return;
-            } catch {}
+            } catch (bytes memory reason) {
+                // Only "too few arbiters" cancels the job; anything else (a sub-call starved of
+                // gas reverts without data) reverts the re-draw.
+                if (reason.length < 4 || bytes4(reason) != Staking.NotEnoughArbiters.selector) {
+                    revert CommitteeUnavailable();
+                }
+            }
         }
         _expire(disputeId, x);
     }
