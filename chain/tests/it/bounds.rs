@@ -228,3 +228,29 @@ fn dispute_timeout_and_arbiter_share_are_bounded() -> Result<()> {
     Embedded::in_memory(&cfg)?;
     Ok(())
 }
+
+#[test]
+fn deployed_sizes_stay_under_eip_170() -> Result<()> {
+    use pinpoint_chain::bindings::PinToken;
+    const EIP_170: usize = 24_576;
+    for (name, code) in [
+        ("PinToken", &PinToken::DEPLOYED_BYTECODE),
+        ("Staking", &Staking::DEPLOYED_BYTECODE),
+        ("JobMarket", &JobMarket::DEPLOYED_BYTECODE),
+    ] {
+        // The bindings hold the checked-in artifact (not a stale build of it).
+        let path = format!("{}/artifacts/{name}.json", env!("CARGO_MANIFEST_DIR"));
+        let json: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(path)?)?;
+        let hex = json["deployedBytecode"]["object"]
+            .as_str()
+            .unwrap_or_default();
+        assert_eq!(
+            code.len(),
+            (hex.len() - 2) / 2,
+            "{name}: bindings vs artifact"
+        );
+        println!("{name}: {} bytes deployed (limit {EIP_170})", code.len());
+        assert!(code.len() <= EIP_170, "{name} is {} bytes", code.len());
+    }
+    Ok(())
+}
