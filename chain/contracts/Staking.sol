@@ -10,7 +10,9 @@ import {ReentrancyGuard} from "./ReentrancyGuard.sol";
 ///         and it then waits `unbondingDelay` seconds before `withdraw`. Only the job market
 ///         (set once by the deployer) can lock, unlock and slash. A slashed amount is split
 ///         exactly as `pinpoint_protocol::fees::slash_split`: `amount * 5000 / 10000` (floor) to
-///         the dispute's winner, the rest burned (all of it when there is no winner).
+///         the dispute's winner, the rest burned (all of it when there is no winner); out of
+///         the burned part, the market may name arbiters to be paid a share (arbiter pay, 0 by
+///         default). `penalize` burns a share of an arbiter's stake that missed a deadline.
 ///         Arbiters with at least the minimum active stake form the list `arbiters`, from which
 ///         the market draws dispute committees (`selectCommittee`).
 ///
@@ -77,7 +79,13 @@ contract Staking is ReentrancyGuard {
     event Locked(address indexed who, uint8 indexed role, uint256 amount);
     event Unlocked(address indexed who, uint8 indexed role, uint256 amount);
     event Slashed(
-        address indexed who, uint8 indexed role, uint256 amount, address winner, uint256 toWinner, uint256 burned
+        address indexed who,
+        uint8 indexed role,
+        uint256 amount,
+        address winner,
+        uint256 toWinner,
+        uint256 toArbiters,
+        uint256 burned
     );
 
     error UnknownRole(uint8 role);
@@ -94,6 +102,7 @@ contract Staking is ReentrancyGuard {
     error InvalidRegistration(string why);
     error NotRegistered(address who);
     error ZeroAddress();
+    error ShareTooLarge(uint256 bps);
 
     event NodeRegistered(address indexed account, bytes32 indexed nodeId, uint8 roles, string endpoint);
     event NodeUpdated(address indexed account, bytes32 indexed nodeId, uint8 roles, string endpoint);
@@ -278,23 +287,58 @@ contract Staking is ReentrancyGuard {
         emit Unlocked(who, role, amount);
     }
 
-    /// Slashes `amount` of `who`'s locked stake: the winner's share is paid, the rest burned.
-    function slash(address who, uint8 role, uint256 amount, address winner)
+    /// Slashes `amount` of `who`'s locked stake: the winner's share (`amount * 5000 / 10000`,
+    /// none without a winner) is paid; when `payees` is non-empty, `amount * payeeBps / 10000`
+    /// is split equally among them (the indivisible remainder is burned); the rest is burned.
+    /// The market passes the arbiters who voted with the majority as `payees` (arbiter pay).
+    function slash(address who, uint8 role, uint256 amount, address winner, address[] calldata payees, uint256 payeeBps)
         external
         nonReentrant
         onlyMarket
         validRole(role)
     {
+        if (payeeBps > BPS - SLASH_WINNER_BPS) revert ShareTooLarge(payeeBps);
         Position storage p = positions[who][role];
         p.locked -= amount;
         p.active -= amount;
         totalStaked -= amount;
         _syncArbiter(who, role);
         uint256 toWinner = winner == address(0) ? 0 : amount * SLASH_WINNER_BPS / BPS;
-        uint256 burnt = amount - toWinner;
-        emit Slashed(who, role, amount, winner, toWinner, burnt);
+        uint256 each = payees.length == 0 ? 0 : amount * payeeBps / BPS / payees.length;
+        uint256 toPayees = each * payees.length;
+        uint256 burnt = amount - toWinner - toPayees;
+        emit Slashed(who, role, amount, winner, toWinner, toPayees, burnt);
         if (toWinner != 0 && !token.transfer(winner, toWinner)) revert TransferFailed();
+        for (uint256 i = 0; i < payees.length && each != 0; i++) {
+            if (!token.transfer(payees[i], each)) revert TransferFailed();
+        }
         if (burnt != 0) token.burn(burnt);
+    }
+
+    /// Burns `bps / 10000` of `who`'s stake in `role` (active plus unbonding), taken from the
+    /// unlocked active stake first, then from the unbonding stake: the penalty of an arbiter
+    /// that did not vote before its committee's deadline. Returns the amount burned.
+    function penalize(address who, uint8 role, uint256 bps)
+        external
+        nonReentrant
+        onlyMarket
+        validRole(role)
+        returns (uint256 amount)
+    {
+        if (bps > BPS) revert ShareTooLarge(bps);
+        Position storage p = positions[who][role];
+        amount = (p.active + p.unbonding) * bps / BPS;
+        uint256 free = p.active - p.locked;
+        uint256 fromActive = amount < free ? amount : free;
+        uint256 fromUnbonding = amount - fromActive;
+        if (fromUnbonding > p.unbonding) fromUnbonding = p.unbonding;
+        amount = fromActive + fromUnbonding;
+        p.active -= fromActive;
+        p.unbonding -= fromUnbonding;
+        totalStaked -= amount;
+        _syncArbiter(who, role);
+        emit Slashed(who, role, amount, address(0), 0, 0, amount);
+        if (amount != 0) token.burn(amount);
     }
 
     function _syncArbiter(address who, uint8 role) private {

@@ -1,13 +1,12 @@
 //! The state-changing operations of the contracts, as one enum that both back ends encode to
 //! the same calldata.
 
-use alloy::{
-    primitives::{Address, B256, Bytes, U256},
-    sol_types::SolCall,
-};
+use alloy::primitives::{Address, B256, Bytes, U256};
 use serde::{Deserialize, Serialize};
 
-use crate::bindings::{JobMarket, PinToken, Staking};
+use crate::dispute::Ruling;
+
+mod encode;
 
 /// Token base units per whole PIN (18 decimals).
 pub const PIN: u128 = 1_000_000_000_000_000_000;
@@ -25,7 +24,7 @@ pub const MAX_COMMITTEE: usize = 15;
 mod limits_tests {
     #[test]
     fn limits_match_the_contract_source() {
-        let src = include_str!("../contracts/JobMarket.sol");
+        let src = include_str!("../contracts/MarketBase.sol");
         assert!(src.contains(&format!(
             "uint8 public constant MAX_REPLICAS = {};",
             super::MAX_REPLICAS
@@ -108,7 +107,7 @@ pub struct JobParams {
 }
 
 /// What a dispute committee member found.
-pub use crate::bindings::JobMarket::Finding;
+pub use crate::bindings::MarketBase::Finding;
 
 /// A state-changing call, sent by some account.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -170,14 +169,32 @@ pub enum Call {
         /// Job id.
         job: u64,
     },
-    /// `JobMarket.openDispute` (the sender is the challenger).
+    /// `JobMarket.openDispute` by a live committed trainer (the challenger) against another
+    /// whose root differs.
     OpenDispute {
         /// Job id.
         job: u64,
         /// The trainer challenged.
         defendant: Address,
     },
-    /// `JobMarket.vote` by a committee member.
+    /// `JobMarket.disputeNext`, by anyone: opens the protocol's next replica dispute (the
+    /// first live trainer by address against the first after it with another root).
+    DisputeNext {
+        /// Job id.
+        job: u64,
+    },
+    /// `JobMarket.challenge` by a staked verifier: disputes `trainer`'s root, bonding `bond`
+    /// (at least the job's trainer bond) of the sender's verifier stake.
+    Challenge {
+        /// Job id.
+        job: u64,
+        /// The trainer challenged.
+        trainer: Address,
+        /// The challenge bond.
+        bond: U256,
+    },
+    /// `JobMarket.vote` by a committee member for one side: the shorthand of [`Call::Rule`]
+    /// with [`Ruling::ChallengerWins`] or [`Ruling::DefendantWins`].
     Vote {
         /// Dispute id.
         dispute: u64,
@@ -185,6 +202,26 @@ pub enum Call {
         challenger_wins: bool,
         /// What the arbiter found.
         finding: Finding,
+    },
+    /// `JobMarket.vote` by a committee member, any ruling (including both lose).
+    Rule {
+        /// Dispute id.
+        dispute: u64,
+        /// The ruling.
+        ruling: Ruling,
+        /// What the arbiter found.
+        finding: Finding,
+    },
+    /// `JobMarket.redraw`, by anyone after the dispute's deadline with no majority.
+    Redraw {
+        /// Dispute id.
+        dispute: u64,
+    },
+    /// `JobMarket.fixSeed`, by anyone once the commits have closed: fixes the job's sampling
+    /// seed (see [`crate::dispute::sampling_seed`]).
+    FixSeed {
+        /// Job id.
+        job: u64,
     },
     /// `JobMarket.finalize`.
     Finalize {
@@ -210,145 +247,6 @@ pub enum Call {
     },
     /// `Staking.deregisterNode`: removes the sender's node and starts unbonding its free stake.
     DeregisterNode,
-}
-
-impl Call {
-    /// The contract called and the calldata.
-    pub fn encode(&self, a: &Addresses) -> (Address, Bytes) {
-        let (to, data) = match self {
-            Call::Transfer { to, amount } => (
-                a.token,
-                PinToken::transferCall {
-                    to: *to,
-                    value: *amount,
-                }
-                .abi_encode(),
-            ),
-            Call::Approve { spender, amount } => {
-                let spender = match spender {
-                    Spender::Staking => a.staking,
-                    Spender::Market => a.market,
-                    Spender::Other(x) => *x,
-                };
-                (
-                    a.token,
-                    PinToken::approveCall {
-                        spender,
-                        value: *amount,
-                    }
-                    .abi_encode(),
-                )
-            }
-            Call::Burn { amount } => (a.token, PinToken::burnCall { value: *amount }.abi_encode()),
-            Call::Stake { role, amount } => (
-                a.staking,
-                Staking::stakeCall {
-                    role: role.index(),
-                    amount: *amount,
-                }
-                .abi_encode(),
-            ),
-            Call::RequestUnstake { role, amount } => (
-                a.staking,
-                Staking::requestUnstakeCall {
-                    role: role.index(),
-                    amount: *amount,
-                }
-                .abi_encode(),
-            ),
-            Call::Withdraw { role } => (
-                a.staking,
-                Staking::withdrawCall { role: role.index() }.abi_encode(),
-            ),
-            Call::PostJob(p) => (
-                a.market,
-                JobMarket::postJobCall {
-                    specHash: p.spec_hash,
-                    payment: p.payment,
-                    replicas: p.replicas,
-                    bond: p.bond,
-                    acceptDeadline: p.accept_deadline,
-                    commitDeadline: p.commit_deadline,
-                    challengeWindow: p.challenge_window,
-                }
-                .abi_encode(),
-            ),
-            Call::Accept { job } => (
-                a.market,
-                JobMarket::acceptCall {
-                    jobId: U256::from(*job),
-                }
-                .abi_encode(),
-            ),
-            Call::Commit { job, root } => (
-                a.market,
-                JobMarket::commitCall {
-                    jobId: U256::from(*job),
-                    root: *root,
-                }
-                .abi_encode(),
-            ),
-            Call::CloseCommits { job } => (
-                a.market,
-                JobMarket::closeCommitsCall {
-                    jobId: U256::from(*job),
-                }
-                .abi_encode(),
-            ),
-            Call::OpenDispute { job, defendant } => (
-                a.market,
-                JobMarket::openDisputeCall {
-                    jobId: U256::from(*job),
-                    defendant: *defendant,
-                }
-                .abi_encode(),
-            ),
-            Call::Vote {
-                dispute,
-                challenger_wins,
-                finding,
-            } => (
-                a.market,
-                JobMarket::voteCall {
-                    disputeId: U256::from(*dispute),
-                    challengerWins: *challenger_wins,
-                    finding: finding.clone(),
-                }
-                .abi_encode(),
-            ),
-            Call::Finalize { job } => (
-                a.market,
-                JobMarket::finalizeCall {
-                    jobId: U256::from(*job),
-                }
-                .abi_encode(),
-            ),
-            Call::Cancel { job } => (
-                a.market,
-                JobMarket::cancelCall {
-                    jobId: U256::from(*job),
-                }
-                .abi_encode(),
-            ),
-            Call::RegisterNode {
-                node_id,
-                roles,
-                endpoint,
-                signature,
-            } => (
-                a.staking,
-                Staking::registerNodeCall {
-                    nodeId: *node_id,
-                    roles: *roles,
-                    endpoint: endpoint.clone(),
-                    signature: signature.clone(),
-                }
-                .abi_encode(),
-            ),
-            Call::DeregisterNode => (a.staking, Staking::deregisterNodeCall {}.abi_encode()),
-        };
-        (to, data.into())
-    }
 }
 
 impl Addresses {

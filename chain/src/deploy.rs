@@ -30,11 +30,36 @@ pub struct DeployConfig {
     pub committee_size: u64,
     /// Receives the non-burned part of the protocol fee.
     pub treasury: Address,
+    /// Seconds a dispute committee has to reach a majority before anyone may re-draw it
+    /// (`JobMarket.disputeTimeout`, 1..=365 days).
+    #[serde(default = "default_dispute_timeout")]
+    pub dispute_timeout: u64,
+    /// Share of a dispute loser's slashed bond paid to the arbiters who voted with the
+    /// majority, in basis points (`JobMarket.arbiterShareBps`, at most
+    /// [`MAX_ARBITER_SHARE_BPS`]). 0, the default, is `pinpoint_protocol::fees`, which has no
+    /// arbiter share: any other value deviates from the protocol's payouts.
+    #[serde(default)]
+    pub arbiter_share_bps: u16,
+}
+
+/// The default dispute timeout: one day.
+pub const DEFAULT_DISPUTE_TIMEOUT_SECS: u64 = 24 * 3600;
+
+/// The largest arbiter share a deployment accepts: the part of a slashed bond not paid to the
+/// winner (`JobMarket.MAX_ARBITER_SHARE_BPS`).
+pub const MAX_ARBITER_SHARE_BPS: u16 = 5_000;
+
+/// Longest duration the contracts accept (deadlines, windows, the dispute timeout): 365 days.
+pub const MAX_DURATION_SECS: u64 = 365 * 24 * 3600;
+
+fn default_dispute_timeout() -> u64 {
+    DEFAULT_DISPUTE_TIMEOUT_SECS
 }
 
 impl Default for DeployConfig {
     /// 100 PIN minimum for trainers, solvers and verifiers, 1 000 PIN for arbiters, a 7-day
-    /// unbonding delay, a single referee, [`DEFAULT_TREASURY`].
+    /// unbonding delay, a single referee, [`DEFAULT_TREASURY`], a one-day dispute timeout and
+    /// no arbiter share (as `pinpoint_protocol::fees`).
     fn default() -> Self {
         let pin = |n: u128| U256::from(n * PIN);
         DeployConfig {
@@ -42,6 +67,8 @@ impl Default for DeployConfig {
             unbonding_delay: 7 * 24 * 3600,
             committee_size: 1,
             treasury: DEFAULT_TREASURY,
+            dispute_timeout: DEFAULT_DISPUTE_TIMEOUT_SECS,
+            arbiter_share_bps: 0,
         }
     }
 }
@@ -60,12 +87,19 @@ impl DeployConfig {
                 self.committee_size
             )));
         }
-        if self.treasury == Address::ZERO {
-            return Err(crate::ChainError::InvalidArgument(
-                "the treasury is the zero address (every finalize would revert)".into(),
-            ));
+        if self.dispute_timeout == 0 || self.dispute_timeout > MAX_DURATION_SECS {
+            return Err(crate::ChainError::InvalidArgument(format!(
+                "dispute timeout {} s is not in 1 s..=365 days",
+                self.dispute_timeout
+            )));
         }
-        if self.unbonding_delay > 365 * 24 * 3600 {
+        if self.arbiter_share_bps > MAX_ARBITER_SHARE_BPS {
+            return Err(crate::ChainError::InvalidArgument(format!(
+                "arbiter share {} bps is above {MAX_ARBITER_SHARE_BPS} bps",
+                self.arbiter_share_bps
+            )));
+        }
+        if self.unbonding_delay > MAX_DURATION_SECS {
             return Err(crate::ChainError::InvalidArgument(format!(
                 "unbonding delay {} s is above 365 days",
                 self.unbonding_delay
@@ -112,6 +146,8 @@ pub fn deploy_plan(
         staking_: addresses.staking,
         treasury_: config.treasury,
         committeeSize_: U256::from(config.committee_size),
+        disputeTimeout_: config.dispute_timeout,
+        arbiterShareBps_: U256::from(config.arbiter_share_bps),
     }
     .abi_encode();
     let txs = vec![

@@ -24,13 +24,18 @@
 //!
 //! Call order: deploy (or open) → fund accounts with `Transfer` from the deployer → `Approve`
 //! the Staking/JobMarket contracts → `Stake` → `PostJob` → `Accept` ×replicas → `Commit` (or
-//! `CloseCommits` after the deadline) → optional `OpenDispute`/`Vote` → `Finalize` after the
-//! window. Payouts equal `pinpoint_protocol::fees` (0.5% fee, 70% of it burned, slashed bonds
-//! split 50/50 between winner and burn). Details: `docs/chain.md`.
+//! `CloseCommits` after the deadline) → `FixSeed` (the verifiers' sampling seed) → disputes,
+//! one at a time: `OpenDispute`/`DisputeNext` between trainers or a verifier's `Challenge`,
+//! decided by `Vote`/`Rule` (both lose is a ruling), `Redraw` after a committee's deadline
+//! ([`dispute`]) → `Finalize` after the window, once the live roots agree. Payouts equal
+//! `pinpoint_protocol::fees` (0.5% fee, 70% of it burned, slashed bonds split 50/50 between
+//! winner and burn; with [`DeployConfig::arbiter_share_bps`] > 0 the majority arbiters get a
+//! share of the burned half, a deviation from the protocol). Details: `docs/chain.md`.
 
 pub mod bindings;
 pub mod call;
 pub mod deploy;
+pub mod dispute;
 pub mod embedded;
 pub mod error;
 pub mod event;
@@ -46,6 +51,7 @@ pub use call::{
     Addresses, Call, Finding, JobParams, MAX_COMMITTEE, MAX_REPLICAS, PIN, Role, Spender,
 };
 pub use deploy::{DeployConfig, deploy_plan};
+pub use dispute::{DisputeInfo, Ruling, dispute_info, sampling_seed};
 pub use embedded::Embedded;
 pub use error::{ChainError, Result};
 pub use event::{ChainEvent, LoggedEvent};

@@ -50,6 +50,8 @@ fn a_zero_treasury_is_refused_by_the_config_and_the_contract() -> Result<()> {
                 staking_: staking,
                 treasury_: treasury,
                 committeeSize_: U256::from(1),
+                disputeTimeout_: 100,
+                arbiterShareBps_: U256::ZERO,
             }
             .abi_encode(),
         );
@@ -174,5 +176,81 @@ async fn zero_amounts_unstaked_trainers_and_bounds_on_anvil_and_embedded() -> Re
     }
     check_conservation(&evm, &acc).await?;
     check_conservation(&emb, &acc).await?;
+    Ok(())
+}
+
+#[test]
+fn dispute_timeout_and_arbiter_share_are_bounded() -> Result<()> {
+    // The config check, before anything is sent.
+    for (timeout, share, want) in [
+        (0, 0, "dispute timeout"),
+        (365 * 24 * 3600 + 1, 0, "dispute timeout"),
+        (60, 5_001, "arbiter share"),
+    ] {
+        let cfg = DeployConfig {
+            dispute_timeout: timeout,
+            arbiter_share_bps: share,
+            ..test_config()
+        };
+        let err = Embedded::in_memory(&cfg).unwrap_err();
+        assert!(err.to_string().contains(want), "{err}");
+    }
+    // The constructor itself, bypassing the config check.
+    let mut chain = embedded()?;
+    let a = chain.addresses();
+    for (timeout, share, want) in [
+        (0u64, 0u64, "dispute timeout"),
+        (365 * 24 * 3600 + 1, 0, "dispute timeout"),
+        (60, 5_001, "arbiter share"),
+    ] {
+        let mut code = JobMarket::BYTECODE.to_vec();
+        code.extend(
+            JobMarket::constructorCall {
+                token_: a.token,
+                staking_: a.staking,
+                treasury_: a.token,
+                committeeSize_: U256::from(1),
+                disputeTimeout_: timeout,
+                arbiterShareBps_: U256::from(share),
+            }
+            .abi_encode(),
+        );
+        let err = chain
+            .execute(DEFAULT_DEPLOYER, None, code.into())
+            .unwrap_err();
+        assert!(err.to_string().contains(want), "{err}");
+    }
+    // The largest share is accepted.
+    let cfg = DeployConfig {
+        arbiter_share_bps: pinpoint_chain::deploy::MAX_ARBITER_SHARE_BPS,
+        ..test_config()
+    };
+    Embedded::in_memory(&cfg)?;
+    Ok(())
+}
+
+#[test]
+fn deployed_sizes_stay_under_eip_170() -> Result<()> {
+    use pinpoint_chain::bindings::PinToken;
+    const EIP_170: usize = 24_576;
+    for (name, code) in [
+        ("PinToken", &PinToken::DEPLOYED_BYTECODE),
+        ("Staking", &Staking::DEPLOYED_BYTECODE),
+        ("JobMarket", &JobMarket::DEPLOYED_BYTECODE),
+    ] {
+        // The bindings hold the checked-in artifact (not a stale build of it).
+        let path = format!("{}/artifacts/{name}.json", env!("CARGO_MANIFEST_DIR"));
+        let json: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(path)?)?;
+        let hex = json["deployedBytecode"]["object"]
+            .as_str()
+            .unwrap_or_default();
+        assert_eq!(
+            code.len(),
+            (hex.len() - 2) / 2,
+            "{name}: bindings vs artifact"
+        );
+        println!("{name}: {} bytes deployed (limit {EIP_170})", code.len());
+        assert!(code.len() <= EIP_170, "{name} is {} bytes", code.len());
+    }
     Ok(())
 }

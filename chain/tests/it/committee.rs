@@ -162,7 +162,10 @@ fn three_arbiters_majority_decides() -> Result<()> {
             _ => None,
         })
         .expect("2 of 3 decide");
-    assert_eq!((verdict.winner, verdict.loser), (t[0], t[1]));
+    assert_eq!(
+        (verdict.challenger, verdict.defendant, verdict.ruling),
+        (t[0], t[1], 1)
+    );
     let err = c.send_sync(committee[2], &vote(true)).unwrap_err();
     assert!(
         matches!(&err, ChainError::Reverted { reason } if reason.contains("DisputeResolved")),

@@ -58,13 +58,16 @@ pub fn fast_retry() -> RetryPolicy {
     }
 }
 
-/// The contracts' config used by the tests: small minimums, a 100 s unbonding delay.
+/// The contracts' config used by the tests: small minimums, a 100 s unbonding delay, a 200 s
+/// dispute timeout, no arbiter share.
 pub fn test_config() -> DeployConfig {
     DeployConfig {
         min_stake: [pin(100), pin(100), pin(100), pin(1_000)],
         unbonding_delay: 100,
         committee_size: 1,
         treasury: DEFAULT_TREASURY,
+        dispute_timeout: 200,
+        arbiter_share_bps: 0,
     }
 }
 

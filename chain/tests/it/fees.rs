@@ -1,12 +1,15 @@
-//! The contracts' payouts equal `pinpoint_protocol::fees` for the same inputs: random
-//! payments, bonds, numbers of trainers, with and without a dispute, finalized on `Embedded`.
+//! The contracts' payouts equal `pinpoint_protocol::fees::settle` for the same inputs: random
+//! payments, bonds, numbers of trainers, with and without a replica dispute and a verifier's
+//! challenge, every ruling (both lose included), finalized on `Embedded` (the default
+//! deployment: no arbiter share, as the protocol).
 
 use alloy::primitives::{Address, B256, U256};
 use pinpoint_chain::{
     Call, Embedded, Finding, JobParams, PIN, Role, Settlement, Spender,
     deploy::{DEFAULT_DEPLOYER, DEFAULT_TREASURY},
 };
-use pinpoint_protocol::fees;
+use pinpoint_chain::{NodeId, NodeKey, Ruling};
+use pinpoint_protocol::fees::{self, Account, StakeFate, StakeOutcome};
 use proptest::prelude::*;
 
 use crate::common::*;
@@ -15,6 +18,7 @@ fn trainers() -> Vec<Address> {
     (1..=3u8).map(|i| Address::repeat_byte(0x30 + i)).collect()
 }
 const ARBITER: Address = Address::repeat_byte(0x3f);
+const VERIFIER: Address = Address::repeat_byte(0x3e);
 
 fn base() -> &'static Embedded {
     static BASE: std::sync::OnceLock<Embedded> = std::sync::OnceLock::new();
@@ -68,6 +72,27 @@ fn base() -> &'static Embedded {
         );
         run(
             d,
+            Call::Transfer {
+                to: VERIFIER,
+                amount: pin(5_000),
+            },
+        );
+        run(
+            VERIFIER,
+            Call::Approve {
+                spender: Spender::Staking,
+                amount: U256::MAX,
+            },
+        );
+        run(
+            VERIFIER,
+            Call::Stake {
+                role: Role::Verifier,
+                amount: pin(5_000),
+            },
+        );
+        run(
+            d,
             Call::Approve {
                 spender: Spender::Market,
                 amount: U256::MAX,
@@ -81,65 +106,126 @@ fn u(x: u128) -> U256 {
     U256::from(x)
 }
 
+/// Maps the test's addresses onto `NodeId`s in the same order, so that the protocol's
+/// "first `NodeId`" is the contract's lowest address.
+fn node_ids(addrs: &[Address]) -> Vec<(Address, NodeId)> {
+    let mut ids: Vec<NodeId> = (0..addrs.len())
+        .map(|i| NodeKey::from_seed([i as u8 + 1; 32]).node_id())
+        .collect();
+    ids.sort();
+    let mut sorted = addrs.to_vec();
+    sorted.sort();
+    sorted.into_iter().zip(ids).collect()
+}
+
+/// What `ruling` does to the parties `(challenger, defendant)`: each loser with its winner.
+fn losers(ruling: Ruling, c: Address, d: Address) -> Vec<(Address, Option<Address>)> {
+    match ruling {
+        Ruling::ChallengerWins => vec![(d, Some(c))],
+        Ruling::DefendantWins => vec![(c, Some(d))],
+        Ruling::BothLose => vec![(c, None), (d, None)],
+    }
+}
+
 proptest! {
     #![proptest_config(ProptestConfig { cases: 300, failure_persistence: None, ..ProptestConfig::default() })]
+    /// Every settlement the contracts can reach (a replica dispute with any ruling, then a
+    /// verifier's challenge with any ruling) moves exactly the tokens `fees::settle` moves.
     #[test]
     fn payouts_equal_protocol_fees(
         payment in prop_oneof![1u128..100_000, 1u128..=10u128.pow(27)],
-        bond in prop_oneof![0u128..1_000, 0u128..=5_000 * PIN],
+        bond in prop_oneof![1u128..1_000, 1u128..=2_000 * PIN],
+        extra in 0u128..=1_000 * PIN,
         k in 1usize..=3,
         dispute in any::<bool>(),
-        challenger_wins in any::<bool>(),
+        replica_ruling in 0u8..3,
+        challenge in any::<bool>(),
+        verifier_ruling in 0u8..3,
     ) {
         let mut c = base().snapshot();
         let rt = tokio::runtime::Builder::new_current_thread().build().expect("rt");
-        let t = trainers();
+        let t: Vec<Address> = trainers().into_iter().take(k).collect();
         let now = c.time();
         let r = c.send_sync(DEFAULT_DEPLOYER, &Call::PostJob(JobParams {
             spec_hash: B256::ZERO, payment: u(payment), replicas: k as u8, bond: u(bond),
             accept_deadline: now + 10, commit_deadline: now + 20, challenge_window: 30,
         })).expect("post");
         let job = r.posted_job().expect("job id");
-        for tr in t.iter().take(k) {
+        for tr in &t {
             c.send_sync(*tr, &Call::Accept { job }).expect("accept");
         }
-        for (i, tr) in t.iter().take(k).enumerate() {
-            c.send_sync(*tr, &Call::Commit { job, root: B256::repeat_byte(i as u8 + 1) }).expect("commit");
+        // Roots differ only where a dispute will settle them (else finalize would refuse the
+        // disagreement): t[1] against t[0], and t[2] with the replica dispute's winner.
+        let replica = dispute && k >= 2;
+        let root = |i: usize| -> u8 {
+            match (replica, i) {
+                (true, 1) => 2,
+                (true, 2) if replica_ruling == 0 => 2,
+                _ => 1,
+            }
+        };
+        for (i, tr) in t.iter().enumerate() {
+            c.send_sync(*tr, &Call::Commit { job, root: B256::repeat_byte(root(i)) }).expect("commit");
         }
-        let mut loser = None;
-        if dispute && k >= 2 {
+        let finding = Finding { step: 1, node: 2, challengerHash: B256::ZERO, defendantHash: B256::ZERO, refereeHash: B256::ZERO };
+        // Loser → winner of the dispute it lost.
+        let mut lost: Vec<(Address, Option<Address>)> = Vec::new();
+        let rule = |c: &mut Embedded, id: u64, ruling: Ruling| {
+            c.send_sync(ARBITER, &Call::Rule { dispute: id, ruling, finding: finding.clone() }).expect("vote");
+        };
+        if replica {
+            let ruling = Ruling::from_u8(replica_ruling).expect("ruling");
             let r = c.send_sync(t[0], &Call::OpenDispute { job, defendant: t[1] }).expect("dispute");
-            let id = r.opened_dispute().expect("dispute id");
-            let finding = Finding { step: 1, node: 2, challengerHash: B256::ZERO, defendantHash: B256::ZERO, refereeHash: B256::ZERO };
-            c.send_sync(ARBITER, &Call::Vote { dispute: id, challenger_wins, finding }).expect("vote");
-            loser = Some(if challenger_wins { (t[1], t[0]) } else { (t[0], t[1]) });
+            rule(&mut c, r.opened_dispute().expect("id"), ruling);
+            lost.extend(losers(ruling, t[0], t[1]));
         }
-        let bal = |c: &Embedded, a: Address| rt.block_on(c.balance_of(a)).expect("balance");
-        let before: Vec<U256> = t.iter().map(|a| bal(&c, *a)).collect();
-        let (tr0, burned0) = (bal(&c, DEFAULT_TREASURY), rt.block_on(c.totals()).expect("totals").burned);
-        c.set_time(now + 100).expect("time");
-        c.send_sync(DEFAULT_DEPLOYER, &Call::Finalize { job }).expect("finalize");
+        let vbond = bond + extra;
+        let live: Vec<Address> = t.iter().copied().filter(|a| !lost.iter().any(|(l, _)| l == a)).collect();
+        let challenged = challenge && !live.is_empty();
+        if challenged {
+            let ruling = Ruling::from_u8(verifier_ruling).expect("ruling");
+            let r = c.send_sync(VERIFIER, &Call::Challenge { job, trainer: live[0], bond: u(vbond) }).expect("challenge");
+            rule(&mut c, r.opened_dispute().expect("id"), ruling);
+            lost.extend(losers(ruling, VERIFIER, live[0]));
+        }
+        let mut parties = t.clone();
+        parties.push(VERIFIER);
+        let wealth = |c: &Embedded, a: Address| -> U256 {
+            let mut w = rt.block_on(c.balance_of(a)).expect("balance");
+            for role in Role::ALL {
+                let p = rt.block_on(c.position(a, role)).expect("position");
+                w += p.active + p.unbonding;
+            }
+            w
+        };
+        let before: Vec<U256> = parties.iter().map(|a| wealth(&c, *a)).collect();
+        let (tr0, burned0) = (rt.block_on(c.balance_of(DEFAULT_TREASURY)).expect("treasury"), rt.block_on(c.totals()).expect("totals").burned);
+        let sub0 = rt.block_on(c.balance_of(DEFAULT_DEPLOYER)).expect("submitter");
+        c.set_time(now + 1_000).expect("time");
+        c.send_sync(ARBITER, &Call::Finalize { job }).expect("finalize");
 
         // Expected, from the protocol crate.
-        let mut honest: Vec<Address> = t.iter().take(k).copied().filter(|a| Some(*a) != loser.map(|l| l.0)).collect();
-        honest.sort();
-        let f = fees::fee_split(payment).expect("fee");
-        let (share, rem) = fees::equal_shares(f.to_trainers, honest.len()).expect("shares");
-        let slash = fees::slash_split(bond, true).expect("slash");
-        let mut expect_gain = [0u128; 3];
-        for (i, h) in honest.iter().enumerate() {
-            let idx = t.iter().position(|x| x == h).expect("trainer");
-            expect_gain[idx] += if i == 0 { share + rem } else { share };
+        let ids = node_ids(&parties);
+        let id_of = |a: Address| ids.iter().find(|(x, _)| *x == a).expect("party").1;
+        let honest: Vec<NodeId> = t.iter().filter(|a| !lost.iter().any(|(l, _)| l == *a)).map(|a| id_of(*a)).collect();
+        let fate = |a: Address| match lost.iter().find(|(l, _)| *l == a) {
+            Some((_, w)) => StakeFate::Slashed { winner: w.map(id_of) },
+            None => StakeFate::Returned,
+        };
+        let mut stakes: Vec<StakeOutcome> = t.iter().map(|a| StakeOutcome { node: id_of(*a), amount: bond, fate: fate(*a) }).collect();
+        if challenged {
+            stakes.push(StakeOutcome { node: id_of(VERIFIER), amount: vbond, fate: fate(VERIFIER) });
         }
-        let mut expect_burn = f.burn;
-        if let Some((_, winner)) = loser {
-            expect_gain[t.iter().position(|x| *x == winner).expect("winner")] += slash.to_winner;
-            expect_burn += slash.burn;
+        let s = fees::settle(payment, &honest, &stakes).expect("settle");
+        for (i, a) in parties.iter().enumerate() {
+            let n = id_of(*a);
+            let want = i128::try_from(s.total_to(Account::Node(n))).unwrap()
+                - i128::try_from(s.total_from(Account::Stake(n))).unwrap();
+            let got = i128::try_from(wealth(&c, *a)).unwrap() - i128::try_from(before[i]).unwrap();
+            prop_assert_eq!(got, want, "party {}", i);
         }
-        for i in 0..3 {
-            prop_assert_eq!(bal(&c, t[i]) - before[i], u(expect_gain[i]), "trainer {}", i);
-        }
-        prop_assert_eq!(bal(&c, DEFAULT_TREASURY) - tr0, u(f.treasury));
-        prop_assert_eq!(rt.block_on(c.totals()).expect("totals").burned - burned0, u(expect_burn));
+        prop_assert_eq!(rt.block_on(c.balance_of(DEFAULT_TREASURY)).expect("treasury") - tr0, u(s.total_to(Account::Treasury)));
+        prop_assert_eq!(rt.block_on(c.totals()).expect("totals").burned - burned0, u(s.burned()));
+        prop_assert_eq!(rt.block_on(c.balance_of(DEFAULT_DEPLOYER)).expect("submitter") - sub0, u(s.total_to(Account::Submitter)));
     }
 }

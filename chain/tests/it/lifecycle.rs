@@ -332,6 +332,8 @@ async fn reentrancy_attempts_revert() -> Result<()> {
                 staking_: staking,
                 treasury_: DEFAULT_TREASURY,
                 committeeSize_: U256::from(1),
+                disputeTimeout_: 100,
+                arbiterShareBps_: U256::ZERO,
             }
             .abi_encode(),
         ),
@@ -451,6 +453,95 @@ async fn reentrancy_attempts_revert() -> Result<()> {
         c.view(market, JobMarket::jobCountCall {}).await?,
         U256::ZERO
     );
+
+    // The same for every dispute entry point (issue 14): re-entered from inside a transfer,
+    // each is refused by the guard, whatever its own checks would say.
+    let finding = Finding {
+        step: 0,
+        node: 0,
+        challengerHash: B256::ZERO,
+        defendantHash: B256::ZERO,
+        refereeHash: B256::ZERO,
+    };
+    let one = U256::from(1u8);
+    let payloads: Vec<(&str, Vec<u8>)> = vec![
+        (
+            "challenge",
+            JobMarket::challengeCall {
+                jobId: one,
+                trainer: d,
+                bond: one,
+            }
+            .abi_encode(),
+        ),
+        (
+            "openDispute",
+            JobMarket::openDisputeCall {
+                jobId: one,
+                defendant: d,
+            }
+            .abi_encode(),
+        ),
+        (
+            "disputeNext",
+            JobMarket::disputeNextCall { jobId: one }.abi_encode(),
+        ),
+        (
+            "vote",
+            JobMarket::voteCall {
+                disputeId: one,
+                ruling: 2,
+                finding: finding.clone(),
+            }
+            .abi_encode(),
+        ),
+        (
+            "redraw",
+            JobMarket::redrawCall { disputeId: one }.abi_encode(),
+        ),
+        (
+            "fixSeed",
+            JobMarket::fixSeedCall { jobId: one }.abi_encode(),
+        ),
+    ];
+    for (name, payload) in payloads {
+        c.execute(d, Some(token), arm(market, payload)).await?;
+        let err = c.send(d, Call::PostJob(params)).await.unwrap_err();
+        assert!(
+            matches!(&err, ChainError::Reverted { reason } if reason.contains("Reentrancy")),
+            "{name}: {err}"
+        );
+    }
+    // Slashing and penalties are the market's alone.
+    for (name, data) in [
+        (
+            "slash",
+            Staking::slashCall {
+                who: d,
+                role: 1,
+                amount: one,
+                winner: d,
+                payees: vec![d],
+                payeeBps: U256::ZERO,
+            }
+            .abi_encode(),
+        ),
+        (
+            "penalize",
+            Staking::penalizeCall {
+                who: d,
+                role: 3,
+                bps: U256::from(1_000u16),
+            }
+            .abi_encode(),
+        ),
+    ] {
+        let err = c.execute(d, Some(staking), data.into()).await.unwrap_err();
+        assert!(
+            matches!(&err, ChainError::Reverted { reason } if reason.contains("OnlyMarket")),
+            "{name}: {err}"
+        );
+    }
 
     // Control: the same path calling a view succeeds, and withdraw then works.
     c.execute(

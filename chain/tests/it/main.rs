@@ -2,15 +2,20 @@
 //! OS-assigned port) and on the embedded revm.
 #![allow(clippy::unwrap_used, missing_docs)]
 
+mod arbiter_pay;
 mod bounds;
 mod committee;
 mod common;
+mod deadline;
 mod differential;
 mod durable;
 mod errors;
 mod fees;
+mod harness;
 mod invariant;
 mod lifecycle;
 mod ops;
+mod pairwise;
 mod registry;
 mod resubmit;
+mod verifier;
