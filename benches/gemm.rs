@@ -12,6 +12,8 @@
 //! fraction of the peak of the cores it used (`threads × FMA pipes × lanes × 2 × clock`).
 //!
 //! Run: `cargo bench --bench gemm` (optionally `-- 1024` to filter); CI: `-- --test`.
+// Dev-dependencies are shared by every test, bench and example target; each uses some.
+#![allow(unused_crate_dependencies)]
 
 use std::cell::RefCell;
 use std::collections::BTreeMap;

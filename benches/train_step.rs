@@ -20,6 +20,8 @@
 //!
 //! Run: `cargo bench --bench train_step` (optionally `-- b64` to filter the criterion part);
 //! CI: `cargo bench --bench train_step -- --test` (every case once, a one-step profile).
+// Dev-dependencies are shared by every test, bench and example target; each uses some.
+#![allow(unused_crate_dependencies)]
 
 use std::cell::RefCell;
 use std::collections::BTreeMap;

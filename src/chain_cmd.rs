@@ -11,7 +11,7 @@ use pinpoint_chain::{
 };
 
 #[derive(Debug, Subcommand)]
-pub enum ChainCommand {
+pub(crate) enum ChainCommand {
     /// Deploy PinToken, Staking and JobMarket to a JSON-RPC endpoint (anvil or an L2).
     ///
     /// The deployer's key pays for four transactions and receives the whole token supply.
@@ -25,7 +25,7 @@ pub enum ChainCommand {
 }
 
 #[derive(Debug, Args)]
-pub struct DeployArgs {
+pub(crate) struct DeployArgs {
     /// JSON-RPC endpoint, e.g. http://127.0.0.1:8545.
     #[arg(long, value_name = "URL")]
     rpc: String,
@@ -50,7 +50,7 @@ pub struct DeployArgs {
 }
 
 #[derive(Debug, Args)]
-pub struct StatusArgs {
+pub(crate) struct StatusArgs {
     /// JSON-RPC endpoint; without it, the embedded chain in --data is read.
     #[arg(long, value_name = "URL")]
     rpc: Option<String>,
@@ -62,7 +62,7 @@ pub struct StatusArgs {
     data: PathBuf,
 }
 
-pub fn run(cmd: ChainCommand) -> anyhow::Result<ExitCode> {
+pub(crate) fn run(cmd: ChainCommand) -> anyhow::Result<ExitCode> {
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()

@@ -8,7 +8,7 @@ use clap::{Args, Subcommand};
 use pinpoint_kernels::{Cpu, SimdPolicy, golden};
 
 #[derive(Debug, Subcommand)]
-pub enum KernelsCommand {
+pub(crate) enum KernelsCommand {
     /// Run the golden suite and compare every output hash with the committed one.
     ///
     /// Prints a table (op, shape, hash, ok) and exits with status 1 if any hash differs:
@@ -17,7 +17,7 @@ pub enum KernelsCommand {
 }
 
 #[derive(Debug, Args)]
-pub struct SelftestArgs {
+pub(crate) struct SelftestArgs {
     /// Kernel worker threads (results must not depend on it).
     #[arg(long, default_value_t = default_threads(), value_parser = clap::value_parser!(u16).range(1..=1024))]
     threads: u16,
@@ -39,7 +39,7 @@ fn default_threads() -> u16 {
         .unwrap_or(1)
 }
 
-pub fn run(cmd: KernelsCommand) -> anyhow::Result<ExitCode> {
+pub(crate) fn run(cmd: KernelsCommand) -> anyhow::Result<ExitCode> {
     match cmd {
         KernelsCommand::Selftest(args) => selftest(&args),
     }

@@ -16,7 +16,7 @@ use pinpoint_sim::{
 
 /// Deterministic simulations of many nodes in virtual time (docs/sim.md).
 #[derive(Debug, Subcommand)]
-pub enum SimCommand {
+pub(crate) enum SimCommand {
     /// Run a seed range; exits 1 if a checker failed within the synchrony assumption.
     ///
     /// Example: pinpoint sim run --scenario sim/scenarios/standard.toml --seeds 0..1000
@@ -34,7 +34,7 @@ pub enum SimCommand {
 
 /// `pinpoint sim merge`.
 #[derive(Debug, Args)]
-pub struct MergeArgs {
+pub(crate) struct MergeArgs {
     /// Where to write the merged report.
     #[arg(long, value_name = "DIR")]
     out: PathBuf,
@@ -48,7 +48,7 @@ pub struct MergeArgs {
 
 /// `pinpoint sim run`.
 #[derive(Debug, Args)]
-pub struct RunArgs {
+pub(crate) struct RunArgs {
     /// Scenario file (TOML; see sim/scenarios/).
     #[arg(long, value_name = "FILE")]
     scenario: PathBuf,
@@ -76,7 +76,7 @@ pub struct RunArgs {
 
 /// `pinpoint sim replay`.
 #[derive(Debug, Args)]
-pub struct ReplayArgs {
+pub(crate) struct ReplayArgs {
     /// Scenario file.
     #[arg(long, value_name = "FILE")]
     scenario: PathBuf,
@@ -89,7 +89,7 @@ pub struct ReplayArgs {
 }
 
 /// Runs a `pinpoint sim` command.
-pub fn run(cmd: SimCommand) -> anyhow::Result<ExitCode> {
+pub(crate) fn run(cmd: SimCommand) -> anyhow::Result<ExitCode> {
     match cmd {
         SimCommand::Run(a) => run_seeds(a),
         SimCommand::Replay(a) => replay(a),

@@ -25,7 +25,7 @@ use pinpoint_train::fs::run::{Event, Finish, Run, StepTrace, trace_step};
 ///   pinpoint train --spec examples/mlp.toml --trace-step 3
 #[derive(Debug, Args)]
 #[command(verbatim_doc_comment)]
-pub struct TrainArgs {
+pub(crate) struct TrainArgs {
     /// The job spec (TOML; see examples/ and docs/training.md).
     #[arg(long, value_name = "FILE")]
     spec: Option<PathBuf>,
@@ -88,7 +88,7 @@ fn default_threads() -> u16 {
 }
 
 /// Runs the command.
-pub fn run(args: TrainArgs) -> anyhow::Result<ExitCode> {
+pub(crate) fn run(args: TrainArgs) -> anyhow::Result<ExitCode> {
     let cx = Cpu::new(usize::from(args.threads), SimdPolicy::Auto)
         .context("starting the kernel threads")?;
     if let Some(t) = args.trace_step {

@@ -1,6 +1,8 @@
 //! End-to-end tests of `pinpoint chain deploy` and `pinpoint chain status` (against an anvil
 //! started by the test on an OS-assigned port, and on the embedded chain).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
+// Dev-dependencies are shared by every test, bench and example target; each uses some.
+#![allow(unused_crate_dependencies)]
 
 use std::{path::PathBuf, process::Command};
 

@@ -4,6 +4,8 @@
 //! Both compute the same bits (the `math::lanes` tests check it); only the speed differs.
 //!
 //! Run: `cargo bench -p pinpoint-kernels --bench elementwise` (`-- --test`: each case once).
+// Dev-dependencies are shared by every test, bench and example target; each uses some.
+#![allow(unused_crate_dependencies)]
 
 use std::hint::black_box;
 

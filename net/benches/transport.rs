@@ -16,6 +16,8 @@
 //! summary pass: blob MiB/s (median of interleaved runs) and request latency p50/p99 (over
 //! many sequential requests), with the QUIC/TCP ratios.
 //! `-- --test` runs every case once with small sizes, no timing (CI).
+// Dev-dependencies are shared by every test, bench and example target; each uses some.
+#![allow(unused_crate_dependencies)]
 
 use std::net::SocketAddr;
 use std::sync::Arc;

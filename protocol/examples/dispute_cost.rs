@@ -9,6 +9,8 @@
 //! cargo run --release -p pinpoint-protocol --example dispute_cost -- 64 1024
 //! ```
 #![allow(clippy::unwrap_used, clippy::expect_used)]
+// Dev-dependencies are shared by every test, bench and example target; each uses some.
+#![allow(unused_crate_dependencies)]
 
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};

@@ -31,6 +31,8 @@
 //!
 //! Still to come (issue "protocol"): nothing in this crate; the actors that carry these
 //! messages over the network live in other crates.
+// The unit-test build sees the dev-dependencies too; the plain build is checked strictly.
+#![cfg_attr(test, allow(unused_crate_dependencies))]
 
 pub mod codec;
 pub mod dispute;

@@ -2,6 +2,8 @@
 //!
 //! A counting global allocator records the largest single allocation made by the current thread.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
+// Dev-dependencies are shared by every test, bench and example target; each uses some.
+#![allow(unused_crate_dependencies)]
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;

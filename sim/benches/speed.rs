@@ -2,6 +2,8 @@
 //! side with two baselines: re-training the job spec once per run (what the record cache
 //! avoids), and signing and verifying as many dispute messages as a standard run sends (what
 //! driving the referee with signed messages would add; the simulator sends them unsigned).
+// Dev-dependencies are shared by every test, bench and example target; each uses some.
+#![allow(unused_crate_dependencies)]
 
 use std::hint::black_box;
 use std::path::PathBuf;

@@ -148,7 +148,7 @@ mod erased {
     use crate::error::{Result, SimError};
 
     /// JSON encoding behind a trait object (serde's traits are not object safe).
-    pub trait Json {
+    pub(super) trait Json {
         fn to_json(&self) -> Result<String>;
     }
 

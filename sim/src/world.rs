@@ -78,7 +78,7 @@ pub(crate) struct Roles {
 }
 
 impl Roles {
-    pub fn new(id: NodeId, opening_ms: u64, deadlines: Deadlines) -> Self {
+    pub(crate) fn new(id: NodeId, opening_ms: u64, deadlines: Deadlines) -> Self {
         Self {
             trainer: TrainerRole::new(),
             verifier: VerifierRole::new(id, opening_ms),
@@ -89,7 +89,7 @@ impl Roles {
 }
 
 impl Node {
-    pub fn honest(&self) -> bool {
+    pub(crate) fn honest(&self) -> bool {
         self.kind.is_none()
     }
 }

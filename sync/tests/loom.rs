@@ -1,5 +1,7 @@
 //! loom models of the primitives (run with `scripts/loom`; without `--cfg loom` this file is
 //! empty).
+// Dev-dependencies are shared by every test, bench and example target; each uses some.
+#![allow(unused_crate_dependencies)]
 #![cfg(loom)]
 
 use loom::sync::Arc;

@@ -15,7 +15,7 @@ use pinpoint_chain::{
 
 /// The anvil binary: `$PINPOINT_ANVIL`, else `.cache/eth/...` under the workspace root.
 /// Missing anvil is a test FAILURE with instructions, never a silent pass.
-pub fn anvil_bin() -> PathBuf {
+pub(crate) fn anvil_bin() -> PathBuf {
     let p = match std::env::var_os("PINPOINT_ANVIL") {
         Some(p) => PathBuf::from(p),
         None => PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -31,7 +31,7 @@ pub fn anvil_bin() -> PathBuf {
 }
 
 /// A fresh anvil on an OS-assigned port.
-pub fn spawn_anvil() -> AnvilInstance {
+pub(crate) fn spawn_anvil() -> AnvilInstance {
     Anvil::at(anvil_bin())
         .host("127.0.0.1")
         .port(0u16)
@@ -40,7 +40,7 @@ pub fn spawn_anvil() -> AnvilInstance {
 }
 
 /// The dev keys of an anvil instance.
-pub fn keys(anvil: &AnvilInstance) -> Vec<PrivateKeySigner> {
+pub(crate) fn keys(anvil: &AnvilInstance) -> Vec<PrivateKeySigner> {
     anvil
         .keys()
         .iter()
@@ -49,7 +49,7 @@ pub fn keys(anvil: &AnvilInstance) -> Vec<PrivateKeySigner> {
 }
 
 /// Fast polling for tests against a local anvil (which mines on submission).
-pub fn fast_retry() -> RetryPolicy {
+pub(crate) fn fast_retry() -> RetryPolicy {
     RetryPolicy {
         attempts: 3,
         initial_backoff: std::time::Duration::from_millis(20),
@@ -60,7 +60,7 @@ pub fn fast_retry() -> RetryPolicy {
 
 /// The contracts' config used by the tests: small minimums, a 100 s unbonding delay, a 200 s
 /// dispute timeout, no arbiter share.
-pub fn test_config() -> DeployConfig {
+pub(crate) fn test_config() -> DeployConfig {
     DeployConfig {
         min_stake: [pin(100), pin(100), pin(100), pin(1_000)],
         unbonding_delay: 100,
@@ -71,13 +71,13 @@ pub fn test_config() -> DeployConfig {
     }
 }
 
-pub fn pin(n: u128) -> U256 {
+pub(crate) fn pin(n: u128) -> U256 {
     U256::from(n * PIN)
 }
 
 /// Deploys the contracts on a fresh anvil from dev account 0; returns the client (with all
 /// ten dev keys) and the accounts.
-pub async fn deploy_on_anvil(
+pub(crate) async fn deploy_on_anvil(
     anvil: &AnvilInstance,
     config: &DeployConfig,
 ) -> Result<(Evm, Vec<Address>)> {
@@ -103,7 +103,7 @@ pub async fn deploy_on_anvil(
 }
 
 /// Moves anvil's clock forward by `secs` and mines a block.
-pub async fn anvil_advance(evm: &Evm, secs: u64) -> Result<()> {
+pub(crate) async fn anvil_advance(evm: &Evm, secs: u64) -> Result<()> {
     let p = evm.provider();
     let _: serde_json::Value = p.raw_request("evm_increaseTime".into(), (secs,)).await?;
     let _: serde_json::Value = p.raw_request("evm_mine".into(), ()).await?;
@@ -111,7 +111,7 @@ pub async fn anvil_advance(evm: &Evm, secs: u64) -> Result<()> {
 }
 
 /// Sets the timestamp of anvil's next block.
-pub async fn anvil_next_timestamp(evm: &Evm, t: u64) -> Result<()> {
+pub(crate) async fn anvil_next_timestamp(evm: &Evm, t: u64) -> Result<()> {
     let p = evm.provider();
     let _: serde_json::Value = p
         .raw_request("evm_setNextBlockTimestamp".into(), (t,))
@@ -122,7 +122,10 @@ pub async fn anvil_next_timestamp(evm: &Evm, t: u64) -> Result<()> {
 /// Checks supply − burned = Σ balances of `holders` (which must include every holder: the
 /// accounts, the treasury, Staking and JobMarket), and that Staking holds exactly the stakes
 /// and JobMarket exactly the escrow.
-pub async fn check_conservation<S: Settlement>(chain: &S, holders: &[Address]) -> Result<()> {
+pub(crate) async fn check_conservation<S: Settlement>(
+    chain: &S,
+    holders: &[Address],
+) -> Result<()> {
     let t = chain.totals().await?;
     let a = chain.addresses();
     let mut sum = U256::ZERO;
@@ -152,6 +155,6 @@ pub async fn check_conservation<S: Settlement>(chain: &S, holders: &[Address]) -
 }
 
 /// An embedded chain with the test config.
-pub fn embedded() -> Result<Embedded> {
+pub(crate) fn embedded() -> Result<Embedded> {
     Embedded::in_memory(&test_config()).context("embedded chain")
 }

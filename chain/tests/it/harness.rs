@@ -18,7 +18,7 @@ use pinpoint_chain::{
 use crate::common::*;
 
 /// A chain whose clock a test moves.
-pub trait TestChain: Settlement {
+pub(crate) trait TestChain: Settlement {
     /// The next transaction's block is at `t` (seconds, not before the last block).
     fn at(&mut self, t: u64) -> impl Future<Output = Result<()>> + Send;
     /// A raw call (for calls `Call` cannot express).
@@ -61,7 +61,7 @@ impl TestChain for Evm {
 }
 
 /// Who is who: anvil's ten development accounts.
-pub struct Cast {
+pub(crate) struct Cast {
     pub deployer: Address,
     pub submitter: Address,
     /// Three trainers, sorted by address (the contract's and the protocol's order).
@@ -71,7 +71,7 @@ pub struct Cast {
 }
 
 impl Cast {
-    pub fn new(acc: &[Address]) -> Self {
+    pub(crate) fn new(acc: &[Address]) -> Self {
         let mut trainers = acc[2..5].to_vec();
         trainers.sort();
         Cast {
@@ -82,7 +82,7 @@ impl Cast {
             arbiters: acc[6..10].to_vec(),
         }
     }
-    pub fn all(&self) -> Vec<Address> {
+    pub(crate) fn all(&self) -> Vec<Address> {
         let mut v = vec![self.deployer, self.submitter, self.verifier];
         v.extend(&self.trainers);
         v.extend(&self.arbiters);
@@ -91,7 +91,7 @@ impl Cast {
 }
 
 /// The dev accounts' addresses, which the embedded chain uses too.
-pub fn dev_accounts() -> Vec<Address> {
+pub(crate) fn dev_accounts() -> Vec<Address> {
     // The standard anvil mnemonic's first ten accounts.
     [
         "f39Fd6e51aad88F6F4ce6aB8827279cffFb92266",
@@ -113,18 +113,18 @@ pub fn dev_accounts() -> Vec<Address> {
 /// A chain with the cast funded and staked: trainers 1 000 PIN trainer stake, the verifier
 /// and the first trainer 1 000 PIN verifier stake, each arbiter 2 000 PIN arbiter stake, the
 /// submitter 10 000 PIN approved to the market.
-pub struct Harness<C: TestChain> {
+pub(crate) struct Harness<C: TestChain> {
     pub c: C,
     pub cast: Cast,
     pub now: u64,
     pub steps: usize,
 }
 
-pub const TRAINER_STAKE: u128 = 1_000;
-pub const ARBITER_STAKE: u128 = 2_000;
+pub(crate) const TRAINER_STAKE: u128 = 1_000;
+pub(crate) const ARBITER_STAKE: u128 = 2_000;
 
 impl<C: TestChain> Harness<C> {
-    pub async fn new(c: C) -> Result<Self> {
+    pub(crate) async fn new(c: C) -> Result<Self> {
         let cast = Cast::new(&dev_accounts());
         let now = c.now().await? + 10;
         let mut h = Harness {
@@ -182,7 +182,7 @@ impl<C: TestChain> Harness<C> {
     }
 
     /// Moves the clock to `t` (if later).
-    pub async fn wait_until(&mut self, t: u64) -> Result<()> {
+    pub(crate) async fn wait_until(&mut self, t: u64) -> Result<()> {
         if t > self.now {
             self.now = t;
         }
@@ -194,7 +194,7 @@ impl<C: TestChain> Harness<C> {
     }
 
     /// Sends a call that must succeed; checks conservation.
-    pub async fn ok(&mut self, from: Address, call: Call) -> Result<Receipt> {
+    pub(crate) async fn ok(&mut self, from: Address, call: Call) -> Result<Receipt> {
         self.now += 1;
         self.c.at(self.now).await?;
         let r = match self.c.send(from, call.clone()).await {
@@ -208,7 +208,7 @@ impl<C: TestChain> Harness<C> {
 
     /// Sends a call that must revert with a reason containing `needle`; checks that
     /// nothing changed the conservation.
-    pub async fn fails(&mut self, from: Address, call: Call, needle: &str) -> Result<()> {
+    pub(crate) async fn fails(&mut self, from: Address, call: Call, needle: &str) -> Result<()> {
         self.now += 1;
         self.c.at(self.now).await?;
         match self.c.send(from, call.clone()).await {
@@ -227,7 +227,7 @@ impl<C: TestChain> Harness<C> {
     }
 
     /// Sends raw calldata to `to` that must revert with `needle` in its reason.
-    pub async fn fails_raw(
+    pub(crate) async fn fails_raw(
         &mut self,
         from: Address,
         to: Address,
@@ -244,7 +244,7 @@ impl<C: TestChain> Harness<C> {
     }
 
     /// An account's tokens: balance plus its stakes (active and unbonding) in every role.
-    pub async fn wealth(&self, who: Address) -> Result<U256> {
+    pub(crate) async fn wealth(&self, who: Address) -> Result<U256> {
         let mut w = self.c.balance_of(who).await?;
         for role in Role::ALL {
             let p = self.c.position(who, role).await?;
@@ -254,7 +254,7 @@ impl<C: TestChain> Harness<C> {
     }
 
     /// Wealth of `who`, the treasury and the burn, in that order.
-    pub async fn snapshot(&self, who: &[Address]) -> Result<Vec<U256>> {
+    pub(crate) async fn snapshot(&self, who: &[Address]) -> Result<Vec<U256>> {
         let mut v = Vec::new();
         for a in who {
             v.push(self.wealth(*a).await?);
@@ -266,7 +266,12 @@ impl<C: TestChain> Harness<C> {
 
     /// Posts a job of `replicas` (payment `payment`, bond `bond` base units, 50 s window), lets
     /// the first `replicas` trainers accept and commit `roots`; returns its id.
-    pub async fn committed_job(&mut self, payment: U256, bond: U256, roots: &[u8]) -> Result<u64> {
+    pub(crate) async fn committed_job(
+        &mut self,
+        payment: U256,
+        bond: U256,
+        roots: &[u8],
+    ) -> Result<u64> {
         let now = self.now;
         let r = self
             .ok(
@@ -299,12 +304,12 @@ impl<C: TestChain> Harness<C> {
         Ok(job)
     }
 
-    pub async fn dispute(&self, id: u64) -> Result<DisputeInfo> {
+    pub(crate) async fn dispute(&self, id: u64) -> Result<DisputeInfo> {
         Ok(dispute_info(&self.c, id).await?.expect("dispute exists"))
     }
 
     /// The first `n` members of dispute `id`'s committee vote `ruling`.
-    pub async fn votes(&mut self, id: u64, n: usize, ruling: Ruling) -> Result<Receipt> {
+    pub(crate) async fn votes(&mut self, id: u64, n: usize, ruling: Ruling) -> Result<Receipt> {
         let members = self.dispute(id).await?.committee;
         let mut last = None;
         for m in members.into_iter().take(n) {
@@ -324,7 +329,7 @@ impl<C: TestChain> Harness<C> {
     }
 
     /// The window end of `job` (from `jobInfo`).
-    pub async fn window_end(&self, job: u64) -> Result<u64> {
+    pub(crate) async fn window_end(&self, job: u64) -> Result<u64> {
         let m = self.c.addresses().market;
         Ok(self
             .c
@@ -339,7 +344,7 @@ impl<C: TestChain> Harness<C> {
     }
 }
 
-pub fn finding() -> Finding {
+pub(crate) fn finding() -> Finding {
     Finding {
         step: 4,
         node: 11,
@@ -350,12 +355,12 @@ pub fn finding() -> Finding {
 }
 
 /// A fresh embedded chain with `cfg`.
-pub async fn on_embedded(cfg: &DeployConfig) -> Result<Harness<Embedded>> {
+pub(crate) async fn on_embedded(cfg: &DeployConfig) -> Result<Harness<Embedded>> {
     Harness::new(Embedded::in_memory(cfg)?).await
 }
 
 /// A fresh anvil with `cfg` deployed; keep the instance alive while the harness is used.
-pub async fn on_anvil(cfg: &DeployConfig) -> Result<(AnvilInstance, Harness<Evm>)> {
+pub(crate) async fn on_anvil(cfg: &DeployConfig) -> Result<(AnvilInstance, Harness<Evm>)> {
     let anvil = spawn_anvil();
     let (evm, acc) = deploy_on_anvil(&anvil, cfg).await?;
     assert_eq!(acc, dev_accounts());

@@ -8,17 +8,17 @@ use pinpoint_chain::{
 };
 
 /// splitmix64: small, seeded, no dependency.
-pub struct Rng(pub u64);
+pub(crate) struct Rng(pub u64);
 
 impl Rng {
-    pub fn next(&mut self) -> u64 {
+    pub(crate) fn next(&mut self) -> u64 {
         self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
         let mut z = self.0;
         z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
         z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
         z ^ (z >> 31)
     }
-    pub fn below(&mut self, n: u64) -> u64 {
+    pub(crate) fn below(&mut self, n: u64) -> u64 {
         self.next() % n.max(1)
     }
     fn pick<T: Copy>(&mut self, xs: &[T]) -> T {
@@ -30,7 +30,7 @@ impl Rng {
 }
 
 /// The random sequence's state: what it has seen posted and opened.
-pub struct OpGen {
+pub(crate) struct OpGen {
     pub rng: Rng,
     pub actors: Vec<Address>,
     pub arbiter: Address,
@@ -52,7 +52,7 @@ pub struct OpGen {
 }
 
 impl OpGen {
-    pub fn new(seed: u64, actors: Vec<Address>, now: u64) -> Self {
+    pub(crate) fn new(seed: u64, actors: Vec<Address>, now: u64) -> Self {
         let arbiter = actors[actors.len() - 1];
         OpGen {
             rng: Rng(seed),
@@ -73,7 +73,7 @@ impl OpGen {
     /// Setup: fund the actors from `deployer`, approve both contracts, stake every actor as a
     /// trainer and the first three as verifiers, make `arbiter` one (with three times the
     /// minimum, so that it stays one after a missed-vote penalty).
-    pub fn setup(&self, deployer: Address) -> Vec<(Address, Call)> {
+    pub(crate) fn setup(&self, deployer: Address) -> Vec<(Address, Call)> {
         let mut v = Vec::new();
         for &a in &self.actors {
             v.push((
@@ -121,7 +121,7 @@ impl OpGen {
 
     /// A scripted job with a dispute and a verdict (job 1, dispute 1), so that every random
     /// sequence compares at least one full dispute.
-    pub fn scripted_dispute(&self) -> Vec<(u64, Address, Call)> {
+    pub(crate) fn scripted_dispute(&self) -> Vec<(u64, Address, Call)> {
         let (s, t1, t2) = (self.actors[0], self.actors[1], self.actors[2]);
         let finding = Finding {
             step: 5,
@@ -184,7 +184,7 @@ impl OpGen {
     }
 
     /// The next operation and the seconds to advance before it.
-    pub fn next(&mut self) -> (u64, Address, Call) {
+    pub(crate) fn next(&mut self) -> (u64, Address, Call) {
         let guided = match self.rng.below(8) {
             0..=2 => self.dispute_op(),
             3 | 4 => self.progress_op(),
@@ -463,7 +463,7 @@ impl OpGen {
     }
 
     /// Learns job and dispute ids from an outcome.
-    pub fn observe(&mut self, out: &Result<Receipt>) {
+    pub(crate) fn observe(&mut self, out: &Result<Receipt>) {
         if let Ok(r) = out {
             if let Some(j) = r.posted_job() {
                 self.jobs = self.jobs.max(j);

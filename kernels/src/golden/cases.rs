@@ -485,7 +485,7 @@ fn reduction_group() -> Vec<Case> {
 }
 
 /// All cases in order.
-pub fn all() -> Vec<Case> {
+pub(super) fn all() -> Vec<Case> {
     let mut v = Vec::new();
     v.extend(math_group());
     v.extend(rng_group());

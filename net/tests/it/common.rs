@@ -17,15 +17,15 @@ use tokio::io::{AsyncRead, ReadBuf};
 use tokio::sync::mpsc;
 
 /// Frame kind the test servers echo: the answer is the requester's id followed by the body.
-pub const ECHO: u16 = 1;
+pub(crate) const ECHO: u16 = 1;
 /// Frame kind the test servers never answer (the responder is kept alive).
-pub const SILENT: u16 = 2;
+pub(crate) const SILENT: u16 = 2;
 /// Frame kind the test servers refuse.
-pub const REFUSE: u16 = 3;
+pub(crate) const REFUSE: u16 = 3;
 /// Generous guard for awaiting an event that must happen (a failure bound, not a delay).
-pub const GUARD: Duration = Duration::from_secs(30);
+pub(crate) const GUARD: Duration = Duration::from_secs(30);
 
-pub fn frame(kind: u16, body: Vec<u8>) -> Frame {
+pub(crate) fn frame(kind: u16, body: Vec<u8>) -> Frame {
     Frame {
         version: PROTOCOL_VERSION,
         kind,
@@ -33,7 +33,7 @@ pub fn frame(kind: u16, body: Vec<u8>) -> Frame {
     }
 }
 
-pub fn seed(n: u8) -> [u8; 32] {
+pub(crate) fn seed(n: u8) -> [u8; 32] {
     let mut s = [n; 32];
     s[0] = 0xA5;
     s
@@ -41,7 +41,7 @@ pub fn seed(n: u8) -> [u8; 32] {
 
 /// A QUIC node with a serving loop: echoes, refuses or ignores requests by kind; passes
 /// gossip through [`Gossip`] and other one-way messages to `messages`.
-pub struct TestNode {
+pub(crate) struct TestNode {
     pub node: QuicNode,
     pub id: NodeId,
     pub addr: SocketAddr,
@@ -50,11 +50,15 @@ pub struct TestNode {
     pub gossiped: mpsc::UnboundedReceiver<(NodeId, Frame)>,
 }
 
-pub fn node(n: u8, config: NetConfig, blobs: Arc<dyn BlobStore>) -> anyhow::Result<TestNode> {
+pub(crate) fn node(
+    n: u8,
+    config: NetConfig,
+    blobs: Arc<dyn BlobStore>,
+) -> anyhow::Result<TestNode> {
     node_with_fanout(n, config, blobs, 2)
 }
 
-pub fn node_with_fanout(
+pub(crate) fn node_with_fanout(
     n: u8,
     config: NetConfig,
     blobs: Arc<dyn BlobStore>,
@@ -105,7 +109,7 @@ pub fn node_with_fanout(
 }
 
 /// Connects every node to every other one.
-pub async fn mesh(nodes: &[TestNode]) -> anyhow::Result<()> {
+pub(crate) async fn mesh(nodes: &[TestNode]) -> anyhow::Result<()> {
     for a in nodes {
         let others: Vec<(NodeId, SocketAddr)> = nodes
             .iter()
@@ -120,7 +124,7 @@ pub async fn mesh(nodes: &[TestNode]) -> anyhow::Result<()> {
 }
 
 /// A bare quinn client endpoint on an OS-assigned port.
-pub fn raw_endpoint() -> anyhow::Result<quinn::Endpoint> {
+pub(crate) fn raw_endpoint() -> anyhow::Result<quinn::Endpoint> {
     Ok(quinn::Endpoint::client(SocketAddr::from((
         [127, 0, 0, 1],
         0,
@@ -128,7 +132,7 @@ pub fn raw_endpoint() -> anyhow::Result<quinn::Endpoint> {
 }
 
 /// A raw, correctly authenticated connection from identity `n` to `target`.
-pub async fn raw_connection(n: u8, target: &TestNode) -> anyhow::Result<quinn::Connection> {
+pub(crate) async fn raw_connection(n: u8, target: &TestNode) -> anyhow::Result<quinn::Connection> {
     let identity = Identity::from_seed(seed(n))?;
     let tls = tls::client_config(&identity, target.id)?;
     let cfg = quinn::ClientConfig::new(Arc::new(
@@ -141,7 +145,7 @@ pub async fn raw_connection(n: u8, target: &TestNode) -> anyhow::Result<quinn::C
 
 /// Writes `bytes` on a fresh bidirectional stream (optionally finishing it) and reads the
 /// server's reply.
-pub async fn raw_request(
+pub(crate) async fn raw_request(
     conn: &quinn::Connection,
     bytes: &[u8],
     finish: bool,
@@ -156,7 +160,7 @@ pub async fn raw_request(
 }
 
 /// Checks that `node` still answers a normal request from `from`.
-pub async fn assert_healthy(from: &TestNode, node: &TestNode) -> anyhow::Result<()> {
+pub(crate) async fn assert_healthy(from: &TestNode, node: &TestNode) -> anyhow::Result<()> {
     let got = from
         .node
         .request(node.id, frame(ECHO, b"still there?".to_vec()), GUARD)
@@ -167,7 +171,7 @@ pub async fn assert_healthy(from: &TestNode, node: &TestNode) -> anyhow::Result<
 
 /// A deterministic pseudo-random blob of `len` bytes (splitmix64 of the word index).
 #[derive(Debug, Clone, Copy)]
-pub struct PatternBlob {
+pub(crate) struct PatternBlob {
     pub len: u64,
 }
 
@@ -179,14 +183,14 @@ fn splitmix(mut z: u64) -> u64 {
 }
 
 impl PatternBlob {
-    pub fn reader(&self) -> PatternReader {
+    pub(crate) fn reader(&self) -> PatternReader {
         PatternReader {
             pos: 0,
             len: self.len,
         }
     }
 
-    pub fn hash(&self) -> [u8; 32] {
+    pub(crate) fn hash(&self) -> [u8; 32] {
         let mut h = blake3::Hasher::new();
         let mut r = self.reader();
         let mut buf = vec![0u8; 1 << 20];
@@ -201,7 +205,7 @@ impl PatternBlob {
     }
 }
 
-pub struct PatternReader {
+pub(crate) struct PatternReader {
     pos: u64,
     len: u64,
 }
@@ -238,7 +242,7 @@ impl AsyncRead for PatternReader {
 }
 
 /// Serves one [`PatternBlob`] under its hash.
-pub struct PatternStore {
+pub(crate) struct PatternStore {
     pub blob: PatternBlob,
     pub hash: [u8; 32],
 }
@@ -251,7 +255,7 @@ impl BlobStore for PatternStore {
 
 /// A sink that hashes what it gets and counts it.
 #[derive(Default)]
-pub struct HashSink {
+pub(crate) struct HashSink {
     pub hasher: blake3::Hasher,
     pub bytes: u64,
 }

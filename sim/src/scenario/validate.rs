@@ -26,7 +26,7 @@ fn at_least(key: &str, v: u64, min: u64) -> Result<(), String> {
 /// The longest time any timing value may name: about 31.7 years of virtual time. With every
 /// duration at most this and every multiplier small (steps ≤ 16, retries ≤ 16, samples ≤ 64,
 /// fault counts ≤ 1000), no sum or product the simulator forms can overflow `u64`.
-pub const MAX_TIME_MS: u64 = 1_000_000_000_000;
+pub(super) const MAX_TIME_MS: u64 = 1_000_000_000_000;
 
 fn time(key: &str, v: u64) -> Result<(), String> {
     if v > MAX_TIME_MS {

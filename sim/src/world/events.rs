@@ -111,7 +111,7 @@ pub(crate) enum Ev {
 
 impl Ev {
     /// The event's kind, for logs.
-    pub fn name(&self) -> &'static str {
+    pub(crate) fn name(&self) -> &'static str {
         match self {
             Ev::PostJob { .. } => "post-job",
             Ev::TrainDone { .. } => "train-done",
@@ -141,7 +141,7 @@ impl Ev {
     }
 
     /// A compact key for the trace hash: `(tag, a, b)`.
-    pub fn trace_key(&self) -> (u8, u64, u64) {
+    pub(crate) fn trace_key(&self) -> (u8, u64, u64) {
         let u = |x: usize| x as u64;
         match self {
             Ev::PostJob { job } => (1, u(*job), 0),

@@ -1,4 +1,6 @@
 //! Integration tests of the simulator: shipped scenarios, determinism, replay, checkers.
+// Dev-dependencies are shared by every test, bench and example target; each uses some.
+#![allow(unused_crate_dependencies)]
 
 mod checkers;
 mod determinism;

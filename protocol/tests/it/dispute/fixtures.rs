@@ -9,7 +9,7 @@ use pinpoint_protocol::id::{JobId, NodeId, NodeKey};
 use pinpoint_protocol::wire::Outcome;
 use pinpoint_train::{JobSpec, LoadedSpec};
 
-pub const JOB: JobId = [7; 32];
+pub(crate) const JOB: JobId = [7; 32];
 
 fn mlp(steps: u64, hidden: u32, activation: &str, seed: u64) -> String {
     format!(
@@ -80,10 +80,10 @@ batch_size = 4
 }
 
 /// The jobs the tests dispute over: three tiny MLPs and a tiny transformer.
-pub const JOBS: usize = 4;
+pub(crate) const JOBS: usize = 4;
 
 /// The spec of job `j`.
-pub fn spec(j: usize) -> JobSpec {
+pub(crate) fn spec(j: usize) -> JobSpec {
     let text = match j {
         0 => mlp(12, 4, "relu", 5),
         1 => mlp(5, 3, "tanh", 6),
@@ -94,7 +94,7 @@ pub fn spec(j: usize) -> JobSpec {
 }
 
 /// The honest run of job `j`, computed once.
-pub fn honest(j: usize) -> Arc<RunRecord> {
+pub(crate) fn honest(j: usize) -> Arc<RunRecord> {
     static RUNS: [OnceLock<Arc<RunRecord>>; JOBS] = [
         OnceLock::new(),
         OnceLock::new(),
@@ -107,34 +107,34 @@ pub fn honest(j: usize) -> Arc<RunRecord> {
 }
 
 /// `T` of job `j`.
-pub fn steps(j: usize) -> u64 {
+pub(crate) fn steps(j: usize) -> u64 {
     honest(j).steps.len() as u64
 }
 
 /// `N` of job `j`.
-pub fn nodes(j: usize) -> u64 {
+pub(crate) fn nodes(j: usize) -> u64 {
     honest(j).steps[0].graph.nodes.len() as u64
 }
 
-pub fn key(seed: u8) -> NodeKey {
+pub(crate) fn key(seed: u8) -> NodeKey {
     NodeKey::from_seed([seed; 32])
 }
 
-pub fn id(seed: u8) -> NodeId {
+pub(crate) fn id(seed: u8) -> NodeId {
     key(seed).node_id()
 }
 
-pub const REFEREE: u8 = 100;
+pub(crate) const REFEREE: u8 = 100;
 
 /// One side of a dispute.
 #[derive(Debug, Clone, Copy)]
-pub enum Player {
+pub(crate) enum Player {
     Honest,
     Cheat(Strategy),
 }
 
 /// A player built for job `j` with key `seed`.
-pub fn build(j: usize, seed: u8, p: Player) -> (Box<dyn Respond>, [u8; 32]) {
+pub(crate) fn build(j: usize, seed: u8, p: Player) -> (Box<dyn Respond>, [u8; 32]) {
     let source = Box::new(honest(j));
     match p {
         Player::Honest => {
@@ -154,7 +154,7 @@ pub fn build(j: usize, seed: u8, p: Player) -> (Box<dyn Respond>, [u8; 32]) {
 }
 
 /// A referee for job `j` between challenger `(1, ra)` and defendant `(2, rb)`.
-pub fn referee(
+pub(crate) fn referee(
     j: usize,
     ra: [u8; 32],
     rb: [u8; 32],
@@ -172,14 +172,14 @@ pub fn referee(
 }
 
 /// Runs the dispute of job `j` between challenger `a` (key 1) and defendant `b` (key 2).
-pub fn dispute(j: usize, a: Player, b: Player) -> DisputeReport {
+pub(crate) fn dispute(j: usize, a: Player, b: Player) -> DisputeReport {
     let (mut pa, ra) = build(j, 1, a);
     let (mut pb, rb) = build(j, 2, b);
     let (r, actions) = referee(j, ra, rb);
     run(r, actions, &key(REFEREE), [pa.as_mut(), pb.as_mut()], 1_000).unwrap()
 }
 
-pub fn winner(r: &DisputeReport) -> Option<NodeId> {
+pub(crate) fn winner(r: &DisputeReport) -> Option<NodeId> {
     match r.verdict.outcome {
         Outcome::Winner { winner, .. } => Some(winner),
         Outcome::BothLose { .. } => None,
@@ -187,10 +187,10 @@ pub fn winner(r: &DisputeReport) -> Option<NodeId> {
 }
 
 /// A small deterministic generator (PCG-style LCG, high bits).
-pub struct Gen(pub u64);
+pub(crate) struct Gen(pub u64);
 
 impl Gen {
-    pub fn below(&mut self, m: u64) -> u64 {
+    pub(crate) fn below(&mut self, m: u64) -> u64 {
         self.0 = self
             .0
             .wrapping_mul(6_364_136_223_846_793_005)
@@ -199,11 +199,11 @@ impl Gen {
     }
 
     /// `true` with probability `p` percent.
-    pub fn percent(&mut self, p: u64) -> bool {
+    pub(crate) fn percent(&mut self, p: u64) -> bool {
         self.below(100) < p
     }
 
-    pub fn corruption(&mut self, t_max: u64, n: u64) -> Corruption {
+    pub(crate) fn corruption(&mut self, t_max: u64, n: u64) -> Corruption {
         let t = 1 + self.below(t_max);
         match self.below(3) {
             0 => Corruption::WrongStateFrom { step: t },
@@ -218,7 +218,7 @@ impl Gen {
         }
     }
 
-    pub fn deviation(&mut self) -> Deviation {
+    pub(crate) fn deviation(&mut self) -> Deviation {
         match self.below(7) {
             0 => Deviation::None,
             1 => Deviation::LieInStepBisection {
