@@ -18,8 +18,6 @@
 //!
 //! File formats and hashes are specified in `docs/training.md`.
 
-// The workspace-wide form of these two lints (issue 12, item 11) would touch every crate; this
-// crate, new, holds to them from the start.
 
 pub mod checkpoint;
 pub mod data;
