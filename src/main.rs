@@ -1,8 +1,8 @@
 //! The `pinpoint` command-line tool: a thin layer over the workspace crates.
 
 mod chain_cmd;
-mod keys_cmd;
 mod kernels_cmd;
+mod keys_cmd;
 mod node_cmd;
 mod sim_cmd;
 mod train_cmd;

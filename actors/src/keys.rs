@@ -219,7 +219,11 @@ pub fn load_node_key(path: &Path) -> Result<NodeKey, KeyError> {
             "looks like an EVM key (0x…); the node key is 64 hex digits without 0x (node.key)",
         ));
     }
-    Ok(NodeKey::from_seed(unhex32(path, &text, "an ed25519 node key")?))
+    Ok(NodeKey::from_seed(unhex32(
+        path,
+        &text,
+        "an ed25519 node key",
+    )?))
 }
 
 /// Loads an EVM key file (see the module docs).
@@ -289,7 +293,10 @@ mod tests {
         let (node_path, evm_path) = key_paths(dir);
         chmod(&node_path, 0o644);
         let e = load_node_key(&node_path).expect_err("world readable");
-        assert!(matches!(e, KeyError::Permissions { mode: 0o644, .. }), "{e}");
+        assert!(
+            matches!(e, KeyError::Permissions { mode: 0o644, .. }),
+            "{e}"
+        );
         assert!(e.to_string().contains("chmod 600"), "{e}");
         chmod(&node_path, 0o600);
         // Swapped files are told apart.

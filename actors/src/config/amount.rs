@@ -35,8 +35,7 @@ impl PinAmount {
             None => (s, ""),
         };
         let digits = |p: &str| p.bytes().all(|b| b.is_ascii_digit());
-        if int.is_empty() || !digits(int) || !digits(frac) || (s.contains('.') && frac.is_empty())
-        {
+        if int.is_empty() || !digits(int) || !digits(frac) || (s.contains('.') && frac.is_empty()) {
             return Err(format!(
                 "{s:?} is not an amount of PIN (write e.g. 1000 or \"0.25\")"
             ));

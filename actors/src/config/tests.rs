@@ -49,49 +49,172 @@ fn rendered_config_parses_back_to_itself() {
 /// Every field: a bad value, and the field its error must name.
 #[test]
 fn each_bad_field_is_named() {
-    let rpc = "[chain]\nkind = \"rpc\"\nurl = \"http://h:1\"\naddresses = \"a.json\"\nkey_file = \"k\"\n";
+    let rpc =
+        "[chain]\nkind = \"rpc\"\nurl = \"http://h:1\"\naddresses = \"a.json\"\nkey_file = \"k\"\n";
     let cases: Vec<(String, &str)> = vec![
         ("[roles.trainer]\nstake_pin = 1\n".into(), "node"),
-        ("[node]\n[roles.trainer]\nstake_pin = 1\n".into(), "node.data_dir"),
-        ("[node]\ndata_dir = \"\"\n[roles.trainer]\nstake_pin = 1\n".into(), "node.data_dir"),
-        ("[node]\ndata_dir = 5\n[roles.trainer]\nstake_pin = 1\n".into(), "node.data_dir"),
-        ("[node]\ndata_dir = \"d\"\nkey_file = \"\"\n[roles.trainer]\nstake_pin = 1\n".into(), "node.key_file"),
-        ("[node]\ndata_dir = \"d\"\ndisk_budget_mib = 1\n[roles.trainer]\nstake_pin = 1\n".into(), "node.disk_budget_mib"),
-        ("[node]\ndata_dir = \"d\"\ndisk_budget_mib = -1\n[roles.trainer]\nstake_pin = 1\n".into(), "node.disk_budget_mib"),
-        ("[node]\ndata_dir = \"d\"\ncolour = 1\n[roles.trainer]\nstake_pin = 1\n".into(), "node.colour"),
+        (
+            "[node]\n[roles.trainer]\nstake_pin = 1\n".into(),
+            "node.data_dir",
+        ),
+        (
+            "[node]\ndata_dir = \"\"\n[roles.trainer]\nstake_pin = 1\n".into(),
+            "node.data_dir",
+        ),
+        (
+            "[node]\ndata_dir = 5\n[roles.trainer]\nstake_pin = 1\n".into(),
+            "node.data_dir",
+        ),
+        (
+            "[node]\ndata_dir = \"d\"\nkey_file = \"\"\n[roles.trainer]\nstake_pin = 1\n".into(),
+            "node.key_file",
+        ),
+        (
+            "[node]\ndata_dir = \"d\"\ndisk_budget_mib = 1\n[roles.trainer]\nstake_pin = 1\n"
+                .into(),
+            "node.disk_budget_mib",
+        ),
+        (
+            "[node]\ndata_dir = \"d\"\ndisk_budget_mib = -1\n[roles.trainer]\nstake_pin = 1\n"
+                .into(),
+            "node.disk_budget_mib",
+        ),
+        (
+            "[node]\ndata_dir = \"d\"\ncolour = 1\n[roles.trainer]\nstake_pin = 1\n".into(),
+            "node.colour",
+        ),
         ("[node]\ndata_dir = \"d\"\n".into(), "roles"),
-        ("[node]\ndata_dir = \"d\"\n[roles.miner]\nstake_pin = 1\n".into(), "roles.miner"),
-        ("[node]\ndata_dir = \"d\"\n[roles.trainer]\n".into(), "roles.trainer.stake_pin"),
-        ("[node]\ndata_dir = \"d\"\n[roles.trainer]\nstake_pin = 0\n".into(), "roles.trainer.stake_pin"),
-        ("[node]\ndata_dir = \"d\"\n[roles.verifier]\nstake_pin = \"0\"\n".into(), "roles.verifier.stake_pin"),
-        ("[node]\ndata_dir = \"d\"\n[roles.arbiter]\nstake_pin = \"1.2.3\"\n".into(), "roles.arbiter.stake_pin"),
-        ("[node]\ndata_dir = \"d\"\n[roles.solver]\nstake_pin = -5\n".into(), "roles.solver.stake_pin"),
-        (format!("{MINIMAL}[network]\nlisten = \"nowhere\"\n"), "network.listen"),
-        (format!("{MINIMAL}[network]\nbootstrap = \"x\"\n"), "network.bootstrap"),
-        (format!("{MINIMAL}[network]\nbootstrap = [\"{ID}@127.0.0.1:9\", \"zz@1.2.3.4:5\"]\n"), "network.bootstrap[1]"),
-        (format!("{MINIMAL}[network]\nbootstrap = [\"{ID}\"]\n"), "network.bootstrap[0]"),
-        (format!("{MINIMAL}[network]\nbootstrap = [\"{ID}@host\"]\n"), "network.bootstrap[0]"),
-        (format!("{MINIMAL}[chain]\nkind = \"ganache\"\n"), "chain"),
-        (format!("{MINIMAL}[chain]\nkind = \"embedded\"\ndata_dir = \"\"\n"), "chain.data_dir"),
-        (format!("{MINIMAL}[chain]\nkind = \"embedded\"\nurl = \"http://x\"\n"), "chain.url"),
-        (format!("{MINIMAL}{}", rpc.replace("http://h:1", "ftp://h")), "chain.url"),
-        (format!("{MINIMAL}{}", rpc.replace("addresses = \"a.json\"\n", "")), "chain.addresses"),
-        (format!("{MINIMAL}{}", rpc.replace("key_file = \"k\"\n", "")), "chain.key_file"),
-        (format!("{MINIMAL}{}", rpc.replace("key_file = \"k\"", "key_file = \"\"")), "chain.key_file"),
-        (format!("{MINIMAL}[executor]\nthreads = 0\n"), "executor.threads"),
-        (format!("{MINIMAL}[executor]\nthreads = 5000\n"), "executor.threads"),
-        (format!("{MINIMAL}[executor]\nthreads = 70000\n"), "executor.threads"),
-        (format!("{MINIMAL}[executor]\nbackend = \"tpu\"\n"), "executor.backend"),
-        (format!("{MINIMAL}[executor]\nthread = 2\n"), "executor.thread"),
-        (format!("{MINIMAL}[limits]\ninbound_queue = 0\n"), "limits.inbound_queue"),
-        (format!("{MINIMAL}[limits]\npending_per_role = 0\n"), "limits.pending_per_role"),
-        (format!("{MINIMAL}[limits]\npending_per_role = 99999999\n"), "limits.pending_per_role"),
-        (format!("{MINIMAL}[supervision]\nmax_restarts = 5000\n"), "supervision.max_restarts"),
-        (format!("{MINIMAL}[supervision]\nwindow_s = 0\n"), "supervision.window_s"),
-        (format!("{MINIMAL}[supervision]\nwindow_s = \"1m\"\n"), "supervision.window_s"),
-        (format!("{MINIMAL}[jobs]\nmax_steps = 0\n"), "jobs.max_steps"),
-        (format!("{MINIMAL}[jobs]\nmin_payment_pin = \"lots\"\n"), "jobs.min_payment_pin"),
-        (format!("{MINIMAL}[jobs]\nmax_price = 1\n"), "jobs.max_price"),
+        (
+            "[node]\ndata_dir = \"d\"\n[roles.miner]\nstake_pin = 1\n".into(),
+            "roles.miner",
+        ),
+        (
+            "[node]\ndata_dir = \"d\"\n[roles.trainer]\n".into(),
+            "roles.trainer.stake_pin",
+        ),
+        (
+            "[node]\ndata_dir = \"d\"\n[roles.trainer]\nstake_pin = 0\n".into(),
+            "roles.trainer.stake_pin",
+        ),
+        (
+            "[node]\ndata_dir = \"d\"\n[roles.verifier]\nstake_pin = \"0\"\n".into(),
+            "roles.verifier.stake_pin",
+        ),
+        (
+            "[node]\ndata_dir = \"d\"\n[roles.arbiter]\nstake_pin = \"1.2.3\"\n".into(),
+            "roles.arbiter.stake_pin",
+        ),
+        (
+            "[node]\ndata_dir = \"d\"\n[roles.solver]\nstake_pin = -5\n".into(),
+            "roles.solver.stake_pin",
+        ),
+        (
+            format!("{MINIMAL}[network]\nlisten = \"nowhere\"\n"),
+            "network.listen",
+        ),
+        (
+            format!("{MINIMAL}[network]\nbootstrap = \"x\"\n"),
+            "network.bootstrap",
+        ),
+        (
+            format!("{MINIMAL}[network]\nbootstrap = [\"{ID}@127.0.0.1:9\", \"zz@1.2.3.4:5\"]\n"),
+            "network.bootstrap[1]",
+        ),
+        (
+            format!("{MINIMAL}[network]\nbootstrap = [\"{ID}\"]\n"),
+            "network.bootstrap[0]",
+        ),
+        (
+            format!("{MINIMAL}[network]\nbootstrap = [\"{ID}@host\"]\n"),
+            "network.bootstrap[0]",
+        ),
+        (
+            format!("{MINIMAL}[chain]\nkind = \"ganache\"\n"),
+            "chain.kind",
+        ),
+        (
+            format!("{MINIMAL}[chain]\nkind = \"embedded\"\ndata_dir = \"\"\n"),
+            "chain.data_dir",
+        ),
+        (
+            format!("{MINIMAL}[chain]\nkind = \"embedded\"\nurl = \"http://x\"\n"),
+            "chain.url",
+        ),
+        (
+            format!("{MINIMAL}{}", rpc.replace("http://h:1", "ftp://h")),
+            "chain.url",
+        ),
+        (
+            format!("{MINIMAL}{}", rpc.replace("addresses = \"a.json\"\n", "")),
+            "chain.addresses",
+        ),
+        (
+            format!("{MINIMAL}{}", rpc.replace("key_file = \"k\"\n", "")),
+            "chain.key_file",
+        ),
+        (
+            format!(
+                "{MINIMAL}{}",
+                rpc.replace("key_file = \"k\"", "key_file = \"\"")
+            ),
+            "chain.key_file",
+        ),
+        (
+            format!("{MINIMAL}[executor]\nthreads = 0\n"),
+            "executor.threads",
+        ),
+        (
+            format!("{MINIMAL}[executor]\nthreads = 5000\n"),
+            "executor.threads",
+        ),
+        (
+            format!("{MINIMAL}[executor]\nthreads = 70000\n"),
+            "executor.threads",
+        ),
+        (
+            format!("{MINIMAL}[executor]\nbackend = \"tpu\"\n"),
+            "executor.backend",
+        ),
+        (
+            format!("{MINIMAL}[executor]\nthread = 2\n"),
+            "executor.thread",
+        ),
+        (
+            format!("{MINIMAL}[limits]\ninbound_queue = 0\n"),
+            "limits.inbound_queue",
+        ),
+        (
+            format!("{MINIMAL}[limits]\npending_per_role = 0\n"),
+            "limits.pending_per_role",
+        ),
+        (
+            format!("{MINIMAL}[limits]\npending_per_role = 99999999\n"),
+            "limits.pending_per_role",
+        ),
+        (
+            format!("{MINIMAL}[supervision]\nmax_restarts = 5000\n"),
+            "supervision.max_restarts",
+        ),
+        (
+            format!("{MINIMAL}[supervision]\nwindow_s = 0\n"),
+            "supervision.window_s",
+        ),
+        (
+            format!("{MINIMAL}[supervision]\nwindow_s = \"1m\"\n"),
+            "supervision.window_s",
+        ),
+        (
+            format!("{MINIMAL}[jobs]\nmax_steps = 0\n"),
+            "jobs.max_steps",
+        ),
+        (
+            format!("{MINIMAL}[jobs]\nmin_payment_pin = \"lots\"\n"),
+            "jobs.min_payment_pin",
+        ),
+        (
+            format!("{MINIMAL}[jobs]\nmax_price = 1\n"),
+            "jobs.max_price",
+        ),
         (format!("{MINIMAL}[extra]\nx = 1\n"), "extra"),
     ];
     for (text, field) in cases {

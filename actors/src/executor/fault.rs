@@ -59,9 +59,9 @@ mod imp {
             }
             match self.kind {
                 FaultKind::Panic => panic!("fault hook: injected panic before step {step}"),
-                FaultKind::BackendError => {
-                    Some(format!("fault hook: injected backend error before step {step}"))
-                }
+                FaultKind::BackendError => Some(format!(
+                    "fault hook: injected backend error before step {step}"
+                )),
             }
         }
     }

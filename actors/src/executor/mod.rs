@@ -35,8 +35,8 @@ use ractor::{Actor, ActorProcessingErr, ActorRef, DerivedActorRef, RpcReplyPort}
 use crate::store::{Kind, RefKey, SharedStore, StoreError};
 pub use fault::FaultPlan;
 pub use request::{ComputeOutput, ComputeRequest, ExecEvent, TrainJob, TrainResult};
-use worker::{Finished, WorkerCtx};
 pub use worker::WorkerError;
+use worker::{Finished, WorkerCtx};
 
 /// An executor error: a refused request, or the failure the actor stops with.
 #[derive(Debug, thiserror::Error)]
@@ -201,7 +201,9 @@ impl ExecutorState {
             Err(e) => {
                 let _ = self.slot.cancel(ticket);
                 self.current = None;
-                Err(ExecError::Backend(format!("spawning the worker thread: {e}")))
+                Err(ExecError::Backend(format!(
+                    "spawning the worker thread: {e}"
+                )))
             }
         }
     }

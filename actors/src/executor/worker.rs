@@ -153,12 +153,11 @@ fn start<'a>(
     Ok((p, None))
 }
 
-fn train(
-    job: &TrainJob,
-    ctx: &WorkerCtx,
-    cancelled: &AtomicBool,
-) -> Result<Finished, WorkerError> {
-    let spec_hash = job.spec.hash().map_err(|e| WorkerError::Job(e.to_string()))?;
+fn train(job: &TrainJob, ctx: &WorkerCtx, cancelled: &AtomicBool) -> Result<Finished, WorkerError> {
+    let spec_hash = job
+        .spec
+        .hash()
+        .map_err(|e| WorkerError::Job(e.to_string()))?;
     let spec_bytes = job
         .spec
         .encode()

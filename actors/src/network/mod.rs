@@ -188,21 +188,21 @@ impl NetworkState {
                     message,
                     reply,
                 };
-                match self.handlers.get(&job).map(|h| h.send_message(routed)) {
-                    Some(Ok(())) => {
-                        self.counters.delivered += 1;
-                        return;
-                    }
-                    _ => {
-                        self.handlers.remove(&job);
-                        // The reply went with the message; the requester sees a refusal when
-                        // it is dropped.
-                        let r = Refusal::HandlerGone(job);
-                        tracing::warn!(peer = %from, "inbound refused: {r}");
-                        self.count(&r);
-                        return;
-                    }
+                let sent = match self.handlers.get(&job) {
+                    Some(h) => h.send_message(routed).is_ok(),
+                    None => false,
+                };
+                if sent {
+                    self.counters.delivered += 1;
+                    return;
                 }
+                self.handlers.remove(&job);
+                // The reply went with the message; the requester sees a refusal when it is
+                // dropped.
+                let r = Refusal::HandlerGone(job);
+                tracing::warn!(peer = %from, "inbound refused: {r}");
+                self.count(&r);
+                return;
             }
             Err(r) => r,
         };

@@ -263,7 +263,10 @@ impl Store {
                 .and_then(Digest::from_hex)
                 .map(|d| d.0)
             else {
-                warnings.push(format!("{}: not a job directory, ignored", job_path.display()));
+                warnings.push(format!(
+                    "{}: not a job directory, ignored",
+                    job_path.display()
+                ));
                 continue;
             };
             for entry in fs::read_dir(&job_path).map_err(io_err(&job_path))? {
@@ -374,7 +377,11 @@ impl Store {
 
     /// Every ref of `kind`, in key order.
     pub fn all_of(&self, kind: Kind) -> Vec<RefKey> {
-        self.refs.keys().filter(|k| k.kind == kind).copied().collect()
+        self.refs
+            .keys()
+            .filter(|k| k.kind == kind)
+            .copied()
+            .collect()
     }
 
     /// All refs of `kind` for `job`, by step ascending.

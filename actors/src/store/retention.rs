@@ -74,13 +74,22 @@ pub(super) fn make_room(
             freed += len;
         }
         plan.push(key);
-        if store.stats.used_bytes.saturating_sub(freed).saturating_add(new_bytes)
+        if store
+            .stats
+            .used_bytes
+            .saturating_sub(freed)
+            .saturating_add(new_bytes)
             <= store.budget_bytes
         {
             break;
         }
     }
-    if store.stats.used_bytes.saturating_sub(freed).saturating_add(new_bytes) > store.budget_bytes
+    if store
+        .stats
+        .used_bytes
+        .saturating_sub(freed)
+        .saturating_add(new_bytes)
+        > store.budget_bytes
     {
         return Err(StoreError::OverBudget {
             used_bytes: store.stats.used_bytes,

@@ -115,7 +115,11 @@ fn interrupted_writes_leave_the_old_state() {
     let orphan = Digest::content(b"orphan");
     fs::write(blobs.join(orphan.to_hex()), b"orphan").expect("orphan");
     let lost = Digest::content(b"lost");
-    fs::write(job_dir.join("ckpt-000000000005"), format!("{}\n", lost.to_hex())).expect("ref");
+    fs::write(
+        job_dir.join("ckpt-000000000005"),
+        format!("{}\n", lost.to_hex()),
+    )
+    .expect("ref");
     let (mut s, warnings) = Store::open(root, 1 << 20).expect("open");
     assert_eq!(warnings.len(), 1, "{warnings:?}");
     assert!(warnings[0].contains("missing"), "{warnings:?}");
@@ -138,7 +142,8 @@ fn retention_keeps_the_newest_checkpoint_specs_and_weights() {
     let mut s = open(tmp.path(), 100);
     s.put(RefKey::spec(JOB), &[1; 20]).expect("spec");
     s.put(RefKey::weights(JOB), &[2; 20]).expect("weights");
-    s.put(RefKey::step_record(JOB, 1), &[3; 20]).expect("record");
+    s.put(RefKey::step_record(JOB, 1), &[3; 20])
+        .expect("record");
     s.put(RefKey::checkpoint(JOB, 1), &[4; 20]).expect("ckpt 1");
     s.put(RefKey::checkpoint(JOB, 2), &[5; 20]).expect("ckpt 2");
     assert_eq!(s.stats().used_bytes, 100);
@@ -154,7 +159,9 @@ fn retention_keeps_the_newest_checkpoint_specs_and_weights() {
     assert_eq!(s.stats().evicted, 3);
     // 70 bytes cannot fit even after evicting checkpoint 4 and the record: refused, and
     // nothing is evicted.
-    let e = s.put(RefKey::checkpoint(JOB, 5), &[8; 70]).expect_err("full");
+    let e = s
+        .put(RefKey::checkpoint(JOB, 5), &[8; 70])
+        .expect_err("full");
     assert!(matches!(e, StoreError::OverBudget { .. }), "{e}");
     assert!(e.to_string().contains("disk_budget_mib"), "{e}");
     assert_eq!(s.steps(&JOB, Kind::Checkpoint), vec![4]);

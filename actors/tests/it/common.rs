@@ -3,8 +3,8 @@
 use std::path::Path;
 
 use pinpoint_actors::config::NodeConfig;
-use pinpoint_actors::executor::{ComputeRequest, ExecEvent, FaultPlan, TrainJob, TrainResult};
 use pinpoint_actors::executor::{ComputeOutput, ExecutorMsg};
+use pinpoint_actors::executor::{ComputeRequest, ExecEvent, FaultPlan, TrainJob, TrainResult};
 use pinpoint_actors::node::{Node, NodeDeps};
 use pinpoint_train::{JobSpec, LoadedSpec};
 use ractor::{Actor, ActorProcessingErr, ActorRef};
@@ -72,7 +72,11 @@ pub async fn node(
     dir: &Path,
     max_restarts: u32,
     fault: Option<FaultPlan>,
-) -> (Node, mpsc::UnboundedReceiver<ExecEvent>, ActorRef<ExecEvent>) {
+) -> (
+    Node,
+    mpsc::UnboundedReceiver<ExecEvent>,
+    ActorRef<ExecEvent>,
+) {
     let (tx, rx) = mpsc::unbounded_channel();
     let (collector, _) = Collector::spawn(None, Collector, tx)
         .await

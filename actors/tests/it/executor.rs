@@ -129,7 +129,10 @@ async fn one_job_at_a_time_and_cancel_checkpoints() {
     submit(&n, train(long)).await;
     let exec = common::executor(&n);
     let busy = ractor::call!(exec, ExecutorMsg::Submit, train(5)).expect("answers");
-    assert!(matches!(busy, Err(ExecError::Busy { job }) if job == JOB), "{busy:?}");
+    assert!(
+        matches!(busy, Err(ExecError::Busy { job }) if job == JOB),
+        "{busy:?}"
+    );
     // Wait for some progress, then cancel.
     while let Some(e) = rx.recv().await {
         if matches!(e, ExecEvent::Progress { step, .. } if step >= 2) {
