@@ -379,6 +379,46 @@ impl Default for JobPolicy {
     }
 }
 
+/// Why the accepted-job policy declines a job.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum Decline {
+    /// More steps than `jobs.max_steps`.
+    #[error("the job has {steps} steps, more than jobs.max_steps = {max}")]
+    TooManySteps {
+        /// The job's `T`.
+        steps: u64,
+        /// The policy's bound.
+        max: u64,
+    },
+    /// Pays less than `jobs.min_payment_pin`.
+    #[error("the job pays {payment} PIN, less than jobs.min_payment_pin = {min}")]
+    Underpaid {
+        /// The job's payment.
+        payment: PinAmount,
+        /// The policy's bound.
+        min: PinAmount,
+    },
+}
+
+impl JobPolicy {
+    /// Whether a job of `steps` steps paying `payment` is acceptable.
+    pub fn check(&self, steps: u64, payment: PinAmount) -> Result<(), Decline> {
+        if steps > self.max_steps {
+            return Err(Decline::TooManySteps {
+                steps,
+                max: self.max_steps,
+            });
+        }
+        if payment < self.min_payment_pin {
+            return Err(Decline::Underpaid {
+                payment,
+                min: self.min_payment_pin,
+            });
+        }
+        Ok(())
+    }
+}
+
 impl NodeConfig {
     /// Reads, resolves and validates `path`. Relative paths in the file are taken relative to
     /// the file's directory.

@@ -237,3 +237,20 @@ fn syntax_errors_and_missing_files_are_reported() {
     let e = NodeConfig::load(Path::new("/nonexistent/node.toml")).expect_err("no file");
     assert!(e.to_string().contains("/nonexistent/node.toml"), "{e}");
 }
+
+#[test]
+fn job_policy_declines_long_or_underpaid_jobs() {
+    let text = format!("{MINIMAL}[jobs]\nmax_steps = 100\nmin_payment_pin = \"2.5\"\n");
+    let p = parse(&text).expect("valid").jobs;
+    let pay = |s: &str| PinAmount::parse(s).expect("amount");
+    assert_eq!(p.check(100, pay("2.5")), Ok(()));
+    assert!(matches!(
+        p.check(101, pay("3")),
+        Err(Decline::TooManySteps {
+            steps: 101,
+            max: 100
+        })
+    ));
+    let e = p.check(10, pay("2.4")).expect_err("underpaid");
+    assert!(e.to_string().contains("jobs.min_payment_pin = 2.5"), "{e}");
+}

@@ -180,6 +180,11 @@ impl ExecutorState {
                 let Ok(Some(taken)) = slot.take() else {
                     return;
                 };
+                let _span = tracing::info_span!(
+                    "executor",
+                    job = %pinpoint_train::Digest(taken.job.job()).to_hex()
+                )
+                .entered();
                 let result = std::panic::catch_unwind(AssertUnwindSafe(|| {
                     worker::run(&taken.job, &ctx, &taken.cancelled)
                 }))

@@ -5,7 +5,7 @@ use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 
-use ractor::{Actor, ActorCell, ActorRef, SpawnErr};
+use ractor::{Actor, ActorCell, ActorId, ActorRef, SpawnErr};
 use tokio::sync::watch;
 
 type SpawnFuture = Pin<Box<dyn Future<Output = Result<ActorCell, SpawnErr>> + Send>>;
@@ -78,10 +78,14 @@ impl<M> ChildRef<M> {
         self.rx.borrow().clone()
     }
 
-    /// Waits until the child is (re)started after the last call, and returns it; `None` when
-    /// the supervisor is gone.
-    pub async fn next(&mut self) -> Option<ActorRef<M>> {
-        self.rx.changed().await.ok()?;
-        self.rx.borrow_and_update().clone()
+    /// Waits until the child runs as an incarnation other than `previous` (`None`: any) and
+    /// returns it; `None` when the supervisor is gone.
+    pub async fn started_after(&mut self, previous: Option<ActorId>) -> Option<ActorRef<M>> {
+        let current = self
+            .rx
+            .wait_for(|v| v.as_ref().is_some_and(|r| Some(r.get_id()) != previous))
+            .await
+            .ok()?;
+        current.clone()
     }
 }
