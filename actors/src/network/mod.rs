@@ -106,6 +106,17 @@ impl Inbox {
     }
 }
 
+/// Moves frames from a transport's queue (e.g. `QuicNode::bind`'s) into `inbox` as they
+/// arrive; when the inbox is full they are refused there (and counted). Ends when the
+/// transport drops its queue.
+pub fn feed(mut from: mpsc::Receiver<Inbound>, inbox: Inbox) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        while let Some(inbound) = from.recv().await {
+            let _ = inbox.offer(inbound);
+        }
+    })
+}
+
 /// The network actor.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Network;

@@ -3,4 +3,5 @@
 
 mod common;
 mod executor;
+mod network;
 mod supervisor;
