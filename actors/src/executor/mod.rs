@@ -53,9 +53,9 @@ pub enum ExecError {
     /// The store failed (journal, checkpoints).
     #[error(transparent)]
     Store(#[from] StoreError),
-    /// The request cannot be journalled.
-    #[error("the request cannot be journalled: {0}")]
-    Journal(String),
+    /// The request is invalid (e.g. its spec does not validate); nothing was started.
+    #[error("invalid request: {0}")]
+    InvalidRequest(String),
     /// The compute back end cannot start.
     #[error("the compute back end cannot start: {0}")]
     Backend(String),
@@ -166,7 +166,7 @@ impl ExecutorState {
             return Err(ExecError::Busy { job });
         }
         if journal {
-            let bytes = journal::encode_request(&req).map_err(ExecError::Journal)?;
+            let bytes = journal::encode_request(&req).map_err(ExecError::InvalidRequest)?;
             self.ctx.store.lock()?.put(RefKey::request(job), &bytes)?;
         }
         let ticket = self.slot.submit(req)?;

@@ -2,7 +2,9 @@
 //! intensity, cancellation, one job at a time, and a node restart resuming the journal.
 
 use pinpoint_actors::executor::fault::FaultKind;
-use pinpoint_actors::executor::{ExecError, ExecEvent, ExecutorMsg, FaultPlan};
+use pinpoint_actors::executor::{
+    ComputeRequest, ExecError, ExecEvent, ExecutorMsg, FaultPlan, TrainJob,
+};
 use pinpoint_actors::node::EXECUTOR;
 use pinpoint_actors::store::{Kind, RefKey};
 use pinpoint_actors::supervisor::NodeError;
@@ -183,5 +185,77 @@ async fn a_restarted_node_resumes_the_journalled_job() {
     assert!(r.resumed_from >= 4, "resumed from {}", r.resumed_from);
     let (hash, root) = reference(steps);
     assert_eq!((r.final_hash.0, r.root), (hash, root));
+    n.handle.shutdown().await.expect("clean shutdown");
+}
+
+/// An invalid spec is refused at submission, naming the field.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_invalid_request_is_refused_up_front() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let (n, _rx, _c) = node(tmp.path(), 0, None).await;
+    let mut spec = common::spec(STEPS);
+    spec.checkpoint_every = 0;
+    let bad = ComputeRequest::Train(TrainJob {
+        job: JOB,
+        spec,
+        text: None,
+    });
+    let r = ractor::call!(common::executor(&n), ExecutorMsg::Submit, bad).expect("answers");
+    match r {
+        Err(ExecError::InvalidRequest(e)) => assert!(e.contains("checkpoint_every"), "{e}"),
+        other => panic!("{other:?}"),
+    }
+    n.handle.shutdown().await.expect("clean shutdown");
+}
+
+/// A job's own fault (text data that does not match the spec's hash) is reported as
+/// `Failed`; the executor is not restarted and takes the next job.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_job_fault_is_reported_and_the_executor_goes_on() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let (n, mut rx, _c) = node(tmp.path(), 0, None).await;
+    let corpus = b"hello pinpoint, hello world; ".repeat(8);
+    let toml = format!(
+        "seed = 1\nsteps = 4\ncheckpoint_every = 2\nbatch_size = 2\n\
+         [model]\nkind = \"transformer\"\nvocab = 299\ncontext = 8\nlayers = 1\nwidth = 8\n\
+         heads = 1\nmlp_ratio = 1\n\
+         [data]\nkind = \"text\"\npath = \"corpus.txt\"\nblake3 = \"{}\"\n\
+         [optimizer]\nkind = \"sgd\"\nlr = 0.01\nmomentum = 0.0\nweight_decay = 0.0\n\
+         [eval]\nevery = 4\nbatches = 1\nbatch_size = 2\n",
+        pinpoint_train::Digest::content(&corpus).to_hex()
+    );
+    let spec = pinpoint_train::LoadedSpec::from_toml_str(&toml)
+        .expect("valid spec")
+        .spec;
+    let wrong_text = ComputeRequest::Train(TrainJob {
+        job: JOB,
+        spec,
+        text: Some(std::sync::Arc::new(b"another corpus entirely".repeat(8))),
+    });
+    submit(&n, wrong_text).await;
+    let error = loop {
+        match rx.recv().await.expect("events") {
+            ExecEvent::Failed { job, error } => {
+                assert_eq!(job, JOB);
+                break error;
+            }
+            ExecEvent::Done(_) => panic!("a job with the wrong text finished"),
+            _ => {}
+        }
+    };
+    assert!(error.contains("hash"), "{error}");
+    assert!(
+        n.store
+            .lock()
+            .expect("store")
+            .all_of(Kind::Request)
+            .is_empty(),
+        "journal cleared"
+    );
+    // max_restarts = 0: a restart would have stopped the node. It takes the next job.
+    submit(&n, train(STEPS)).await;
+    let (r, _) = done(&mut rx).await;
+    assert_eq!(r.final_hash.0, reference(STEPS).0);
+    assert_eq!(n.handle.restarts().await, Some(0));
     n.handle.shutdown().await.expect("clean shutdown");
 }
