@@ -84,6 +84,7 @@ pub async fn node(
     let deps = NodeDeps {
         executor_events: collector.get_derived(),
         fault,
+        inbound: None,
     };
     let node = Node::spawn(&config(dir, max_restarts), deps)
         .await

@@ -62,7 +62,12 @@ async fn uninterrupted_job_matches_the_trainer() {
         );
     }
     assert_eq!(n.handle.restarts().await, Some(0));
+    let net = n
+        .network
+        .get()
+        .expect("the network actor runs beside the executor");
     n.handle.shutdown().await.expect("clean shutdown");
+    net.wait(None).await.expect("stopped with the node");
 }
 
 async fn crash_and_resume(kind: FaultKind, at_step: u64, resumed_from: u64) {
