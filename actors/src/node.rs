@@ -1,6 +1,6 @@
 //! Node assembly (the part that does not need the role machines yet): the store opened from
-//! the config, and a [`NodeSupervisor`](crate::supervisor::NodeSupervisor) over the
-//! executor and the network actor (fed from the transport's queue when one is given). The
+//! the config, and a [`NodeSupervisor`](crate::supervisor::NodeSupervisor) over the store
+//! actor, the executor and the network actor (fed from the transport's queue when one is given). The
 //! role actors and settlement join here as they land.
 
 use pinpoint_net::Inbound;
@@ -12,11 +12,13 @@ use tokio::sync::mpsc;
 use crate::config::NodeConfig;
 use crate::executor::{ExecEvent, Executor, ExecutorArgs, ExecutorMsg, FaultPlan};
 use crate::network::{self, Inbox, Network, NetworkArgs, NetworkMsg};
-use crate::store::{SharedStore, Store, StoreError};
+use crate::store::{SharedStore, Store, StoreActor, StoreError, StoreMsg};
 use crate::supervisor::{ChildRef, ChildSpec, NodeHandle};
 
 /// Name of the executor child (in logs and errors).
 pub const EXECUTOR: &str = "executor";
+/// Name of the store child.
+pub const STORE: &str = "store";
 /// Name of the network child.
 pub const NETWORK: &str = "network";
 
@@ -54,8 +56,10 @@ pub struct Node {
     pub network: ChildRef<NetworkMsg>,
     /// The network's bounded inbox (`limits.inbound_queue`).
     pub inbox: Inbox,
-    /// The store.
+    /// The store (for the executor's thread and blocking callers).
     pub store: SharedStore,
+    /// The store actor's current incarnation (for async callers).
+    pub store_actor: ChildRef<StoreMsg>,
 }
 
 impl Node {
@@ -72,6 +76,8 @@ impl Node {
             events: deps.executor_events,
             fault: deps.fault,
         };
+        let shared = store.clone();
+        let (store_spec, store_actor) = ChildSpec::new(STORE, move || (StoreActor, shared.clone()));
         let (exec_spec, executor) = ChildSpec::new(EXECUTOR, move || (Executor, args.clone()));
         let (inbox, inbox_rx) = network::inbox(config.limits.inbound_queue as usize);
         if let Some(inbound) = deps.inbound {
@@ -84,13 +90,15 @@ impl Node {
             replay_capacity: DEFAULT_REPLAY_CAPACITY,
         };
         let (net_spec, network) = ChildSpec::new(NETWORK, move || (Network, net_args.clone()));
-        let handle = NodeHandle::start(config.supervision, vec![exec_spec, net_spec]).await?;
+        let handle =
+            NodeHandle::start(config.supervision, vec![store_spec, exec_spec, net_spec]).await?;
         Ok(Self {
             handle,
             executor,
             network,
             inbox,
             store,
+            store_actor,
         })
     }
 }

@@ -16,9 +16,13 @@
 //! the previous checkpoint). Retention ([`retention`]) keeps the blobs within the disk budget.
 //!
 //! A [`Store`] is used by one owner at a time; [`SharedStore`] lends it to the executor's
-//! thread and to the node's actors, and serves blobs to peers (`pinpoint_net::BlobStore`).
+//! thread and to the node's actors, and serves blobs to peers (`pinpoint_net::BlobStore`);
+//! [`StoreActor`] offers it to async callers, its file I/O on tokio's blocking pool.
 
+mod actor;
 pub mod retention;
+
+pub use actor::{StoreActor, StoreMsg};
 
 use std::collections::BTreeMap;
 use std::fs;

@@ -6,7 +6,7 @@ use pinpoint_actors::executor::{
     ComputeRequest, ExecError, ExecEvent, ExecutorMsg, FaultPlan, TrainJob,
 };
 use pinpoint_actors::node::EXECUTOR;
-use pinpoint_actors::store::{Kind, RefKey};
+use pinpoint_actors::store::{Kind, RefKey, StoreMsg};
 use pinpoint_actors::supervisor::NodeError;
 use pinpoint_kernels::{Cpu, SimdPolicy};
 use pinpoint_protocol::merkle::StepCommitment;
@@ -66,6 +66,17 @@ async fn uninterrupted_job_matches_the_trainer() {
         .network
         .get()
         .expect("the network actor runs beside the executor");
+    // The store actor serves the same store to async callers.
+    let store = n.store_actor.get().expect("the store actor runs");
+    let spec = ractor::call!(store, StoreMsg::Get, RefKey::spec(JOB))
+        .expect("answers")
+        .expect("reads");
+    assert_eq!(spec, Some(common::spec(STEPS).encode().expect("encodes")));
+    let weights = ractor::call!(store, StoreMsg::Blob, r.weights)
+        .expect("answers")
+        .expect("reads")
+        .expect("present");
+    assert_eq!(pinpoint_train::Digest::content(&weights), r.weights);
     n.handle.shutdown().await.expect("clean shutdown");
     net.wait(None).await.expect("stopped with the node");
 }
