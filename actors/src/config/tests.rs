@@ -1,3 +1,6 @@
+//! Config tests: defaults and resolution, the rendered config parses back, each field's
+//! error names it, the accepted-job policy.
+
 use std::path::Path;
 
 use super::*;

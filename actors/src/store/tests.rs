@@ -1,3 +1,6 @@
+//! Store tests: round trips and dedupe, corrupt blobs skipped with fallback and quarantined,
+//! interrupted writes cleaned up at open, retention within the disk budget.
+
 use std::path::Path;
 
 use pinpoint_kernels::tensor::Tensor;
