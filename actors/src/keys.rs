@@ -1,6 +1,5 @@
-//! The node's key files: its ed25519 node key (its network identity, a
-//! [`NodeId`](pinpoint_protocol::id::NodeId)) and its EVM key (the secp256k1 account that
-//! holds its stake).
+//! The node's key files: its ed25519 node key (its network identity, a [`NodeId`]) and its
+//! EVM key (the secp256k1 account that holds its stake).
 //!
 //! Formats (one line each, lower-case hex, a trailing newline):
 //! - `node.key`: the 32-byte ed25519 secret seed, 64 hex digits;
