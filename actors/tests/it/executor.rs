@@ -275,3 +275,38 @@ async fn a_job_fault_is_reported_and_the_executor_goes_on() {
     assert_eq!(n.handle.restarts().await, Some(0));
     n.handle.shutdown().await.expect("clean shutdown");
 }
+
+/// A node stops mid-job (its restart limit is 0); its newest checkpoint is then corrupted on
+/// disk. The next node on the same data directory skips it with a warning, resumes from the
+/// previous one, and ends with the hashes of an uninterrupted run.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn resume_skips_a_corrupt_checkpoint_with_identical_hashes() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let fault = FaultPlan::new(11, FaultKind::BackendError, 1);
+    let (n, _rx, _c) = node(tmp.path(), 0, Some(fault)).await;
+    submit(&n, train(STEPS)).await;
+    let store = n.store.clone();
+    let err = n
+        .handle
+        .wait()
+        .await
+        .expect_err("the node stops at step 11");
+    assert!(err.to_string().contains("backend error"), "{err}");
+    let blob = {
+        let s = store.lock().expect("store");
+        assert_eq!(s.steps(&JOB, Kind::Checkpoint), vec![3, 6, 9]);
+        s.blob_path(&s.lookup(&RefKey::checkpoint(JOB, 9)).expect("ref"))
+    };
+    drop(store);
+    let mut bytes = std::fs::read(&blob).expect("read");
+    let mid = bytes.len() / 2;
+    bytes[mid] ^= 1;
+    std::fs::write(&blob, bytes).expect("corrupt");
+    let (n, mut rx, _c) = node(tmp.path(), 0, None).await;
+    let (r, _) = done(&mut rx).await;
+    assert_eq!(r.resumed_from, 6, "checkpoint 9 is corrupt");
+    let (hash, root) = reference(STEPS);
+    assert_eq!((r.final_hash.0, r.root), (hash, root));
+    assert_eq!(n.store.lock().expect("store").stats().corrupt, 1);
+    n.handle.shutdown().await.expect("clean shutdown");
+}
