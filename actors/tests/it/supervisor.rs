@@ -125,3 +125,27 @@ async fn shutdown_stops_children_in_order_and_reports_ok() {
     node.shutdown().await.expect("clean");
     b.wait(None).await.expect("stopped");
 }
+
+/// The window is tokio's clock: under a paused runtime, advancing past W lets the next
+/// failure restart again, and a second failure within W stops the node.
+#[tokio::test(start_paused = true)]
+async fn the_restart_window_runs_on_tokio_time() {
+    let policy = SupervisionConfig {
+        max_restarts: 1,
+        window_s: 60,
+    };
+    let (spec, mut bomb, _) = child("bomb");
+    let node = NodeHandle::start(policy, vec![spec]).await.expect("starts");
+    explode(&mut bomb).await.expect("restarted");
+    tokio::time::advance(std::time::Duration::from_secs(61)).await;
+    explode(&mut bomb)
+        .await
+        .expect("restarted: the first restart left the window");
+    assert_eq!(ping(&bomb).await, 3);
+    bomb.get()
+        .expect("running")
+        .send_message(BombMsg::Explode)
+        .expect("sent");
+    let err = node.wait().await.expect_err("two failures within 60 s");
+    assert!(matches!(err, NodeError::RestartIntensity { .. }), "{err}");
+}
