@@ -4,6 +4,8 @@
 
 mod chain_cmd;
 mod kernels_cmd;
+mod keys_cmd;
+mod node_cmd;
 mod sim_cmd;
 mod train_cmd;
 
@@ -40,6 +42,13 @@ enum Command {
         #[command(subcommand)]
         command: sim_cmd::SimCommand,
     },
+    /// A node's key files: create them, show its NodeId and EVM address.
+    Keys {
+        #[command(subcommand)]
+        command: keys_cmd::KeysCommand,
+    },
+    // No doc comment here: it would replace `NodeArgs`'s, which holds the examples.
+    Node(node_cmd::NodeArgs),
 }
 
 fn main() -> std::process::ExitCode {
@@ -50,6 +59,8 @@ fn main() -> std::process::ExitCode {
         Command::Train(args) => train_cmd::run(args),
         Command::Sim { command } => sim_cmd::run(command),
         Command::Chain { command } => chain_cmd::run(command),
+        Command::Keys { command } => keys_cmd::run(command),
+        Command::Node(args) => node_cmd::run(args),
     };
     match result {
         Ok(code) => code,

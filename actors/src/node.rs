@@ -1,0 +1,104 @@
+//! Node assembly (the part that does not need the role machines yet): the store opened from
+//! the config, and a [`NodeSupervisor`](crate::supervisor::NodeSupervisor) over the store
+//! actor, the executor and the network actor (fed from the transport's queue when one is given). The
+//! role actors and settlement join here as they land.
+
+use pinpoint_net::Inbound;
+use pinpoint_protocol::codec::Limits;
+use pinpoint_protocol::id::DEFAULT_REPLAY_CAPACITY;
+use ractor::DerivedActorRef;
+use tokio::sync::mpsc;
+
+use crate::config::NodeConfig;
+use crate::executor::{ExecEvent, Executor, ExecutorArgs, ExecutorMsg, FaultPlan};
+use crate::network::{self, Inbox, Network, NetworkArgs, NetworkMsg};
+use crate::store::{SharedStore, Store, StoreActor, StoreError, StoreMsg};
+use crate::supervisor::{ChildRef, ChildSpec, NodeHandle};
+
+/// Name of the executor child (in logs and errors).
+pub const EXECUTOR: &str = "executor";
+/// Name of the store child.
+pub const STORE: &str = "store";
+/// Name of the network child.
+pub const NETWORK: &str = "network";
+
+/// Why a node cannot start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    /// The store cannot be opened.
+    #[error("opening the store: {0}")]
+    Store(#[from] StoreError),
+    /// An actor cannot start.
+    #[error("starting the node's actors: {0}")]
+    Spawn(#[from] ractor::SpawnErr),
+}
+
+/// What a node is built from besides its config.
+#[derive(Debug)]
+pub struct NodeDeps {
+    /// Where the executor's events go (the trainer role, later).
+    pub executor_events: DerivedActorRef<ExecEvent>,
+    /// Test-only fault injection for the executor.
+    pub fault: Option<FaultPlan>,
+    /// The transport's inbound queue (e.g. from `QuicNode::bind`), fed into the network
+    /// actor's bounded inbox; `None`: frames are offered to [`Node::inbox`] directly.
+    pub inbound: Option<mpsc::Receiver<Inbound>>,
+}
+
+/// A running node.
+#[derive(Debug)]
+pub struct Node {
+    /// The supervisor.
+    pub handle: NodeHandle,
+    /// The executor's current incarnation.
+    pub executor: ChildRef<ExecutorMsg>,
+    /// The network actor's current incarnation.
+    pub network: ChildRef<NetworkMsg>,
+    /// The network's bounded inbox (`limits.inbound_queue`).
+    pub inbox: Inbox,
+    /// The store (for the executor's thread and blocking callers).
+    pub store: SharedStore,
+    /// The store actor's current incarnation (for async callers).
+    pub store_actor: ChildRef<StoreMsg>,
+}
+
+impl Node {
+    /// Opens the store in `node.data_dir/store` and starts the supervised actors.
+    pub async fn spawn(config: &NodeConfig, deps: NodeDeps) -> Result<Self, StartError> {
+        let (store, _warnings) = Store::open(
+            &config.node.data_dir.join("store"),
+            config.disk_budget_bytes(),
+        )?;
+        let store = SharedStore::new(store);
+        let args = ExecutorArgs {
+            store: store.clone(),
+            threads: config.executor.threads,
+            events: deps.executor_events,
+            fault: deps.fault,
+        };
+        let shared = store.clone();
+        let (store_spec, store_actor) = ChildSpec::new(STORE, move || (StoreActor, shared.clone()));
+        let (exec_spec, executor) = ChildSpec::new(EXECUTOR, move || (Executor, args.clone()));
+        let (inbox, inbox_rx) = network::inbox(config.limits.inbound_queue as usize);
+        if let Some(inbound) = deps.inbound {
+            network::feed(inbound, inbox.clone());
+        }
+        let net_args = NetworkArgs {
+            inbox: inbox_rx,
+            inbox_tx: inbox.clone(),
+            limits: Limits::default(),
+            replay_capacity: DEFAULT_REPLAY_CAPACITY,
+        };
+        let (net_spec, network) = ChildSpec::new(NETWORK, move || (Network, net_args.clone()));
+        let handle =
+            NodeHandle::start(config.supervision, vec![store_spec, exec_spec, net_spec]).await?;
+        Ok(Self {
+            handle,
+            executor,
+            network,
+            inbox,
+            store,
+            store_actor,
+        })
+    }
+}
