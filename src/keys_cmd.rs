@@ -7,7 +7,7 @@ use clap::{Args, Subcommand};
 use pinpoint_actors::keys;
 
 #[derive(Debug, Subcommand)]
-pub enum KeysCommand {
+pub(crate) enum KeysCommand {
     // No doc comments here: they would replace the argument structs', which hold the examples.
     New(NewArgs),
     Show(ShowArgs),
@@ -23,7 +23,7 @@ pub enum KeysCommand {
 ///   pinpoint keys show --dir keys
 #[derive(Debug, Args)]
 #[command(verbatim_doc_comment)]
-pub struct NewArgs {
+pub(crate) struct NewArgs {
     /// Directory to write node.key and evm.key into (created with permissions 0700).
     #[arg(long, value_name = "DIR")]
     out: PathBuf,
@@ -36,13 +36,13 @@ pub struct NewArgs {
 ///   pinpoint keys show --dir keys
 #[derive(Debug, Args)]
 #[command(verbatim_doc_comment)]
-pub struct ShowArgs {
+pub(crate) struct ShowArgs {
     /// Directory holding node.key and evm.key.
     #[arg(long, value_name = "DIR")]
     dir: PathBuf,
 }
 
-pub fn run(cmd: KeysCommand) -> anyhow::Result<ExitCode> {
+pub(crate) fn run(cmd: KeysCommand) -> anyhow::Result<ExitCode> {
     match cmd {
         KeysCommand::New(a) => {
             let k = keys::generate(&a.out)?;

@@ -19,7 +19,7 @@ use pinpoint_actors::config::NodeConfig;
 ///   pinpoint node --config node.toml --print-config
 #[derive(Debug, Args)]
 #[command(verbatim_doc_comment)]
-pub struct NodeArgs {
+pub(crate) struct NodeArgs {
     /// The node's config file.
     #[arg(long, value_name = "FILE", default_value = "node.toml")]
     config: PathBuf,
@@ -28,7 +28,7 @@ pub struct NodeArgs {
     print_config: bool,
 }
 
-pub fn run(args: NodeArgs) -> anyhow::Result<ExitCode> {
+pub(crate) fn run(args: NodeArgs) -> anyhow::Result<ExitCode> {
     let cfg = NodeConfig::load(&args.config)?;
     if args.print_config {
         print!("{}", cfg.render());

@@ -1,5 +1,7 @@
 //! End-to-end tests of `pinpoint keys` and `pinpoint node --print-config`.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
+// Dev-dependencies are shared by every test, bench and example target; each uses some.
+#![allow(unused_crate_dependencies)]
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};

@@ -18,7 +18,6 @@
 //!
 //! File formats and hashes are specified in `docs/training.md`.
 
-
 pub mod checkpoint;
 pub mod data;
 pub mod digest;

@@ -13,11 +13,11 @@ pub const MAX_EXECUTOR_THREADS: u16 = 1024;
 /// Largest `limits.inbound_queue` and `limits.pending_per_role`.
 pub const MAX_QUEUE: u32 = 1 << 20;
 /// Largest `supervision.max_restarts`.
-pub const MAX_RESTARTS: u32 = 1000;
+pub(super) const MAX_RESTARTS: u32 = 1000;
 /// Largest `supervision.window_s` (one day).
-pub const MAX_WINDOW_S: u64 = 86_400;
+pub(super) const MAX_WINDOW_S: u64 = 86_400;
 /// Most bootstrap peers.
-pub const MAX_BOOTSTRAP: usize = 256;
+pub(super) const MAX_BOOTSTRAP: usize = 256;
 
 /// A bootstrap peer: `<node id hex>@<ip:port>`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

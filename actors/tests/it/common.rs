@@ -11,7 +11,7 @@ use ractor::{Actor, ActorProcessingErr, ActorRef};
 use tokio::sync::mpsc;
 
 /// A small MLP job: `steps` steps, a checkpoint every 3.
-pub fn spec(steps: u64) -> JobSpec {
+pub(crate) fn spec(steps: u64) -> JobSpec {
     let text = format!(
         "seed = 3\nsteps = {steps}\ncheckpoint_every = 3\nbatch_size = 8\n\
          [model]\nkind = \"mlp\"\ninput = 2\nhidden = [8]\nclasses = 3\nactivation = \"relu\"\n\
@@ -22,9 +22,9 @@ pub fn spec(steps: u64) -> JobSpec {
     LoadedSpec::from_toml_str(&text).expect("valid spec").spec
 }
 
-pub const JOB: [u8; 32] = [5; 32];
+pub(crate) const JOB: [u8; 32] = [5; 32];
 
-pub fn train(steps: u64) -> ComputeRequest {
+pub(crate) fn train(steps: u64) -> ComputeRequest {
     ComputeRequest::Train(TrainJob {
         job: JOB,
         spec: spec(steps),
@@ -32,7 +32,7 @@ pub fn train(steps: u64) -> ComputeRequest {
     })
 }
 
-pub fn config(dir: &Path, max_restarts: u32) -> NodeConfig {
+pub(crate) fn config(dir: &Path, max_restarts: u32) -> NodeConfig {
     let text = format!(
         "[node]\ndata_dir = \"data\"\n[roles.trainer]\nstake_pin = 1\n\
          [supervision]\nmax_restarts = {max_restarts}\nwindow_s = 3600\n"
@@ -41,7 +41,7 @@ pub fn config(dir: &Path, max_restarts: u32) -> NodeConfig {
 }
 
 /// Forwards executor events to a channel.
-pub struct Collector;
+pub(crate) struct Collector;
 
 impl Actor for Collector {
     type Msg = ExecEvent;
@@ -68,7 +68,7 @@ impl Actor for Collector {
 }
 
 /// A node over `dir` with an event collector.
-pub async fn node(
+pub(crate) async fn node(
     dir: &Path,
     max_restarts: u32,
     fault: Option<FaultPlan>,
@@ -92,18 +92,20 @@ pub async fn node(
     (node, rx, collector)
 }
 
-pub fn executor(node: &Node) -> ActorRef<ExecutorMsg> {
+pub(crate) fn executor(node: &Node) -> ActorRef<ExecutorMsg> {
     node.executor.get().expect("the executor is running")
 }
 
-pub async fn submit(node: &Node, req: ComputeRequest) {
+pub(crate) async fn submit(node: &Node, req: ComputeRequest) {
     ractor::call!(executor(node), ExecutorMsg::Submit, req)
         .expect("the executor answers")
         .expect("accepted");
 }
 
 /// Waits for the job's result, collecting the other events.
-pub async fn done(rx: &mut mpsc::UnboundedReceiver<ExecEvent>) -> (TrainResult, Vec<ExecEvent>) {
+pub(crate) async fn done(
+    rx: &mut mpsc::UnboundedReceiver<ExecEvent>,
+) -> (TrainResult, Vec<ExecEvent>) {
     let mut seen = Vec::new();
     while let Some(e) = rx.recv().await {
         match e {

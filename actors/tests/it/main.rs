@@ -1,5 +1,7 @@
 //! Integration tests of pinpoint-actors: the supervised executor (crash, resume, restart
 //! intensity, cancel) through a node assembly; the restart policy with a panicking actor.
+// Dev-dependencies are shared by every test, bench and example target; each uses some.
+#![allow(unused_crate_dependencies)]
 
 mod common;
 mod executor;
