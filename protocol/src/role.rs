@@ -16,7 +16,11 @@
 //! - [`trainer`]: trains assigned jobs, commits and opens sampled steps.
 //! - [`party`]: answers the disputes a node is a party of, as a trainer or as a challenging
 //!   verifier (one [`crate::dispute::Party`] per dispute).
+//! - `adversary` (cargo feature `adversary` only): cheating wrappers around the honest
+//!   machines, for the simulator, the tests and the devnet.
 
+#[cfg(any(test, feature = "adversary"))]
+pub mod adversary;
 pub mod arbiter;
 pub mod party;
 pub mod trainer;

@@ -406,6 +406,12 @@ impl Scenario {
         )
     }
 
+    /// How long a staller (`slow-openings`) holds each opening: as late as it can while still
+    /// arriving, over an up link, by the opening deadline (`opening_ms − Δ − 1`).
+    pub fn stall_ms(&self) -> u64 {
+        self.timing.opening_ms.saturating_sub(self.delta_ms() + 1)
+    }
+
     /// The referee's answer deadlines: `answer_ms` per query, `max_retries` re-asks.
     pub fn answer_deadlines(&self) -> pinpoint_protocol::dispute::Deadlines {
         pinpoint_protocol::dispute::Deadlines {

@@ -26,9 +26,11 @@ use std::sync::Arc;
 use pinpoint_protocol::dispute::Deadlines;
 use pinpoint_protocol::id::{JobId, NodeId};
 use pinpoint_protocol::job::Job;
+use pinpoint_protocol::role::Machine;
+use pinpoint_protocol::role::adversary::{CheatingTrainer, TrainerCheat};
 use pinpoint_protocol::role::arbiter::ArbiterRole;
 use pinpoint_protocol::role::party::PartyRole;
-use pinpoint_protocol::role::trainer::TrainerRole;
+use pinpoint_protocol::role::trainer::{TrainerAction, TrainerInput, TrainerRole};
 use pinpoint_protocol::role::verifier::VerifierRole;
 use pinpoint_protocol::verify::Outcome as VerifyOutcome;
 use pinpoint_protocol::wire::NodePhaseStart;
@@ -64,6 +66,8 @@ pub(crate) struct Node {
     pub roles: Roles,
     /// When the node's arbiter machine is next polled (a scheduled `RefereePoll`).
     pub arbiter_poll: Option<u64>,
+    /// When the node's trainer machine is next polled (a scheduled `TrainerTick`).
+    pub trainer_poll: Option<u64>,
     /// The last sequence number of the node's signed dispute answers (volatile).
     pub last_seq: u64,
 }
@@ -71,16 +75,45 @@ pub(crate) struct Node {
 /// One node's role machines, as a node runs them.
 #[derive(Debug)]
 pub(crate) struct Roles {
-    pub trainer: TrainerRole,
+    pub trainer: Box<dyn TrainerMachine>,
     pub verifier: VerifierRole,
     pub arbiter: ArbiterRole<SpecReexec>,
     pub party: PartyRole<DisputeParty>,
 }
 
+/// A trainer role machine: the honest one, or a cheating wrapper around it.
+pub(crate) trait TrainerMachine:
+    Machine<Input = TrainerInput, Action = TrainerAction> + std::fmt::Debug
+{
+}
+
+impl<T: Machine<Input = TrainerInput, Action = TrainerAction> + std::fmt::Debug> TrainerMachine
+    for T
+{
+}
+
+/// The trainer role machine a node of `kind` runs (`stall_ms`: how long a staller holds an
+/// opening).
+pub(crate) fn trainer_machine(kind: Option<Kind>, stall_ms: u64) -> Box<dyn TrainerMachine> {
+    let cheat = match kind {
+        Some(Kind::Equivocate) => TrainerCheat::Equivocate,
+        Some(Kind::Silent) => TrainerCheat::Withhold,
+        Some(Kind::SlowOpenings) => TrainerCheat::Stall { hold_ms: stall_ms },
+        _ => return Box::new(TrainerRole::new()),
+    };
+    Box::new(CheatingTrainer::new(TrainerRole::new(), cheat))
+}
+
 impl Roles {
-    pub(crate) fn new(id: NodeId, opening_ms: u64, deadlines: Deadlines) -> Self {
+    pub(crate) fn new(
+        id: NodeId,
+        kind: Option<Kind>,
+        opening_ms: u64,
+        stall_ms: u64,
+        deadlines: Deadlines,
+    ) -> Self {
         Self {
-            trainer: TrainerRole::new(),
+            trainer: trainer_machine(kind, stall_ms),
             verifier: VerifierRole::new(id, opening_ms),
             arbiter: ArbiterRole::new(deadlines),
             party: PartyRole::new(),
@@ -237,7 +270,9 @@ impl World {
     fn target(ev: &Ev) -> Option<Ix> {
         match ev {
             Ev::Deliver { to, .. } => Some(*to),
-            Ev::TrainDone { node, .. } | Ev::VerifierTick { node, .. } => Some(*node),
+            Ev::TrainDone { node, .. }
+            | Ev::VerifierTick { node, .. }
+            | Ev::TrainerTick { node, .. } => Some(*node),
             Ev::Transmit { from, .. } => Some(*from),
             Ev::RefereeStart { referee, .. } | Ev::RefereePoll { referee, .. } => Some(*referee),
             Ev::WindowOpen { node, .. } => Some(*node),
@@ -346,6 +381,7 @@ impl World {
             }
             Ev::Deliver { from, to, msg } => self.deliver(from, to, msg),
             Ev::VerifierTick { node, v: _, epoch } => self.verifier_tick(node, epoch),
+            Ev::TrainerTick { node, epoch } => self.trainer_tick(node, epoch),
             Ev::RefereeStart { d, .. } => self.referee_start(d),
             Ev::RefereePoll { referee } => self.referee_poll(referee),
             Ev::Crash { node, down_ms } => self.crash(node, down_ms),

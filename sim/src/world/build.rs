@@ -45,14 +45,16 @@ impl World {
         let mut strat_rng = Rng::new(seed, "strategies");
         let mut nodes = Vec::new();
         let (opening_ms, deadlines) = (scn.timing.opening_ms, scn.answer_deadlines());
+        let stall_ms = scn.stall_ms();
         let add =
             |role: Role, kind: Option<Kind>, salt: u64, fraction: f64, nodes: &mut Vec<Node>| {
                 let i = nodes.len() as u64;
                 let id = NodeKey::from_seed(derive(seed, "node key", i)).node_id();
                 nodes.push(Node {
                     id,
-                    roles: Roles::new(id, opening_ms, deadlines),
+                    roles: Roles::new(id, kind, opening_ms, stall_ms, deadlines),
                     arbiter_poll: None,
+                    trainer_poll: None,
                     last_seq: 0,
                     role,
                     kind,

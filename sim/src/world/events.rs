@@ -78,6 +78,11 @@ pub(crate) enum Ev {
         v: usize,
         epoch: u32,
     },
+    /// The trainer machine of `node` wants its timeout handled.
+    TrainerTick {
+        node: Ix,
+        epoch: u32,
+    },
     RefereeStart {
         referee: Ix,
         d: usize,
@@ -128,6 +133,7 @@ impl Ev {
                 Msg::Opening { .. } => "deliver opening",
             },
             Ev::VerifierTick { .. } => "verifier-tick",
+            Ev::TrainerTick { .. } => "trainer-tick",
             Ev::RefereeStart { .. } => "referee-start",
             Ev::RefereePoll { .. } => "referee-poll",
             Ev::Crash { .. } => "crash",
@@ -173,6 +179,7 @@ impl Ev {
             Ev::PartitionStart { p } => (17, u(*p), 0),
             Ev::PartitionEnd { p } => (18, u(*p), 0),
             Ev::Heal => (19, 0, 0),
+            Ev::TrainerTick { node, .. } => (20, u(*node), 0),
         }
     }
 }

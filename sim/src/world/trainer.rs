@@ -9,12 +9,11 @@
 use pinpoint_protocol::role::Machine;
 use pinpoint_protocol::role::arbiter::dispute_scope;
 use pinpoint_protocol::role::party::{PartyAction, PartyInput, PartyRole};
-use pinpoint_protocol::role::trainer::{TrainerAction, TrainerInput, TrainerRole};
-use pinpoint_protocol::verify::StepOpening;
+use pinpoint_protocol::role::trainer::{TrainerAction, TrainerInput};
 use pinpoint_protocol::wire::{Message, SignedMessage};
 
 use super::events::Tx;
-use super::{Ev, Ix, Msg, World};
+use super::{Ev, Ix, Msg, World, trainer_machine};
 use crate::glue::dispute::DisputeParty;
 use crate::scenario::Kind;
 
@@ -66,18 +65,11 @@ impl World {
                     let Some(slot) = self.jobs[j].slots.iter().position(|s| s.node == node) else {
                         continue;
                     };
-                    self.send_tx(Tx::Commit { job: j, slot, root });
-                    if self.nodes[node].kind == Some(Kind::Equivocate) {
-                        // The cheater signs a second root for the same job.
-                        let mut other = root;
-                        other[0] ^= 0xa5;
+                    if root != self.jobs[j].slots[slot].rec.root() {
+                        // A second root for the same job (the equivocating trainer machine).
                         self.count("equivocations");
-                        self.send_tx(Tx::Commit {
-                            job: j,
-                            slot,
-                            root: other,
-                        });
                     }
+                    self.send_tx(Tx::Commit { job: j, slot, root });
                 }
                 TrainerAction::SendOpening { to, job, opening } => {
                     let Some(&verifier) = self.ix_of.get(&to) else {
@@ -90,10 +82,32 @@ impl World {
                     }) else {
                         continue;
                     };
-                    self.send_opening(node, verifier, v, opening);
+                    if self.nodes[node].kind == Some(Kind::SlowOpenings) {
+                        self.count("opening_stalled");
+                    }
+                    self.send(node, verifier, Msg::Opening { v, opening });
                 }
             }
         }
+        let next = self.nodes[node].roles.trainer.next_deadline();
+        if let Some(at) = next
+            && self.nodes[node].trainer_poll != Some(at)
+        {
+            self.nodes[node].trainer_poll = Some(at);
+            let epoch = self.nodes[node].epoch;
+            self.schedule(at, Ev::TrainerTick { node, epoch });
+        }
+    }
+
+    /// Trainer `node`'s timer (a staller's held openings).
+    pub(crate) fn trainer_tick(&mut self, node: Ix, epoch: u32) {
+        if self.nodes[node].epoch != epoch {
+            return;
+        }
+        self.nodes[node].trainer_poll = None;
+        let now = self.now;
+        self.nodes[node].roles.trainer.handle_timeout(now);
+        self.drain_trainer(node, 0);
     }
 
     /// Training of job `job` on `node` finished (the executor model's compute result).
@@ -130,7 +144,9 @@ impl World {
                 s.stored_steps = (progress.min(s.rec.steps()) / k) * k;
             }
         }
-        self.nodes[node].roles.trainer = TrainerRole::new();
+        let (kind, stall) = (self.nodes[node].kind, self.scn.stall_ms());
+        self.nodes[node].roles.trainer = trainer_machine(kind, stall);
+        self.nodes[node].trainer_poll = None;
         self.party_crash(node);
     }
 
@@ -289,8 +305,8 @@ impl World {
     /// A verifier asks trainer `to` to open `step` (verification `v`).
     pub(crate) fn opening_request(&mut self, v: usize, to: Ix, step: u64) {
         if self.nodes[to].kind == Some(Kind::Silent) {
+            // Reported only: the withholding trainer machine drops the request itself.
             self.count("opening_withheld");
-            return;
         }
         let (job, verifier) = (self.verifs[v].job, self.verifs[v].verifier);
         let input = TrainerInput::OpeningRequest {
@@ -304,32 +320,5 @@ impl World {
             return;
         }
         self.drain_trainer(to, 0);
-    }
-
-    /// Trainer `from` sends the opening of verification `v` to `verifier`.
-    fn send_opening(&mut self, from: Ix, verifier: Ix, v: usize, opening: StepOpening) {
-        if self.nodes[from].kind == Some(Kind::SlowOpenings) {
-            // As late as it can while still arriving (over an up link) by the deadline.
-            self.count("opening_stalled");
-            let hold = self
-                .scn
-                .timing
-                .opening_ms
-                .saturating_sub(self.scn.delta_ms() + 1);
-            let epoch = self.nodes[from].epoch;
-            self.schedule(
-                self.now.saturating_add(hold),
-                Ev::Transmit {
-                    from,
-                    to: verifier,
-                    msg: Msg::Opening { v, opening },
-                    attempt: 0,
-                    epoch,
-                    partitioned: false,
-                },
-            );
-            return;
-        }
-        self.send(from, verifier, Msg::Opening { v, opening });
     }
 }
