@@ -27,11 +27,12 @@ use pinpoint_protocol::dispute::Deadlines;
 use pinpoint_protocol::id::{JobId, NodeId};
 use pinpoint_protocol::job::Job;
 use pinpoint_protocol::role::Machine;
+use pinpoint_protocol::role::adversary::FalseChallenger;
 use pinpoint_protocol::role::adversary::{CheatingTrainer, TrainerCheat};
 use pinpoint_protocol::role::arbiter::ArbiterRole;
 use pinpoint_protocol::role::party::PartyRole;
 use pinpoint_protocol::role::trainer::{TrainerAction, TrainerInput, TrainerRole};
-use pinpoint_protocol::role::verifier::VerifierRole;
+use pinpoint_protocol::role::verifier::{VerifierAction, VerifierInput, VerifierRole};
 use pinpoint_protocol::verify::Outcome as VerifyOutcome;
 use pinpoint_protocol::wire::NodePhaseStart;
 
@@ -76,7 +77,7 @@ pub(crate) struct Node {
 #[derive(Debug)]
 pub(crate) struct Roles {
     pub trainer: Box<dyn TrainerMachine>,
-    pub verifier: VerifierRole,
+    pub verifier: Box<dyn VerifierMachine>,
     pub arbiter: ArbiterRole<SpecReexec>,
     pub party: PartyRole<DisputeParty>,
 }
@@ -104,6 +105,39 @@ pub(crate) fn trainer_machine(kind: Option<Kind>, stall_ms: u64) -> Box<dyn Trai
     Box::new(CheatingTrainer::new(TrainerRole::new(), cheat))
 }
 
+/// A verifier role machine: the honest one, or a cheating wrapper around it.
+pub(crate) trait VerifierMachine:
+    Machine<Input = VerifierInput, Action = VerifierAction> + std::fmt::Debug
+{
+    /// The steps sampled from `trainer`'s root of `job`, while that verification runs.
+    fn sampled(&self, job: &JobId, trainer: &NodeId) -> Option<&[u64]>;
+}
+
+impl VerifierMachine for VerifierRole {
+    fn sampled(&self, job: &JobId, trainer: &NodeId) -> Option<&[u64]> {
+        self.samples(job, trainer)
+    }
+}
+
+impl VerifierMachine for FalseChallenger {
+    fn sampled(&self, _: &JobId, _: &NodeId) -> Option<&[u64]> {
+        None
+    }
+}
+
+/// The verifier role machine node `id` of `kind` runs.
+pub(crate) fn verifier_machine(
+    id: NodeId,
+    kind: Option<Kind>,
+    opening_ms: u64,
+) -> Box<dyn VerifierMachine> {
+    let honest = VerifierRole::new(id, opening_ms);
+    match kind {
+        Some(Kind::FalseChallenge) => Box::new(FalseChallenger::new(id, honest)),
+        _ => Box::new(honest),
+    }
+}
+
 impl Roles {
     pub(crate) fn new(
         id: NodeId,
@@ -114,7 +148,7 @@ impl Roles {
     ) -> Self {
         Self {
             trainer: trainer_machine(kind, stall_ms),
-            verifier: VerifierRole::new(id, opening_ms),
+            verifier: verifier_machine(id, kind, opening_ms),
             arbiter: ArbiterRole::new(deadlines),
             party: PartyRole::new(),
         }
@@ -220,6 +254,8 @@ pub struct World {
     pub(crate) heal_at: Option<u64>,
     /// Challengers' records, by `(job, verifier)`.
     pub(crate) challenges: BTreeMap<(usize, Ix), Arc<Committed>>,
+    /// Verifier nodes' own runs of a job (their executors' results), by `(job, verifier)`.
+    pub(crate) own_runs: BTreeMap<(usize, Ix), Arc<Committed>>,
     /// `NodeId` → index.
     pub(crate) ix_of: BTreeMap<NodeId, Ix>,
     pub(crate) healed: bool,

@@ -5,12 +5,16 @@
 //! - [`CheatingTrainer`]: a trainer role that signs a second root for each job
 //!   ([`TrainerCheat::Equivocate`]), withholds every opening ([`TrainerCheat::Withhold`]) or
 //!   holds each opening back before sending it ([`TrainerCheat::Stall`]).
+//! - [`FalseChallenger`]: a verifier role that, when commits close, challenges the first
+//!   committed root with its own (wrong) run of the job, whatever sampling would say.
 
-use std::collections::VecDeque;
+use std::collections::{BTreeMap, VecDeque};
 
 use super::Machine;
 use super::trainer::{TrainerAction, TrainerInput, TrainerRole};
+use super::verifier::{VerifierAction, VerifierCompute, VerifierInput, VerifierRole};
 use crate::error::Result;
+use crate::id::{JobId, NodeId};
 
 /// How a [`CheatingTrainer`] deviates.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -105,6 +109,84 @@ impl Machine for CheatingTrainer {
     }
 }
 
+/// A verifier role that challenges without cause: when a job's commits close it runs the job
+/// itself (its executor may produce a wrong run) and challenges the first other committed
+/// root with its own, never sampling. Every other input goes to the honest machine inside.
+#[derive(Debug)]
+pub struct FalseChallenger {
+    inner: VerifierRole,
+    me: NodeId,
+    /// The trainer each job's challenge is aimed at, while its run is computed.
+    targets: BTreeMap<JobId, NodeId>,
+    ready: VecDeque<VerifierAction>,
+}
+
+impl FalseChallenger {
+    /// Node `me`'s false challenger around the honest machine `inner`.
+    pub fn new(me: NodeId, inner: VerifierRole) -> Self {
+        Self {
+            inner,
+            me,
+            targets: BTreeMap::new(),
+            ready: VecDeque::new(),
+        }
+    }
+}
+
+impl Machine for FalseChallenger {
+    type Input = VerifierInput;
+    type Action = VerifierAction;
+
+    fn handle(&mut self, now_ms: u64, input: VerifierInput) -> Result<()> {
+        match input {
+            VerifierInput::CommitsClosed(c) => {
+                let Some((trainer, _)) = c.roots.iter().find(|(t, _)| *t != self.me) else {
+                    return Ok(());
+                };
+                if self.targets.insert(c.job, *trainer).is_none() {
+                    self.ready
+                        .push_back(VerifierAction::Compute(VerifierCompute::RunJob {
+                            job: c.job,
+                        }));
+                }
+                Ok(())
+            }
+            VerifierInput::OwnRun { job, root } => {
+                if let (Some(trainer), Some(root)) = (self.targets.get(&job), root) {
+                    self.ready.push_back(VerifierAction::Challenge {
+                        job,
+                        trainer: *trainer,
+                        root,
+                    });
+                }
+                Ok(())
+            }
+            other => {
+                let r = self.inner.handle(now_ms, other);
+                while let Some(a) = self.inner.poll_action() {
+                    self.ready.push_back(a);
+                }
+                r
+            }
+        }
+    }
+
+    fn poll_action(&mut self) -> Option<VerifierAction> {
+        self.ready.pop_front()
+    }
+
+    fn next_deadline(&self) -> Option<u64> {
+        self.inner.next_deadline()
+    }
+
+    fn handle_timeout(&mut self, now_ms: u64) {
+        self.inner.handle_timeout(now_ms);
+        while let Some(a) = self.inner.poll_action() {
+            self.ready.push_back(a);
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -152,6 +234,49 @@ mod tests {
             t.poll_action(),
             Some(TrainerAction::SendOpening { .. })
         ));
+    }
+
+    #[test]
+    fn a_false_challenger_challenges_the_first_other_root_with_its_own_run() {
+        use crate::role::verifier::CommitsClosed;
+        let me = NodeKey::from_seed([9; 32]).node_id();
+        let other = NodeKey::from_seed([8; 32]).node_id();
+        let mut f = FalseChallenger::new(me, VerifierRole::new(me, 1_000));
+        let closed = CommitsClosed {
+            job: JOB,
+            steps: 8,
+            samples: 2,
+            seed: [0; 32],
+            roots: vec![(me, [1; 32]), (other, [2; 32])],
+        };
+        f.handle(0, VerifierInput::CommitsClosed(closed.clone()))
+            .expect("closed");
+        f.handle(0, VerifierInput::CommitsClosed(closed))
+            .expect("again");
+        assert_eq!(
+            f.poll_action(),
+            Some(VerifierAction::Compute(VerifierCompute::RunJob {
+                job: JOB
+            }))
+        );
+        assert_eq!(f.poll_action(), None, "one run per job");
+        f.handle(
+            1,
+            VerifierInput::OwnRun {
+                job: JOB,
+                root: Some([2; 32]),
+            },
+        )
+        .expect("run");
+        // Even a root equal to the trainer's is challenged: the challenge has no cause.
+        assert_eq!(
+            f.poll_action(),
+            Some(VerifierAction::Challenge {
+                job: JOB,
+                trainer: other,
+                root: [2; 32]
+            })
+        );
     }
 
     #[test]

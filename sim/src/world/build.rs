@@ -156,6 +156,7 @@ impl World {
             },
             heal_at: None,
             challenges: BTreeMap::new(),
+            own_runs: BTreeMap::new(),
             ix_of: BTreeMap::new(),
             healed: false,
             keep_trace: true,

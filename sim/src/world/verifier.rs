@@ -8,14 +8,13 @@
 use std::sync::Arc;
 
 use pinpoint_protocol::ProtocolError;
-use pinpoint_protocol::role::Machine;
 use pinpoint_protocol::role::verifier::{
-    CommitsClosed, VerifierAction, VerifierCompute, VerifierInput, VerifierRole,
+    CommitsClosed, VerifierAction, VerifierCompute, VerifierInput,
 };
 use pinpoint_protocol::verify::{Outcome, Recompute, StateSource, StepOpening, recompute_step};
 
 use super::events::Tx;
-use super::{Ev, Ix, Msg, VerifRun, World};
+use super::{Ev, Ix, Msg, VerifRun, World, verifier_machine};
 use crate::glue::dispute::Forge;
 use crate::records::Committed;
 use crate::rng::Rng;
@@ -87,25 +86,8 @@ impl World {
             return;
         }
         if self.nodes[node].kind == Some(Kind::FalseChallenge) {
-            let Some(&slot) = trainers.first() else {
-                return;
-            };
-            let steps = self.recs.honest.steps();
-            let mut r = Rng::new(self.seed, &format!("false challenge {j} {node}"));
-            let forgery = crate::records::Forgery {
-                forge: Forge::States(std::collections::BTreeSet::from([r.range(1, steps)])),
-                salt: 5_000 + node as u64,
-            };
-            match self.recs.forged(&forgery) {
-                Ok(rec) => self.send_tx(Tx::Challenge {
-                    job: j,
-                    v: node,
-                    slot,
-                    rec,
-                }),
-                Err(e) => self.violation(format!("forging a record failed: {e}")),
-            }
-            return;
+            // The false-challenging verifier machine does not sample: it only hears the close.
+            return self.verify(node, j, &trainers);
         }
         if self.jobs[j].samples == 0 {
             return;
@@ -148,7 +130,7 @@ impl World {
         for &s in slots {
             let trainer = self.nodes[self.jobs[j].slots[s].node].id;
             let rec = Arc::clone(&self.jobs[j].slots[s].rec);
-            let samples = self.nodes[node].roles.verifier.samples(&job, &trainer);
+            let samples = self.nodes[node].roles.verifier.sampled(&job, &trainer);
             let corrupt = samples.is_some_and(|m| m.iter().any(|t| rec.corrupt.contains(t)));
             if let Some(v) = self.verif_of(j, node, s) {
                 self.verifs[v].sampled_corrupt = corrupt;
@@ -219,8 +201,13 @@ impl World {
                     }
                 }
                 VerifierAction::Compute(VerifierCompute::RunJob { job }) => {
-                    // The node's own (honest) run of the job.
-                    let root = Some(self.recs.honest.root());
+                    // The node's own run of the job: the honest record, or a false
+                    // challenger's forged one.
+                    let Some(j) = self.jobs.iter().position(|r| r.id == job) else {
+                        continue;
+                    };
+                    let run = self.own_run(node, j);
+                    let root = run.map(|r| r.root());
                     let now = self.now;
                     let input = VerifierInput::OwnRun { job, root };
                     if let Err(e) = self.nodes[node].roles.verifier.handle(now, input) {
@@ -231,7 +218,10 @@ impl World {
                     let Some((j, slot)) = self.slot_of(&job, &trainer) else {
                         continue;
                     };
-                    let rec = Arc::clone(&self.recs.honest);
+                    let Some(rec) = self.own_runs.get(&(j, node)).cloned() else {
+                        self.violation(format!("verifier {node}: a challenge without a run"));
+                        continue;
+                    };
                     self.send_tx(Tx::Challenge {
                         job: j,
                         v: node,
@@ -251,6 +241,33 @@ impl World {
                 }
             }
         }
+    }
+
+    /// Verifier `node`'s own run of job `j` (its executor's result, kept for its challenges):
+    /// the honest record, or, for a false challenger, a forged one.
+    fn own_run(&mut self, node: Ix, j: usize) -> Option<Arc<Committed>> {
+        if let Some(r) = self.own_runs.get(&(j, node)) {
+            return Some(Arc::clone(r));
+        }
+        let run = if self.nodes[node].kind == Some(Kind::FalseChallenge) {
+            let steps = self.recs.honest.steps();
+            let mut r = Rng::new(self.seed, &format!("false challenge {j} {node}"));
+            let forgery = crate::records::Forgery {
+                forge: Forge::States(std::collections::BTreeSet::from([r.range(1, steps)])),
+                salt: 5_000 + node as u64,
+            };
+            match self.recs.forged(&forgery) {
+                Ok(rec) => rec,
+                Err(e) => {
+                    self.violation(format!("forging a record failed: {e}"));
+                    return None;
+                }
+            }
+        } else {
+            Arc::clone(&self.recs.honest)
+        };
+        self.own_runs.insert((j, node), Arc::clone(&run));
+        Some(run)
     }
 
     /// Reports (and, for a restart, stores) a finished verification.
@@ -310,8 +327,8 @@ impl World {
 
     /// A crash loses the verifier machine's state.
     pub(crate) fn verifier_crash(&mut self, node: Ix) {
-        let id = self.nodes[node].id;
-        self.nodes[node].roles.verifier = VerifierRole::new(id, self.scn.timing.opening_ms);
+        let (id, kind) = (self.nodes[node].id, self.nodes[node].kind);
+        self.nodes[node].roles.verifier = verifier_machine(id, kind, self.scn.timing.opening_ms);
         self.party_crash(node);
     }
 
