@@ -233,7 +233,19 @@ pub fn settle(
                 out.push(from, Account::Burn, split.burn);
             }
         }
+        // Pair assertion: every stake leaves its account whole, never more, never less.
+        assert_eq!(
+            out.total_from(from),
+            s.amount,
+            "invariant: a settled stake is paid out exactly"
+        );
     }
+    // Pair assertion with the escrow: the payment leaves it exactly, to whoever.
+    assert_eq!(
+        out.total_from(Account::Escrow),
+        payment,
+        "invariant: a settled payment is paid out exactly"
+    );
     Ok(out)
 }
 

@@ -346,6 +346,24 @@ impl Job {
             .filter(|(_, s)| matches!(s, Standing::Committed(_)))
             .map(|(n, _)| *n)
             .collect();
+        // Positive and negative space: a node paid for the job was never slashed in it, and
+        // every paid trainer holds one and the same surviving root.
+        assert!(
+            honest.iter().all(|n| !self.slashed.contains_key(n)),
+            "invariant: no slashed trainer is paid"
+        );
+        let roots: BTreeSet<&Root> = self
+            .trainers
+            .values()
+            .filter_map(|s| match s {
+                Standing::Committed(r) => Some(r),
+                _ => None,
+            })
+            .collect();
+        assert!(
+            roots.len() <= 1,
+            "invariant: the paid trainers agree on one root"
+        );
         let fate = |n: &NodeId| match self.slashed.get(n) {
             Some(winner) => StakeFate::Slashed { winner: *winner },
             None => StakeFate::Returned,

@@ -108,6 +108,13 @@ impl MerkleTree {
             }
             idx >>= 1;
         }
+        // Pair assertion with `MerkleProof::verify`: the proof built here has exactly the shape
+        // the verifier requires.
+        assert_eq!(
+            siblings.len(),
+            MerkleProof::expected_len(index as u64, n as u64),
+            "invariant: a built proof has the verifier's length"
+        );
         Ok(MerkleProof {
             index: index as u64,
             n_leaves: n as u64,
