@@ -21,6 +21,8 @@
 //!   (signer = connection, signature, replay, size), routed to its job's handler; every
 //!   refusal counted.
 //! - [`node`]: assembly of the store, executor and supervisor from a config.
+//! - [`role`]: [`role::RoleShell`], the one generic actor around any protocol role machine
+//!   (inputs in, actions out to the node's effects actor, one timer on tokio's clock).
 //!
 //! Rules (DESIGN §3): no process-global actor names (every `ActorRef` is passed explicitly,
 //! so many nodes share a process); every queue has a named bound; actor code reads time only
@@ -34,5 +36,6 @@ pub mod executor;
 pub mod keys;
 pub mod network;
 pub mod node;
+pub mod role;
 pub mod store;
 pub mod supervisor;
