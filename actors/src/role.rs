@@ -6,7 +6,8 @@
 //! started, so a paused runtime drives it deterministically.
 //!
 //! An input the machine refuses (a peer's replay, a message for no known dispute, …) is
-//! counted and logged; it never fails the actor.
+//! counted and logged; it never fails the actor. Its work runs in a `tracing` span with the
+//! `role` and `node` fields.
 
 use std::marker::PhantomData;
 use std::time::Duration;
@@ -59,6 +60,8 @@ pub struct RoleArgs<M: Machine> {
     pub effects: ActorRef<M::Action>,
     /// The role's name, for logs.
     pub role: &'static str,
+    /// The node's id (e.g. its `NodeId` in hex), for logs.
+    pub node: String,
 }
 
 /// A role shell's state.
@@ -67,6 +70,7 @@ pub struct RoleState<M: Machine> {
     machine: M,
     effects: ActorRef<M::Action>,
     role: &'static str,
+    node: String,
     start: Instant,
     /// The deadline the armed timer is for.
     armed: Option<u64>,
@@ -119,6 +123,7 @@ where
             machine: args.machine,
             effects: args.effects,
             role: args.role,
+            node: args.node,
             start: Instant::now(),
             armed: None,
             stats: RoleStats::default(),
@@ -131,6 +136,9 @@ where
         msg: Self::Msg,
         state: &mut RoleState<M>,
     ) -> Result<(), ActorProcessingErr> {
+        // Every log line of the machine's work carries the role and the node (DESIGN §3).
+        let span = tracing::info_span!("role", role = state.role, node = %state.node);
+        let _entered = span.enter();
         match msg {
             RoleMsg::Input(input) => {
                 let now = state.now_ms();
@@ -138,7 +146,7 @@ where
                     Ok(()) => state.stats.inputs += 1,
                     Err(e) => {
                         state.stats.refused += 1;
-                        tracing::warn!(role = state.role, error = %e, "input refused");
+                        tracing::warn!(error = %e, "input refused");
                     }
                 }
             }
@@ -213,6 +221,7 @@ mod tests {
             machine,
             effects,
             role: "trainer",
+            node: "test".into(),
         };
         let (shell, _) = Actor::spawn(None, RoleShell::default(), args)
             .await
