@@ -39,3 +39,5 @@ pub mod node;
 pub mod role;
 pub mod store;
 pub mod supervisor;
+#[cfg(any(test, feature = "fault-hooks"))]
+pub mod testkit;

@@ -167,39 +167,10 @@ where
 
 #[cfg(test)]
 mod tests {
+    use super::*;
     use pinpoint_protocol::id::NodeKey;
     use pinpoint_protocol::role::adversary::{CheatingTrainer, TrainerCheat};
     use pinpoint_protocol::role::trainer::{TrainerAction, TrainerInput, TrainerRole};
-    use tokio::sync::mpsc;
-
-    use super::*;
-
-    /// An effects actor that hands every action to a channel.
-    struct Collect;
-
-    impl Actor for Collect {
-        type Msg = TrainerAction;
-        type State = mpsc::UnboundedSender<TrainerAction>;
-        type Arguments = mpsc::UnboundedSender<TrainerAction>;
-
-        async fn pre_start(
-            &self,
-            _: ActorRef<TrainerAction>,
-            tx: Self::Arguments,
-        ) -> Result<Self::State, ActorProcessingErr> {
-            Ok(tx)
-        }
-
-        async fn handle(
-            &self,
-            _: ActorRef<TrainerAction>,
-            a: TrainerAction,
-            tx: &mut Self::State,
-        ) -> Result<(), ActorProcessingErr> {
-            let _ = tx.send(a);
-            Ok(())
-        }
-    }
 
     const JOB: [u8; 32] = [3; 32];
 
@@ -213,8 +184,9 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn the_shell_feeds_the_machine_carries_out_its_actions_and_fires_its_timer() {
-        let (tx, mut rx) = mpsc::unbounded_channel();
-        let (effects, _) = Actor::spawn(None, Collect, tx).await.expect("collector");
+        let (effects, mut rx) = crate::testkit::forward::<TrainerAction>()
+            .await
+            .expect("effects");
         let machine =
             CheatingTrainer::new(TrainerRole::new(), TrainerCheat::Stall { hold_ms: 500 });
         let args = RoleArgs {

@@ -5,7 +5,6 @@ use pinpoint_protocol::codec::Frame;
 use pinpoint_protocol::id::NodeKey;
 use pinpoint_protocol::wire::{Message, StepQuery};
 use ractor::Actor;
-use tokio::sync::mpsc as tmpsc;
 
 use super::*;
 
@@ -29,32 +28,6 @@ fn message(from: &NodeKey, frame: Frame) -> Inbound {
     }
 }
 
-struct Handler;
-
-impl Actor for Handler {
-    type Msg = Routed;
-    type State = tmpsc::UnboundedSender<(NodeId, u64)>;
-    type Arguments = tmpsc::UnboundedSender<(NodeId, u64)>;
-
-    async fn pre_start(
-        &self,
-        _me: ActorRef<Routed>,
-        tx: Self::Arguments,
-    ) -> Result<Self::State, ActorProcessingErr> {
-        Ok(tx)
-    }
-
-    async fn handle(
-        &self,
-        _me: ActorRef<Routed>,
-        msg: Routed,
-        tx: &mut Self::State,
-    ) -> Result<(), ActorProcessingErr> {
-        let _ = tx.send((msg.from, msg.message.seq));
-        Ok(())
-    }
-}
-
 #[tokio::test]
 async fn bad_frames_are_refused_and_counted_good_ones_routed() {
     let (inbox_tx, inbox_rx) = inbox(16);
@@ -65,8 +38,7 @@ async fn bad_frames_are_refused_and_counted_good_ones_routed() {
         replay_capacity: 1024,
     };
     let (net, _) = Network::spawn(None, Network, args).await.expect("spawn");
-    let (tx, mut delivered) = tmpsc::unbounded_channel();
-    let (handler, _) = Handler::spawn(None, Handler, tx).await.expect("handler");
+    let (handler, mut delivered) = crate::testkit::forward::<Routed>().await.expect("handler");
     net.send_message(NetworkMsg::Register(JOB, handler.get_derived()))
         .expect("register");
     let (a, b) = (key(1), key(2));
@@ -97,8 +69,8 @@ async fn bad_frames_are_refused_and_counted_good_ones_routed() {
     }
     let first = delivered.recv().await.expect("first");
     let second = delivered.recv().await.expect("second");
-    assert_eq!(first, (a.node_id(), 1));
-    assert_eq!(second, (b.node_id(), 1));
+    assert_eq!((first.from, first.message.seq), (a.node_id(), 1));
+    assert_eq!((second.from, second.message.seq), (b.node_id(), 1));
     let c = ractor::call!(net, NetworkMsg::Counters).expect("counters");
     assert_eq!(
         c,

@@ -7,11 +7,10 @@ use std::time::Duration;
 use pinpoint_actors::network::{self, NetCounters, Network, NetworkArgs, NetworkMsg, Routed};
 use pinpoint_net::{Identity, NetConfig, NetError, NoBlobs, QuicNode, Transport};
 use pinpoint_protocol::codec::{Frame, Limits};
-use pinpoint_protocol::id::{JobId, NodeId, NodeKey};
+use pinpoint_protocol::id::{JobId, NodeKey};
 use pinpoint_protocol::wire::{Message, StepQuery};
-use ractor::{Actor, ActorProcessingErr, ActorRef};
+use ractor::Actor;
 use std::sync::Arc;
-use tokio::sync::mpsc;
 
 const JOB: JobId = [4; 32];
 /// Deadline of the test's request: a bound on a failure, not a delay.
@@ -30,32 +29,6 @@ fn signed(key: &NodeKey, job: JobId, seq: u64) -> Frame {
     Frame::seal(&m).expect("seal")
 }
 
-struct Handler;
-
-impl Actor for Handler {
-    type Msg = Routed;
-    type State = mpsc::UnboundedSender<(NodeId, u64)>;
-    type Arguments = mpsc::UnboundedSender<(NodeId, u64)>;
-
-    async fn pre_start(
-        &self,
-        _me: ActorRef<Routed>,
-        tx: Self::Arguments,
-    ) -> Result<Self::State, ActorProcessingErr> {
-        Ok(tx)
-    }
-
-    async fn handle(
-        &self,
-        _me: ActorRef<Routed>,
-        msg: Routed,
-        tx: &mut Self::State,
-    ) -> Result<(), ActorProcessingErr> {
-        let _ = tx.send((msg.from, msg.message.seq));
-        Ok(())
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn quic_frames_are_authenticated_once_and_routed() {
     let a_id = Identity::from_seed(seed(1)).expect("identity");
@@ -72,8 +45,9 @@ async fn quic_frames_are_authenticated_once_and_routed() {
         replay_capacity: 64,
     };
     let (net, _) = Network::spawn(None, Network, args).await.expect("network");
-    let (tx, mut delivered) = mpsc::unbounded_channel();
-    let (handler, _) = Handler::spawn(None, Handler, tx).await.expect("handler");
+    let (handler, mut delivered) = pinpoint_actors::testkit::forward::<Routed>()
+        .await
+        .expect("handler");
     net.send_message(NetworkMsg::Register(JOB, handler.get_derived()))
         .expect("register");
     let b_node = b.local_id();
@@ -106,7 +80,7 @@ async fn quic_frames_are_authenticated_once_and_routed() {
     // a's own message for the job: delivered, once.
     a.send(b_node, signed(&a_key, JOB, 1)).await.expect("sent");
     let got = delivered.recv().await.expect("delivered");
-    assert_eq!(got, (a.local_id(), 1));
+    assert_eq!((got.from, got.message.seq), (a.local_id(), 1));
     let c = ractor::call!(net, NetworkMsg::Counters).expect("counters");
     assert_eq!(
         c,
