@@ -121,6 +121,10 @@ pub enum PartyAction {
 #[derive(Debug)]
 pub struct PartyRole<P> {
     parties: BTreeMap<(JobId, NodeId), P>,
+    /// Per dispute, the node phase's step whose record is computed or asked for (the referee
+    /// re-sends the start with every re-asked query; the record is computed once). A failed
+    /// computation is forgotten, so the next start asks again.
+    node_phase: BTreeMap<(JobId, NodeId), u64>,
     actions: VecDeque<PartyAction>,
 }
 
@@ -128,6 +132,7 @@ impl<P> Default for PartyRole<P> {
     fn default() -> Self {
         Self {
             parties: BTreeMap::new(),
+            node_phase: BTreeMap::new(),
             actions: VecDeque::new(),
         }
     }
@@ -153,6 +158,11 @@ impl<P: Answer> PartyRole<P> {
         };
         if let Message::NodePhaseStart(start) = &msg {
             let lo = start.lo;
+            if self.node_phase.get(&(job, from)) == Some(&lo) {
+                // A re-sent start of the phase already under way.
+                return Ok(());
+            }
+            self.node_phase.insert((job, from), lo);
             self.actions.push_back(PartyAction::StorePhaseStart {
                 job,
                 referee: from,
@@ -208,12 +218,17 @@ impl<P: Answer> Machine for PartyRole<P> {
                 };
                 match record {
                     Ok(rec) => party.start_node_phase(lo, rec),
-                    // Nothing to answer from: silence, and the referee's deadline decides.
-                    Err(_) => Ok(()),
+                    // Nothing to answer from: silence until the referee re-sends the start,
+                    // which asks again; its deadline decides.
+                    Err(_) => {
+                        self.node_phase.remove(&(job, referee));
+                        Ok(())
+                    }
                 }
             }
             PartyInput::Closed { job, referee } => {
                 self.parties.remove(&(job, referee));
+                self.node_phase.remove(&(job, referee));
                 Ok(())
             }
         }

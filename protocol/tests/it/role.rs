@@ -550,3 +550,60 @@ fn the_trainer_role_commits_once_and_opens_only_completed_runs() {
     assert_eq!(restarted.poll_action(), None);
     assert_eq!(restarted.root(&JOB), role.root(&JOB));
 }
+
+#[test]
+fn a_party_role_computes_the_step_record_once_and_again_after_a_failure() {
+    let (good, _) = runs();
+    let scope = dispute_scope(&JOB, 4);
+    let mut role = PartyRole::new();
+    let party = Party::from_hashes(good.state_hashes().to_vec()).expect("party");
+    role.handle(
+        0,
+        PartyInput::Opened {
+            job: scope,
+            referee: id(REFEREE),
+            party,
+        },
+    )
+    .expect("opened");
+    let start = |lo| PartyInput::Query {
+        from: id(REFEREE),
+        job: scope,
+        round: 3,
+        msg: Message::NodePhaseStart(pinpoint_protocol::wire::NodePhaseStart {
+            lo,
+            graph_hash: [0; 32],
+            nodes: 5,
+        }),
+    };
+    let computes = |role: &mut PartyRole<Party>| {
+        std::iter::from_fn(|| role.poll_action())
+            .filter(|a| matches!(a, PartyAction::ComputeStepRecord { .. }))
+            .count()
+    };
+    // The referee re-sends the start with every re-asked query: computed once.
+    role.handle(0, start(2)).expect("start");
+    role.handle(0, start(2)).expect("start again");
+    assert_eq!(computes(&mut role), 1);
+    // The computation failed: the next start asks again.
+    let failed = PartyInput::StepRecorded {
+        job: scope,
+        referee: id(REFEREE),
+        lo: 2,
+        record: Err("executor restarted".into()),
+    };
+    role.handle(0, failed).expect("failure taken");
+    role.handle(0, start(2)).expect("start after the failure");
+    assert_eq!(computes(&mut role), 1);
+    // A query from a node that referees nothing of ours is refused.
+    let stranger = PartyInput::Query {
+        from: id(3),
+        job: scope,
+        round: 0,
+        msg: Message::StepQuery(pinpoint_protocol::wire::StepQuery { round: 0, step: 1 }),
+    };
+    assert!(matches!(
+        role.handle(0, stranger),
+        Err(ProtocolError::InvalidTransition { .. })
+    ));
+}
