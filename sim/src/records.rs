@@ -18,38 +18,16 @@ use pinpoint_protocol::dispute::RunSource;
 pub const BUILTIN_SPECS: [&str; 2] = ["mlp-tiny", "mlp-small"];
 
 fn spec_text(steps: u64, hidden: u64) -> String {
-    format!(
-        r#"
-seed = 5
-steps = {steps}
-checkpoint_every = {steps}
-batch_size = 4
-[model]
-kind = "mlp"
-input = 2
-hidden = [{hidden}]
-classes = 2
-activation = "relu"
-[data]
-kind = "spirals"
-classes = 2
-turns = 0.5
-noise = 0.0
-[optimizer]
-kind = "adamw"
-lr = 0.01
-beta1 = 0.9
-beta2 = 0.99
-eps = 1e-8
-weight_decay = 0.0
-[schedule]
-warmup_steps = 2
-[eval]
-every = {steps}
-batches = 1
-batch_size = 8
-"#
-    )
+    pinpoint_train::spec::TinyMlp {
+        seed: 5,
+        steps,
+        checkpoint_every: steps,
+        hidden,
+        activation: "relu",
+        warmup_steps: 2,
+        eval_every: steps,
+    }
+    .toml()
 }
 
 /// The TOML of a built-in spec: `mlp-tiny` (2-4-2 MLP, T = 8) or `mlp-small` (2-8-2, T = 16).

@@ -51,39 +51,21 @@ fn choose_steps_is_uniform_over_positions() {
     }
 }
 
-const SPEC: &str = r#"
-seed = 5
-steps = 16
-checkpoint_every = 4
-batch_size = 4
-[model]
-kind = "mlp"
-input = 2
-hidden = [4]
-classes = 2
-activation = "relu"
-[data]
-kind = "spirals"
-classes = 2
-turns = 0.5
-noise = 0.0
-[optimizer]
-kind = "adamw"
-lr = 0.01
-beta1 = 0.9
-beta2 = 0.99
-eps = 1e-8
-weight_decay = 0.0
-[schedule]
-warmup_steps = 4
-[eval]
-every = 16
-batches = 1
-batch_size = 8
-"#;
+fn spec_text() -> String {
+    pinpoint_train::spec::TinyMlp {
+        seed: 5,
+        steps: 16,
+        checkpoint_every: 4,
+        hidden: 4,
+        activation: "relu",
+        warmup_steps: 4,
+        eval_every: 16,
+    }
+    .toml()
+}
 
 fn spec() -> JobSpec {
-    LoadedSpec::from_toml_str(SPEC).expect("spec").spec
+    LoadedSpec::from_toml_str(&spec_text()).expect("spec").spec
 }
 
 /// A trainer's run: its states `S_0 … S_T` and its commitment. `corrupt` holds the steps whose

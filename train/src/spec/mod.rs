@@ -11,6 +11,7 @@
 //! `blake3_derive_key("pinpoint 2026 job spec v1", encoding)`.
 
 pub mod file;
+mod tiny;
 
 use borsh::{BorshDeserialize, BorshSerialize};
 
@@ -19,6 +20,7 @@ use crate::digest::Digest;
 use crate::error::{DataError, SpecError};
 
 pub use file::LoadedSpec;
+pub use tiny::TinyMlp;
 
 /// Domain tag of [`JobSpec::hash`].
 pub const SPEC_HASH_CONTEXT: &str = "pinpoint 2026 job spec v1";

@@ -1,39 +1,21 @@
 use super::*;
 use crate::spec::LoadedSpec;
 
-const SPEC: &str = r#"
-seed = 3
-steps = 3
-checkpoint_every = 3
-batch_size = 4
-[model]
-kind = "mlp"
-input = 2
-hidden = [4]
-classes = 2
-activation = "relu"
-[data]
-kind = "spirals"
-classes = 2
-turns = 0.5
-noise = 0.0
-[optimizer]
-kind = "adamw"
-lr = 0.01
-beta1 = 0.9
-beta2 = 0.99
-eps = 1e-8
-weight_decay = 0.0
-[schedule]
-warmup_steps = 10
-[eval]
-every = 2
-batches = 1
-batch_size = 8
-"#;
+fn spec_text() -> String {
+    crate::spec::TinyMlp {
+        seed: 3,
+        steps: 3,
+        checkpoint_every: 3,
+        hidden: 4,
+        activation: "relu",
+        warmup_steps: 10,
+        eval_every: 2,
+    }
+    .toml()
+}
 
 fn spec() -> JobSpec {
-    LoadedSpec::from_toml_str(SPEC).unwrap().spec
+    LoadedSpec::from_toml_str(&spec_text()).unwrap().spec
 }
 
 #[test]

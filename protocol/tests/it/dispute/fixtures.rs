@@ -11,39 +11,17 @@ use pinpoint_train::{JobSpec, LoadedSpec};
 
 pub(crate) const JOB: JobId = [7; 32];
 
-fn mlp(steps: u64, hidden: u32, activation: &str, seed: u64) -> String {
-    format!(
-        r#"
-seed = {seed}
-steps = {steps}
-checkpoint_every = {steps}
-batch_size = 4
-[model]
-kind = "mlp"
-input = 2
-hidden = [{hidden}]
-classes = 2
-activation = "{activation}"
-[data]
-kind = "spirals"
-classes = 2
-turns = 0.5
-noise = 0.0
-[optimizer]
-kind = "adamw"
-lr = 0.01
-beta1 = 0.9
-beta2 = 0.99
-eps = 1e-8
-weight_decay = 0.0
-[schedule]
-warmup_steps = 4
-[eval]
-every = {steps}
-batches = 1
-batch_size = 8
-"#
-    )
+fn mlp(steps: u64, hidden: u32, activation: &'static str, seed: u64) -> String {
+    pinpoint_train::spec::TinyMlp {
+        seed,
+        steps,
+        checkpoint_every: steps,
+        hidden: u64::from(hidden),
+        activation,
+        warmup_steps: 4,
+        eval_every: steps,
+    }
+    .toml()
 }
 
 fn transformer(steps: u64) -> String {
