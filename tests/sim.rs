@@ -86,48 +86,23 @@ fn jobs_and_shards_give_the_same_results_as_one_run() {
     let dir = std::env::temp_dir().join(format!("pinpoint-sim-shards-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     let d = |n: &str| dir.join(n).to_str().unwrap().to_string();
-    let one = pinpoint(&[
-        "sim",
-        "run",
-        "--scenario",
-        STANDARD,
-        "--seeds",
-        "0..60",
-        "--jobs",
-        "1",
-        "--json",
-        "--report",
-        &d("whole"),
-    ]);
-    let two = pinpoint(&[
-        "sim",
-        "run",
-        "--scenario",
-        STANDARD,
-        "--seeds",
-        "0..60",
-        "--jobs",
-        "2",
-        "--json",
-    ]);
+    // `sim run` over seeds 0..60 of the standard scenario, with `extra` arguments.
+    let run60 = |extra: &[&str]| {
+        let mut args = vec!["sim", "run", "--scenario", STANDARD, "--seeds", "0..60"];
+        args.extend_from_slice(extra);
+        pinpoint(&args)
+    };
+    let whole = d("whole");
+    let one = run60(&["--jobs", "1", "--json", "--report", &whole]);
+    let two = run60(&["--jobs", "2", "--json"]);
     assert_eq!(one.status.code(), Some(0), "{}", text(&one));
     assert_eq!(one.stdout, two.stdout, "--jobs 1 and --jobs 2 differ");
     let summary: serde_json::Value = serde_json::from_slice(&one.stdout).unwrap();
     assert_eq!(summary["runs"], 60);
     for i in 0..3 {
         let shard = format!("{i}/3");
-        let o = pinpoint(&[
-            "sim",
-            "run",
-            "--scenario",
-            STANDARD,
-            "--seeds",
-            "0..60",
-            "--shard",
-            &shard,
-            "--report",
-            &d(&format!("s{i}")),
-        ]);
+        let report = d(&format!("s{i}"));
+        let o = run60(&["--shard", &shard, "--report", &report]);
         assert_eq!(o.status.code(), Some(0), "{}", text(&o));
     }
     let o = pinpoint(&[
