@@ -56,21 +56,13 @@ fn deploy_then_status_over_rpc() {
     let key = pinpoint_chain::alloy::hex::encode(anvil.keys()[0].to_bytes());
     std::fs::write(dir.join("key"), format!("0x{key}\n")).unwrap();
     let url = anvil.endpoint();
-    let o = pinpoint(
-        &[
-            "chain",
-            "deploy",
-            "--rpc",
-            &url,
-            "--key",
-            "key",
-            "--out",
-            "a.json",
-            "--chain-id",
-            "31337",
-        ],
-        &dir,
-    );
+    // `chain deploy` to this anvil with the key file `key` and `extra` arguments.
+    let deploy = |extra: &[&str]| {
+        let mut args = vec!["chain", "deploy", "--rpc", url.as_str(), "--key", "key"];
+        args.extend_from_slice(extra);
+        pinpoint(&args, &dir)
+    };
+    let o = deploy(&["--out", "a.json", "--chain-id", "31337"]);
     assert!(o.status.success(), "{}", text(&o));
     let a = Addresses::read_json(&dir.join("a.json")).unwrap();
     assert_ne!(a.token, a.market);
@@ -85,19 +77,7 @@ fn deploy_then_status_over_rpc() {
     assert!(out.contains("open jobs       0 (of 0 posted)"), "{out}");
 
     // Wrong chain id and a bad key file are reported, not panics.
-    let o = pinpoint(
-        &[
-            "chain",
-            "deploy",
-            "--rpc",
-            &url,
-            "--key",
-            "key",
-            "--chain-id",
-            "1",
-        ],
-        &dir,
-    );
+    let o = deploy(&["--chain-id", "1"]);
     assert_eq!(o.status.code(), Some(2));
     assert!(text(&o).contains("wrong chain id"), "{}", text(&o));
     std::fs::write(dir.join("bad"), "not a key").unwrap();
@@ -106,19 +86,7 @@ fn deploy_then_status_over_rpc() {
     assert!(text(&o).contains("private key"), "{}", text(&o));
 
     // Issue 16, defect 6: an unwritable --out is refused before anything is deployed.
-    let o = pinpoint(
-        &[
-            "chain",
-            "deploy",
-            "--rpc",
-            &url,
-            "--key",
-            "key",
-            "--out",
-            "/proc/no-such-dir/a.json",
-        ],
-        &dir,
-    );
+    let o = deploy(&["--out", "/proc/no-such-dir/a.json"]);
     assert_eq!(o.status.code(), Some(2), "{}", text(&o));
     assert!(text(&o).contains("--out"), "{}", text(&o));
     assert!(
