@@ -31,6 +31,7 @@
 // The unit-test build sees the dev-dependencies too; the plain build is checked strictly.
 #![cfg_attr(test, allow(unused_crate_dependencies))]
 
+pub mod conduct;
 pub mod config;
 pub mod executor;
 pub mod keys;

@@ -43,6 +43,9 @@ pub struct NodeDeps {
     /// The transport's inbound queue (e.g. from `QuicNode::bind`), fed into the network
     /// actor's bounded inbox; `None`: frames are offered to [`Node::inbox`] directly.
     pub inbound: Option<mpsc::Receiver<Inbound>>,
+    /// The store, when the caller opened it already (e.g. to serve it to peers as the
+    /// transport's blob store); `None`: opened from `node.data_dir/store`.
+    pub store: Option<SharedStore>,
 }
 
 /// A running node.
@@ -63,13 +66,26 @@ pub struct Node {
 }
 
 impl Node {
-    /// Opens the store in `node.data_dir/store` and starts the supervised actors.
-    pub async fn spawn(config: &NodeConfig, deps: NodeDeps) -> Result<Self, StartError> {
-        let (store, _warnings) = Store::open(
+    /// Opens the store in `node.data_dir/store` (corrupt files are skipped with a warning).
+    ///
+    /// Errors: [`StoreError`] when the directory cannot be used.
+    pub fn open_store(config: &NodeConfig) -> Result<SharedStore, StoreError> {
+        let (store, warnings) = Store::open(
             &config.node.data_dir.join("store"),
             config.disk_budget_bytes(),
         )?;
-        let store = SharedStore::new(store);
+        for w in warnings {
+            tracing::warn!("store: {w}");
+        }
+        Ok(SharedStore::new(store))
+    }
+
+    /// Opens the store in `node.data_dir/store` and starts the supervised actors.
+    pub async fn spawn(config: &NodeConfig, deps: NodeDeps) -> Result<Self, StartError> {
+        let store = match deps.store {
+            Some(s) => s,
+            None => Self::open_store(config)?,
+        };
         let args = ExecutorArgs {
             store: store.clone(),
             threads: config.executor.threads,

@@ -13,7 +13,7 @@ use std::marker::PhantomData;
 use std::time::Duration;
 
 use pinpoint_protocol::role::Machine;
-use ractor::{Actor, ActorProcessingErr, ActorRef, RpcReplyPort};
+use ractor::{Actor, ActorProcessingErr, ActorRef, DerivedActorRef, RpcReplyPort};
 use tokio::time::Instant;
 
 /// The role shell's actor (one per enabled role of a node).
@@ -57,7 +57,7 @@ pub struct RoleArgs<M: Machine> {
     /// The role machine.
     pub machine: M,
     /// Where its actions go.
-    pub effects: ActorRef<M::Action>,
+    pub effects: DerivedActorRef<M::Action>,
     /// The role's name, for logs.
     pub role: &'static str,
     /// The node's id (e.g. its `NodeId` in hex), for logs.
@@ -68,7 +68,7 @@ pub struct RoleArgs<M: Machine> {
 #[derive(Debug)]
 pub struct RoleState<M: Machine> {
     machine: M,
-    effects: ActorRef<M::Action>,
+    effects: DerivedActorRef<M::Action>,
     role: &'static str,
     node: String,
     start: Instant,
@@ -191,7 +191,7 @@ mod tests {
             CheatingTrainer::new(TrainerRole::new(), TrainerCheat::Stall { hold_ms: 500 });
         let args = RoleArgs {
             machine,
-            effects,
+            effects: effects.get_derived(),
             role: "trainer",
             node: "test".into(),
         };

@@ -59,6 +59,8 @@ pub struct TrainResult {
     pub weights: Digest,
     /// The step this run of the executor started from (0, or a checkpoint after a restart).
     pub resumed_from: u64,
+    /// `h(S_0) … h(S_T)`: the leaves of `root` (a dispute party answers from them).
+    pub state_hashes: Vec<[u8; 32]>,
 }
 
 /// Reported by the executor to its events target.

@@ -232,6 +232,7 @@ fn train(job: &TrainJob, ctx: &WorkerCtx, cancelled: &AtomicBool) -> Result<Fini
         root,
         weights,
         resumed_from,
+        state_hashes: leaves,
     })))
 }
 

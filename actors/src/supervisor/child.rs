@@ -67,9 +67,18 @@ impl ChildSpec {
 }
 
 /// The current [`ActorRef`] of a supervised child (updated by each restart).
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub struct ChildRef<M> {
     rx: watch::Receiver<Option<ActorRef<M>>>,
+}
+
+// Not derived: a handle is cloneable whatever the message type.
+impl<M> Clone for ChildRef<M> {
+    fn clone(&self) -> Self {
+        Self {
+            rx: self.rx.clone(),
+        }
+    }
 }
 
 impl<M> ChildRef<M> {

@@ -85,6 +85,7 @@ pub(crate) async fn node(
         executor_events: collector.get_derived(),
         fault,
         inbound: None,
+        store: None,
     };
     let node = Node::spawn(&config(dir, max_restarts), deps)
         .await

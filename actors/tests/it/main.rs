@@ -6,4 +6,5 @@
 mod common;
 mod executor;
 mod network;
+mod network_job;
 mod supervisor;

@@ -1,0 +1,105 @@
+//! The conductor's work off the actor loop: fetching a job's spec from peers, and the compute
+//! a dispute party needs (the traced record of one step), plus the cheater's corrupted run
+//! (adversary only). Compute runs on tokio's blocking pool.
+
+use std::collections::BTreeSet;
+
+use pinpoint_kernels::Cpu;
+use pinpoint_kernels::graph::Mode;
+use pinpoint_net::{QuicNode, Transport};
+use pinpoint_protocol::dispute::StepRecord;
+use pinpoint_protocol::id::NodeId;
+use pinpoint_protocol::wire::StateManifest;
+use pinpoint_train::{JobSpec, Trainer};
+
+/// How a cheating trainer corrupts its run: the output of operator `node` (1-based) of step
+/// `step` is wrong, hence every state from `step` on (`dispute::strategy::Corruption::WrongNode`
+/// of the protocol's adversary module; the run is traced in full, so meant for small jobs).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Cheat {
+    /// The corrupted step, `1 ≤ step ≤ T`.
+    pub step: u64,
+    /// The corrupted operator, `1 ≤ node ≤ N`.
+    pub node: u64,
+}
+
+/// Fetches the blob `hash` from the first of `peers` that has it and decodes it as a
+/// canonical spec. The transport checks the blob's hash on arrival.
+pub(super) async fn fetch_spec(
+    transport: &QuicNode,
+    peers: &[NodeId],
+    hash: [u8; 32],
+) -> Result<JobSpec, String> {
+    let mut last = "no peer to fetch it from".to_string();
+    for peer in peers {
+        let mut bytes = Vec::new();
+        match transport.fetch_blob(*peer, hash, &mut bytes, |_| {}).await {
+            Ok(_) => return JobSpec::decode(&bytes).map_err(|e| e.to_string()),
+            Err(e) => last = format!("{peer}: {e}"),
+        }
+    }
+    Err(last)
+}
+
+/// The traced record of step `lo → lo + 1` of the honest run of `spec`, replayed from `S_0`.
+pub(super) fn step_record(spec: &JobSpec, lo: u64) -> Result<StepRecord, String> {
+    let e = |e: &dyn std::fmt::Display| e.to_string();
+    let mut tr = Trainer::new(spec, None, Cpu::single()).map_err(|x| e(&x))?;
+    while tr.step() < lo {
+        tr.step_once(&Mode::Normal).map_err(|x| e(&x))?;
+    }
+    let before = StateManifest::of(tr.state()).map_err(|x| e(&x))?;
+    let all: BTreeSet<usize> = (0..tr.step_program().graph().nodes.len()).collect();
+    let r = tr.step_once(&Mode::Trace(all)).map_err(|x| e(&x))?;
+    Ok(StepRecord {
+        before,
+        graph: tr.step_program().graph().clone(),
+        node_hashes: r.node_hashes,
+        traces: r.traces,
+    })
+}
+
+#[cfg(feature = "adversary")]
+fn corrupted(
+    spec: &JobSpec,
+    cheat: Cheat,
+) -> Result<pinpoint_protocol::dispute::strategy::Corrupted, String> {
+    use pinpoint_protocol::dispute::RunRecord;
+    use pinpoint_protocol::dispute::strategy::{Corrupted, Corruption};
+    let record = RunRecord::honest(spec, None).map_err(|e| e.to_string())?;
+    let corruption = Corruption::WrongNode {
+        step: cheat.step,
+        node: cheat.node,
+    };
+    Corrupted::new(Box::new(record), corruption, 1).map_err(|e| e.to_string())
+}
+
+/// The cheater's committed state hashes.
+pub(super) fn cheat_hashes(spec: &JobSpec, cheat: Cheat) -> Result<Vec<[u8; 32]>, String> {
+    #[cfg(feature = "adversary")]
+    {
+        use pinpoint_protocol::dispute::RunSource;
+        corrupted(spec, cheat).map(|c| c.state_hashes().to_vec())
+    }
+    #[cfg(not(feature = "adversary"))]
+    {
+        let _ = (spec, cheat);
+        Err("this build has no adversary feature".into())
+    }
+}
+
+/// The cheater's record of step `lo → lo + 1` (consistent with its corrupted hashes).
+pub(super) fn cheat_record(spec: &JobSpec, cheat: Cheat, lo: u64) -> Result<StepRecord, String> {
+    #[cfg(feature = "adversary")]
+    {
+        use pinpoint_protocol::dispute::RunSource;
+        corrupted(spec, cheat)?
+            .step_record(lo)
+            .map_err(|e| e.to_string())
+    }
+    #[cfg(not(feature = "adversary"))]
+    {
+        let _ = (spec, cheat, lo);
+        Err("this build has no adversary feature".into())
+    }
+}

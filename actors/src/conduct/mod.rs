@@ -1,0 +1,603 @@
+//! The conductor: one actor per node that carries out what its role machines and the chain
+//! ask for, and nothing else (DESIGN §3: no protocol decision here).
+//!
+//! - **Role shells.** It spawns one [`RoleShell`] per enabled role (trainer, verifier,
+//!   arbiter, and the party role of every node that trains), linked to itself, each with the
+//!   conductor as its effects actor.
+//! - **Chain.** On every [`ConductMsg::Tick`] it reads the chain's new events and clock and
+//!   feeds them to the [`book::ChainBook`], whose [`book::Duty`]s become role inputs or
+//!   transactions. Transactions are sent in order, one at a time, as this node's account.
+//! - **Peers.** Authenticated messages arrive from the network actor for the job ids and
+//!   dispute scopes the conductor registered; they become role inputs. Role sends are signed
+//!   with the node's key (sequence numbers above every earlier one, even across a restart)
+//!   and sent over the transport, off the actor's loop.
+//! - **Compute.** Training goes to the executor (one job at a time, checkpoints, resume);
+//!   the record of a disputed step and a verifier's re-run of a sampled step run on tokio's
+//!   blocking pool, never on the async workers.
+//!
+//! Job ids: the chain numbers jobs; the protocol names job `n` of market `m` on chain `c`
+//! [`job_key`]`(c, m, n)`. A job's spec travels as a blob: the chain's `specHash` is the
+//! blake3 hash of the spec's canonical encoding, fetched from peers and checked on arrival.
+
+pub mod book;
+mod compute;
+mod msg;
+mod peer;
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use pinpoint_chain::{Address, B256, Call, Settlement};
+use pinpoint_net::{QuicNode, Transport};
+use pinpoint_protocol::dispute::{Deadlines, JobReexec, Party};
+use pinpoint_protocol::id::{JobId, NodeId, NodeKey};
+use pinpoint_protocol::role::arbiter::{ArbiterInput, ArbiterRole, Assignment, dispute_scope};
+use pinpoint_protocol::role::party::{PartyInput, PartyRole};
+use pinpoint_protocol::role::trainer::{TrainerInput, TrainerRole};
+use pinpoint_train::JobSpec;
+use ractor::{Actor, ActorProcessingErr, ActorRef};
+use tokio::sync::Mutex;
+
+use crate::executor::ExecutorMsg;
+use crate::network::NetworkMsg;
+use crate::role::{RoleArgs, RoleMsg, RoleShell};
+use crate::supervisor::ChildRef;
+
+pub use book::{ChainBook, Duty, JobState, Me};
+pub use compute::Cheat;
+pub use msg::ConductMsg;
+
+/// The chain, shared by the nodes of one process (each sends as its own account).
+pub type SharedChain<S> = Arc<Mutex<S>>;
+
+/// blake3 `derive_key` context of [`job_key`].
+pub const JOB_KEY_CONTEXT: &str = "pinpoint 2026 chain job v1";
+
+/// The protocol's id of chain job `job` of the market at `market` on chain `chain_id`.
+pub fn job_key(chain_id: u64, market: Address, job: u64) -> JobId {
+    let mut h = blake3::Hasher::new_derive_key(JOB_KEY_CONTEXT);
+    h.update(&chain_id.to_le_bytes());
+    h.update(market.as_slice());
+    h.update(&job.to_le_bytes());
+    *h.finalize().as_bytes()
+}
+
+/// Spawn input of the [`Conductor`].
+pub struct ConductArgs<S> {
+    /// The node's signing key.
+    pub key: NodeKey,
+    /// The chain.
+    pub chain: SharedChain<S>,
+    /// The chain id (for [`job_key`]).
+    pub chain_id: u64,
+    /// The transport (sends; its peer book is filled from the registry and `bootstrap`).
+    pub transport: QuicNode,
+    /// Peers known without the chain (e.g. a job's submitter).
+    pub bootstrap: Vec<(NodeId, SocketAddr)>,
+    /// This node for the chain book (account, roles, job policy).
+    pub me: Me,
+    /// The trainer cheats (adversary tests and the devnet only).
+    pub cheat: Option<Cheat>,
+    /// Deadlines the arbiter gives parties.
+    pub deadlines: Deadlines,
+    /// Interval between chain reads.
+    pub tick: Duration,
+}
+
+impl<S> std::fmt::Debug for ConductArgs<S> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ConductArgs")
+            .field("node", &self.key.node_id())
+            .field("me", &self.me)
+            .field("cheat", &self.cheat)
+            .finish_non_exhaustive()
+    }
+}
+
+/// What the conductor has done (for tests, the status endpoint and the devnet's summary).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ConductStatus {
+    /// Transactions sent and included.
+    pub tx_ok: u64,
+    /// Transactions that failed (reverted or not sent).
+    pub tx_failed: u64,
+    /// Jobs this node trained to the end.
+    pub trained: u64,
+    /// Verdicts this node posted as an arbiter.
+    pub verdicts: u64,
+    /// Messages sent to peers.
+    pub sent: u64,
+    /// Sends that failed.
+    pub send_failed: u64,
+    /// Peer messages the conductor could not place (unknown scope, wrong sender).
+    pub unplaced: u64,
+    /// The chain's jobs and their states.
+    pub jobs: Vec<(u64, JobState)>,
+}
+
+/// The conductor actor (generic over the chain back end).
+#[derive(Debug)]
+pub struct Conductor<S>(std::marker::PhantomData<fn() -> S>);
+
+impl<S> Default for Conductor<S> {
+    fn default() -> Self {
+        Self(std::marker::PhantomData)
+    }
+}
+
+/// What a scope (an envelope job id) is to this node.
+#[derive(Debug, Clone, Copy)]
+enum Scope {
+    /// A job (openings between trainer and verifier).
+    Job,
+    /// A dispute this node referees or is a party of.
+    Dispute { dispute: u64, job: u64 },
+}
+
+/// The run this node committed for a job.
+#[derive(Debug, Clone)]
+enum Run {
+    /// Trained honestly: the state hashes (a step record is recomputed from the spec).
+    Honest(Vec<[u8; 32]>),
+    /// A cheater's corrupted run (adversary only).
+    Cheat(Vec<[u8; 32]>),
+}
+
+impl Run {
+    fn hashes(&self) -> &[[u8; 32]] {
+        match self {
+            Run::Honest(h) | Run::Cheat(h) => h,
+        }
+    }
+}
+
+type Trainer = ActorRef<RoleMsg<TrainerInput>>;
+type Arbiter = ActorRef<RoleMsg<ArbiterInput<JobReexec>>>;
+type Parties = ActorRef<RoleMsg<PartyInput<Party>>>;
+
+/// The conductor's state.
+pub struct ConductState<S> {
+    key: NodeKey,
+    node: NodeId,
+    chain: SharedChain<S>,
+    chain_id: u64,
+    market: Address,
+    transport: QuicNode,
+    bootstrap: Vec<NodeId>,
+    cheat: Option<Cheat>,
+    book: ChainBook,
+    cursor: u64,
+    executor: Option<ChildRef<ExecutorMsg>>,
+    network: Option<ChildRef<NetworkMsg>>,
+    trainer: Option<Trainer>,
+    arbiter: Option<Arbiter>,
+    parties: Option<Parties>,
+    /// Specs by chain job id, once fetched.
+    specs: BTreeMap<u64, JobSpec>,
+    /// Chain job id of each protocol job id.
+    chain_jobs: BTreeMap<JobId, u64>,
+    scopes: BTreeMap<JobId, Scope>,
+    runs: BTreeMap<JobId, Run>,
+    /// Parties opened, by (scope, referee).
+    opened: std::collections::BTreeSet<(JobId, NodeId)>,
+    last_seq: u64,
+    status: ConductStatus,
+}
+
+impl<S> std::fmt::Debug for ConductState<S> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ConductState")
+            .field("node", &self.node)
+            .field("cursor", &self.cursor)
+            .field("status", &self.status)
+            .finish_non_exhaustive()
+    }
+}
+
+async fn spawn_shell<M>(
+    machine: M,
+    role: &'static str,
+    node: &NodeId,
+    myself: &ActorRef<ConductMsg>,
+) -> Result<ActorRef<RoleMsg<M::Input>>, ActorProcessingErr>
+where
+    M: pinpoint_protocol::role::Machine + Send + 'static,
+    M::Input: Send + 'static,
+    M::Action: Send + 'static,
+    ConductMsg: From<M::Action>,
+    M::Action: TryFrom<ConductMsg>,
+{
+    let args = RoleArgs {
+        machine,
+        effects: myself.get_derived(),
+        role,
+        node: node.to_string(),
+    };
+    let (shell, _) =
+        Actor::spawn_linked(None, RoleShell::default(), args, myself.get_cell()).await?;
+    Ok(shell)
+}
+
+impl<S: Settlement + 'static> ConductState<S> {
+    fn job_id(&mut self, job: u64) -> JobId {
+        let key = job_key(self.chain_id, self.market, job);
+        self.chain_jobs.insert(key, job);
+        key
+    }
+
+    async fn register(&mut self, scope: JobId, what: Scope, myself: &ActorRef<ConductMsg>) {
+        self.scopes.insert(scope, what);
+        if let Some(net) = self.network.as_ref().and_then(ChildRef::get) {
+            let _ = net.send_message(NetworkMsg::Register(scope, myself.get_derived()));
+        }
+    }
+
+    /// Sends `call` as this node's account and returns whether it was included.
+    async fn transact(&mut self, call: Call) -> bool {
+        let what = format!("{call:?}");
+        let account = self.book_account();
+        let r = self.chain.lock().await.send(account, call).await;
+        match r {
+            Ok(_) => {
+                self.status.tx_ok += 1;
+                tracing::debug!(call = %what, "transaction included");
+                true
+            }
+            Err(e) => {
+                self.status.tx_failed += 1;
+                tracing::debug!(call = %what, error = %e, "transaction failed");
+                false
+            }
+        }
+    }
+
+    fn book_account(&self) -> Address {
+        self.book.me().account
+    }
+
+    async fn run_duties(&mut self, myself: &ActorRef<ConductMsg>) {
+        while let Some(d) = self.book.poll_duty() {
+            match d {
+                Duty::Chain(call) => {
+                    self.transact(call).await;
+                }
+                Duty::FetchSpec { job, spec_hash } => self.fetch_spec(job, spec_hash, myself),
+                Duty::Train { job } => {
+                    let key = self.job_id(job);
+                    self.register(key, Scope::Job, myself).await;
+                    if let Some(t) = &self.trainer {
+                        let _ = t.send_message(RoleMsg::Input(TrainerInput::Assigned { job: key }));
+                    }
+                }
+                Duty::Referee {
+                    dispute,
+                    job,
+                    challenger,
+                    defendant,
+                } => self.referee(dispute, job, challenger, defendant, myself).await,
+                Duty::Party { dispute, job } => {
+                    let key = self.job_id(job);
+                    let scope = dispute_scope(&key, dispute);
+                    self.register(scope, Scope::Dispute { dispute, job }, myself)
+                        .await;
+                }
+                Duty::Closed {
+                    dispute,
+                    job,
+                    referees,
+                } => {
+                    let scope = dispute_scope(&self.job_id(job), dispute);
+                    if let Some(p) = &self.parties {
+                        for referee in referees {
+                            let _ = p.send_message(RoleMsg::Input(PartyInput::Closed {
+                                job: scope,
+                                referee,
+                            }));
+                        }
+                    }
+                }
+                Duty::RefreshRegistry => self.refresh_registry(myself),
+            }
+        }
+    }
+
+    async fn referee(
+        &mut self,
+        dispute: u64,
+        job: u64,
+        challenger: (NodeId, B256),
+        defendant: (NodeId, B256),
+        myself: &ActorRef<ConductMsg>,
+    ) {
+        let Some(arbiter) = self.arbiter.clone() else {
+            return;
+        };
+        let Some(spec) = self.specs.get(&job).cloned() else {
+            tracing::warn!(dispute, job, "assigned a dispute of a job whose spec is missing");
+            return;
+        };
+        let reexec = match JobReexec::new(&spec, None) {
+            Ok(r) => r,
+            Err(e) => {
+                tracing::warn!(dispute, error = %e, "cannot re-execute the job's spec");
+                return;
+            }
+        };
+        let key = self.job_id(job);
+        let steps = spec.steps;
+        self.register(
+            dispute_scope(&key, dispute),
+            Scope::Dispute { dispute, job },
+            myself,
+        )
+        .await;
+        let a = Assignment {
+            dispute,
+            job: key,
+            challenger: (challenger.0, challenger.1.0),
+            defendant: (defendant.0, defendant.1.0),
+            steps,
+            reexec,
+        };
+        let _ = arbiter.send_message(RoleMsg::Input(ArbiterInput::Assigned(a)));
+    }
+
+    fn fetch_spec(&self, job: u64, spec_hash: B256, myself: &ActorRef<ConductMsg>) {
+        let mut peers = self.bootstrap.clone();
+        peers.extend(self.transport.peers());
+        peers.dedup();
+        let transport = self.transport.clone();
+        let me = myself.clone();
+        tokio::spawn(async move {
+            let spec = compute::fetch_spec(&transport, &peers, spec_hash.0).await;
+            let _ = me.send_message(ConductMsg::SpecFetched { job, spec });
+        });
+    }
+
+    fn refresh_registry(&self, myself: &ActorRef<ConductMsg>) {
+        let chain = Arc::clone(&self.chain);
+        let me = myself.clone();
+        tokio::spawn(async move {
+            let nodes = {
+                let c = chain.lock().await;
+                pinpoint_chain::registered_nodes(&*c).await
+            };
+            match nodes {
+                Ok(n) => {
+                    let _ = me.send_message(ConductMsg::Registry(n));
+                }
+                Err(e) => tracing::warn!(error = %e, "reading the node registry"),
+            }
+        });
+    }
+
+    async fn tick(&mut self, myself: &ActorRef<ConductMsg>) {
+        let read = {
+            let c = self.chain.lock().await;
+            match (c.events_since(self.cursor).await, c.now().await) {
+                (Ok(ev), Ok(now)) => Ok((ev, now)),
+                (Err(e), _) | (_, Err(e)) => Err(e.to_string()),
+            }
+        };
+        match read {
+            Ok((events, now)) => {
+                for e in &events {
+                    self.cursor = self.cursor.max(e.block + 1);
+                    self.book.on_event(e);
+                    self.run_duties(myself).await;
+                }
+                self.book.tick(now);
+                self.run_duties(myself).await;
+            }
+            Err(e) => tracing::warn!(error = %e, "reading the chain"),
+        }
+        self.status.jobs = self
+            .book
+            .jobs()
+            .iter()
+            .map(|(id, j)| (*id, j.state))
+            .collect();
+    }
+
+    /// Starts training `job` (a trainer action): the executor, or the cheater's corrupted run.
+    async fn train(&mut self, job: JobId, myself: &ActorRef<ConductMsg>) {
+        let Some(spec) = self.chain_jobs.get(&job).and_then(|n| self.specs.get(n)).cloned() else {
+            tracing::warn!("asked to train a job without its spec");
+            return;
+        };
+        if let Some(cheat) = self.cheat {
+            let me = myself.clone();
+            tokio::task::spawn_blocking(move || {
+                let hashes = compute::cheat_hashes(&spec, cheat);
+                let _ = me.send_message(ConductMsg::CheatRun { job, hashes });
+            });
+            return;
+        }
+        let Some(exec) = self.executor.as_ref().and_then(ChildRef::get) else {
+            tracing::warn!("no executor to train on");
+            return;
+        };
+        let req = crate::executor::ComputeRequest::Train(crate::executor::TrainJob {
+            job,
+            spec,
+            text: None,
+        });
+        match ractor::call!(exec, ExecutorMsg::Submit, req) {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => tracing::warn!(error = %e, "the executor refused the job"),
+            Err(e) => tracing::warn!(error = %e, "the executor is unreachable"),
+        }
+    }
+
+    fn trained(&mut self, job: JobId, run: Run) {
+        self.status.trained += 1;
+        let state_hashes = run.hashes().to_vec();
+        self.runs.insert(job, run);
+        if let Some(t) = &self.trainer {
+            let _ = t.send_message(RoleMsg::Input(TrainerInput::Trained {
+                job,
+                state_hashes,
+                committed: false,
+            }));
+        }
+    }
+}
+
+/// The first sequence number of this incarnation: above every one an earlier incarnation
+/// used (wall-clock milliseconds · 2¹⁶; a node signs far fewer than 65 536 messages a
+/// millisecond), so a restarted node's messages are never refused as replays.
+fn first_seq() -> u64 {
+    let ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX >> 16))
+        .unwrap_or(0);
+    ms.saturating_mul(1 << 16)
+}
+
+impl<S: Settlement + 'static> Actor for Conductor<S> {
+    type Msg = ConductMsg;
+    type State = ConductState<S>;
+    type Arguments = ConductArgs<S>;
+
+    async fn pre_start(
+        &self,
+        myself: ActorRef<ConductMsg>,
+        args: ConductArgs<S>,
+    ) -> Result<ConductState<S>, ActorProcessingErr> {
+        let node = args.key.node_id();
+        if let Some(c) = args.cheat {
+            tracing::warn!(node = %node, cheat = ?c, "THIS NODE CHEATS (adversary config)");
+        }
+        for (id, addr) in &args.bootstrap {
+            args.transport.book().insert(*id, *addr);
+        }
+        let market = args.chain.lock().await.addresses().market;
+        let trainer = if args.me.trainer {
+            Some(spawn_shell(TrainerRole::new(), "trainer", &node, &myself).await?)
+        } else {
+            None
+        };
+        let parties = if args.me.trainer {
+            Some(spawn_shell(PartyRole::<Party>::default(), "party", &node, &myself).await?)
+        } else {
+            None
+        };
+        let arbiter = if args.me.arbiter {
+            let role = ArbiterRole::<JobReexec>::new(args.deadlines);
+            Some(spawn_shell(role, "arbiter", &node, &myself).await?)
+        } else {
+            None
+        };
+        myself.send_interval(args.tick, || ConductMsg::Tick);
+        let state = ConductState {
+            node,
+            key: args.key,
+            chain: args.chain,
+            chain_id: args.chain_id,
+            market,
+            transport: args.transport,
+            bootstrap: args.bootstrap.iter().map(|(id, _)| *id).collect(),
+            cheat: args.cheat,
+            book: ChainBook::new(args.me),
+            cursor: 0,
+            executor: None,
+            network: None,
+            trainer,
+            arbiter,
+            parties,
+            specs: BTreeMap::new(),
+            chain_jobs: BTreeMap::new(),
+            scopes: BTreeMap::new(),
+            runs: BTreeMap::new(),
+            opened: std::collections::BTreeSet::new(),
+            last_seq: first_seq(),
+            status: ConductStatus::default(),
+        };
+        state.refresh_registry(&myself);
+        Ok(state)
+    }
+
+    async fn handle(
+        &self,
+        myself: ActorRef<ConductMsg>,
+        msg: ConductMsg,
+        state: &mut ConductState<S>,
+    ) -> Result<(), ActorProcessingErr> {
+        let span = tracing::info_span!("conductor", node = %state.node);
+        let _entered = span.enter();
+        match msg {
+            ConductMsg::Attach { executor, network } => {
+                state.executor = Some(executor);
+                state.network = Some(network);
+                let scopes: Vec<JobId> = state.scopes.keys().copied().collect();
+                if let Some(net) = state.network.as_ref().and_then(ChildRef::get) {
+                    for s in scopes {
+                        let _ = net.send_message(NetworkMsg::Register(s, myself.get_derived()));
+                    }
+                }
+            }
+            ConductMsg::Tick => state.tick(&myself).await,
+            ConductMsg::Registry(nodes) => {
+                let mut map = BTreeMap::new();
+                for n in nodes {
+                    if let Ok(addr) = n.endpoint.parse::<SocketAddr>()
+                        && n.node_id != state.node
+                    {
+                        state.transport.book().insert(n.node_id, addr);
+                    }
+                    map.insert(n.account, n.node_id);
+                }
+                state.book.set_registry(map);
+            }
+            ConductMsg::SpecFetched { job, spec } => match spec {
+                Ok(spec) => {
+                    let steps = spec.steps;
+                    state.specs.insert(job, spec);
+                    state.book.spec_ready(job, steps);
+                    state.run_duties(&myself).await;
+                }
+                Err(e) => tracing::warn!(job, error = %e, "fetching the job's spec"),
+            },
+            ConductMsg::Trainer(a) => peer::trainer_action(state, a, &myself).await,
+            ConductMsg::Arbiter(a) => peer::arbiter_action(state, a).await,
+            ConductMsg::Party(a) => peer::party_action(state, a, &myself),
+            ConductMsg::Verifier(a) => {
+                tracing::debug!(action = ?a, "verifier action not carried out by this node yet");
+            }
+            ConductMsg::Peer(routed) => peer::inbound(state, routed),
+            ConductMsg::Exec(e) => {
+                if let crate::executor::ExecEvent::Done(crate::executor::ComputeOutput::Trained(
+                    r,
+                )) = e
+                {
+                    state.trained(r.job, Run::Honest(r.state_hashes));
+                }
+            }
+            ConductMsg::CheatRun { job, hashes } => match hashes {
+                Ok(h) => state.trained(job, Run::Cheat(h)),
+                Err(e) => tracing::warn!(error = %e, "the cheater's run failed"),
+            },
+            ConductMsg::StepRecorded {
+                scope,
+                referee,
+                lo,
+                record,
+            } => {
+                if let Some(p) = &state.parties {
+                    let _ = p.send_message(RoleMsg::Input(PartyInput::StepRecorded {
+                        job: scope,
+                        referee,
+                        lo,
+                        record,
+                    }));
+                }
+            }
+            ConductMsg::Status(reply) => {
+                let _ = reply.send(state.status.clone());
+            }
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,308 @@
+//! Carrying out role actions (sends, chain calls, compute) and placing authenticated peer
+//! messages as role inputs.
+
+use pinpoint_chain::{B256, Call, Finding, Ruling, Settlement};
+use pinpoint_net::Transport;
+use pinpoint_protocol::codec::Frame;
+use pinpoint_protocol::dispute::Party;
+use pinpoint_protocol::id::{JobId, NodeId};
+use pinpoint_protocol::role::arbiter::{ArbiterAction, ArbiterInput, dispute_scope};
+use pinpoint_protocol::role::party::{PartyAction, PartyInput};
+use pinpoint_protocol::role::trainer::{TrainerAction, TrainerInput};
+use pinpoint_protocol::wire::{Message, Outcome, Resolution, Verdict, WireOpening};
+use ractor::ActorRef;
+
+use super::{ConductMsg, ConductState, Run, Scope, compute};
+use crate::network::Routed;
+use crate::role::RoleMsg;
+
+impl<S: Settlement + 'static> ConductState<S> {
+    /// Signs `msg` for `(scope, round)` and sends it to `to`, off the actor's loop.
+    fn send(&mut self, to: NodeId, scope: JobId, round: u32, msg: Message) {
+        self.last_seq += 1;
+        let signed = match msg.sign(&self.key, scope, round, self.last_seq) {
+            Ok(s) => s,
+            Err(e) => {
+                tracing::warn!(error = %e, "signing a message");
+                return;
+            }
+        };
+        let frame = match Frame::seal(&signed) {
+            Ok(f) => f,
+            Err(e) => {
+                tracing::warn!(error = %e, "encoding a message");
+                return;
+            }
+        };
+        self.status.sent += 1;
+        let transport = self.transport.clone();
+        tokio::spawn(async move {
+            if let Err(e) = transport.send(to, frame).await {
+                tracing::warn!(peer = %to, error = %e, "send failed");
+            }
+        });
+    }
+
+    fn scope_of(&mut self, dispute: u64) -> Option<(JobId, u64)> {
+        let job = self.book.dispute(dispute)?.job;
+        Some((dispute_scope(&self.job_id(job), dispute), job))
+    }
+}
+
+/// Carries out a trainer action.
+pub(super) async fn trainer_action<S: Settlement + 'static>(
+    st: &mut ConductState<S>,
+    a: TrainerAction,
+    myself: &ActorRef<ConductMsg>,
+) {
+    match a {
+        TrainerAction::Train { job, .. } => st.train(job, myself).await,
+        TrainerAction::Commit { job, root } => {
+            let Some(&n) = st.chain_jobs.get(&job) else {
+                return;
+            };
+            st.transact(Call::Commit {
+                job: n,
+                root: B256::from(root),
+            })
+            .await;
+        }
+        TrainerAction::SendOpening { to, job, opening } => match WireOpening::new(opening) {
+            Ok(w) => st.send(to, job, 0, Message::StepOpening(w)),
+            Err(e) => tracing::warn!(error = %e, "encoding an opening"),
+        },
+    }
+}
+
+/// The chain's ruling and finding for a referee's verdict in `dispute`.
+fn ruling_of<S: Settlement + 'static>(
+    st: &ConductState<S>,
+    dispute: u64,
+    v: &Verdict,
+) -> Option<(Ruling, Finding)> {
+    let x = st.book.dispute(dispute)?;
+    let challenger = st.book.node_of(&x.challenger)?;
+    let ruling = match v.outcome {
+        Outcome::Winner { winner, .. } if winner == challenger => Ruling::ChallengerWins,
+        Outcome::Winner { .. } => Ruling::DefendantWins,
+        Outcome::BothLose { .. } => Ruling::BothLose,
+    };
+    let finding = match v.resolution {
+        Resolution::Recomputed {
+            step,
+            node,
+            challenger_hash,
+            defendant_hash,
+            recomputed_hash,
+        } => Finding {
+            step,
+            node,
+            challengerHash: B256::from(challenger_hash),
+            defendantHash: B256::from(defendant_hash),
+            refereeHash: B256::from(recomputed_hash),
+        },
+        _ => zero_finding(),
+    };
+    Some((ruling, finding))
+}
+
+fn zero_finding() -> Finding {
+    Finding {
+        step: 0,
+        node: 0,
+        challengerHash: B256::ZERO,
+        defendantHash: B256::ZERO,
+        refereeHash: B256::ZERO,
+    }
+}
+
+/// Carries out an arbiter action.
+pub(super) async fn arbiter_action<S: Settlement + 'static>(
+    st: &mut ConductState<S>,
+    a: ArbiterAction,
+) {
+    match a {
+        ArbiterAction::Send {
+            dispute,
+            to,
+            round,
+            msg,
+        } => {
+            if let Some((scope, _)) = st.scope_of(dispute) {
+                st.send(to, scope, round, msg);
+            }
+        }
+        ArbiterAction::Verdict {
+            dispute,
+            verdict,
+            rounds,
+        } => {
+            let Some((ruling, finding)) = ruling_of(st, dispute, &verdict) else {
+                tracing::warn!(dispute, "a verdict for a dispute the chain book does not know");
+                return;
+            };
+            tracing::info!(dispute, ?ruling, rounds, "verdict");
+            st.status.verdicts += 1;
+            st.transact(Call::Rule {
+                dispute,
+                ruling,
+                finding,
+            })
+            .await;
+        }
+        ArbiterAction::Unfounded { dispute } => {
+            tracing::info!(dispute, "nothing to dispute: the challenger loses");
+            st.status.verdicts += 1;
+            st.transact(Call::Rule {
+                dispute,
+                ruling: Ruling::DefendantWins,
+                finding: zero_finding(),
+            })
+            .await;
+        }
+    }
+}
+
+/// Carries out a party action.
+pub(super) fn party_action<S: Settlement + 'static>(
+    st: &mut ConductState<S>,
+    a: PartyAction,
+    myself: &ActorRef<ConductMsg>,
+) {
+    match a {
+        PartyAction::Send {
+            to,
+            job,
+            round,
+            msg,
+        } => st.send(to, job, round, msg),
+        PartyAction::ComputeStepRecord { job, referee, lo } => {
+            let Some(super::Scope::Dispute { job: n, .. }) = st.scopes.get(&job).copied() else {
+                return;
+            };
+            let Some(spec) = st.specs.get(&n).cloned() else {
+                return;
+            };
+            let cheat = st.cheat;
+            let me = myself.clone();
+            tokio::task::spawn_blocking(move || {
+                let record = match cheat {
+                    Some(c) => compute::cheat_record(&spec, c, lo),
+                    None => compute::step_record(&spec, lo),
+                };
+                let _ = me.send_message(ConductMsg::StepRecorded {
+                    scope: job,
+                    referee,
+                    lo,
+                    record,
+                });
+            });
+        }
+        PartyAction::StorePhaseStart { job, referee, .. } => {
+            tracing::debug!(scope = ?job, %referee, "node phase started");
+        }
+    }
+}
+
+/// Places an authenticated peer message as a role input.
+pub(super) fn inbound<S: Settlement + 'static>(st: &mut ConductState<S>, r: Routed) {
+    let Routed { from, message, .. } = r;
+    let scope = message.job;
+    let placed = match st.scopes.get(&scope).copied() {
+        Some(Scope::Job) => match &message.statement {
+            Message::OpeningRequest(q) => match &st.trainer {
+                Some(t) => t
+                    .send_message(RoleMsg::Input(TrainerInput::OpeningRequest {
+                        from,
+                        job: scope,
+                        step: q.step,
+                    }))
+                    .is_ok(),
+                None => false,
+            },
+            _ => false,
+        },
+        Some(Scope::Dispute { dispute, .. }) => dispute_message(st, dispute, from, message),
+        None => false,
+    };
+    if !placed {
+        st.status.unplaced += 1;
+        tracing::debug!(peer = %from, "a peer message this node has no place for");
+    }
+}
+
+fn dispute_message<S: Settlement + 'static>(
+    st: &mut ConductState<S>,
+    dispute: u64,
+    from: NodeId,
+    message: pinpoint_protocol::wire::SignedMessage,
+) -> bool {
+    let Some(x) = st.book.dispute(dispute).cloned() else {
+        return false;
+    };
+    let me = st.book.me().account;
+    let node = |a| st.book.node_of(a);
+    let parties = [node(&x.challenger), node(&x.defendant)];
+    let committee: Vec<NodeId> = x.committee.iter().filter_map(node).collect();
+    if x.committee.contains(&me) && parties.contains(&Some(from)) {
+        return match &st.arbiter {
+            Some(a) => a
+                .send_message(RoleMsg::Input(ArbiterInput::Answer {
+                    from,
+                    signed: Box::new(message),
+                }))
+                .is_ok(),
+            None => false,
+        };
+    }
+    let i_am_party = x.challenger == me || x.defendant == me;
+    if !i_am_party || !committee.contains(&from) {
+        return false;
+    }
+    let scope = message.job;
+    let Some(p) = st.parties.clone() else {
+        return false;
+    };
+    if !st.opened.contains(&(scope, from)) {
+        let Some(job) = st.chain_jobs.get(&scope).copied().or_else(|| {
+            st.scopes.get(&scope).and_then(|s| match s {
+                Scope::Dispute { job, .. } => Some(*job),
+                Scope::Job => None,
+            })
+        }) else {
+            return false;
+        };
+        let key = st.job_id(job);
+        let Some(run) = st.runs.get(&key) else {
+            tracing::warn!(dispute, "a query for a run this node does not hold");
+            return false;
+        };
+        let party = match Party::from_hashes(run_hashes(run)) {
+            Ok(p) => p,
+            Err(e) => {
+                tracing::warn!(error = %e, "building the dispute party");
+                return false;
+            }
+        };
+        let opened = PartyInput::Opened {
+            job: scope,
+            referee: from,
+            party,
+        };
+        if p.send_message(RoleMsg::Input(opened)).is_err() {
+            return false;
+        }
+        st.opened.insert((scope, from));
+    }
+    p.send_message(RoleMsg::Input(PartyInput::Query {
+        from,
+        job: scope,
+        round: message.round,
+        msg: message.statement,
+    }))
+    .is_ok()
+}
+
+fn run_hashes(run: &Run) -> Vec<[u8; 32]> {
+    run.hashes().to_vec()
+}
