@@ -13,8 +13,8 @@
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
-use pinpoint_chain::{Address, B256, U256};
 use pinpoint_chain::bindings::JobMarket::JobMarketEvents as M;
+use pinpoint_chain::{Address, B256, U256};
 use pinpoint_chain::{Call, ChainEvent, LoggedEvent};
 use pinpoint_protocol::id::NodeId;
 
@@ -396,7 +396,7 @@ impl ChainBook {
             }
             M::Verdict(v) => {
                 let (dispute, job) = (id64(v.disputeId), id64(v.jobId));
-                let ruling = v.ruling as u8;
+                let ruling = v.ruling;
                 if let Some(x) = self.disputes.get_mut(&dispute) {
                     x.ruling = Some(ruling);
                 }
@@ -549,4 +549,3 @@ impl ChainBook {
         }
     }
 }
-

@@ -276,7 +276,10 @@ impl<S: Settlement + 'static> ConductState<S> {
                     job,
                     challenger,
                     defendant,
-                } => self.referee(dispute, job, challenger, defendant, myself).await,
+                } => {
+                    self.referee(dispute, job, challenger, defendant, myself)
+                        .await
+                }
                 Duty::Party { dispute, job } => {
                     let key = self.job_id(job);
                     let scope = dispute_scope(&key, dispute);
@@ -315,7 +318,11 @@ impl<S: Settlement + 'static> ConductState<S> {
             return;
         };
         let Some(spec) = self.specs.get(&job).cloned() else {
-            tracing::warn!(dispute, job, "assigned a dispute of a job whose spec is missing");
+            tracing::warn!(
+                dispute,
+                job,
+                "assigned a dispute of a job whose spec is missing"
+            );
             return;
         };
         let reexec = match JobReexec::new(&spec, None) {
@@ -403,7 +410,12 @@ impl<S: Settlement + 'static> ConductState<S> {
 
     /// Starts training `job` (a trainer action): the executor, or the cheater's corrupted run.
     async fn train(&mut self, job: JobId, myself: &ActorRef<ConductMsg>) {
-        let Some(spec) = self.chain_jobs.get(&job).and_then(|n| self.specs.get(n)).cloned() else {
+        let Some(spec) = self
+            .chain_jobs
+            .get(&job)
+            .and_then(|n| self.specs.get(n))
+            .cloned()
+        else {
             tracing::warn!("asked to train a job without its spec");
             return;
         };

@@ -138,7 +138,10 @@ pub(super) async fn arbiter_action<S: Settlement + 'static>(
             rounds,
         } => {
             let Some((ruling, finding)) = ruling_of(st, dispute, &verdict) else {
-                tracing::warn!(dispute, "a verdict for a dispute the chain book does not know");
+                tracing::warn!(
+                    dispute,
+                    "a verdict for a dispute the chain book does not know"
+                );
                 return;
             };
             tracing::info!(dispute, ?ruling, rounds, "verdict");

@@ -15,10 +15,11 @@ use pinpoint_actors::conduct::{
 };
 use pinpoint_actors::node::{Node, NodeDeps};
 use pinpoint_actors::store::RefKey;
+use pinpoint_chain::bindings::JobMarket::JobMarketEvents;
 use pinpoint_chain::bindings::Staking;
 use pinpoint_chain::{
-    Address, B256, Call, DeployConfig, Embedded, JobParams, PIN, Role, Settlement, Spender, U256,
-    sign_registration,
+    Address, B256, Call, ChainEvent, DeployConfig, Embedded, JobParams, PIN, Role, Ruling,
+    Settlement, Spender, U256, sign_registration,
 };
 use pinpoint_net::{Identity, NetConfig, QuicNode};
 use pinpoint_protocol::dispute::Deadlines;
@@ -68,12 +69,32 @@ async fn start(
 ) -> Peer {
     let account = Address::with_last_byte(0x40 + seed);
     let deployer = pinpoint_chain::deploy::DEFAULT_DEPLOYER;
-    send(chain, deployer, Call::Transfer { to: account, amount: pin(10_000) }).await;
+    send(
+        chain,
+        deployer,
+        Call::Transfer {
+            to: account,
+            amount: pin(10_000),
+        },
+    )
+    .await;
     for spender in [Spender::Staking, Spender::Market] {
-        send(chain, account, Call::Approve { spender, amount: U256::MAX }).await;
+        send(
+            chain,
+            account,
+            Call::Approve {
+                spender,
+                amount: U256::MAX,
+            },
+        )
+        .await;
     }
     for &role in roles {
-        let amount = if role == Role::Arbiter { pin(1_000) } else { pin(200) };
+        let amount = if role == Role::Arbiter {
+            pin(1_000)
+        } else {
+            pin(200)
+        };
         send(chain, account, Call::Stake { role, amount }).await;
     }
     let dir = tempfile::tempdir().expect("tempdir");
@@ -85,7 +106,11 @@ async fn start(
             .expect("store")
             .put(RefKey::spec([seed; 32]), bytes)
             .expect("put spec");
-        assert_eq!(d.0, *blake3::hash(bytes).as_bytes(), "blobs are content-addressed");
+        assert_eq!(
+            d.0,
+            *blake3::hash(bytes).as_bytes(),
+            "blobs are content-addressed"
+        );
     }
     let identity = Identity::from_seed([seed; 32]).expect("identity");
     let key = identity.node_key().clone();
@@ -164,7 +189,10 @@ async fn a_cheating_trainer_is_disputed_over_quic_slashed_and_the_honest_are_pai
     let chain_id = {
         let c = chain.lock().await;
         let staking = c.addresses().staking;
-        let id = c.view(staking, Staking::chainIdCall {}).await.expect("chain id");
+        let id = c
+            .view(staking, Staking::chainIdCall {})
+            .await
+            .expect("chain id");
         u64::try_from(id).expect("small chain id")
     };
     let spec = common::spec(STEPS);
@@ -177,14 +205,47 @@ async fn a_cheating_trainer_is_disputed_over_quic_slashed_and_the_honest_are_pai
     let cheat = Cheat { step: 3, node: 2 };
     let mut trainers = Vec::new();
     for (seed, cheat) in [(2, None), (3, Some(cheat)), (4, None)] {
-        trainers.push(start(&chain, chain_id, seed, &[Role::Trainer], cheat, boot.clone(), None).await);
+        trainers.push(
+            start(
+                &chain,
+                chain_id,
+                seed,
+                &[Role::Trainer],
+                cheat,
+                boot.clone(),
+                None,
+            )
+            .await,
+        );
     }
     let mut others = Vec::new();
     for seed in [5, 6] {
-        others.push(start(&chain, chain_id, seed, &[Role::Verifier], None, boot.clone(), None).await);
+        others.push(
+            start(
+                &chain,
+                chain_id,
+                seed,
+                &[Role::Verifier],
+                None,
+                boot.clone(),
+                None,
+            )
+            .await,
+        );
     }
     for seed in [7, 8, 9] {
-        others.push(start(&chain, chain_id, seed, &[Role::Arbiter], None, boot.clone(), None).await);
+        others.push(
+            start(
+                &chain,
+                chain_id,
+                seed,
+                &[Role::Arbiter],
+                None,
+                boot.clone(),
+                None,
+            )
+            .await,
+        );
     }
 
     // The chain's clock: one second every 20 ms of the test.
@@ -205,7 +266,10 @@ async fn a_cheating_trainer_is_disputed_over_quic_slashed_and_the_honest_are_pai
         let c = chain.lock().await;
         let now = c.time();
         let totals = c.totals().await.expect("totals");
-        let stake = c.position(trainers[1].account, Role::Trainer).await.expect("pos");
+        let stake = c
+            .position(trainers[1].account, Role::Trainer)
+            .await
+            .expect("pos");
         drop(c);
         let params = JobParams {
             spec_hash: B256::from(*blake3::hash(&encoded).as_bytes()),
@@ -227,7 +291,11 @@ async fn a_cheating_trainer_is_disputed_over_quic_slashed_and_the_honest_are_pai
     let mut last = ConductStatus::default();
     for _ in 0..1_200 {
         last = status(&submitter).await;
-        if last.jobs.iter().any(|(j, s)| *j == job && *s == JobState::Finalized) {
+        if last
+            .jobs
+            .iter()
+            .any(|(j, s)| *j == job && *s == JobState::Finalized)
+        {
             break;
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
@@ -238,12 +306,35 @@ async fn a_cheating_trainer_is_disputed_over_quic_slashed_and_the_honest_are_pai
         report.push_str(&format!("{:?}\n", status(p).await));
     }
     assert!(
-        last.jobs.iter().any(|(j, s)| *j == job && *s == JobState::Finalized),
+        last.jobs
+            .iter()
+            .any(|(j, s)| *j == job && *s == JobState::Finalized),
         "job not finalized: submitter {last:?}\n{report}"
     );
 
     let c = chain.lock().await;
     let after = c.totals().await.expect("totals");
+    let mut verdict = None;
+    for e in c.events_since(0).await.expect("events") {
+        if let ChainEvent::Market(JobMarketEvents::Verdict(v)) = &e.event {
+            verdict = Some(v.clone());
+        }
+        let t = format!("{:?}", e.event);
+        if t.contains("Verdict") || t.contains("DisputeOpened") || t.contains("Slashed") {
+            report.push_str(&format!("{t}\n"));
+        }
+    }
+    // The honest challenger (the lowest address) beat the cheater by re-running the one
+    // operator the cheater corrupted: step 3's graph is step 2 → 3, its node 2.
+    let v = verdict.expect("a verdict");
+    assert_eq!(v.ruling, Ruling::ChallengerWins as u8, "{report}");
+    assert_eq!(
+        (v.challenger, v.defendant),
+        (trainers[0].account, trainers[1].account)
+    );
+    assert_eq!((v.finding.step, v.finding.node), (2, 2), "{report}");
+    assert_ne!(v.finding.refereeHash, v.finding.defendantHash);
+    assert_eq!(v.finding.refereeHash, v.finding.challengerHash);
     // One dispute, refereed by the three arbiters, ruled against the cheater.
     assert_eq!(after.disputes, 1, "{report}");
     let verdicts: u64 = {
@@ -253,21 +344,36 @@ async fn a_cheating_trainer_is_disputed_over_quic_slashed_and_the_honest_are_pai
         }
         n
     };
-    assert!(verdicts >= 2, "a majority of the committee voted: {verdicts}\n{report}");
+    assert!(
+        verdicts >= 2,
+        "a majority of the committee voted: {verdicts}\n{report}"
+    );
     // The cheater lost its bond; the honest trainers kept their stakes and were paid.
-    let cheater = c.position(trainers[1].account, Role::Trainer).await.expect("pos");
-    assert_eq!(cheater.active, cheater_stake_before.active - U256::from(BOND));
+    let cheater = c
+        .position(trainers[1].account, Role::Trainer)
+        .await
+        .expect("pos");
+    assert_eq!(
+        cheater.active,
+        cheater_stake_before.active - U256::from(BOND)
+    );
     assert_eq!(cheater.locked, U256::ZERO);
     let fee = PAYMENT * 50 / 10_000;
     for honest in [&trainers[0], &trainers[2]] {
-        let pos = c.position(honest.account, Role::Trainer).await.expect("pos");
+        let pos = c
+            .position(honest.account, Role::Trainer)
+            .await
+            .expect("pos");
         assert_eq!(pos.active, pin(200), "honest stake intact");
         assert_eq!(pos.locked, U256::ZERO);
         let bal = c.balance_of(honest.account).await.expect("balance");
         // 10 000 funded − 200 staked + its share of the payment (+ the winner's part of the
         // cheater's slash, if it was the challenger or defendant).
         let share = (PAYMENT - fee) / 2;
-        assert!(bal >= pin(9_800) + U256::from(share), "honest trainer paid: {bal}");
+        assert!(
+            bal >= pin(9_800) + U256::from(share),
+            "honest trainer paid: {bal}"
+        );
     }
     // Conservation: nothing created, the fee's burn accounted, no escrow left.
     assert_eq!(after.escrow, before.escrow);

@@ -125,14 +125,23 @@ pub struct PartyRole<P> {
     /// re-sends the start with every re-asked query; the record is computed once). A failed
     /// computation is forgotten, so the next start asks again.
     node_phase: BTreeMap<(JobId, NodeId), u64>,
+    /// Per dispute, queries that arrived while the node phase's step record was being
+    /// computed (a node computes off its event loop, so the referee's next query can come
+    /// first): answered, in order, once the record is in. Bounded by
+    /// [`MAX_HELD_QUERIES`]; older ones are dropped (the referee asks again).
+    held: BTreeMap<(JobId, NodeId), VecDeque<(u32, Message)>>,
     actions: VecDeque<PartyAction>,
 }
+
+/// Most queries a party holds per dispute while its step record is computed.
+pub const MAX_HELD_QUERIES: usize = 8;
 
 impl<P> Default for PartyRole<P> {
     fn default() -> Self {
         Self {
             parties: BTreeMap::new(),
             node_phase: BTreeMap::new(),
+            held: BTreeMap::new(),
             actions: VecDeque::new(),
         }
     }
@@ -173,6 +182,15 @@ impl<P: Answer> PartyRole<P> {
                 referee: from,
                 lo,
             });
+            self.held.insert((job, from), VecDeque::new());
+            return Ok(());
+        }
+        if let Some(held) = self.held.get_mut(&(job, from)) {
+            // The record is being computed: answer once it is in.
+            if held.len() == MAX_HELD_QUERIES {
+                held.pop_front();
+            }
+            held.push_back((round, msg));
             return Ok(());
         }
         if let Some(answer) = party.answer(&msg) {
@@ -216,8 +234,15 @@ impl<P: Answer> Machine for PartyRole<P> {
                 let Some(party) = self.parties.get_mut(&(job, referee)) else {
                     return Ok(());
                 };
+                let held = self.held.remove(&(job, referee)).unwrap_or_default();
                 match record {
-                    Ok(rec) => party.start_node_phase(lo, rec),
+                    Ok(rec) => {
+                        party.start_node_phase(lo, rec)?;
+                        for (round, msg) in held {
+                            self.query(referee, job, round, msg)?;
+                        }
+                        Ok(())
+                    }
                     // Nothing to answer from: silence until the referee re-sends the start,
                     // which asks again; its deadline decides.
                     Err(_) => {
@@ -229,6 +254,7 @@ impl<P: Answer> Machine for PartyRole<P> {
             PartyInput::Closed { job, referee } => {
                 self.parties.remove(&(job, referee));
                 self.node_phase.remove(&(job, referee));
+                self.held.remove(&(job, referee));
                 Ok(())
             }
         }

@@ -607,3 +607,53 @@ fn a_party_role_computes_the_step_record_once_and_again_after_a_failure() {
         Err(ProtocolError::InvalidTransition { .. })
     ));
 }
+
+#[test]
+fn a_party_role_answers_queries_that_arrive_while_its_step_record_is_computed() {
+    // A node computes the record off its event loop, so the referee's node query can arrive
+    // before the record: the party holds it and answers once the record is in.
+    let (mut good, _) = runs();
+    let scope = dispute_scope(&JOB, 5);
+    let mut role = PartyRole::new();
+    let party = Party::from_hashes(good.state_hashes().to_vec()).expect("party");
+    let opened = PartyInput::Opened {
+        job: scope,
+        referee: id(REFEREE),
+        party,
+    };
+    role.handle(0, opened).expect("opened");
+    let query = |round, msg| PartyInput::Query {
+        from: id(REFEREE),
+        job: scope,
+        round,
+        msg,
+    };
+    let start = Message::NodePhaseStart(pinpoint_protocol::wire::NodePhaseStart {
+        lo: 2,
+        graph_hash: [0; 32],
+        nodes: 5,
+    });
+    role.handle(0, query(3, start)).expect("start");
+    let node_query = Message::NodeQuery(pinpoint_protocol::wire::NodeQuery { round: 4, index: 1 });
+    role.handle(0, query(4, node_query)).expect("held");
+    let sends = |role: &mut PartyRole<Party>| {
+        std::iter::from_fn(|| role.poll_action())
+            .filter_map(|a| match a {
+                PartyAction::Send { round, msg, .. } => Some((round, msg)),
+                _ => None,
+            })
+            .collect::<Vec<_>>()
+    };
+    assert!(sends(&mut role).is_empty(), "nothing to answer from yet");
+    let record = good.step_record(2).map_err(|e| e.to_string());
+    let recorded = PartyInput::StepRecorded {
+        job: scope,
+        referee: id(REFEREE),
+        lo: 2,
+        record,
+    };
+    role.handle(0, recorded).expect("record");
+    let out = sends(&mut role);
+    assert_eq!(out.len(), 1, "{out:?}");
+    assert!(matches!(out[0], (4, Message::NodeAnswer(_))), "{out:?}");
+}
