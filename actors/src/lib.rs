@@ -21,6 +21,10 @@
 //!   (signer = connection, signature, replay, size), routed to its job's handler; every
 //!   refusal counted.
 //! - [`node`]: assembly of the store, executor and supervisor from a config.
+//! - [`conduct`]: the conductor, one per node: the chain book (chain events → role inputs
+//!   and chain duties), the role shells, signed sends over QUIC, compute off the event loop.
+//! - [`devnet`]: a whole network in one process on one embedded chain (tests, `pinpoint
+//!   devnet`).
 //! - [`role`]: [`role::RoleShell`], the one generic actor around any protocol role machine
 //!   (inputs in, actions out to the node's effects actor, one timer on tokio's clock).
 //!
@@ -33,6 +37,7 @@
 
 pub mod conduct;
 pub mod config;
+pub mod devnet;
 pub mod executor;
 pub mod keys;
 pub mod network;
