@@ -25,7 +25,10 @@ use pinpoint_train::JobSpec;
 use ractor::{Actor, ActorRef};
 use tokio::sync::Mutex;
 
-use crate::conduct::{Cheat, ConductArgs, ConductMsg, ConductStatus, Conductor, Me, SharedChain};
+use crate::conduct::{
+    Cheat, ConductArgs, ConductMsg, ConductStatus, Conductor, Me, OBSERVER_CAPACITY, Observed,
+    SharedChain,
+};
 use crate::config::{ConfigError, NodeConfig};
 use crate::node::{Node, NodeDeps, StartError};
 use crate::store::{RefKey, StoreError};
@@ -78,6 +81,9 @@ pub struct Plan {
     /// Deadlines the arbiters give parties.
     pub deadlines: Deadlines,
 }
+
+/// Every node's progress reports, tagged with the node's index in [`Devnet::nodes`].
+pub type Observations = tokio::sync::broadcast::Sender<(usize, crate::conduct::Observed)>;
 
 impl Plan {
     /// The default network: 3 trainers (the second cheating with `cheat`), 2 verifiers, 3
@@ -171,6 +177,7 @@ pub struct Devnet {
     pub chain_id: u64,
     /// The nodes: the submitter first, then trainers, verifiers, arbiters.
     pub nodes: Vec<LocalNode>,
+    events: Observations,
     clock: tokio::task::JoinHandle<()>,
 }
 
@@ -213,6 +220,7 @@ impl Devnet {
             chain,
             chain_id,
             nodes: Vec::new(),
+            events: tokio::sync::broadcast::channel(OBSERVER_CAPACITY).0,
             clock: tokio::spawn(async {}),
         };
         net.add(plan, "submitter".into(), None, None, Vec::new())
@@ -340,6 +348,7 @@ impl Devnet {
             cheat,
             deadlines: plan.deadlines,
             tick: plan.tick,
+            observer: Some(self.observe_node(self.nodes.len())),
         };
         let (conductor, _) = Actor::spawn(None, Conductor::<Embedded>::default(), args)
             .await
@@ -368,6 +377,29 @@ impl Devnet {
             assembly,
         });
         Ok(())
+    }
+
+    /// Every node's progress from now on, tagged with its index in [`Devnet::nodes`].
+    pub fn subscribe(&self) -> tokio::sync::broadcast::Receiver<(usize, Observed)> {
+        self.events.subscribe()
+    }
+
+    /// A node's observer channel, forwarded into the devnet's merged stream.
+    fn observe_node(&self, index: usize) -> tokio::sync::broadcast::Sender<Observed> {
+        let (tx, mut rx) = tokio::sync::broadcast::channel(OBSERVER_CAPACITY);
+        let merged = self.events.clone();
+        tokio::spawn(async move {
+            loop {
+                match rx.recv().await {
+                    Ok(ev) => {
+                        let _ = merged.send((index, ev));
+                    }
+                    Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {}
+                    Err(tokio::sync::broadcast::error::RecvError::Closed) => break,
+                }
+            }
+        });
+        tx
     }
 
     /// The submitter.

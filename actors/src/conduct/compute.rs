@@ -14,7 +14,7 @@ use pinpoint_train::{JobSpec, Trainer};
 
 /// How a cheating trainer corrupts its run: the output of operator `node` (1-based) of step
 /// `step` is wrong, hence every state from `step` on (`dispute::strategy::Corruption::WrongNode`
-/// of the protocol's adversary module; the run is traced in full, so meant for small jobs).
+/// of the protocol's adversary module).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Cheat {
     /// The corrupted step, `1 ≤ step ≤ T`.
@@ -59,14 +59,21 @@ pub(super) fn step_record(spec: &JobSpec, lo: u64) -> Result<StepRecord, String>
     })
 }
 
+/// Checkpoint interval of a cheater's run.
+#[cfg(feature = "adversary")]
+const CHEAT_CHECKPOINT_EVERY: u64 = 16;
+
 #[cfg(feature = "adversary")]
 fn corrupted(
     spec: &JobSpec,
     cheat: Cheat,
 ) -> Result<pinpoint_protocol::dispute::strategy::Corrupted, String> {
-    use pinpoint_protocol::dispute::RunRecord;
+    use pinpoint_protocol::dispute::Replayer;
     use pinpoint_protocol::dispute::strategy::{Corrupted, Corruption};
-    let record = RunRecord::honest(spec, None).map_err(|e| e.to_string())?;
+    // Hashes and a checkpoint every `CHEAT_CHECKPOINT_EVERY` steps; the one asked-for step is
+    // re-run and traced.
+    let record = Replayer::run(spec, None, Cpu::single(), CHEAT_CHECKPOINT_EVERY)
+        .map_err(|e| e.to_string())?;
     let corruption = Corruption::WrongNode {
         step: cheat.step,
         node: cheat.node,

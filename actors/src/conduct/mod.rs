@@ -22,6 +22,7 @@
 pub mod book;
 mod compute;
 mod msg;
+pub mod observe;
 mod peer;
 
 use std::collections::BTreeMap;
@@ -48,6 +49,7 @@ use crate::supervisor::ChildRef;
 pub use book::{ChainBook, Duty, JobState, Me};
 pub use compute::Cheat;
 pub use msg::ConductMsg;
+pub use observe::{OBSERVER_CAPACITY, Observed, Probe};
 
 /// The chain, shared by the nodes of one process (each sends as its own account).
 pub type SharedChain<S> = Arc<Mutex<S>>;
@@ -84,6 +86,8 @@ pub struct ConductArgs<S> {
     pub deadlines: Deadlines,
     /// Interval between chain reads.
     pub tick: Duration,
+    /// Where progress goes (`None`: nowhere).
+    pub observer: Option<tokio::sync::broadcast::Sender<Observed>>,
 }
 
 impl<S> std::fmt::Debug for ConductArgs<S> {
@@ -184,6 +188,7 @@ pub struct ConductState<S> {
     opened: std::collections::BTreeSet<(JobId, NodeId)>,
     last_seq: u64,
     status: ConductStatus,
+    observer: Option<tokio::sync::broadcast::Sender<Observed>>,
 }
 
 impl<S> std::fmt::Debug for ConductState<S> {
@@ -221,6 +226,13 @@ where
 }
 
 impl<S: Settlement + 'static> ConductState<S> {
+    /// Reports `what` to the observer, if any (a full channel drops its oldest event).
+    fn observe(&self, what: Observed) {
+        if let Some(o) = &self.observer {
+            let _ = o.send(what);
+        }
+    }
+
     fn job_id(&mut self, job: u64) -> JobId {
         let key = job_key(self.chain_id, self.market, job);
         self.chain_jobs.insert(key, job);
@@ -239,7 +251,7 @@ impl<S: Settlement + 'static> ConductState<S> {
         let what = format!("{call:?}");
         let account = self.book_account();
         let r = self.chain.lock().await.send(account, call).await;
-        match r {
+        let ok = match r {
             Ok(_) => {
                 self.status.tx_ok += 1;
                 tracing::debug!(call = %what, "transaction included");
@@ -250,7 +262,9 @@ impl<S: Settlement + 'static> ConductState<S> {
                 tracing::debug!(call = %what, error = %e, "transaction failed");
                 false
             }
-        }
+        };
+        self.observe(Observed::Tx { call: what, ok });
+        ok
     }
 
     fn book_account(&self) -> Address {
@@ -340,6 +354,12 @@ impl<S: Settlement + 'static> ConductState<S> {
             myself,
         )
         .await;
+        self.observe(Observed::Refereeing {
+            dispute,
+            job,
+            challenger: challenger.0,
+            defendant: defendant.0,
+        });
         let a = Assignment {
             dispute,
             job: key,
@@ -445,6 +465,15 @@ impl<S: Settlement + 'static> ConductState<S> {
 
     fn trained(&mut self, job: JobId, run: Run) {
         self.status.trained += 1;
+        if let (Some(&n), Ok(c)) = (
+            self.chain_jobs.get(&job),
+            pinpoint_protocol::merkle::StepCommitment::new(run.hashes()),
+        ) {
+            self.observe(Observed::Trained {
+                job: n,
+                root: c.root(),
+            });
+        }
         let state_hashes = run.hashes().to_vec();
         self.runs.insert(job, run);
         if let Some(t) = &self.trainer {
@@ -526,6 +555,7 @@ impl<S: Settlement + 'static> Actor for Conductor<S> {
             opened: std::collections::BTreeSet::new(),
             last_seq: first_seq(),
             status: ConductStatus::default(),
+            observer: args.observer,
         };
         state.refresh_registry(&myself);
         Ok(state)
@@ -566,6 +596,7 @@ impl<S: Settlement + 'static> Actor for Conductor<S> {
             ConductMsg::SpecFetched { job, spec } => match spec {
                 Ok(spec) => {
                     let steps = spec.steps;
+                    state.observe(Observed::SpecFetched { job, steps });
                     state.specs.insert(job, spec);
                     state.book.spec_ready(job, steps);
                     state.run_duties(&myself).await;
@@ -580,6 +611,20 @@ impl<S: Settlement + 'static> Actor for Conductor<S> {
             }
             ConductMsg::Peer(routed) => peer::inbound(state, routed),
             ConductMsg::Exec(e) => {
+                if let crate::executor::ExecEvent::Progress {
+                    job,
+                    step,
+                    total_steps,
+                    ..
+                } = &e
+                    && let Some(&n) = state.chain_jobs.get(job)
+                {
+                    state.observe(Observed::Step {
+                        job: n,
+                        step: *step,
+                        total: *total_steps,
+                    });
+                }
                 if let crate::executor::ExecEvent::Done(crate::executor::ComputeOutput::Trained(
                     r,
                 )) = e

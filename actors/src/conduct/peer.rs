@@ -12,7 +12,7 @@ use pinpoint_protocol::role::trainer::{TrainerAction, TrainerInput};
 use pinpoint_protocol::wire::{Message, Outcome, Resolution, Verdict, WireOpening};
 use ractor::ActorRef;
 
-use super::{ConductMsg, ConductState, Run, Scope, compute};
+use super::{ConductMsg, ConductState, Observed, Probe, Run, Scope, compute};
 use crate::network::Routed;
 use crate::role::RoleMsg;
 
@@ -129,6 +129,24 @@ pub(super) async fn arbiter_action<S: Settlement + 'static>(
             msg,
         } => {
             if let Some((scope, _)) = st.scope_of(dispute) {
+                let probe = match &msg {
+                    Message::StepQuery(q) => Some(Probe::Step(q.step)),
+                    Message::NodePhaseStart(p) => Some(Probe::NodePhase {
+                        lo: p.lo,
+                        nodes: p.nodes,
+                    }),
+                    Message::NodeQuery(q) => Some(Probe::Node(q.index)),
+                    Message::InputQuery(_) => Some(Probe::Inputs),
+                    _ => None,
+                };
+                if let Some(probe) = probe {
+                    st.observe(Observed::Query {
+                        dispute,
+                        to,
+                        round,
+                        probe,
+                    });
+                }
                 st.send(to, scope, round, msg);
             }
         }
@@ -146,6 +164,13 @@ pub(super) async fn arbiter_action<S: Settlement + 'static>(
             };
             tracing::info!(dispute, ?ruling, rounds, "verdict");
             st.status.verdicts += 1;
+            st.observe(Observed::Verdict {
+                dispute,
+                ruling: ruling as u8,
+                step: finding.step,
+                node: finding.node,
+                rounds,
+            });
             st.transact(Call::Rule {
                 dispute,
                 ruling,

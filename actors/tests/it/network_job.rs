@@ -8,7 +8,7 @@
 
 use std::time::Duration;
 
-use pinpoint_actors::conduct::{Cheat, JobState};
+use pinpoint_actors::conduct::{Cheat, JobState, Observed, Probe};
 use pinpoint_actors::devnet::{Devnet, LocalNode, Plan, Terms};
 use pinpoint_chain::bindings::JobMarket::JobMarketEvents;
 use pinpoint_chain::{ChainEvent, Role, Ruling, Settlement, U256};
@@ -56,6 +56,7 @@ async fn a_cheating_trainer_is_disputed_over_quic_slashed_and_the_honest_are_pai
             .expect("position");
         (totals, p)
     };
+    let mut events = net.subscribe();
     let job = net
         .post_job(&common::spec(STEPS), terms)
         .await
@@ -118,6 +119,45 @@ async fn a_cheating_trainer_is_disputed_over_quic_slashed_and_the_honest_are_pai
     assert_eq!(after.total_supply, after.initial_supply - after.burned);
     assert!(after.burned > before.burned);
     drop(c);
+    // The bisection was observable: step queries, the node phase at step 2, node queries.
+    let mut seen = Vec::new();
+    while let Ok((_, e)) = events.try_recv() {
+        seen.push(e);
+    }
+    let probes: Vec<Probe> = seen
+        .iter()
+        .filter_map(|e| match e {
+            Observed::Query { probe, .. } => Some(*probe),
+            _ => None,
+        })
+        .collect();
+    assert!(
+        probes.iter().any(|p| matches!(p, Probe::Step(_))),
+        "{probes:?}"
+    );
+    assert!(
+        probes
+            .iter()
+            .any(|p| matches!(p, Probe::NodePhase { lo: 2, .. })),
+        "{probes:?}"
+    );
+    assert!(
+        probes.iter().any(|p| matches!(p, Probe::Node(_))),
+        "{probes:?}"
+    );
+    assert!(seen.iter().any(|e| matches!(
+        e,
+        Observed::Verdict {
+            ruling: 1,
+            step: 2,
+            node: 2,
+            ..
+        }
+    )));
+    assert!(
+        seen.iter()
+            .any(|e| matches!(e, Observed::Step { step: STEPS, .. }))
+    );
     for t in &trainers {
         assert_eq!(t.status().await.expect("status").trained, 1);
     }
