@@ -80,6 +80,10 @@ pub struct Plan {
     pub tick: Duration,
     /// Deadlines the arbiters give parties.
     pub deadlines: Deadlines,
+    /// Steps each verifier samples from each root.
+    pub samples: u64,
+    /// Which trainer (1-based) cheats with `cheat`.
+    pub cheater: usize,
 }
 
 /// Every node's progress reports, tagged with the node's index in [`Devnet::nodes`].
@@ -102,6 +106,8 @@ impl Plan {
                 answer_ms: 5_000,
                 max_retries: 2,
             },
+            samples: 2,
+            cheater: 2,
         }
     }
 }
@@ -233,7 +239,7 @@ impl Devnet {
         ];
         for (role, n) in roles {
             for i in 1..=n {
-                let cheat = if role == Role::Trainer && i == 2 {
+                let cheat = if role == Role::Trainer && i == plan.cheater {
                     plan.cheat
                 } else {
                     None
@@ -337,6 +343,7 @@ impl Devnet {
             arbiter: role == Some(Role::Arbiter),
             max_steps: 1_000_000,
             min_payment: U256::from(1),
+            samples: plan.samples,
         };
         let args = ConductArgs {
             key,

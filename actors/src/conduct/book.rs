@@ -36,6 +36,8 @@ pub struct Me {
     pub max_steps: u64,
     /// Smallest payment a trainer accepts.
     pub min_payment: U256,
+    /// Steps a verifier samples from each committed root.
+    pub samples: u64,
 }
 
 /// What the node must do because of the chain.
@@ -85,6 +87,20 @@ pub enum Duty {
     },
     /// A registration changed: re-read the verified registry.
     RefreshRegistry,
+    /// The sampling seed of `job` is fixed: this verifier checks its committed roots.
+    Verify {
+        /// The chain's job id.
+        job: u64,
+    },
+    /// This node sits on the committee of dispute `dispute`, opened by a verifier whose root
+    /// the chain does not hold: the verifier sends it signed (the refereeing starts when it
+    /// arrives, see [`ChainBook::challenger_root`]).
+    Committee {
+        /// The chain's dispute id.
+        dispute: u64,
+        /// The chain's job id.
+        job: u64,
+    },
 }
 
 /// A job's state, as its events say.
@@ -135,6 +151,8 @@ pub struct JobEntry {
     pub active_dispute: Option<u64>,
     /// The sampling seed, once fixed.
     pub seed: Option<B256>,
+    /// Each trainer's bond.
+    pub bond: U256,
 }
 
 impl JobEntry {
@@ -168,6 +186,10 @@ pub struct DisputeEntry {
     pub deadline: u64,
     /// The ruling, once given (contract number).
     pub ruling: Option<u8>,
+    /// Opened by a verifier's challenge.
+    pub by_verifier: bool,
+    /// The verifier's root, once it sent it signed.
+    pub challenger_root: Option<B256>,
 }
 
 /// Why a chain call is sent (one call per reason, retried after [`RETRY_SECS`]).
@@ -326,6 +348,7 @@ impl ChainBook {
                         lost: BTreeSet::new(),
                         active_dispute: None,
                         seed: None,
+                        bond: p.bond,
                     },
                 );
                 if self.me.trainer || self.me.verifier || self.me.arbiter {
@@ -376,8 +399,12 @@ impl ChainBook {
                 }
             }
             M::SeedFixed(s) => {
-                if let Some(j) = self.jobs.get_mut(&id64(s.jobId)) {
+                let job = id64(s.jobId);
+                if let Some(j) = self.jobs.get_mut(&job) {
                     j.seed = Some(s.seed);
+                    if self.me.verifier && self.me.samples > 0 {
+                        self.duties.push_back(Duty::Verify { job });
+                    }
                 }
             }
             M::DisputeOpened(d) => self.dispute_opened(d),
@@ -457,6 +484,11 @@ impl ChainBook {
                 committee: d.committee.clone(),
                 deadline: d.deadline,
                 ruling: None,
+                by_verifier: self
+                    .jobs
+                    .get(&job)
+                    .is_some_and(|j| !j.trainers.contains(&d.challenger)),
+                challenger_root: None,
             },
         );
         *self.opened.entry(job).or_default() += 1;
@@ -477,8 +509,17 @@ impl ChainBook {
         if !self.me.arbiter || !x.committee.contains(&self.me.account) {
             return;
         }
+        if x.by_verifier && x.challenger_root.is_none() {
+            self.duties.push_back(Duty::Committee { dispute, job });
+            return;
+        }
         let side = |a: &Address| -> Option<(NodeId, B256)> {
-            Some((self.nodes.get(a).copied()?, *j.roots.get(a)?))
+            let root = j
+                .roots
+                .get(a)
+                .copied()
+                .or(x.challenger_root.filter(|_| *a == x.challenger))?;
+            Some((self.nodes.get(a).copied()?, root))
         };
         // Only disputes between committed roots are refereed here (a verifier's challenge has
         // no root on chain: see docs/node.md, "Not built").
@@ -490,6 +531,28 @@ impl ChainBook {
                 defendant,
             });
         }
+    }
+
+    /// Verifier `from` sent its signed root of `job`: for the open dispute it challenged, the
+    /// refereeing can start. Returns whether the root was taken (a root for no open dispute
+    /// of that verifier, or a second one, is not).
+    pub fn challenger_root(&mut self, job: u64, from: &NodeId, root: B256) -> bool {
+        let Some(account) = self.account_of(from) else {
+            return false;
+        };
+        let open = self.disputes.iter_mut().find(|(_, x)| {
+            x.job == job
+                && x.by_verifier
+                && x.challenger == account
+                && x.ruling.is_none()
+                && x.challenger_root.is_none()
+        });
+        let Some((&dispute, x)) = open else {
+            return false;
+        };
+        x.challenger_root = Some(root);
+        self.assign_if_member(dispute, job);
+        true
     }
 
     /// After commits close or a verdict: the next replica dispute, if this node is a live

@@ -110,3 +110,29 @@ pub(super) fn cheat_record(spec: &JobSpec, cheat: Cheat, lo: u64) -> Result<Step
         Err("this build has no adversary feature".into())
     }
 }
+
+/// A verifier's re-run of sampled step `step`: its own honest `S_{step−1}` (replayed from
+/// `S_0`) must hash to the trainer's proven `prev_hash`; then one step.
+pub(super) fn recompute(
+    spec: &JobSpec,
+    step: u64,
+    prev_hash: [u8; 32],
+) -> pinpoint_protocol::verify::Recomputed {
+    use pinpoint_protocol::verify::Recomputed;
+    let run = || -> Result<Recomputed, String> {
+        let e = |e: &dyn std::fmt::Display| e.to_string();
+        let mut tr = Trainer::new(spec, None, Cpu::single()).map_err(|x| e(&x))?;
+        let Some(prev) = step.checked_sub(1) else {
+            return Ok(Recomputed::StateUnavailable);
+        };
+        while tr.step() < prev {
+            tr.step_once(&Mode::Normal).map_err(|x| e(&x))?;
+        }
+        if tr.state_hash().0 != prev_hash {
+            return Ok(Recomputed::StateUnavailable);
+        }
+        let r = tr.step_once(&Mode::Normal).map_err(|x| e(&x))?;
+        Ok(Recomputed::Hash(r.hash.0))
+    };
+    run().unwrap_or_else(Recomputed::Failed)
+}

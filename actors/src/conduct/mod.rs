@@ -37,6 +37,9 @@ use pinpoint_protocol::id::{JobId, NodeId, NodeKey};
 use pinpoint_protocol::role::arbiter::{ArbiterInput, ArbiterRole, Assignment, dispute_scope};
 use pinpoint_protocol::role::party::{PartyInput, PartyRole};
 use pinpoint_protocol::role::trainer::{TrainerInput, TrainerRole};
+use pinpoint_protocol::role::verifier::{CommitsClosed, VerifierInput, VerifierRole};
+use pinpoint_protocol::verify::DEFAULT_OPENING_TIMEOUT_MS;
+use pinpoint_protocol::wire::{JobCommit, Message};
 use pinpoint_train::JobSpec;
 use ractor::{Actor, ActorProcessingErr, ActorRef};
 use tokio::sync::Mutex;
@@ -160,6 +163,7 @@ impl Run {
 type Trainer = ActorRef<RoleMsg<TrainerInput>>;
 type Arbiter = ActorRef<RoleMsg<ArbiterInput<JobReexec>>>;
 type Parties = ActorRef<RoleMsg<PartyInput<Party>>>;
+type Verifier = ActorRef<RoleMsg<VerifierInput>>;
 
 /// The conductor's state.
 pub struct ConductState<S> {
@@ -178,6 +182,12 @@ pub struct ConductState<S> {
     trainer: Option<Trainer>,
     arbiter: Option<Arbiter>,
     parties: Option<Parties>,
+    verifier: Option<Verifier>,
+    /// Jobs the verifier role asked this node to run itself (executor results for them go
+    /// to the verifier, not the trainer).
+    own_runs: std::collections::BTreeSet<JobId>,
+    /// The roots this node challenged with, by chain job id (sent to the committee).
+    challenges: BTreeMap<u64, [u8; 32]>,
     /// Specs by chain job id, once fetched.
     specs: BTreeMap<u64, JobSpec>,
     /// Chain job id of each protocol job id.
@@ -299,6 +309,12 @@ impl<S: Settlement + 'static> ConductState<S> {
                     let scope = dispute_scope(&key, dispute);
                     self.register(scope, Scope::Dispute { dispute, job }, myself)
                         .await;
+                    self.send_challenge_root(dispute, job);
+                }
+                Duty::Verify { job } => self.verify(job, myself).await,
+                Duty::Committee { job, .. } => {
+                    let key = self.job_id(job);
+                    self.register(key, Scope::Job, myself).await;
                 }
                 Duty::Closed {
                     dispute,
@@ -318,6 +334,62 @@ impl<S: Settlement + 'static> ConductState<S> {
                 Duty::RefreshRegistry => self.refresh_registry(myself),
             }
         }
+    }
+
+    /// A verifier that challenged: its root goes, signed, to every member of the committee
+    /// (the chain has no field for it).
+    fn send_challenge_root(&mut self, dispute: u64, job: u64) {
+        let Some(root) = self.challenges.get(&job).copied() else {
+            return;
+        };
+        let Some(x) = self.book.dispute(dispute).cloned() else {
+            return;
+        };
+        let key = self.job_id(job);
+        let Some(run) = self.runs.get(&key) else {
+            return;
+        };
+        let hashes = run.hashes();
+        let commit = JobCommit {
+            job: key,
+            trainer: self.node,
+            root,
+            steps: hashes.len().saturating_sub(1) as u64,
+            final_state_hash: hashes.last().copied().unwrap_or_default(),
+        };
+        let members: Vec<NodeId> = x
+            .committee
+            .iter()
+            .filter_map(|a| self.book.node_of(a))
+            .collect();
+        for member in members {
+            self.send(member, key, 0, Message::JobCommit(commit.clone()));
+        }
+    }
+
+    /// The seed of `job` is fixed: the verifier role checks every live root.
+    async fn verify(&mut self, job: u64, myself: &ActorRef<ConductMsg>) {
+        let (Some(v), Some(j)) = (self.verifier.clone(), self.book.job(job).cloned()) else {
+            return;
+        };
+        let (Some(seed), Some(steps)) = (j.seed, j.steps) else {
+            return;
+        };
+        let roots = j
+            .live_roots()
+            .into_iter()
+            .filter_map(|(a, r)| Some((self.book.node_of(&a)?, r.0)))
+            .collect();
+        let key = self.job_id(job);
+        self.register(key, Scope::Job, myself).await;
+        let closed = CommitsClosed {
+            job: key,
+            steps,
+            samples: self.book.me().samples,
+            seed: seed.0,
+            roots,
+        };
+        let _ = v.send_message(RoleMsg::Input(VerifierInput::CommitsClosed(closed)));
     }
 
     async fn referee(
@@ -430,6 +502,11 @@ impl<S: Settlement + 'static> ConductState<S> {
 
     /// Starts training `job` (a trainer action): the executor, or the cheater's corrupted run.
     async fn train(&mut self, job: JobId, myself: &ActorRef<ConductMsg>) {
+        self.run_job(job, self.cheat, myself).await;
+    }
+
+    /// Runs `job` to the end: on the executor, or (with `cheat`) the cheater's corrupted run.
+    async fn run_job(&mut self, job: JobId, cheat: Option<Cheat>, myself: &ActorRef<ConductMsg>) {
         let Some(spec) = self
             .chain_jobs
             .get(&job)
@@ -439,7 +516,7 @@ impl<S: Settlement + 'static> ConductState<S> {
             tracing::warn!("asked to train a job without its spec");
             return;
         };
-        if let Some(cheat) = self.cheat {
+        if let Some(cheat) = cheat {
             let me = myself.clone();
             tokio::task::spawn_blocking(move || {
                 let hashes = compute::cheat_hashes(&spec, cheat);
@@ -520,7 +597,13 @@ impl<S: Settlement + 'static> Actor for Conductor<S> {
         } else {
             None
         };
-        let parties = if args.me.trainer {
+        let verifier = if args.me.verifier {
+            let role = VerifierRole::new(node, DEFAULT_OPENING_TIMEOUT_MS);
+            Some(spawn_shell(role, "verifier", &node, &myself).await?)
+        } else {
+            None
+        };
+        let parties = if args.me.trainer || args.me.verifier {
             Some(spawn_shell(PartyRole::<Party>::default(), "party", &node, &myself).await?)
         } else {
             None
@@ -548,6 +631,9 @@ impl<S: Settlement + 'static> Actor for Conductor<S> {
             trainer,
             arbiter,
             parties,
+            verifier,
+            own_runs: std::collections::BTreeSet::new(),
+            challenges: BTreeMap::new(),
             specs: BTreeMap::new(),
             chain_jobs: BTreeMap::new(),
             scopes: BTreeMap::new(),
@@ -606,10 +692,27 @@ impl<S: Settlement + 'static> Actor for Conductor<S> {
             ConductMsg::Trainer(a) => peer::trainer_action(state, a, &myself).await,
             ConductMsg::Arbiter(a) => peer::arbiter_action(state, a).await,
             ConductMsg::Party(a) => peer::party_action(state, a, &myself),
-            ConductMsg::Verifier(a) => {
-                tracing::debug!(action = ?a, "verifier action not carried out by this node yet");
+            ConductMsg::Verifier(a) => peer::verifier_action(state, a, &myself).await,
+            ConductMsg::Recomputed {
+                job,
+                trainer,
+                step,
+                result,
+            } => {
+                if let Some(v) = &state.verifier {
+                    let _ = v.send_message(RoleMsg::Input(VerifierInput::Recomputed {
+                        job,
+                        trainer,
+                        step,
+                        result,
+                    }));
+                }
             }
-            ConductMsg::Peer(routed) => peer::inbound(state, routed),
+            ConductMsg::Peer(routed) => {
+                peer::inbound(state, routed);
+                // A verifier's root may have started a refereeing.
+                state.run_duties(&myself).await;
+            }
             ConductMsg::Exec(e) => {
                 if let crate::executor::ExecEvent::Progress {
                     job,
@@ -629,7 +732,18 @@ impl<S: Settlement + 'static> Actor for Conductor<S> {
                     r,
                 )) = e
                 {
-                    state.trained(r.job, Run::Honest(r.state_hashes));
+                    if state.own_runs.remove(&r.job) {
+                        state.runs.insert(r.job, Run::Honest(r.state_hashes));
+                        if let Some(v) = &state.verifier {
+                            let own = VerifierInput::OwnRun {
+                                job: r.job,
+                                root: Some(r.root),
+                            };
+                            let _ = v.send_message(RoleMsg::Input(own));
+                        }
+                    } else {
+                        state.trained(r.job, Run::Honest(r.state_hashes));
+                    }
                 }
             }
             ConductMsg::CheatRun { job, hashes } => match hashes {

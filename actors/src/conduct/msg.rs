@@ -68,6 +68,17 @@ pub enum ConductMsg {
         /// Its (corrupted) state hashes.
         hashes: Result<Vec<[u8; 32]>, String>,
     },
+    /// A sampled step, re-run for the verifier role.
+    Recomputed {
+        /// The job.
+        job: JobId,
+        /// The trainer.
+        trainer: NodeId,
+        /// The step.
+        step: u64,
+        /// What it gave.
+        result: pinpoint_protocol::verify::Recomputed,
+    },
     /// The conductor's status.
     Status(RpcReplyPort<ConductStatus>),
 }

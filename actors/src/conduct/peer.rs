@@ -9,6 +9,7 @@ use pinpoint_protocol::id::{JobId, NodeId};
 use pinpoint_protocol::role::arbiter::{ArbiterAction, ArbiterInput, dispute_scope};
 use pinpoint_protocol::role::party::{PartyAction, PartyInput};
 use pinpoint_protocol::role::trainer::{TrainerAction, TrainerInput};
+use pinpoint_protocol::role::verifier::{VerifierAction, VerifierCompute, VerifierInput};
 use pinpoint_protocol::wire::{Message, Outcome, Resolution, Verdict, WireOpening};
 use ractor::ActorRef;
 
@@ -18,7 +19,7 @@ use crate::role::RoleMsg;
 
 impl<S: Settlement + 'static> ConductState<S> {
     /// Signs `msg` for `(scope, round)` and sends it to `to`, off the actor's loop.
-    fn send(&mut self, to: NodeId, scope: JobId, round: u32, msg: Message) {
+    pub(super) fn send(&mut self, to: NodeId, scope: JobId, round: u32, msg: Message) {
         self.last_seq += 1;
         let signed = match msg.sign(&self.key, scope, round, self.last_seq) {
             Ok(s) => s,
@@ -238,6 +239,23 @@ pub(super) fn inbound<S: Settlement + 'static>(st: &mut ConductState<S>, r: Rout
     let scope = message.job;
     let placed = match st.scopes.get(&scope).copied() {
         Some(Scope::Job) => match &message.statement {
+            Message::StepOpening(w) => match &st.verifier {
+                Some(v) => v
+                    .send_message(RoleMsg::Input(VerifierInput::Opening {
+                        from,
+                        job: scope,
+                        opening: w.to_opening(),
+                    }))
+                    .is_ok(),
+                None => false,
+            },
+            Message::JobCommit(c) if c.trainer == from => {
+                let root = B256::from(c.root);
+                match st.chain_jobs.get(&scope).copied() {
+                    Some(n) => st.book.challenger_root(n, &from, root),
+                    None => false,
+                }
+            }
             Message::OpeningRequest(q) => match &st.trainer {
                 Some(t) => t
                     .send_message(RoleMsg::Input(TrainerInput::OpeningRequest {
@@ -333,4 +351,70 @@ fn dispute_message<S: Settlement + 'static>(
 
 fn run_hashes(run: &Run) -> Vec<[u8; 32]> {
     run.hashes().to_vec()
+}
+
+/// Carries out a verifier action.
+pub(super) async fn verifier_action<S: Settlement + 'static>(
+    st: &mut ConductState<S>,
+    a: VerifierAction,
+    myself: &ActorRef<ConductMsg>,
+) {
+    match a {
+        VerifierAction::RequestOpening { job, trainer, step } => {
+            let q = Message::OpeningRequest(pinpoint_protocol::wire::OpeningRequest { step });
+            st.send(trainer, job, 0, q);
+        }
+        VerifierAction::Compute(VerifierCompute::Recompute {
+            job,
+            trainer,
+            step,
+            prev_hash,
+        }) => {
+            let Some(spec) = st
+                .chain_jobs
+                .get(&job)
+                .and_then(|n| st.specs.get(n))
+                .cloned()
+            else {
+                return;
+            };
+            let me = myself.clone();
+            tokio::task::spawn_blocking(move || {
+                let result = compute::recompute(&spec, step, prev_hash);
+                let _ = me.send_message(ConductMsg::Recomputed {
+                    job,
+                    trainer,
+                    step,
+                    result,
+                });
+            });
+        }
+        VerifierAction::Compute(VerifierCompute::RunJob { job }) => {
+            st.own_runs.insert(job);
+            st.run_job(job, None, myself).await;
+        }
+        VerifierAction::Challenge { job, trainer, root } => {
+            let (Some(&n), Some(account)) = (st.chain_jobs.get(&job), st.book.account_of(&trainer))
+            else {
+                return;
+            };
+            let Some(bond) = st.book.job(n).map(|j| j.bond) else {
+                return;
+            };
+            st.challenges.insert(n, root);
+            st.transact(Call::Challenge {
+                job: n,
+                trainer: account,
+                bond,
+            })
+            .await;
+        }
+        VerifierAction::Finished {
+            job,
+            trainer,
+            outcome,
+        } => {
+            tracing::info!(job = ?job, %trainer, ?outcome, "verification finished");
+        }
+    }
 }

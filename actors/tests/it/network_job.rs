@@ -43,7 +43,10 @@ async fn wait_final(net: &Devnet, job: u64) -> bool {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_cheating_trainer_is_disputed_over_quic_slashed_and_the_honest_are_paid() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let plan = Plan::standard(dir.path(), Some(Cheat { step: 3, node: 2 }));
+    let mut plan = Plan::standard(dir.path(), Some(Cheat { step: 3, node: 2 }));
+    // The replicas' own dispute is the path under test: the verifiers do not sample here
+    // (the next test is the sampling path).
+    plan.samples = 0;
     let net = Devnet::start(&plan).await.expect("devnet starts");
     let trainers: Vec<&LocalNode> = net.with_role(Role::Trainer).collect();
     let terms = Terms::standard(3);
@@ -161,4 +164,76 @@ async fn a_cheating_trainer_is_disputed_over_quic_slashed_and_the_honest_are_pai
     for t in &trainers {
         assert_eq!(t.status().await.expect("status").trained, 1);
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_single_cheating_trainer_is_caught_by_a_verifiers_sample_and_slashed() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut plan = Plan::standard(dir.path(), Some(Cheat { step: 1, node: 2 }));
+    plan.trainers = 1;
+    plan.cheater = 1;
+    plan.samples = 2;
+    let net = Devnet::start(&plan).await.expect("devnet starts");
+    let trainer = net.with_role(Role::Trainer).next().expect("a trainer");
+    let mut terms = Terms::standard(1);
+    // Time for the verifiers to sample, re-run, run the job themselves and challenge.
+    terms.window_secs = 600;
+    let (before, stake_before, sub_before) = {
+        let c = net.chain.lock().await;
+        let totals = c.totals().await.expect("totals");
+        let p = c
+            .position(trainer.account, Role::Trainer)
+            .await
+            .expect("position");
+        let b = c
+            .balance_of(net.submitter().account)
+            .await
+            .expect("balance");
+        (totals, p, b)
+    };
+    let job = net
+        .post_job(&common::spec(STEPS), terms)
+        .await
+        .expect("posted");
+    let finalized = wait_final(&net, job).await;
+    let report = report(&net).await;
+    assert!(finalized, "job not finalized:\n{report}");
+    let c = net.chain.lock().await;
+    let after = c.totals().await.expect("totals");
+    let mut verdict = None;
+    for e in c.events_since(0).await.expect("events") {
+        if let ChainEvent::Market(JobMarketEvents::Verdict(v)) = &e.event {
+            verdict = Some(v.clone());
+        }
+    }
+    let v = verdict.expect("a verdict");
+    let verifiers: Vec<&LocalNode> = net.with_role(Role::Verifier).collect();
+    assert!(
+        verifiers.iter().any(|x| x.account == v.challenger),
+        "a verifier challenged: {v:?}\n{report}"
+    );
+    assert_eq!(v.defendant, trainer.account);
+    assert_eq!(v.ruling, Ruling::ChallengerWins as u8, "{report}");
+    // Step 1's graph is step 0 → 1; the cheater corrupted its operator 2.
+    assert_eq!((v.finding.step, v.finding.node), (0, 2), "{report}");
+    // The cheater lost its bond; nobody honest trained, so the submitter is refunded in full.
+    let pos = c
+        .position(trainer.account, Role::Trainer)
+        .await
+        .expect("position");
+    assert_eq!(pos.active, stake_before.active - terms.bond);
+    assert_eq!(pos.locked, U256::ZERO);
+    let sub_after = c
+        .balance_of(net.submitter().account)
+        .await
+        .expect("balance");
+    assert_eq!(sub_after, sub_before, "the payment came back");
+    // The winning verifier's bond is free again and it was paid from the slash.
+    let winner = c
+        .position(v.challenger, Role::Verifier)
+        .await
+        .expect("position");
+    assert_eq!(winner.locked, U256::ZERO);
+    assert_eq!(after.escrow, before.escrow);
+    assert_eq!(after.total_supply, after.initial_supply - after.burned);
 }
