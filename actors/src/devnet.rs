@@ -129,6 +129,8 @@ pub struct LocalNode {
     pub cheat: Option<Cheat>,
     /// Its conductor.
     pub conductor: ActorRef<ConductMsg>,
+    /// Its QUIC endpoint (for connection statistics).
+    pub transport: QuicNode,
     /// The node assembly.
     pub assembly: Node,
 }
@@ -349,7 +351,7 @@ impl Devnet {
             key,
             chain: Arc::clone(&self.chain),
             chain_id: self.chain_id,
-            transport: quic,
+            transport: quic.clone(),
             bootstrap,
             me,
             cheat,
@@ -381,6 +383,7 @@ impl Devnet {
             addr,
             cheat,
             conductor,
+            transport: quic,
             assembly,
         });
         Ok(())

@@ -116,6 +116,8 @@ pub struct ConductStatus {
     pub verdicts: u64,
     /// Messages sent to peers.
     pub sent: u64,
+    /// Their encoded bytes (the frames' bodies plus version and kind).
+    pub bytes_sent: u64,
     /// Sends that failed.
     pub send_failed: u64,
     /// Peer messages the conductor could not place (unknown scope, wrong sender).

@@ -36,6 +36,7 @@ impl<S: Settlement + 'static> ConductState<S> {
             }
         };
         self.status.sent += 1;
+        self.status.bytes_sent += frame.body.len() as u64 + 4;
         let transport = self.transport.clone();
         tokio::spawn(async move {
             if let Err(e) = transport.send(to, frame).await {
