@@ -23,6 +23,39 @@ pub struct Cheat {
     pub node: u64,
 }
 
+/// Why a cheat cannot be parsed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0:?} is not a cheat: write wrong-node:STEP:NODE (both at least 1), e.g. wrong-node:3:2")]
+pub struct BadCheat(pub String);
+
+impl std::str::FromStr for Cheat {
+    type Err = BadCheat;
+
+    /// `wrong-node:STEP:NODE`.
+    fn from_str(s: &str) -> Result<Self, BadCheat> {
+        let bad = || BadCheat(s.to_string());
+        let mut parts = s.split(':');
+        if parts.next() != Some("wrong-node") {
+            return Err(bad());
+        }
+        let mut num = || -> Result<u64, BadCheat> {
+            let n: u64 = parts.next().ok_or_else(bad)?.parse().map_err(|_| bad())?;
+            if n == 0 { Err(bad()) } else { Ok(n) }
+        };
+        let (step, node) = (num()?, num()?);
+        if parts.next().is_some() {
+            return Err(bad());
+        }
+        Ok(Self { step, node })
+    }
+}
+
+impl std::fmt::Display for Cheat {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "wrong-node:{}:{}", self.step, self.node)
+    }
+}
+
 /// Fetches the blob `hash` from the first of `peers` that has it and decodes it as a
 /// canonical spec. The transport checks the blob's hash on arrival.
 pub(super) async fn fetch_spec(
@@ -135,4 +168,27 @@ pub(super) fn recompute(
         Ok(Recomputed::Hash(r.hash.0))
     };
     run().unwrap_or_else(Recomputed::Failed)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Cheat;
+
+    #[test]
+    fn cheats_parse_and_print_the_same() {
+        let c: Cheat = "wrong-node:3:2".parse().expect("parses");
+        assert_eq!(c, Cheat { step: 3, node: 2 });
+        assert_eq!(c.to_string(), "wrong-node:3:2");
+        for bad in [
+            "",
+            "wrong-node",
+            "wrong-node:0:1",
+            "wrong-node:1",
+            "wrong-node:1:2:3",
+            "x:1:2",
+            "wrong-node:a:2",
+        ] {
+            assert!(bad.parse::<Cheat>().is_err(), "{bad}");
+        }
+    }
 }

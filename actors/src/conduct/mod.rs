@@ -50,7 +50,7 @@ use crate::role::{RoleArgs, RoleMsg, RoleShell};
 use crate::supervisor::ChildRef;
 
 pub use book::{ChainBook, Duty, JobState, Me};
-pub use compute::Cheat;
+pub use compute::{BadCheat, Cheat};
 pub use msg::ConductMsg;
 pub use observe::{OBSERVER_CAPACITY, Observed, Probe};
 

@@ -49,8 +49,9 @@ use serde::{Deserialize, Serialize};
 
 pub use amount::{PIN_DECIMALS, PinAmount};
 pub use sections::{
-    Backend, ChainConfig, Decline, ExecutorConfig, JobPolicy, LimitsConfig, NetworkConfig,
-    NodeSection, RoleConfig, RolesConfig, SupervisionConfig,
+    AdversaryConfig, Backend, ChainConfig, DEFAULT_VERIFIER_SAMPLES, Decline, ExecutorConfig,
+    JobPolicy, LimitsConfig, NetworkConfig, NodeSection, RoleConfig, RolesConfig,
+    SupervisionConfig,
 };
 pub use validate::{Bootstrap, MAX_EXECUTOR_THREADS, MAX_QUEUE, MIN_DISK_BUDGET_MIB};
 
@@ -145,6 +146,9 @@ pub struct NodeConfig {
     /// Which jobs to accept.
     #[serde(default)]
     pub jobs: JobPolicy,
+    /// A cheating node (tests and devnets only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub adversary: Option<AdversaryConfig>,
 }
 
 impl NodeConfig {

@@ -234,6 +234,25 @@ pub struct JobPolicy {
     /// Jobs paying less are declined.
     #[serde(default)]
     pub min_payment_pin: PinAmount,
+    /// Steps a verifier samples from each committed root (0: it does not sample).
+    #[serde(default = "default_verifier_samples")]
+    pub verifier_samples: u64,
+}
+
+/// Default of `jobs.verifier_samples`.
+pub const DEFAULT_VERIFIER_SAMPLES: u64 = 2;
+
+fn default_verifier_samples() -> u64 {
+    DEFAULT_VERIFIER_SAMPLES
+}
+
+/// `[adversary]`: this node cheats (tests and devnets only; a build without the `adversary`
+/// feature refuses to run it). Logged loudly at start.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AdversaryConfig {
+    /// The trainer's cheat: `wrong-node:STEP:NODE` (operator NODE of step STEP is wrong).
+    pub cheat: String,
 }
 
 fn default_max_steps() -> u64 {
@@ -245,6 +264,7 @@ impl Default for JobPolicy {
         Self {
             max_steps: DEFAULT_MAX_STEPS,
             min_payment_pin: PinAmount::ZERO,
+            verifier_samples: DEFAULT_VERIFIER_SAMPLES,
         }
     }
 }

@@ -34,6 +34,20 @@ fn minimal_config_gets_defaults_and_resolved_paths() {
 }
 
 #[test]
+fn an_adversary_section_parses_its_cheat() {
+    let c = parse(&format!(
+        "{MINIMAL}[adversary]\ncheat = \"wrong-node:3:2\"\n"
+    ))
+    .expect("valid");
+    let cheat: crate::conduct::Cheat = c.adversary.expect("section").cheat.parse().expect("cheat");
+    assert_eq!(cheat, crate::conduct::Cheat { step: 3, node: 2 });
+    assert_eq!(
+        parse(MINIMAL).expect("valid").jobs.verifier_samples,
+        DEFAULT_VERIFIER_SAMPLES
+    );
+}
+
+#[test]
 fn rendered_config_parses_back_to_itself() {
     let text = format!(
         "{MINIMAL}[roles.arbiter]\nstake_pin = \"0.5\"\n[network]\nbootstrap = [\"{ID}@127.0.0.1:9\"]\n\
@@ -56,6 +70,15 @@ fn each_bad_field_is_named() {
         "[chain]\nkind = \"rpc\"\nurl = \"http://h:1\"\naddresses = \"a.json\"\nkey_file = \"k\"\n";
     let cases: Vec<(String, &str)> = vec![
         ("[roles.trainer]\nstake_pin = 1\n".into(), "node"),
+        (
+            format!("{MINIMAL}[adversary]\ncheat = \"wrong-node:0:1\"\n"),
+            "adversary.cheat",
+        ),
+        (format!("{MINIMAL}[adversary]\n"), "adversary.cheat"),
+        (
+            format!("{MINIMAL}[jobs]\nverifier_samples = -1\n"),
+            "jobs.verifier_samples",
+        ),
         (
             "[node]\n[roles.trainer]\nstake_pin = 1\n".into(),
             "node.data_dir",

@@ -85,6 +85,11 @@ pub(super) fn validate(c: &NodeConfig) -> Check {
             ),
         )?;
     }
+    if let Some(a) = &c.adversary
+        && let Err(e) = a.cheat.parse::<crate::conduct::Cheat>()
+    {
+        fail("adversary.cheat", e.to_string())?;
+    }
     let enabled = c.roles.enabled();
     if enabled.is_empty() {
         fail(
