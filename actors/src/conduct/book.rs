@@ -195,6 +195,8 @@ pub struct DisputeEntry {
 /// Why a chain call is sent (one call per reason, retried after [`RETRY_SECS`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 enum Reason {
+    /// Not a chain call: fetching a job's spec, retried the same way.
+    FetchSpec(u64),
     Accept(u64),
     CloseCommits(u64),
     FixSeed(u64),
@@ -275,6 +277,21 @@ impl ChainBook {
         &self.jobs
     }
 
+    /// The chain's clock at the last tick.
+    pub fn now(&self) -> u64 {
+        self.now
+    }
+
+    /// Every dispute, by id.
+    pub fn disputes(&self) -> &BTreeMap<u64, DisputeEntry> {
+        &self.disputes
+    }
+
+    /// The verified registry: account → `NodeId`.
+    pub fn registry(&self) -> &BTreeMap<Address, NodeId> {
+        &self.nodes
+    }
+
     /// The next duty.
     pub fn poll_duty(&mut self) -> Option<Duty> {
         self.duties.pop_front()
@@ -285,6 +302,10 @@ impl ChainBook {
         let Some(j) = self.jobs.get_mut(&job) else {
             return;
         };
+        if j.steps.is_some() {
+            // A second fetch of the same spec (a retry that crossed the first).
+            return;
+        }
         j.steps = Some(steps);
         let fits = steps <= self.me.max_steps && j.payment >= self.me.min_payment;
         if self.me.trainer && j.state == JobState::Open && fits {
@@ -297,13 +318,20 @@ impl ChainBook {
     /// A transaction of `reason` failed: it may be tried again at the next tick past the
     /// retry delay (already the rule: nothing to do but log).
     fn call(&mut self, reason: Reason, call: Call) {
+        if self.due(reason) {
+            self.duties.push_back(Duty::Chain(call));
+        }
+    }
+
+    /// Whether `reason` was not acted on in the last [`RETRY_SECS`]; if so, records it now.
+    fn due(&mut self, reason: Reason) -> bool {
         if let Some(at) = self.sent.get(&reason)
             && self.now < at + RETRY_SECS
         {
-            return;
+            return false;
         }
         self.sent.insert(reason, self.now);
-        self.duties.push_back(Duty::Chain(call));
+        true
     }
 
     fn is_mine(&self, job: &JobEntry) -> bool {
@@ -351,7 +379,9 @@ impl ChainBook {
                         bond: p.bond,
                     },
                 );
-                if self.me.trainer || self.me.verifier || self.me.arbiter {
+                if (self.me.trainer || self.me.verifier || self.me.arbiter)
+                    && self.due(Reason::FetchSpec(job))
+                {
                     self.duties.push_back(Duty::FetchSpec {
                         job,
                         spec_hash: p.specHash,
@@ -595,6 +625,24 @@ impl ChainBook {
                     }
                 }
                 _ => {}
+            }
+        }
+        // A spec that could not be fetched yet (its holder was unreachable) is asked again
+        // while the job is live.
+        let serving = self.me.trainer || self.me.verifier || self.me.arbiter;
+        let missing: Vec<(u64, B256)> = self
+            .jobs
+            .iter()
+            .filter(|(_, j)| {
+                serving
+                    && j.steps.is_none()
+                    && !matches!(j.state, JobState::Finalized | JobState::Cancelled)
+            })
+            .map(|(id, j)| (*id, j.spec_hash))
+            .collect();
+        for (job, spec_hash) in missing {
+            if self.due(Reason::FetchSpec(job)) {
+                self.duties.push_back(Duty::FetchSpec { job, spec_hash });
             }
         }
         for (&id, x) in &self.disputes {

@@ -126,6 +126,27 @@ pub struct ConductStatus {
     pub jobs: Vec<(u64, JobState)>,
 }
 
+/// What a node knows, at one moment (for the node's HTTP API and dashboard).
+#[derive(Debug, Clone)]
+pub struct Snapshot {
+    /// The node's id.
+    pub node: NodeId,
+    /// Its account and roles.
+    pub me: Me,
+    /// Its counters.
+    pub status: ConductStatus,
+    /// The chain's jobs, as this node's book holds them.
+    pub jobs: BTreeMap<u64, book::JobEntry>,
+    /// The chain's disputes.
+    pub disputes: BTreeMap<u64, book::DisputeEntry>,
+    /// The verified registry: account → `NodeId`.
+    pub registry: BTreeMap<Address, NodeId>,
+    /// Peers the transport can address now.
+    pub peers: Vec<NodeId>,
+    /// The chain's clock at the last tick (seconds).
+    pub chain_time: u64,
+}
+
 /// The conductor actor (generic over the chain back end).
 #[derive(Debug)]
 pub struct Conductor<S>(std::marker::PhantomData<fn() -> S>);
@@ -682,6 +703,7 @@ impl<S: Settlement + 'static> Actor for Conductor<S> {
                 state.book.set_registry(map);
             }
             ConductMsg::SpecFetched { job, spec } => match spec {
+                Ok(_) if state.specs.contains_key(&job) => {}
                 Ok(spec) => {
                     let steps = spec.steps;
                     state.observe(Observed::SpecFetched { job, steps });
@@ -769,6 +791,19 @@ impl<S: Settlement + 'static> Actor for Conductor<S> {
             }
             ConductMsg::Status(reply) => {
                 let _ = reply.send(state.status.clone());
+            }
+            ConductMsg::Snapshot(reply) => {
+                let snap = Snapshot {
+                    node: state.node,
+                    me: state.book.me().clone(),
+                    status: state.status.clone(),
+                    jobs: state.book.jobs().clone(),
+                    disputes: state.book.disputes().clone(),
+                    registry: state.book.registry().clone(),
+                    peers: state.transport.peers(),
+                    chain_time: state.book.now(),
+                };
+                let _ = reply.send(snap);
             }
         }
         Ok(())

@@ -81,6 +81,8 @@ pub enum ConductMsg {
     },
     /// The conductor's status.
     Status(RpcReplyPort<ConductStatus>),
+    /// Everything the node knows, for its HTTP API and dashboard.
+    Snapshot(RpcReplyPort<super::Snapshot>),
 }
 
 /// `From`/`TryFrom` between [`ConductMsg`] and one variant's payload, so that a role shell, the

@@ -187,7 +187,10 @@ impl Machine for TrainerRole {
     fn handle(&mut self, _now_ms: u64, input: TrainerInput) -> Result<()> {
         match input {
             TrainerInput::Assigned { job } => {
-                self.train(job, 0);
+                // A duplicated assignment (a chain event read twice) starts nothing new.
+                if !self.runs.contains_key(&job) {
+                    self.train(job, 0);
+                }
                 Ok(())
             }
             TrainerInput::Resume { job, from_step } => {

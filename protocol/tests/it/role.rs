@@ -657,3 +657,28 @@ fn a_party_role_answers_queries_that_arrive_while_its_step_record_is_computed() 
     assert_eq!(out.len(), 1, "{out:?}");
     assert!(matches!(out[0], (4, Message::NodeAnswer(_))), "{out:?}");
 }
+
+#[test]
+fn a_duplicated_assignment_trains_once() {
+    let mut role = TrainerRole::new();
+    let assigned = TrainerInput::Assigned { job: JOB };
+    role.handle(0, assigned.clone()).expect("assigned");
+    role.handle(0, assigned.clone()).expect("assigned again");
+    let trains = std::iter::from_fn(|| role.poll_action())
+        .filter(|a| matches!(a, TrainerAction::Train { .. }))
+        .count();
+    assert_eq!(trains, 1);
+    // After a restart, a resume asks for the compute again, from the checkpoint.
+    role.handle(
+        0,
+        TrainerInput::Resume {
+            job: JOB,
+            from_step: 4,
+        },
+    )
+    .expect("resume");
+    assert!(matches!(
+        role.poll_action(),
+        Some(TrainerAction::Train { from_step: 4, .. })
+    ));
+}
