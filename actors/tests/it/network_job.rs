@@ -12,6 +12,7 @@ use pinpoint_actors::conduct::{Cheat, JobState, Observed, Probe};
 use pinpoint_actors::devnet::{Devnet, LocalNode, Plan, Terms};
 use pinpoint_chain::bindings::JobMarket::JobMarketEvents;
 use pinpoint_chain::{ChainEvent, Role, Ruling, Settlement, U256};
+use pinpoint_protocol::fees;
 
 use crate::common;
 
@@ -103,9 +104,17 @@ async fn a_cheating_trainer_is_disputed_over_quic_slashed_and_the_honest_are_pai
         .expect("position");
     assert_eq!(cheater.active, cheater_before.active - terms.bond);
     assert_eq!(cheater.locked, U256::ZERO);
-    let fee = terms.payment * U256::from(50) / U256::from(10_000);
-    let share = (terms.payment - fee) / U256::from(2);
-    for honest in [trainers[0], trainers[2]] {
+    // Payouts exactly as `pinpoint_protocol::fees`: the payment less the fee, split equally
+    // between the two honest trainers (the remainder to the lowest address, trainer 1), and
+    // the winner's part of the cheater's bond to the challenger (trainer 1).
+    let payment = u128::try_from(terms.payment).expect("small");
+    let bond = u128::try_from(terms.bond).expect("small");
+    let split = fees::fee_split(payment).expect("fee");
+    let (share, rest) = fees::equal_shares(split.to_trainers, 2).expect("shares");
+    let slash = fees::slash_split(bond, true).expect("slash");
+    let funded = 9_800 * pinpoint_chain::PIN; // 10 000 funded, 200 staked
+    let expected = [funded + share + rest + slash.to_winner, funded + share];
+    for (honest, want) in [trainers[0], trainers[2]].into_iter().zip(expected) {
         let pos = c
             .position(honest.account, Role::Trainer)
             .await
@@ -113,10 +122,22 @@ async fn a_cheating_trainer_is_disputed_over_quic_slashed_and_the_honest_are_pai
         assert_eq!(pos.active, cheater_before.active, "honest stake intact");
         assert_eq!(pos.locked, U256::ZERO);
         let bal = c.balance_of(honest.account).await.expect("balance");
-        // Funded 10 000, staked 200, plus its share (and, for the winner, half the slash).
-        let base = U256::from(9_800u128 * pinpoint_chain::PIN);
-        assert!(bal >= base + share, "honest trainer paid: {bal}");
+        assert_eq!(
+            bal,
+            U256::from(want),
+            "{} paid per protocol::fees",
+            honest.name
+        );
     }
+    let treasury = c
+        .balance_of(pinpoint_chain::deploy::DEFAULT_TREASURY)
+        .await
+        .expect("treasury");
+    assert_eq!(treasury, U256::from(split.treasury));
+    assert_eq!(
+        after.burned - before.burned,
+        U256::from(split.burn + slash.burn)
+    );
     // Conservation: no escrow left, the fee's burn accounted.
     assert_eq!(after.escrow, before.escrow);
     assert_eq!(after.total_supply, after.initial_supply - after.burned);
