@@ -8,11 +8,18 @@
 
 use std::time::Duration;
 
+use pinpoint_actors::conduct::job_key;
 use pinpoint_actors::conduct::{Cheat, JobState, Observed, Probe};
 use pinpoint_actors::devnet::{Devnet, LocalNode, Plan, Terms};
+use pinpoint_actors::network::NetworkMsg;
 use pinpoint_chain::bindings::JobMarket::JobMarketEvents;
 use pinpoint_chain::{ChainEvent, Role, Ruling, Settlement, U256};
+use pinpoint_net::{Identity, NetConfig, NoBlobs, QuicNode, Transport};
+use pinpoint_protocol::codec::Frame;
 use pinpoint_protocol::fees;
+use pinpoint_protocol::role::arbiter::dispute_scope;
+use pinpoint_protocol::wire::{Message, StepQuery};
+use std::sync::Arc;
 
 use crate::common;
 
@@ -70,6 +77,7 @@ async fn a_cheating_trainer_is_disputed_over_quic_slashed_and_the_honest_are_pai
     assert!(finalized, "job not finalized:\n{report}");
 
     let c = net.chain.lock().await;
+    let market = c.addresses().market;
     let after = c.totals().await.expect("totals");
     let mut verdict = None;
     for e in c.events_since(0).await.expect("events") {
@@ -185,6 +193,73 @@ async fn a_cheating_trainer_is_disputed_over_quic_slashed_and_the_honest_are_pai
     for t in &trainers {
         assert_eq!(t.status().await.expect("status").trained, 1);
     }
+
+    // Bad input from a rogue peer, sent to an arbiter after the verdict: a forged signature,
+    // a message for a job the arbiter has no part in, an oversized frame, and a replay of a
+    // message under the dispute's scope. Each is refused (or placed nowhere) and counted,
+    // and nothing on chain changes.
+    let arbiter = net.with_role(Role::Arbiter).next().expect("arbiter");
+    let txs_before = c_totals_and_status(&net).await;
+    let rogue_id = Identity::from_seed([0xEE; 32]).expect("identity");
+    let rogue_key = rogue_id.node_key().clone();
+    let (rogue, _rogue_in) =
+        QuicNode::bind(rogue_id, NetConfig::default(), Arc::new(NoBlobs)).expect("rogue");
+    rogue.book().insert(arbiter.node, arbiter.addr);
+    let scope = dispute_scope(&job_key(net.chain_id, market, job), 1);
+    let msg = || Message::StepQuery(StepQuery { round: 0, step: 1 });
+    let mut forged = msg().sign(&rogue_key, scope, 0, 1).expect("sign");
+    forged.signature[0] ^= 1;
+    let frames = [
+        Frame::seal(&forged).expect("seal"),
+        Frame::seal(&msg().sign(&rogue_key, [0x77; 32], 0, 2).expect("sign")).expect("seal"),
+        Frame::seal(&msg().sign(&rogue_key, scope, 0, 3).expect("sign")).expect("seal"),
+        Frame::seal(&msg().sign(&rogue_key, scope, 0, 3).expect("sign")).expect("seal"),
+    ];
+    for f in frames {
+        rogue.send(arbiter.node, f).await.expect("sent");
+    }
+    let huge = Frame {
+        version: pinpoint_protocol::codec::PROTOCOL_VERSION,
+        kind: 0,
+        body: vec![0; pinpoint_protocol::codec::MAX_FRAME_BYTES + 1],
+    };
+    assert!(
+        rogue.send(arbiter.node, huge).await.is_err(),
+        "an oversized frame is not sent"
+    );
+    let net_actor = arbiter.assembly.network.get().expect("network actor");
+    let mut counters = ractor::call!(net_actor, NetworkMsg::Counters).expect("counters");
+    for _ in 0..100 {
+        if counters.bad_signature + counters.unknown_job + counters.replayed >= 3 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        counters = ractor::call!(net_actor, NetworkMsg::Counters).expect("counters");
+    }
+    assert_eq!(
+        (
+            counters.bad_signature,
+            counters.unknown_job,
+            counters.replayed
+        ),
+        (1, 1, 1),
+        "{counters:?}"
+    );
+    // The one well-formed message reached the conductor, which has no place for it (the
+    // rogue is no party of the dispute).
+    let st = arbiter.status().await.expect("status");
+    assert!(st.unplaced >= 1, "{st:?}");
+    assert_eq!(
+        c_totals_and_status(&net).await,
+        txs_before,
+        "nothing changed on chain"
+    );
+}
+
+/// The chain's totals and transaction count (to show that bad input changed nothing).
+async fn c_totals_and_status(net: &Devnet) -> (pinpoint_chain::Totals, u64) {
+    let c = net.chain.lock().await;
+    (c.totals().await.expect("totals"), c.block_number())
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
