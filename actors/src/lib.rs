@@ -21,6 +21,9 @@
 //!   (signer = connection, signature, replay, size), routed to its job's handler; every
 //!   refusal counted.
 //! - [`node`]: assembly of the store, executor and supervisor from a config.
+//! - [`settlement`]: the only actor that talks to the chain: journalled, nonce-safe
+//!   submissions under idempotency keys, chain events to subscribers from a persisted cursor,
+//!   start-up staking and registration, an embedded chain's clock.
 //! - [`role`]: [`role::RoleShell`], the one generic actor around any protocol role machine
 //!   (inputs in, actions out to the node's effects actor, one timer on tokio's clock).
 //!
@@ -37,6 +40,7 @@ pub mod keys;
 pub mod network;
 pub mod node;
 pub mod role;
+pub mod settlement;
 pub mod store;
 pub mod supervisor;
 #[cfg(any(test, feature = "fault-hooks"))]
