@@ -25,6 +25,9 @@
 //!   and chain duties), the role shells, signed sends over QUIC, compute off the event loop.
 //! - [`devnet`]: a whole network in one process on one embedded chain (tests, `pinpoint
 //!   devnet`).
+//! - [`settlement`]: the only actor that talks to the chain: journalled, nonce-safe
+//!   submissions under idempotency keys, chain events to subscribers from a persisted cursor,
+//!   start-up staking and registration, an embedded chain's clock.
 //! - [`role`]: [`role::RoleShell`], the one generic actor around any protocol role machine
 //!   (inputs in, actions out to the node's effects actor, one timer on tokio's clock).
 //!
@@ -43,6 +46,7 @@ pub mod keys;
 pub mod network;
 pub mod node;
 pub mod role;
+pub mod settlement;
 pub mod store;
 pub mod supervisor;
 #[cfg(any(test, feature = "fault-hooks"))]

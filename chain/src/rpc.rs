@@ -380,6 +380,14 @@ impl Settlement for Evm {
             .map(|b| b.header.timestamp)
             .ok_or_else(|| ChainError::Rpc("no latest block".into()))
     }
+
+    async fn nonce(&self, who: Address) -> Result<u64> {
+        let p = self.provider.clone();
+        self.rpc("eth_getTransactionCount", || {
+            p.get_transaction_count(who).pending().into_future()
+        })
+        .await
+    }
 }
 
 /// Reads a signing key from a file holding one hex private key (with or without `0x`,

@@ -111,6 +111,13 @@ pub trait Settlement: Send + Sync {
     /// The latest block's timestamp (seconds).
     fn now(&self) -> impl Future<Output = Result<u64>> + Send;
 
+    /// How many transactions `who` has sent that the chain knows of: its next nonce. On an
+    /// RPC chain this counts the node's pending pool too (`eth_getTransactionCount` at
+    /// `pending`), so a transaction that was sent but is not yet mined is counted. An account
+    /// with a single sender can tell from it whether its last transaction reached the chain
+    /// (the settlement actor's restart argument, `pinpoint-actors`' `settlement` module).
+    fn nonce(&self, who: Address) -> impl Future<Output = Result<u64>> + Send;
+
     /// A typed read-only call.
     fn view<C: SolCall + Send + Sync>(
         &self,

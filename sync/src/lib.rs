@@ -8,7 +8,10 @@
 //!   off exactly once (a cancelled job's result is discarded).
 //! - [`Published`]: a checkpoint store's commit publication: readers see the newest committed
 //!   version, whole, and versions never go backwards, whatever the writers' interleaving.
+//! - [`peers::PeerBook`]: the network's peer book (addresses, liveness, failure backoff),
+//!   generic over the peer id; each operation atomic under one lock.
 
+pub mod peers;
 mod publish;
 pub mod shim;
 mod slot;

@@ -294,6 +294,14 @@ impl Settlement for Embedded {
     async fn now(&self) -> Result<u64> {
         Ok(self.now)
     }
+
+    async fn nonce(&self, who: Address) -> Result<u64> {
+        Ok(self
+            .db
+            .basic_ref(who)
+            .map_err(|e| ChainError::Evm(e.to_string()))?
+            .map_or(0, |a| a.nonce))
+    }
 }
 
 /// A hash helper for tests and the simulator: a `B256` from a label.
