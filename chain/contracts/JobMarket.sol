@@ -13,7 +13,7 @@ import {Staking} from "./Staking.sol";
 ///         fixed from the closing block, `fixSeed`) → disputes, one at a time, between two
 ///         trainers with different roots or by a verifier's `challenge`, each settled by a
 ///         committee's majority (`MarketDisputes`) → `finalize` after the window with no dispute
-///         open and all live roots equal. A job never filled by its accept deadline can be
+///         open, all live roots equal and no challenge queued. A job never filled by its accept deadline can be
 ///         `cancel`led. Payout at `finalize` equals `pinpoint_protocol::fees::settle`: with
 ///         k ≥ 1 honest trainers (committed, never lost), fee = payment·50/10000, burn =
 ///         fee·7000/10000, treasury = fee − burn, each honest trainer gets (payment − fee)/k and
@@ -121,6 +121,8 @@ contract JobMarket is MarketDisputes {
         for (uint256 i = 1; i < honest.length; i++) {
             if (slots[jobId][honest[i]].root != slots[jobId][honest[0]].root) revert RootsDisagree(honest[0], honest[i]);
         }
+        (address qv, address qt,) = _nextQueued(jobId, j);
+        if (qv != address(0)) revert ChallengeQueued(qv, qt);
         j.state = State.Finalized;
         openJobs -= 1;
         totalEscrow -= j.payment;

@@ -67,6 +67,7 @@ abstract contract MarketBase is ReentrancyGuard {
         uint64 windowEnd;
         uint64 seedBlock; // the block that closed the commits
         uint64 activeDispute; // 0 = none
+        uint64 queueHead; // the first entry of `queue[jobId]` not yet opened or skipped
         bytes32 specHash;
         bytes32 seed; // 0 until fixed
         uint256 payment;
@@ -91,6 +92,12 @@ abstract contract MarketBase is ReentrancyGuard {
         bool lost;
         address beatenBy;
         uint64 lostIn;
+    }
+
+    /// A verifier's challenge of a trainer, waiting for the open dispute to end.
+    struct Queued {
+        address verifier;
+        address trainer;
     }
 
     struct Dispute {
@@ -122,8 +129,8 @@ abstract contract MarketBase is ReentrancyGuard {
     uint256 public immutable committeeSize;
     /// Seconds a committee has to reach a majority before it can be re-drawn.
     uint64 public immutable disputeTimeout;
-    /// Share of a dispute loser's slashed stake paid to the majority voters (0 by default:
-    /// `pinpoint_protocol::fees` has no arbiter share).
+    /// Share of a dispute loser's slashed stake paid to the majority voters, split equally
+    /// (the Rust `DeployConfig` passes `pinpoint_protocol::fees::ARBITER_SHARE_BPS`, 1 000).
     uint256 public immutable arbiterShareBps;
 
     uint256 public jobCount;
@@ -137,6 +144,9 @@ abstract contract MarketBase is ReentrancyGuard {
     mapping(uint256 => mapping(address => Challenger)) public challengers;
     /// (job, verifier, trainer) pairs already challenged.
     mapping(uint256 => mapping(address => mapping(address => bool))) public challenged;
+    /// Each job's challenges in arrival order (the protocol's queue); entries before the job's
+    /// `queueHead` were opened or skipped.
+    mapping(uint256 => Queued[]) internal queue;
     mapping(uint256 => Dispute) internal disputes;
     /// A member's vote in its dispute's current round: ruling + 1, 0 = not voted.
     mapping(uint256 => mapping(address => uint8)) public ballot;
@@ -209,6 +219,7 @@ abstract contract MarketBase is ReentrancyGuard {
     error RootsDisagree(address a, address b);
     error SeedNotReady(uint64 closingBlock);
     error SeedAlreadyFixed(uint256 jobId);
+    error ChallengeQueued(address verifier, address trainer);
 
     constructor(
         IERC20Burnable token_,
@@ -273,6 +284,17 @@ abstract contract MarketBase is ReentrancyGuard {
             if (slots[jobId][live[i]].root != r) return (live[0], live[i]);
         }
         return (address(0), address(0));
+    }
+
+    /// The first queued challenge from `queueHead` on that can still be opened (its trainer
+    /// live, its verifier never beaten in the job); `(0, 0, length)` when none.
+    function _nextQueued(uint256 jobId, Job storage j) internal view returns (address v, address t, uint256 pos) {
+        Queued[] storage q = queue[jobId];
+        for (pos = j.queueHead; pos < q.length; pos++) {
+            Queued storage e = q[pos];
+            if (_live(jobId, e.trainer) && !challengers[jobId][e.verifier].lost) return (e.verifier, e.trainer, pos);
+        }
+        return (address(0), address(0), pos);
     }
 
     /// The members of `disputeId`'s committee whose vote is its ruling.

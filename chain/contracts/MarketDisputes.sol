@@ -7,13 +7,19 @@ import {Staking} from "./Staking.sol";
 /// @title MarketDisputes: the sampling seed, challenges, committees, verdicts and deadlines.
 /// @notice One dispute per job at a time, opened in the job's `Committed` state:
 ///         - `openDispute(job, defendant)` by a live committed trainer against one whose root
-///           differs, or `disputeNext(job)` by anyone: the protocol's next pair (the first live
-///           trainer by address and the first after it with another root). Allowed after the
-///           window too: a job whose live roots disagree cannot be finalized.
+///           differs, or `disputeNext(job)` by anyone: the protocol's next dispute (the first
+///           live trainer by address and the first after it with another root; if all live
+///           roots agree, the first queued challenge that can still be opened). Allowed after
+///           the window too: a job whose live roots disagree, or with a challenge queued,
+///           cannot be finalized.
 ///         - `challenge(job, trainer, bond)` by a staked verifier that is not a trainer of the
-///           job, before the window ends, bonding `bond ≥` the job's trainer bond of its
-///           verifier stake; once per (verifier, trainer); a verifier's bonds in a job add up
-///           and all of them are slashed if it loses any of its disputes there.
+///           job, bonding `bond ≥` the job's trainer bond of its verifier stake; once per
+///           (verifier, trainer); a verifier's bonds in a job add up and all of them are
+///           slashed if it loses any of its disputes there. Challenges queue in arrival order
+///           (`pinpoint_protocol::job`): with no dispute open (before the window ends) the next
+///           dispute opens at once; while one is open (at any time: the window stays open) the
+///           challenge waits for `disputeNext`. A queued challenge is skipped when its trainer
+///           has lost or its verifier was beaten in the job.
 ///         A committee of `committeeSize` staked arbiters other than the parties is drawn; a
 ///         member `vote`s a ruling (defendant wins, challenger wins, both lose) and the first
 ///         ruling with a majority decides: each loser is marked (slashed at finalize, the
@@ -50,10 +56,14 @@ abstract contract MarketDisputes is MarketBase {
         emit SeedFixed(jobId, seed, uint64(b));
     }
 
-    /// A staked verifier challenges a live trainer's root (see the contract notice).
+    /// A staked verifier challenges a live trainer's root: queued, and opened at once when no
+    /// dispute is open (see the contract notice). Returns the dispute opened, 0 if queued.
     function challenge(uint256 jobId, address trainer, uint256 bond) external nonReentrant returns (uint256 disputeId) {
-        Job storage j = _job(jobId, State.Committed);
-        if (block.timestamp >= j.windowEnd) revert WindowClosed(j.windowEnd);
+        Job storage j = jobs[jobId];
+        if (j.state == State.None) revert UnknownJob(jobId);
+        bool idle = j.state == State.Committed;
+        if (!idle && j.state != State.Disputed) revert WrongState(jobId, j.state);
+        if (idle && block.timestamp >= j.windowEnd) revert WindowClosed(j.windowEnd);
         if (bond < j.bond) revert InvalidChallenge("bond below the job's trainer bond");
         if (!staking.isStaked(msg.sender, VERIFIER)) revert NotStaked(msg.sender);
         if (bond > staking.available(msg.sender, VERIFIER)) revert InvalidChallenge("bond above the free verifier stake");
@@ -68,8 +78,9 @@ abstract contract MarketDisputes is MarketBase {
         }
         c.bond += bond;
         challenged[jobId][msg.sender][trainer] = true;
+        queue[jobId].push(Queued(msg.sender, trainer));
         emit Challenged(jobId, msg.sender, trainer, bond);
-        disputeId = _open(jobId, j, msg.sender, trainer, true);
+        if (idle) disputeId = _openNext(jobId, j);
         staking.lock(msg.sender, VERIFIER, bond);
     }
 
@@ -82,12 +93,10 @@ abstract contract MarketDisputes is MarketBase {
         disputeId = _open(jobId, j, msg.sender, defendant, false);
     }
 
-    /// Anyone opens the protocol's next replica dispute (see the contract notice).
+    /// Anyone opens the protocol's next dispute (see the contract notice).
     function disputeNext(uint256 jobId) external nonReentrant returns (uint256 disputeId) {
-        Job storage j = _job(jobId, State.Committed);
-        (address a, address b) = _disagreeing(jobId, j);
-        if (a == address(0)) revert NotDisputable("all live roots are equal");
-        disputeId = _open(jobId, j, a, b, false);
+        disputeId = _openNext(jobId, _job(jobId, State.Committed));
+        if (disputeId == 0) revert NotDisputable("all live roots are equal and no challenge is queued");
     }
 
     /// A committee member's ruling (`Ruling` as a number); the first ruling with a majority
@@ -180,6 +189,20 @@ abstract contract MarketDisputes is MarketBase {
     function jobDisputes(uint256 jobId) external view returns (uint64 active, address[] memory verifiers) {
         Job storage j = jobs[jobId];
         return (j.activeDispute, j.challengers);
+    }
+
+    /// Opens the protocol's next dispute: a replica pair whose roots differ, else the first
+    /// queued challenge that can still be opened (the ones skipped are dropped); 0 if none.
+    function _openNext(uint256 jobId, Job storage j) private returns (uint256) {
+        (address a, address b) = _disagreeing(jobId, j);
+        if (a != address(0)) return _open(jobId, j, a, b, false);
+        (address v, address t, uint256 pos) = _nextQueued(jobId, j);
+        if (v == address(0)) {
+            j.queueHead = uint64(pos);
+            return 0;
+        }
+        j.queueHead = uint64(pos + 1);
+        return _open(jobId, j, v, t, true);
     }
 
     function _open(uint256 jobId, Job storage j, address challenger, address defendant, bool byVerifier)

@@ -177,14 +177,16 @@ pub enum Call {
         /// The trainer challenged.
         defendant: Address,
     },
-    /// `JobMarket.disputeNext`, by anyone: opens the protocol's next replica dispute (the
-    /// first live trainer by address against the first after it with another root).
+    /// `JobMarket.disputeNext`, by anyone: opens the protocol's next dispute (the first live
+    /// trainer by address against the first after it with another root; if all live roots
+    /// agree, the first queued challenge that can still be opened).
     DisputeNext {
         /// Job id.
         job: u64,
     },
     /// `JobMarket.challenge` by a staked verifier: disputes `trainer`'s root, bonding `bond`
-    /// (at least the job's trainer bond) of the sender's verifier stake.
+    /// (at least the job's trainer bond) of the sender's verifier stake. Queued in arrival
+    /// order: opened at once when no dispute is open, else later by [`Call::DisputeNext`].
     Challenge {
         /// Job id.
         job: u64,

@@ -36,11 +36,17 @@ pub struct DeployConfig {
     pub dispute_timeout: u64,
     /// Share of a dispute loser's slashed bond paid to the arbiters who voted with the
     /// majority, in basis points (`JobMarket.arbiterShareBps`, at most
-    /// [`MAX_ARBITER_SHARE_BPS`]). 0, the default, is `pinpoint_protocol::fees`, which has no
-    /// arbiter share: any other value deviates from the protocol's payouts.
+    /// [`MAX_ARBITER_SHARE_BPS`]). The default, [`DEFAULT_ARBITER_SHARE_BPS`], is
+    /// `pinpoint_protocol::fees::ARBITER_SHARE_BPS`: any other value deviates from the
+    /// protocol's payouts. Absent from a `config.json` written before the field existed, it
+    /// is 0, the share those chains were deployed with (so that their logs replay).
     #[serde(default)]
     pub arbiter_share_bps: u16,
 }
+
+/// The default arbiter share: the protocol's (`pinpoint_protocol::fees::ARBITER_SHARE_BPS`,
+/// 10%; a test checks they are equal).
+pub const DEFAULT_ARBITER_SHARE_BPS: u16 = 1_000;
 
 /// The default dispute timeout: one day.
 pub const DEFAULT_DISPUTE_TIMEOUT_SECS: u64 = 24 * 3600;
@@ -59,7 +65,7 @@ fn default_dispute_timeout() -> u64 {
 impl Default for DeployConfig {
     /// 100 PIN minimum for trainers, solvers and verifiers, 1 000 PIN for arbiters, a 7-day
     /// unbonding delay, a single referee, [`DEFAULT_TREASURY`], a one-day dispute timeout and
-    /// no arbiter share (as `pinpoint_protocol::fees`).
+    /// the protocol's arbiter share ([`DEFAULT_ARBITER_SHARE_BPS`]).
     fn default() -> Self {
         let pin = |n: u128| U256::from(n * PIN);
         DeployConfig {
@@ -68,7 +74,7 @@ impl Default for DeployConfig {
             committee_size: 1,
             treasury: DEFAULT_TREASURY,
             dispute_timeout: DEFAULT_DISPUTE_TIMEOUT_SECS,
-            arbiter_share_bps: 0,
+            arbiter_share_bps: DEFAULT_ARBITER_SHARE_BPS,
         }
     }
 }

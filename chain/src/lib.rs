@@ -28,9 +28,9 @@
 //! one at a time: `OpenDispute`/`DisputeNext` between trainers or a verifier's `Challenge`,
 //! decided by `Vote`/`Rule` (both lose is a ruling), `Redraw` after a committee's deadline
 //! ([`dispute`]) → `Finalize` after the window, once the live roots agree. Payouts equal
-//! `pinpoint_protocol::fees` (0.5% fee, 70% of it burned, slashed bonds split 50/50 between
-//! winner and burn; with [`DeployConfig::arbiter_share_bps`] > 0 the majority arbiters get a
-//! share of the burned half, a deviation from the protocol). Details: `docs/chain.md`.
+//! `pinpoint_protocol::fees` (0.5% fee, 70% of it burned; a slashed bond pays 50% to the
+//! winner, [`DeployConfig::arbiter_share_bps`] = the protocol's 10% to the arbiters who voted
+//! with the majority, and burns the rest). Details: `docs/chain.md`.
 // The unit-test build sees the dev-dependencies too; the plain build is checked strictly.
 #![cfg_attr(test, allow(unused_crate_dependencies))]
 

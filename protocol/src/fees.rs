@@ -6,7 +6,9 @@
 //! - [`equal_shares`]: an equal split with the indivisible remainder going to the first
 //!   recipient in `NodeId` order.
 //! - [`slash_split`]: a slashed stake, `floor(stake · SLASH_WINNER_BPS / BPS)` (50%) to the
-//!   dispute's winner and the rest burned (all of it burned when there is no winner).
+//!   dispute's winner (none when both lose), `floor(stake · ARBITER_SHARE_BPS / BPS)` (10%)
+//!   split equally among the arbiters whose votes made the verdict (none for a missed commit;
+//!   the indivisible remainder is burned), and the rest burned.
 //! - [`settle`]: every transfer of one job's escrow and stakes, as a [`Settlement`] whose amounts
 //!   sum exactly to the inputs: no token is created or lost.
 //!
@@ -26,6 +28,11 @@ pub const FEE_BPS: u128 = 50;
 pub const BURN_SHARE_BPS: u128 = 7_000;
 /// Share of a slashed stake paid to the dispute's winner: 5 000 bps = 50% (the rest is burned).
 pub const SLASH_WINNER_BPS: u128 = 5_000;
+/// Share of a slashed stake paid to the arbiters whose votes made the verdict (the
+/// majority), split equally: 1 000 bps = 10%, taken from the burned part. It pays the
+/// referee's work (bisection, proofs, one re-run operator) out of the loser's stake; the
+/// winner's half is unchanged. The contracts' default `arbiterShareBps`.
+pub const ARBITER_SHARE_BPS: u128 = 1_000;
 
 /// `floor(amount · bps / BPS)`, with a checked multiplication.
 fn bps_of(amount: u128, bps: u128, what: &'static str) -> Result<u128> {
@@ -65,20 +72,36 @@ pub fn fee_split(payment: u128) -> Result<FeeSplit> {
 pub struct SlashSplit {
     /// Paid to the winner: `floor(stake · SLASH_WINNER_BPS / BPS)`, or 0 without a winner.
     pub to_winner: u128,
-    /// Burned: `stake − to_winner`.
+    /// Paid to each majority arbiter: `floor(floor(stake · ARBITER_SHARE_BPS / BPS) / n)` for
+    /// `n` arbiters, or 0 without arbiters.
+    pub to_each_arbiter: u128,
+    /// Paid to the arbiters in all: `n · to_each_arbiter`.
+    pub to_arbiters: u128,
+    /// Burned: `stake − to_winner − to_arbiters`.
     pub burn: u128,
 }
 
-/// Splits a slashed stake between the winner (if any) and burning.
-pub fn slash_split(stake: u128, has_winner: bool) -> Result<SlashSplit> {
+/// Splits a slashed stake between the winner (if any), the `arbiters` majority arbiters of
+/// the verdict (0 for a missed commit) and burning.
+pub fn slash_split(stake: u128, has_winner: bool, arbiters: usize) -> Result<SlashSplit> {
     let to_winner = if has_winner {
         bps_of(stake, SLASH_WINNER_BPS, "slash reward")?
     } else {
         0
     };
+    let to_each_arbiter = if arbiters == 0 {
+        0
+    } else {
+        bps_of(stake, ARBITER_SHARE_BPS, "arbiter share")? / arbiters as u128
+    };
+    let to_arbiters = to_each_arbiter
+        .checked_mul(arbiters as u128)
+        .ok_or(ProtocolError::Overflow("arbiter share"))?;
     Ok(SlashSplit {
         to_winner,
-        burn: stake - to_winner,
+        to_each_arbiter,
+        to_arbiters,
+        burn: stake - to_winner - to_arbiters,
     })
 }
 
@@ -124,19 +147,22 @@ pub struct Transfer {
 }
 
 /// What happens to one bonded stake at settlement.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum StakeFate {
     /// Returned in full to its owner.
     Returned,
-    /// Slashed: split per [`slash_split`] between `winner` (if any) and burning.
+    /// Slashed: split per [`slash_split`] between `winner` (if any), `arbiters` and burning.
     Slashed {
         /// The node that won the dispute against the owner, if any.
         winner: Option<NodeId>,
+        /// The arbiters whose votes made the verdict the owner lost (empty for a missed
+        /// commit), each paid [`SlashSplit::to_each_arbiter`], in this order.
+        arbiters: Vec<NodeId>,
     },
 }
 
 /// One stake bonded for a job and its fate.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StakeOutcome {
     /// The stake's owner.
     pub node: NodeId,
@@ -190,7 +216,7 @@ impl Settlement {
 ///   honest trainer.
 /// - With none: the whole payment is refunded to the submitter and no fee is charged.
 /// - Each stake is returned, or slashed per [`slash_split`] (the winner's part paid to
-///   [`Account::Node`] of the winner).
+///   [`Account::Node`] of the winner, each majority arbiter's to its [`Account::Node`]).
 ///
 /// Errors: a node listed twice in `stakes` ([`ProtocolError::InvalidArgument`]); overflow.
 pub fn settle(
@@ -223,12 +249,15 @@ pub fn settle(
     }
     for s in stakes {
         let from = Account::Stake(s.node);
-        match s.fate {
+        match &s.fate {
             StakeFate::Returned => out.push(from, Account::Node(s.node), s.amount),
-            StakeFate::Slashed { winner } => {
-                let split = slash_split(s.amount, winner.is_some())?;
+            StakeFate::Slashed { winner, arbiters } => {
+                let split = slash_split(s.amount, winner.is_some(), arbiters.len())?;
                 if let Some(w) = winner {
-                    out.push(from, Account::Node(w), split.to_winner);
+                    out.push(from, Account::Node(*w), split.to_winner);
+                }
+                for a in arbiters {
+                    out.push(from, Account::Node(*a), split.to_each_arbiter);
                 }
                 out.push(from, Account::Burn, split.burn);
             }
@@ -291,21 +320,38 @@ mod tests {
             Err(ProtocolError::Overflow(_))
         ));
         assert!(matches!(
-            slash_split(u128::MAX, true),
+            slash_split(u128::MAX, true, 0),
             Err(ProtocolError::Overflow(_))
         ));
-        assert_eq!(slash_split(u128::MAX, false).unwrap().burn, u128::MAX);
+        assert!(matches!(
+            slash_split(u128::MAX, false, 1),
+            Err(ProtocolError::Overflow(_))
+        ));
+        assert_eq!(slash_split(u128::MAX, false, 0).unwrap().burn, u128::MAX);
     }
 
     #[test]
     fn slash_and_shares() {
         assert_eq!(
-            slash_split(101, true).unwrap(),
+            slash_split(101, true, 0).unwrap(),
             SlashSplit {
                 to_winner: 50,
+                to_each_arbiter: 0,
+                to_arbiters: 0,
                 burn: 51
             }
         );
+        // 10% of 1 001 is 100, split by 3: 33 each, the remainder burned with the rest.
+        assert_eq!(
+            slash_split(1_001, true, 3).unwrap(),
+            SlashSplit {
+                to_winner: 500,
+                to_each_arbiter: 33,
+                to_arbiters: 99,
+                burn: 402
+            }
+        );
+        assert_eq!(slash_split(1_001, false, 2).unwrap().burn, 1_001 - 100);
         assert_eq!(equal_shares(10, 3).unwrap(), (3, 1));
         assert!(equal_shares(10, 0).is_err());
     }
@@ -332,7 +378,10 @@ mod tests {
             &[StakeOutcome {
                 node: a,
                 amount: 10,
-                fate: StakeFate::Slashed { winner: None },
+                fate: StakeFate::Slashed {
+                    winner: None,
+                    arbiters: vec![],
+                },
             }],
         )
         .unwrap();
@@ -343,7 +392,7 @@ mod tests {
             amount: 1,
             fate: StakeFate::Returned,
         };
-        assert!(settle(1, &[a], &[dup, dup]).is_err());
+        assert!(settle(1, &[a], &[dup.clone(), dup]).is_err());
     }
 
     proptest! {
@@ -352,19 +401,22 @@ mod tests {
         fn settlement_conserves_tokens(
             payment in prop_oneof![0u128..1_000_000, 0u128..=10u128.pow(28), any::<u128>()],
             n_honest in 0usize..6,
-            stakes in proptest::collection::vec((0u128..=10u128.pow(30), 0u8..3, 0u8..8), 0..6),
+            stakes in proptest::collection::vec((0u128..=10u128.pow(30), 0u8..3, 0u8..8, 0u8..4), 0..6),
         ) {
             let honest: Vec<NodeId> = (0..n_honest).map(|i| node(i as u8)).collect();
             let outcomes: Vec<StakeOutcome> = stakes
                 .iter()
                 .enumerate()
-                .map(|(i, &(amount, fate, w))| StakeOutcome {
+                .map(|(i, &(amount, fate, w, n_arb))| StakeOutcome {
                     node: node(100 + i as u8),
                     amount,
-                    fate: match fate {
-                        0 => StakeFate::Returned,
-                        1 => StakeFate::Slashed { winner: None },
-                        _ => StakeFate::Slashed { winner: Some(node(w)) },
+                    fate: {
+                        let arbiters = (0..n_arb).map(|k| node(200 + k)).collect();
+                        match fate {
+                            0 => StakeFate::Returned,
+                            1 => StakeFate::Slashed { winner: None, arbiters },
+                            _ => StakeFate::Slashed { winner: Some(node(w)), arbiters },
+                        }
                     },
                 })
                 .collect();

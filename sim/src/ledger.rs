@@ -224,7 +224,10 @@ mod tests {
                 StakeOutcome {
                     node: b,
                     amount: 100,
-                    fate: StakeFate::Slashed { winner: Some(a) },
+                    fate: StakeFate::Slashed {
+                        winner: Some(a),
+                        arbiters: vec![],
+                    },
                 },
             ],
         )

@@ -16,18 +16,24 @@
 //! - **Transactions.** Posting escrows the payment and the drawn trainers `accept` (bonding);
 //!   every commit the simulator's chain receives is also sent, and both must accept or both
 //!   refuse it; when the protocol closes commits with absent trainers, `closeCommits`;
-//!   a dispute between two trainers is `openDispute` by the protocol's first party; its verdict
-//!   (the simulated committee's majority) is cast by a majority of the contract's committee;
-//!   `finalize` when the protocol finalizes (or, if the contract's window is still open, as soon
-//!   as it closes).
+//!   every verifier's challenge the protocol accepts is `challenge` (the chain must accept it
+//!   too; it queues like the protocol's); each dispute the protocol opens is the one a
+//!   `challenge` just opened, `openDispute` by the first trainer (a replica pair inside the
+//!   contract's window) or `disputeNext` by a keeper (after the window, or a queued
+//!   challenge), and the chain's parties must be the protocol's; its verdict (the simulated
+//!   committee's majority, "both lose" included) is cast by a majority of the contract's
+//!   committee; `finalize` when the protocol finalizes (or, if the contract's window, which a
+//!   verdict extends, is still open, as soon as it closes).
 //! - **Checks** ([`ChainMirror::check_conservation`], [`ChainMirror::finalize`]): after every
 //!   event that sent a transaction, `initial supply − burned = Σ balances + escrow + stakes`
 //!   (with the market holding exactly the escrow and staking exactly the stakes); at each
 //!   finalize, every node's, the treasury's and the submitter's wealth change and the burn
-//!   equal the ledger's for the same settlement.
+//!   equal the ledger's for the same settlement (the arbiters' as one sum: the contract pays
+//!   the majority of its own committee, as many members as the simulated majority).
 //!
-//! What the contracts cannot express (see `docs/sim.md`) makes the job *unmapped*
-//! ([`Issue::Gap`]): it is counted, and not compared further.
+//! Every job of every shipped scenario is mapped. Should the simulator ever do what the
+//! contracts cannot express, the mirror reports an [`Issue::Gap`]: the job is counted as
+//! unmapped and not compared further (no mapping produces one today).
 
 mod deploy;
 mod mirror;
@@ -58,8 +64,11 @@ pub enum Issue {
 /// Who gains or loses at a settlement, in both ledgers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Who {
-    /// Node `ix` (free balance plus stake).
+    /// Node `ix` (free balance plus stake), an arbiter's counted in [`Who::Arbiters`].
     Node(usize),
+    /// Every arbiter node together: the contract draws its own committee, so the majority it
+    /// pays a share of a slashed stake is not the simulated committee's; their sum is the same.
+    Arbiters,
     /// The protocol treasury.
     Treasury,
     /// The job submitter.

@@ -230,6 +230,22 @@ fn dispute_timeout_and_arbiter_share_are_bounded() -> Result<()> {
 }
 
 #[test]
+fn the_default_arbiter_share_is_the_protocols() {
+    let share = pinpoint_chain::deploy::DEFAULT_ARBITER_SHARE_BPS;
+    assert_eq!(
+        u128::from(share),
+        pinpoint_protocol::fees::ARBITER_SHARE_BPS
+    );
+    assert_eq!(DeployConfig::default().arbiter_share_bps, share);
+    assert!(share > 0 && share <= pinpoint_chain::deploy::MAX_ARBITER_SHARE_BPS);
+    // A config.json written before the field existed was deployed with no share.
+    let mut v = serde_json::to_value(DeployConfig::default()).unwrap();
+    v.as_object_mut().unwrap().remove("arbiter_share_bps");
+    let old: DeployConfig = serde_json::from_value(v).unwrap();
+    assert_eq!(old.arbiter_share_bps, 0);
+}
+
+#[test]
 fn deployed_sizes_stay_under_eip_170() -> Result<()> {
     use pinpoint_chain::bindings::PinToken;
     const EIP_170: usize = 24_576;

@@ -67,6 +67,8 @@ pub(crate) fn test_config() -> DeployConfig {
         committee_size: 1,
         treasury: DEFAULT_TREASURY,
         dispute_timeout: 200,
+        // No arbiter share, so that the scenarios' payouts read as `fees::slash_split(…, 0)`;
+        // the default share is checked in `fees.rs` and `arbiter_pay.rs`.
         arbiter_share_bps: 0,
     }
 }

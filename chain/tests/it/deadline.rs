@@ -83,7 +83,7 @@ async fn redraw<C: TestChain>(mut h: Harness<C>) -> Result<()> {
     h.ok(s, Call::Finalize { job }).await?;
     let paid = h.snapshot(&[t0, t1]).await?;
     let f = fees::fee_split(payment)?;
-    let sl = fees::slash_split(bond, true)?;
+    let sl = fees::slash_split(bond, true, 0)?;
     assert_eq!(paid[0] - payout[0], u(f.to_trainers + sl.to_winner));
     assert_eq!(payout[1] - paid[1], u(bond));
     Ok(())

@@ -1,11 +1,11 @@
 //! The contracts' payouts equal `pinpoint_protocol::fees::settle` for the same inputs: random
 //! payments, bonds, numbers of trainers, with and without a replica dispute and a verifier's
-//! challenge, every ruling (both lose included), finalized on `Embedded` (the default
-//! deployment: no arbiter share, as the protocol).
+//! challenge, every ruling (both lose included), finalized on `Embedded` with the default
+//! arbiter share (`fees::ARBITER_SHARE_BPS`, paid to the one-member committee's arbiter).
 
 use alloy::primitives::{Address, B256, U256};
 use pinpoint_chain::{
-    Call, Embedded, Finding, JobParams, PIN, Role, Settlement, Spender,
+    Call, DeployConfig, Embedded, Finding, JobParams, PIN, Role, Settlement, Spender,
     deploy::{DEFAULT_DEPLOYER, DEFAULT_TREASURY},
 };
 use pinpoint_chain::{NodeId, NodeKey, Ruling};
@@ -23,7 +23,11 @@ const VERIFIER: Address = Address::repeat_byte(0x3e);
 fn base() -> &'static Embedded {
     static BASE: std::sync::OnceLock<Embedded> = std::sync::OnceLock::new();
     BASE.get_or_init(|| {
-        let mut c = embedded().expect("embedded");
+        let config = DeployConfig {
+            arbiter_share_bps: DeployConfig::default().arbiter_share_bps,
+            ..test_config()
+        };
+        let mut c = Embedded::in_memory(&config).expect("embedded");
         let d = DEFAULT_DEPLOYER;
         let mut run = |from, call| c.send_sync(from, &call).expect("setup");
         for t in trainers() {
@@ -190,6 +194,7 @@ proptest! {
         }
         let mut parties = t.clone();
         parties.push(VERIFIER);
+        parties.push(ARBITER);
         let wealth = |c: &Embedded, a: Address| -> U256 {
             let mut w = rt.block_on(c.balance_of(a)).expect("balance");
             for role in Role::ALL {
@@ -209,7 +214,8 @@ proptest! {
         let id_of = |a: Address| ids.iter().find(|(x, _)| *x == a).expect("party").1;
         let honest: Vec<NodeId> = t.iter().filter(|a| !lost.iter().any(|(l, _)| l == *a)).map(|a| id_of(*a)).collect();
         let fate = |a: Address| match lost.iter().find(|(l, _)| *l == a) {
-            Some((_, w)) => StakeFate::Slashed { winner: w.map(id_of) },
+            // Every loser here lost a dispute: the committee's one member decided it.
+            Some((_, w)) => StakeFate::Slashed { winner: w.map(id_of), arbiters: vec![id_of(ARBITER)] },
             None => StakeFate::Returned,
         };
         let mut stakes: Vec<StakeOutcome> = t.iter().map(|a| StakeOutcome { node: id_of(*a), amount: bond, fate: fate(*a) }).collect();

@@ -181,7 +181,7 @@ async fn full_lifecycle_with_dispute_on_anvil() -> Result<()> {
     c.send(s, Call::Finalize { job }).await?;
     // Expected amounts from the protocol crate's arithmetic.
     let f = fees::fee_split(payment)?;
-    let sl = fees::slash_split(200 * pinpoint_chain::PIN, true)?;
+    let sl = fees::slash_split(200 * pinpoint_chain::PIN, true, 0)?;
     let after = c.totals().await?;
     assert_eq!(after.burned - before.burned, u(f.burn + sl.burn));
     assert_eq!(c.balance_of(DEFAULT_TREASURY).await? - b_tr, u(f.treasury));

@@ -18,6 +18,7 @@ mod invariant;
 mod lifecycle;
 mod ops;
 mod pairwise;
+mod queue;
 mod registry;
 mod resubmit;
 mod verifier;

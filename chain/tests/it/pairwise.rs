@@ -58,7 +58,7 @@ async fn both_lose<C: TestChain>(mut h: Harness<C>) -> Result<()> {
     h.ok(s, Call::Finalize { job }).await?;
     let after = h.snapshot(&[s, t0, t1]).await?;
     // No honest trainer: refund without fee; both bonds burned (no winner).
-    let sl = fees::slash_split(bond, false)?;
+    let sl = fees::slash_split(bond, false, 0)?;
     assert_eq!(sl.burn, bond);
     assert_eq!(
         deltas(&before, &after),
@@ -131,7 +131,7 @@ async fn three_replicas<C: TestChain>(mut h: Harness<C>) -> Result<()> {
     h.fails(s, Call::Finalize { job }, "WrongState").await?;
     let after = h.snapshot(&t).await?;
     let f = fees::fee_split(payment)?;
-    let sl = fees::slash_split(bond, true)?;
+    let sl = fees::slash_split(bond, true, 0)?;
     assert_eq!(
         deltas(&before, &after),
         vec![

@@ -100,7 +100,7 @@ async fn challenge<C: TestChain>(mut h: Harness<C>, truthful: bool) -> Result<()
     let d = h.dispute(id).await?;
     assert!(d.by_verifier && d.challenger == v && d.defendant == t && !d.resolved);
     assert_eq!(h.c.position(v, Role::Verifier).await?.locked, u(bond));
-    h.fails(v, ch(u(bond)), "WrongState").await?;
+    h.fails(v, ch(u(bond)), "already challenged").await?;
     h.fails(s, Call::Finalize { job }, "WrongState").await?;
     h.fails(
         s,
@@ -154,7 +154,7 @@ async fn challenge<C: TestChain>(mut h: Harness<C>, truthful: bool) -> Result<()
     h.ok(s, Call::Finalize { job }).await?;
     let after = h.snapshot(&[s, t, v]).await?;
 
-    let slash = fees::slash_split(bond, true)?;
+    let slash = fees::slash_split(bond, true, 0)?;
     let f = fees::fee_split(payment)?;
     // Wealth deltas of submitter, trainer, verifier, treasury, burn.
     let want: [i128; 5] = if truthful {

@@ -48,6 +48,9 @@ pub struct Job {
     open: Option<Dispute>,
     /// Slashed node → winner of the dispute it lost (if any).
     slashed: BTreeMap<NodeId, Option<NodeId>>,
+    /// Slashed node → the arbiters whose votes made the verdict it lost (paid a share of its
+    /// stake; none for a missed commit).
+    majority: BTreeMap<NodeId, Vec<NodeId>>,
     settlement: Option<Settlement>,
 }
 
@@ -61,7 +64,7 @@ impl Job {
             ));
         }
         fee_split(params.payment)?;
-        slash_split(params.trainer_stake, true)?;
+        slash_split(params.trainer_stake, true, 1)?;
         Ok(Self {
             params,
             assign_deadline: now_ms.saturating_add(params.assign_timeout_ms),
@@ -73,6 +76,7 @@ impl Job {
             queue: Vec::new(),
             open: None,
             slashed: BTreeMap::new(),
+            majority: BTreeMap::new(),
             settlement: None,
         })
     }
@@ -209,12 +213,17 @@ impl Job {
                     .checked_add(stake)
                     .ok_or_else(|| self.reject("challenger's total stake overflows"))?;
                 // Checking the total covers this stake too (it is at most the total).
-                slash_split(total, true)?;
+                slash_split(total, true, 1)?;
                 self.challengers.insert(challenger, total);
                 self.challenged.insert((challenger, trainer));
                 self.queue.push((challenger, trainer));
             }
-            Input::Verdict { a, b, winner } => {
+            Input::Verdict {
+                a,
+                b,
+                winner,
+                arbiters,
+            } => {
                 let Some(d) = self.open else {
                     return Err(self.reject("no dispute is open"));
                 };
@@ -228,7 +237,7 @@ impl Job {
                 let mut actions = Vec::new();
                 for loser in [d.a, d.b] {
                     if Some(loser) != winner {
-                        self.lose(loser, winner, &mut actions);
+                        self.lose(loser, winner, &arbiters, &mut actions);
                     }
                 }
                 self.drive(now_ms, &mut actions);
@@ -247,8 +256,15 @@ impl Job {
         actions
     }
 
-    /// Marks `node` as having lost to `winner` and slashes it (once).
-    fn lose(&mut self, node: NodeId, winner: Option<NodeId>, actions: &mut Vec<Action>) {
+    /// Marks `node` as having lost to `winner` by the votes of `arbiters` (empty for a missed
+    /// commit) and slashes it (once).
+    fn lose(
+        &mut self,
+        node: NodeId,
+        winner: Option<NodeId>,
+        arbiters: &[NodeId],
+        actions: &mut Vec<Action>,
+    ) {
         if self.slashed.contains_key(&node) {
             return;
         }
@@ -266,6 +282,9 @@ impl Job {
             self.challengers.get(&node).copied().unwrap_or(0)
         };
         self.slashed.insert(node, winner);
+        if !arbiters.is_empty() {
+            self.majority.insert(node, arbiters.to_vec());
+        }
         actions.push(Action::Slash {
             node,
             winner,
@@ -308,7 +327,7 @@ impl Job {
                     .map(|(n, _)| *n)
                     .collect();
                 for n in absent {
-                    self.lose(n, None, actions);
+                    self.lose(n, None, &[], actions);
                 }
                 self.window_end = Some(now_ms.saturating_add(self.params.challenge_window_ms));
             }
@@ -365,7 +384,10 @@ impl Job {
             "invariant: the paid trainers agree on one root"
         );
         let fate = |n: &NodeId| match self.slashed.get(n) {
-            Some(winner) => StakeFate::Slashed { winner: *winner },
+            Some(winner) => StakeFate::Slashed {
+                winner: *winner,
+                arbiters: self.majority.get(n).cloned().unwrap_or_default(),
+            },
             None => StakeFate::Returned,
         };
         let mut stakes: Vec<StakeOutcome> = self

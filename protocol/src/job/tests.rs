@@ -132,7 +132,8 @@ fn one_deviant_among_three_is_disputed_and_slashed() {
             Input::Verdict {
                 a: t[1],
                 b: t[2],
-                winner: Some(t[1])
+                winner: Some(t[1]),
+                arbiters: vec![],
             }
         ),
         Err(ProtocolError::InvalidTransition { .. })
@@ -145,6 +146,7 @@ fn one_deviant_among_three_is_disputed_and_slashed() {
                 a: t[1],
                 b: t[0],
                 winner: Some(t[1]),
+                arbiters: vec![],
             },
         )
         .unwrap();
@@ -179,6 +181,7 @@ fn three_distinct_roots_dispute_until_one_survives() {
                 a: t[0],
                 b: t[1],
                 winner: None,
+                arbiters: vec![],
             },
         )
         .unwrap();
@@ -188,6 +191,32 @@ fn three_distinct_roots_dispute_until_one_survives() {
     let s = settlement(&job.poll(520)).clone();
     assert_eq!(s.total_to(Account::Node(t[2])), 995_000 + 10_000);
     assert_eq!(s.burned(), 3_500 + 20_000);
+    assert_conserves(&job);
+}
+
+#[test]
+fn the_majority_arbiters_share_each_stake_their_verdict_slashed() {
+    let (mut job, t, _) = committed_job(&[[1; 32], [2; 32], [3; 32]]);
+    let (x, y) = (node(50), node(51));
+    // Both lose: two stakes slashed, each paying the two majority arbiters.
+    job.handle(
+        30,
+        Input::Verdict {
+            a: t[0],
+            b: t[1],
+            winner: None,
+            arbiters: vec![x, y],
+        },
+    )
+    .unwrap();
+    let s = settlement(&job.poll(520)).clone();
+    // 10% of 10 000 is 1 000, 500 each, per slashed stake.
+    let each = crate::fees::slash_split(10_000, false, 2).unwrap();
+    assert_eq!((each.to_each_arbiter, each.burn), (500, 9_000));
+    assert_eq!(s.total_to(Account::Node(x)), 1_000);
+    assert_eq!(s.total_to(Account::Node(y)), 1_000);
+    assert_eq!(s.burned(), 3_500 + 18_000);
+    assert_eq!(s.total_to(Account::Node(t[2])), 995_000 + 10_000);
     assert_conserves(&job);
 }
 
@@ -281,6 +310,7 @@ fn verifier_challenge() {
                 a: v,
                 b: t[0],
                 winner: Some(v),
+                arbiters: vec![],
             },
         )
         .unwrap();
@@ -306,6 +336,7 @@ fn verifier_challenge() {
             a: t[0],
             b: v,
             winner: Some(t[0]),
+            arbiters: vec![],
         },
     )
     .unwrap();
@@ -350,6 +381,7 @@ fn all_dishonest_replicas(roots: &[Root]) -> (Job, Vec<NodeId>, NodeId) {
                     a,
                     b,
                     winner: Some(winner),
+                    arbiters: vec![],
                 },
             )
             .unwrap(),
@@ -419,6 +451,7 @@ fn challenges_are_one_per_pair_and_a_losing_challenger_loses_them_all() {
                 a,
                 b,
                 winner: Some(t[0]),
+                arbiters: vec![],
             },
         )
         .unwrap();
@@ -456,6 +489,7 @@ fn challenges_are_accepted_after_the_window_while_a_dispute_is_open() {
             a,
             b,
             winner: Some(t[0]),
+            arbiters: vec![],
         },
     )
     .unwrap();
@@ -467,6 +501,7 @@ fn challenges_are_accepted_after_the_window_while_a_dispute_is_open() {
             a: v,
             b: t[0],
             winner: Some(v),
+            arbiters: vec![],
         },
     )
     .unwrap();
@@ -494,6 +529,7 @@ fn invalid_transitions_are_rejected_unchanged() {
             a: t[0],
             b: t[1],
             winner: None,
+            arbiters: vec![],
         },
         Input::Assigned {
             trainers: vec![t[0]],
@@ -630,7 +666,7 @@ proptest! {
                         _ => (ids[a as usize], ids[b as usize]),
                     };
                     let winner = match w { 0 => Some(a), 1 => Some(b), _ => None };
-                    job.handle(now, Input::Verdict { a, b, winner })
+                    job.handle(now, Input::Verdict { a, b, winner, arbiters: vec![] })
                 }
             };
             match res {

@@ -55,6 +55,10 @@ pub enum Input {
         b: NodeId,
         /// The winner (`a` or `b`), or `None` when both lose.
         winner: Option<NodeId>,
+        /// The arbiters whose votes made the verdict (the majority that decided it): each is
+        /// paid [`crate::fees::ARBITER_SHARE_BPS`] of every stake the verdict slashes, split
+        /// equally ([`crate::fees::slash_split`]).
+        arbiters: Vec<NodeId>,
     },
 }
 

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use pinpoint_chain::alloy::sol_types::SolCall;
 use pinpoint_chain::bindings::{JobMarket, PinToken, Staking};
 use pinpoint_chain::deploy::{DEFAULT_DEPLOYER, DEFAULT_TREASURY};
-use pinpoint_chain::{Address, B256, Call, Embedded, Finding, JobParams, U256};
+use pinpoint_chain::{Address, B256, Call, Embedded, Finding, JobParams, Ruling, U256};
 
 use super::deploy::{BaseKey, base_for, chain_role, layout_addresses, submitter_address};
 use super::{Deltas, Issue, MirrorFault, Posting, Who};
@@ -21,6 +21,9 @@ struct MirrorJob {
     commits: usize,
     window_started: bool,
     finalized: bool,
+    /// A chain dispute a `challenge` opened at once, not yet matched with the protocol's
+    /// `OpenDispute` that follows it in the same event.
+    opened: Option<u64>,
 }
 
 /// One run's chain: the embedded contracts, the node → address map, and each job's chain
@@ -42,6 +45,9 @@ pub struct ChainMirror {
     compared: u64,
     closes: u64,
     deferred: u64,
+    challenges: u64,
+    dispute_next: u64,
+    both_lose: u64,
     unconserved: bool,
 }
 
@@ -100,6 +106,9 @@ impl ChainMirror {
             compared: 0,
             closes: 0,
             deferred: 0,
+            challenges: 0,
+            dispute_next: 0,
+            both_lose: 0,
             unconserved: false,
         })
     }
@@ -115,12 +124,16 @@ impl ChainMirror {
     }
 
     /// What the chain did, as counters: settlements finalized and found equal to the
-    /// ledger's, `closeCommits` sent, finalizes deferred to the end of the contract's window.
-    pub fn counters(&self) -> [(&'static str, u64); 3] {
+    /// ledger's, `closeCommits` sent, finalizes deferred to the end of the contract's window,
+    /// verifiers' `challenge`s, disputes opened with `disputeNext`, both-lose rulings.
+    pub fn counters(&self) -> [(&'static str, u64); 6] {
         [
             ("chain_settlements_compared", self.compared),
             ("chain_close_commits", self.closes),
             ("chain_finalize_deferred", self.deferred),
+            ("chain_challenges", self.challenges),
+            ("chain_dispute_next", self.dispute_next),
+            ("chain_both_lose", self.both_lose),
         ]
     }
 
@@ -170,13 +183,6 @@ impl ChainMirror {
 
     fn mapped(&self, j: usize) -> bool {
         self.jobs.get(j).is_some_and(|m| m.mapped && m.id.is_some())
-    }
-
-    fn gap(&mut self, j: usize, name: &'static str) -> std::result::Result<(), Issue> {
-        if let Some(m) = self.jobs.get_mut(j) {
-            m.mapped = false;
-        }
-        Err(Issue::Gap(name))
     }
 
     /// Posts job `j` (assigned at `now_ms` to `trainers`, by node index) and lets the trainers
@@ -299,41 +305,99 @@ impl ChainMirror {
         Ok(info.windowEnd)
     }
 
-    /// Opens simulated dispute `d` of job `j` between trainers `challenger` and `defendant`
-    /// (node indices; `None` when a party is not one of the job's trainers).
+    /// Verifier `v` (node index) challenged trainer `trainer`'s root in job `j`, bonding
+    /// `bond`, and the protocol accepted it: sends `challenge`, which the chain must accept
+    /// too. With no dispute open the chain opens the next dispute at once (kept for
+    /// [`ChainMirror::open_dispute`]); else the challenge waits in the chain's queue, as in the
+    /// protocol's.
+    pub fn challenge(
+        &mut self,
+        j: usize,
+        now_ms: u64,
+        v: usize,
+        trainer: usize,
+        bond: u128,
+    ) -> std::result::Result<(), Issue> {
+        if !self.mapped(j) {
+            return Ok(());
+        }
+        self.at(now_ms)?;
+        let job = self.jobs[j].id.unwrap_or_default();
+        let r = self
+            .send(
+                self.addrs[v],
+                Call::Challenge {
+                    job,
+                    trainer: self.addrs[trainer],
+                    bond: U256::from(bond),
+                },
+            )
+            .map_err(|e| {
+                Issue::Violation(format!(
+                    "job {j}: the protocol accepted node {v}'s challenge of node {trainer}, the \
+                     chain refused it: {e}"
+                ))
+            })?;
+        self.challenges += 1;
+        self.jobs[j].opened = r.opened_dispute();
+        Ok(())
+    }
+
+    /// Opens simulated dispute `d` of job `j` between `challenger` and `defendant` (node
+    /// indices: two trainers, or a verifier and a trainer), the protocol's next dispute. A
+    /// dispute a `challenge` just opened is taken as it is; a replica dispute inside the
+    /// contract's window is `openDispute` by the challenger; any other (after the window, or
+    /// a queued challenge) is `disputeNext` by a keeper. The chain's parties must be the
+    /// protocol's.
     pub fn open_dispute(
         &mut self,
         j: usize,
         d: usize,
         now_ms: u64,
-        parties: Option<(usize, usize)>,
+        (c, def): (usize, usize),
     ) -> std::result::Result<(), Issue> {
         if !self.mapped(j) {
             return Ok(());
         }
-        let Some((c, def)) = parties else {
-            return self.gap(j, "chain_gap_verifier_dispute");
-        };
         self.at(now_ms)?;
         let job = self.jobs[j].id.unwrap_or_default();
-        let end = self.window_end(job).map_err(Issue::Violation)?;
-        if self.chain.time() >= end {
-            return self.gap(j, "chain_gap_dispute_after_window");
+        let id = if let Some(id) = self.jobs[j].opened.take() {
+            id
+        } else {
+            let end = self.window_end(job).map_err(Issue::Violation)?;
+            let replica = self.roles[c] == Role::Trainer && self.roles[def] == Role::Trainer;
+            let (from, call) = if replica && self.chain.time() < end {
+                let defendant = self.addrs[def];
+                (self.addrs[c], Call::OpenDispute { job, defendant })
+            } else {
+                self.dispute_next += 1;
+                (DEFAULT_DEPLOYER, Call::DisputeNext { job })
+            };
+            let r = self
+                .send(from, call)
+                .map_err(|e| Issue::Violation(format!("job {j}: opening dispute {d}: {e}")))?;
+            r.opened_dispute()
+                .ok_or_else(|| Issue::Violation(format!("job {j}: no dispute id")))?
+        };
+        let (got_c, got_def) = self.parties(id).map_err(Issue::Violation)?;
+        if (got_c, got_def) != (self.addrs[c], self.addrs[def]) {
+            return Err(Issue::Violation(format!(
+                "job {j}: the chain opened dispute {id} between {got_c} and {got_def}, the \
+                 protocol dispute {d} between nodes {c} and {def}"
+            )));
         }
-        let r = self
-            .send(
-                self.addrs[c],
-                Call::OpenDispute {
-                    job,
-                    defendant: self.addrs[def],
-                },
-            )
-            .map_err(|e| Issue::Violation(format!("job {j}: openDispute refused: {e}")))?;
-        let id = r
-            .opened_dispute()
-            .ok_or_else(|| Issue::Violation(format!("job {j}: no dispute id")))?;
         self.disputes.insert(d, id);
         Ok(())
+    }
+
+    fn parties(&self, id: u64) -> std::result::Result<(Address, Address), String> {
+        let info = self.view(
+            self.chain_addrs().market,
+            JobMarket::disputeInfoCall {
+                disputeId: U256::from(id),
+            },
+        )?;
+        Ok((info.challenger, info.defendant))
     }
 
     /// Records the verdict of simulated dispute `d` of job `j`: `winner` is the side (0 =
@@ -350,16 +414,22 @@ impl ChainMirror {
             return Ok(());
         }
         let Some(&id) = self.disputes.get(&d) else {
-            return Ok(());
-        };
-        let Some(w) = winner else {
-            return self.gap(j, "chain_gap_both_lose");
+            return Err(Issue::Violation(format!(
+                "job {j}: a verdict for dispute {d}, which is not on chain"
+            )));
         };
         self.at(now_ms)?;
-        let mut challenger_wins = w == 0;
-        if self.fault == Some(MirrorFault::FlipVerdict) {
-            challenger_wins = !challenger_wins;
-        }
+        let flip = self.fault == Some(MirrorFault::FlipVerdict);
+        let ruling = match winner {
+            None => {
+                self.both_lose += 1;
+                Ruling::BothLose
+            }
+            Some(0) if !flip => Ruling::ChallengerWins,
+            Some(0) => Ruling::DefendantWins,
+            Some(_) if !flip => Ruling::DefendantWins,
+            Some(_) => Ruling::ChallengerWins,
+        };
         let committee = self
             .view(
                 self.chain_addrs().market,
@@ -373,9 +443,9 @@ impl ChainMirror {
         for a in committee.into_iter().take(need) {
             self.send(
                 a,
-                Call::Vote {
+                Call::Rule {
                     dispute: id,
-                    challenger_wins,
+                    ruling,
                     finding: finding.clone(),
                 },
             )
@@ -387,6 +457,13 @@ impl ChainMirror {
     fn wealth(&self, who: Who) -> std::result::Result<u128, String> {
         let a = self.chain_addrs();
         match who {
+            Who::Arbiters => {
+                let mut sum = 0u128;
+                for n in (0..self.roles.len()).filter(|n| self.roles[*n] == Role::Arbiter) {
+                    sum += self.wealth(Who::Node(n))?;
+                }
+                Ok(sum)
+            }
             Who::Node(n) => {
                 let addr = self.addrs[n];
                 let p = self.view(
@@ -404,10 +481,14 @@ impl ChainMirror {
         }
     }
 
-    /// Every account compared at a settlement.
+    /// Every account compared at a settlement: each node but the arbiters, the arbiters
+    /// together, the treasury, the submitter and the burn.
     pub fn accounts(&self) -> Vec<Who> {
-        let mut v: Vec<Who> = (0..self.addrs.len()).map(Who::Node).collect();
-        v.extend([Who::Treasury, Who::Submitter, Who::Burned]);
+        let mut v: Vec<Who> = (0..self.addrs.len())
+            .filter(|n| self.roles[*n] != Role::Arbiter)
+            .map(Who::Node)
+            .collect();
+        v.extend([Who::Arbiters, Who::Treasury, Who::Submitter, Who::Burned]);
         v
     }
 

@@ -228,6 +228,8 @@ impl World {
                         if let Err(e) = self.ledger.bond(id, challenger, stake) {
                             self.violation(format!("challenge bond: {e}"));
                         }
+                        let t = self.jobs[job].slots[slot].node;
+                        self.on_chain(|m, now| m.challenge(job, now, v, t, stake));
                         self.challenges.insert((job, v), rec);
                         self.apply(job, actions);
                     }
@@ -238,8 +240,10 @@ impl World {
         }
     }
 
-    /// The committee's vote on dispute `d` given the honest referee's `winner` side.
-    fn vote(&mut self, d: usize, winner: Option<usize>) -> Option<usize> {
+    /// The committee's vote on dispute `d` given the honest referee's `winner` side, and the
+    /// members whose votes made it: the first majority (`⌊n/2⌋ + 1`, in committee order) of
+    /// those who voted it, as on chain, where the vote that reaches the majority decides.
+    fn vote(&mut self, d: usize, winner: Option<usize>) -> (Option<usize>, Vec<Ix>) {
         let dr = &self.disputes[d];
         let honest_side = [
             self.nodes[dr.sides[0].node].honest(),
@@ -256,14 +260,29 @@ impl World {
             .iter()
             .filter(|m| !self.nodes[**m].honest())
             .count();
+        let result = if bad * 2 > members { bad_vote } else { winner };
+        let majority: Vec<Ix> = dr
+            .committee
+            .iter()
+            .copied()
+            .filter(|m| {
+                let v = if self.nodes[*m].honest() {
+                    winner
+                } else {
+                    bad_vote
+                };
+                v == result
+            })
+            .take(members / 2 + 1)
+            .collect();
         if bad > 0 {
             self.count("dishonest_arbiter_votes");
         }
-        if bad * 2 > members { bad_vote } else { winner }
+        (result, majority)
     }
 
     fn verdict(&mut self, d: usize, referee_winner: Option<usize>) {
-        let winner = self.vote(d, referee_winner);
+        let (winner, majority) = self.vote(d, referee_winner);
         if winner != referee_winner {
             self.count("verdict_overturned_by_committee");
         }
@@ -289,6 +308,7 @@ impl World {
                     a: ia,
                     b: ib,
                     winner: w,
+                    arbiters: majority.iter().map(|m| self.nodes[*m].id).collect(),
                 },
             )
         });
@@ -488,12 +508,10 @@ impl World {
             resolution: None,
         });
         self.count("disputes");
-        let slot_of = |w: &World, n: Ix| w.jobs[j].slots.iter().any(|s| s.node == n);
-        let (na, nb) = (
+        let parties = (
             self.disputes[d].sides[0].node,
             self.disputes[d].sides[1].node,
         );
-        let parties = (slot_of(self, na) && slot_of(self, nb)).then_some((na, nb));
         self.on_chain(|m, now| m.open_dispute(j, d, now, parties));
         let at = self.now + self.scn.timing.chain_ms;
         self.schedule(at, Ev::RefereeStart { referee, d });

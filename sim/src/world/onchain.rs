@@ -48,6 +48,10 @@ impl World {
                 let id = self.nodes[n].id;
                 self.ledger.balance(Holder::Node(id)) + self.ledger.staked_by(id)
             }
+            Who::Arbiters => (0..self.nodes.len())
+                .filter(|n| self.nodes[*n].role == crate::scenario::Role::Arbiter)
+                .map(|n| self.ledger_wealth(Who::Node(n)))
+                .sum(),
             Who::Treasury => self.ledger.balance(Holder::Treasury),
             Who::Submitter => self.ledger.balance(Holder::Submitter),
             Who::Burned => self.ledger.totals().burned,
