@@ -153,6 +153,11 @@ pub struct JobEntry {
     pub seed: Option<B256>,
     /// Each trainer's bond.
     pub bond: U256,
+    /// Verifier challenges taken by the contract and not yet opened as disputes (the
+    /// contract queues a challenge made while another dispute is open).
+    pub queued: usize,
+    /// Verifiers that challenged (queued or opened).
+    pub challengers: BTreeSet<Address>,
 }
 
 impl JobEntry {
@@ -377,6 +382,8 @@ impl ChainBook {
                         active_dispute: None,
                         seed: None,
                         bond: p.bond,
+                        queued: 0,
+                        challengers: BTreeSet::new(),
                     },
                 );
                 if (self.me.trainer || self.me.verifier || self.me.arbiter)
@@ -435,6 +442,12 @@ impl ChainBook {
                     if self.me.verifier && self.me.samples > 0 {
                         self.duties.push_back(Duty::Verify { job });
                     }
+                }
+            }
+            M::Challenged(c) => {
+                if let Some(j) = self.jobs.get_mut(&id64(c.jobId)) {
+                    j.queued += 1;
+                    j.challengers.insert(c.verifier);
                 }
             }
             M::DisputeOpened(d) => self.dispute_opened(d),
@@ -523,6 +536,9 @@ impl ChainBook {
         );
         *self.opened.entry(job).or_default() += 1;
         if let Some(j) = self.jobs.get_mut(&job) {
+            if !j.trainers.contains(&d.challenger) {
+                j.queued = j.queued.saturating_sub(1);
+            }
             j.state = JobState::Disputed;
             j.active_dispute = Some(dispute);
         }
@@ -610,10 +626,20 @@ impl ChainBook {
         let me = self.me.account;
         let mut calls = Vec::new();
         for (&id, j) in &self.jobs {
-            let involved = self.is_mine(j) || j.submitter == me;
+            let involved = self.is_mine(j) || j.submitter == me || j.challengers.contains(&me);
             match j.state {
                 JobState::Assigned if now > j.commit_deadline && involved => {
                     calls.push((Reason::CloseCommits(id), Call::CloseCommits { job: id }));
+                }
+                // A queued verifier challenge is heard before the job can be finalized (the
+                // contract's `disputeNext` opens it; one whose trainer already lost is dropped
+                // by the contract and the call reverts harmlessly).
+                JobState::Committed if involved && j.queued > 0 => {
+                    let n = self.opened.get(&id).copied().unwrap_or(0);
+                    calls.push((Reason::DisputeNext(id, n), Call::DisputeNext { job: id }));
+                    if now >= j.window_end {
+                        calls.push((Reason::Finalize(id), Call::Finalize { job: id }));
+                    }
                 }
                 JobState::Committed if now >= j.window_end && involved && !j.roots_disagree() => {
                     calls.push((Reason::Finalize(id), Call::Finalize { job: id }));

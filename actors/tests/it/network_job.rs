@@ -119,7 +119,8 @@ async fn a_cheating_trainer_is_disputed_over_quic_slashed_and_the_honest_are_pai
     let bond = u128::try_from(terms.bond).expect("small");
     let split = fees::fee_split(payment).expect("fee");
     let (share, rest) = fees::equal_shares(split.to_trainers, 2).expect("shares");
-    let slash = fees::slash_split(bond, true).expect("slash");
+    // Two of the three arbiters make the majority (the third vote comes after the verdict).
+    let slash = fees::slash_split(bond, true, 2).expect("slash");
     let funded = 9_800 * pinpoint_chain::PIN; // 10 000 funded, 200 staked
     let expected = [funded + share + rest + slash.to_winner, funded + share];
     for (honest, want) in [trainers[0], trainers[2]].into_iter().zip(expected) {
@@ -146,6 +147,13 @@ async fn a_cheating_trainer_is_disputed_over_quic_slashed_and_the_honest_are_pai
         after.burned - before.burned,
         U256::from(split.burn + slash.burn)
     );
+    // The majority arbiters shared the arbiters' part of the slash.
+    let mut arbiters_gain = U256::ZERO;
+    for a in net.with_role(Role::Arbiter) {
+        let bal = c.balance_of(a.account).await.expect("balance");
+        arbiters_gain += bal - U256::from(9_000 * pinpoint_chain::PIN); // 10 000 − 1 000 staked
+    }
+    assert_eq!(arbiters_gain, U256::from(slash.to_arbiters));
     // Conservation: no escrow left, the fee's burn accounted.
     assert_eq!(after.escrow, before.escrow);
     assert_eq!(after.total_supply, after.initial_supply - after.burned);
