@@ -23,7 +23,6 @@ use pinpoint_protocol::dispute::Deadlines;
 use pinpoint_protocol::id::NodeId;
 use pinpoint_train::JobSpec;
 use ractor::{Actor, ActorRef};
-use tokio::sync::Mutex;
 
 use crate::conduct::{
     Cheat, ConductArgs, ConductMsg, ConductStatus, Conductor, Me, OBSERVER_CAPACITY, Observed,
@@ -216,7 +215,7 @@ impl Devnet {
             dispute_timeout: 3_600,
             ..DeployConfig::default()
         };
-        let chain: SharedChain<Embedded> = Arc::new(Mutex::new(Embedded::in_memory(&deploy)?));
+        let chain: SharedChain<Embedded> = SharedChain::new(Embedded::in_memory(&deploy)?);
         let chain_id = {
             let c = chain.lock().await;
             let id = c
@@ -250,7 +249,7 @@ impl Devnet {
                 net.add(plan, name, Some(role), cheat, boot.clone()).await?;
             }
         }
-        let chain = Arc::clone(&net.chain);
+        let chain = net.chain.clone();
         let second = plan.chain_second;
         net.clock = tokio::spawn(async move {
             loop {
@@ -349,7 +348,7 @@ impl Devnet {
         };
         let args = ConductArgs {
             key,
-            chain: Arc::clone(&self.chain),
+            chain: self.chain.clone(),
             chain_id: self.chain_id,
             transport: quic.clone(),
             bootstrap,

@@ -27,7 +27,6 @@ mod peer;
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
-use std::sync::Arc;
 use std::time::Duration;
 
 use pinpoint_chain::{Address, B256, Call, Settlement};
@@ -42,7 +41,6 @@ use pinpoint_protocol::verify::DEFAULT_OPENING_TIMEOUT_MS;
 use pinpoint_protocol::wire::{JobCommit, Message};
 use pinpoint_train::JobSpec;
 use ractor::{Actor, ActorProcessingErr, ActorRef};
-use tokio::sync::Mutex;
 
 use crate::executor::ExecutorMsg;
 use crate::network::NetworkMsg;
@@ -55,7 +53,7 @@ pub use msg::ConductMsg;
 pub use observe::{OBSERVER_CAPACITY, Observed, Probe};
 
 /// The chain, shared by the nodes of one process (each sends as its own account).
-pub type SharedChain<S> = Arc<Mutex<S>>;
+pub type SharedChain<S> = crate::settlement::ChainHandle<S>;
 
 /// blake3 `derive_key` context of [`job_key`].
 pub const JOB_KEY_CONTEXT: &str = "pinpoint 2026 chain job v1";
@@ -479,7 +477,7 @@ impl<S: Settlement + 'static> ConductState<S> {
     }
 
     fn refresh_registry(&self, myself: &ActorRef<ConductMsg>) {
-        let chain = Arc::clone(&self.chain);
+        let chain = self.chain.clone();
         let me = myself.clone();
         tokio::spawn(async move {
             let nodes = {
