@@ -14,7 +14,7 @@ use std::collections::BTreeSet;
 
 use super::kernel::execute_node;
 use super::op::Op;
-use super::value::{Value, node_hash};
+use super::value::{Value, node_hash_on};
 use super::{Graph, ValueRef};
 use crate::cpu::Cpu;
 use crate::error::{KernelError, Result};
@@ -46,7 +46,7 @@ pub struct NodeTrace {
 pub struct RunOutput {
     /// The graph outputs, in [`Graph::outputs`] order.
     pub outputs: Vec<Value>,
-    /// `h(out(v_i))` for every node, in node order ([`node_hash`]).
+    /// `h(out(v_i))` for every node, in node order ([`super::node_hash`]).
     pub node_hashes: Vec<TensorHash>,
     /// Traced nodes, ascending index (empty in [`Mode::Normal`]).
     pub traces: Vec<NodeTrace>,
@@ -173,7 +173,7 @@ pub fn run_observed(
                 detail: format!("node {i}: outputs differ from the inferred types"),
             });
         }
-        hashes.push(node_hash(&outs));
+        hashes.push(node_hash_on(cx, &outs));
         if let Mode::Trace(set) = mode
             && set.contains(&i)
         {
