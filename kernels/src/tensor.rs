@@ -174,6 +174,24 @@ impl Tensor {
         })
     }
 
+    /// [`Tensor::reshape`] without copying: the same buffer under the new shape (same errors).
+    pub fn into_reshaped(mut self, shape: &[usize]) -> Result<Self> {
+        if numel(shape) != self.data.len() {
+            return Err(KernelError::ShapeMismatch {
+                op: "reshape",
+                detail: format!(
+                    "cannot view {:?} ({} elements) as {:?} ({} elements)",
+                    self.shape,
+                    self.data.len(),
+                    shape,
+                    numel(shape)
+                ),
+            });
+        }
+        self.shape = shape.to_vec();
+        Ok(self)
+    }
+
     /// Refuses empty tensors on behalf of `op`.
     pub fn require_nonempty(&self, op: &'static str) -> Result<()> {
         if self.data.is_empty() {
@@ -218,9 +236,12 @@ impl Tensor {
     }
 }
 
-/// From this many bytes on, [`Tensor::hash_on`] hashes on the worker threads (blake3 advises
-/// its multi-threaded update from about 128 KiB on).
-pub const PARALLEL_HASH_MIN_BYTES: usize = 128 * 1024;
+/// From this many bytes on, [`Tensor::hash_on`] hashes on the worker threads. blake3 advises
+/// its multi-threaded update from about 128 KiB on; on the project's 2-core machine, shared
+/// with other builds, 2 threads did not beat 1 below a few MiB (docs/benchmarks.md), so only
+/// the largest outputs (the MLP activations of the example transformer, 3.7 MB at batch 64)
+/// take this path.
+pub const PARALLEL_HASH_MIN_BYTES: usize = 1 << 20;
 
 /// Feeds `data` to `h` as little-endian u32 bits, in place where the target is little-endian
 /// (no copy), on `cx`'s threads when large. blake3's result does not depend on how the

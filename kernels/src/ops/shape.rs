@@ -16,6 +16,13 @@ pub fn reshape(x: &Tensor, shape: &[usize]) -> Result<Tensor> {
     x.reshape(shape)
 }
 
+/// [`reshape`] of a tensor the caller no longer needs: its buffer is reused, not copied. The
+/// same result and errors as [`reshape`].
+pub fn reshape_owned(x: Tensor, shape: &[usize]) -> Result<Tensor> {
+    x.require_nonempty("reshape")?;
+    x.into_reshaped(shape)
+}
+
 /// Backward of [`reshape`]: `dy` reshaped to the input's shape `x_shape`.
 pub fn reshape_backward(x_shape: &[usize], dy: &Tensor) -> Result<Tensor> {
     dy.require_nonempty("reshape_backward")?;
