@@ -124,6 +124,11 @@ impl Cpu {
         self.simd
     }
 
+    /// The worker pool, when there is more than one thread.
+    pub(crate) fn pool(&self) -> Option<&rayon::ThreadPool> {
+        self.pool.as_deref()
+    }
+
     /// Runs `f(i)` for every `i in 0..n`, spread over the worker threads. `f` must only write
     /// state that belongs to task `i`.
     pub fn for_each_task<F>(&self, n: usize, f: F)

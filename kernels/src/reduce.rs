@@ -10,7 +10,7 @@
 pub const REDUCE_BLOCK: usize = 256;
 
 /// Canonical sum of `term(0) … term(n-1)`.
-#[inline]
+#[inline(always)]
 pub fn canonical_sum(n: usize, term: impl Fn(usize) -> f32) -> f32 {
     let mut total = 0.0f32;
     let mut start = 0usize;
@@ -34,7 +34,7 @@ pub fn canonical_sum_slice(xs: &[f32]) -> f32 {
 
 /// Canonical sum of products `a(i)·b(i)`, each block accumulated with explicit fma:
 /// `block = fma(a(i), b(i), block)`, blocks combined as in [`canonical_sum`].
-#[inline]
+#[inline(always)]
 pub fn canonical_dot(n: usize, a: impl Fn(usize) -> f32, b: impl Fn(usize) -> f32) -> f32 {
     let mut total = 0.0f32;
     let mut start = 0usize;

@@ -2,6 +2,7 @@
 
 use std::fmt;
 
+use crate::cpu::Cpu;
 use crate::error::{KernelError, Result};
 
 /// Domain tag of the tensor hash (blake3 `derive_key` context).
@@ -173,6 +174,24 @@ impl Tensor {
         })
     }
 
+    /// [`Tensor::reshape`] without copying: the same buffer under the new shape (same errors).
+    pub fn into_reshaped(mut self, shape: &[usize]) -> Result<Self> {
+        if numel(shape) != self.data.len() {
+            return Err(KernelError::ShapeMismatch {
+                op: "reshape",
+                detail: format!(
+                    "cannot view {:?} ({} elements) as {:?} ({} elements)",
+                    self.shape,
+                    self.data.len(),
+                    shape,
+                    numel(shape)
+                ),
+            });
+        }
+        self.shape = shape.to_vec();
+        Ok(self)
+    }
+
     /// Refuses empty tensors on behalf of `op`.
     pub fn require_nonempty(&self, op: &'static str) -> Result<()> {
         if self.data.is_empty() {
@@ -200,23 +219,60 @@ impl Tensor {
     /// `dtype (u8) ‖ rank (u64 LE) ‖ each dim (u64 LE) ‖ each element's bits (u32 LE)`.
     /// Bits are hashed as they are: `-0.0` and `+0.0` differ, and every NaN payload differs.
     pub fn hash(&self) -> TensorHash {
+        self.hash_on(&Cpu::scalar())
+    }
+
+    /// [`Tensor::hash`], with large tensors hashed on `cx`'s worker threads (blake3's tree
+    /// split into subtrees, from [`PARALLEL_HASH_MIN_BYTES`] on). The same hash on any `cx`.
+    pub fn hash_on(&self, cx: &Cpu) -> TensorHash {
         let mut h = blake3::Hasher::new_derive_key(TENSOR_HASH_CONTEXT);
         h.update(&[DTYPE_F32]);
         h.update(&(self.shape.len() as u64).to_le_bytes());
         for &d in &self.shape {
             h.update(&(d as u64).to_le_bytes());
         }
-        // Feed blake3 in 64 KiB pieces: the hash is the same for any piece size, and blake3
-        // is about twice as fast on 64 KiB as on 4 KiB.
-        const PIECE: usize = 16 * 1024;
-        let mut buf = vec![0u8; 4 * PIECE.min(self.data.len())];
-        for chunk in self.data.chunks(PIECE) {
-            for (b, v) in buf.chunks_exact_mut(4).zip(chunk) {
-                b.copy_from_slice(&v.to_bits().to_le_bytes());
-            }
-            h.update(&buf[..4 * chunk.len()]);
-        }
+        update_f32_le(&mut h, &self.data, cx);
         TensorHash(*h.finalize().as_bytes())
+    }
+}
+
+/// From this many bytes on, [`Tensor::hash_on`] hashes on the worker threads. blake3 advises
+/// its multi-threaded update from about 128 KiB on; on the project's 2-core machine, shared
+/// with other builds, 2 threads did not beat 1 below a few MiB (docs/benchmarks.md), so only
+/// the largest outputs (the MLP activations of the example transformer, 3.7 MB at batch 64)
+/// take this path.
+pub const PARALLEL_HASH_MIN_BYTES: usize = 1 << 20;
+
+/// Feeds `data` to `h` as little-endian u32 bits, in place where the target is little-endian
+/// (no copy), on `cx`'s threads when large. blake3's result does not depend on how the
+/// stream is fed or split, so every path gives the same hash.
+#[cfg(target_endian = "little")]
+fn update_f32_le(h: &mut blake3::Hasher, data: &[f32], cx: &Cpu) {
+    // SAFETY: `f32` has size 4 and no padding, and every byte is a valid `u8`; `u8` has
+    // alignment 1, so the byte view of the whole slice is valid for the slice's lifetime. On a
+    // little-endian target these are exactly the bytes of `v.to_bits().to_le_bytes()`.
+    let bytes: &[u8] =
+        unsafe { std::slice::from_raw_parts(data.as_ptr().cast::<u8>(), size_of_val(data)) };
+    match cx.pool() {
+        Some(pool) if bytes.len() >= PARALLEL_HASH_MIN_BYTES => {
+            pool.install(|| h.update_rayon(bytes));
+        }
+        _ => {
+            h.update(bytes);
+        }
+    }
+}
+
+/// Feeds `data` to `h` as little-endian u32 bits, through a buffer of 64 KiB pieces.
+#[cfg(not(target_endian = "little"))]
+fn update_f32_le(h: &mut blake3::Hasher, data: &[f32], _cx: &Cpu) {
+    const PIECE: usize = 16 * 1024;
+    let mut buf = vec![0u8; 4 * PIECE.min(data.len())];
+    for chunk in data.chunks(PIECE) {
+        for (b, v) in buf.chunks_exact_mut(4).zip(chunk) {
+            b.copy_from_slice(&v.to_bits().to_le_bytes());
+        }
+        h.update(&buf[..4 * chunk.len()]);
     }
 }
 
@@ -262,6 +318,52 @@ mod tests {
         let nz = Tensor::new(&[1], vec![-0.0]).unwrap();
         assert_ne!(z.hash(), nz.hash());
         assert_eq!(a.hash(), a.clone().hash());
+    }
+
+    /// The encoding of [`Tensor::hash`] written out element by element, as the docs state it.
+    fn reference_hash(t: &Tensor) -> TensorHash {
+        let mut h = blake3::Hasher::new_derive_key(TENSOR_HASH_CONTEXT);
+        h.update(&[DTYPE_F32]);
+        h.update(&(t.rank() as u64).to_le_bytes());
+        for &d in t.shape() {
+            h.update(&(d as u64).to_le_bytes());
+        }
+        for v in t.data() {
+            h.update(&v.to_bits().to_le_bytes());
+        }
+        TensorHash(*h.finalize().as_bytes())
+    }
+
+    #[test]
+    fn hash_on_threads_is_the_documented_encoding() {
+        let cxs = [
+            Cpu::scalar(),
+            Cpu::new(2, crate::cpu::SimdPolicy::Auto).unwrap(),
+            Cpu::new(3, crate::cpu::SimdPolicy::Scalar).unwrap(),
+        ];
+        // Sizes around the parallel threshold and blake3's 1 KiB chunks.
+        let n_par = PARALLEL_HASH_MIN_BYTES / 4;
+        for n in [
+            0,
+            1,
+            255,
+            256,
+            257,
+            n_par - 1,
+            n_par,
+            n_par + 1,
+            3 * n_par + 17,
+        ] {
+            let data: Vec<f32> = (0..n)
+                .map(|i| f32::from_bits((i as u32).wrapping_mul(0x9E37_79B9)))
+                .collect();
+            let t = Tensor::new(&[n], data).unwrap();
+            let want = reference_hash(&t);
+            assert_eq!(t.hash(), want, "n = {n}");
+            for cx in &cxs {
+                assert_eq!(t.hash_on(cx), want, "n = {n}, {cx:?}");
+            }
+        }
     }
 
     #[test]

@@ -14,11 +14,12 @@ use std::collections::BTreeSet;
 
 use super::kernel::execute_node;
 use super::op::Op;
-use super::value::{Value, node_hash};
+use super::value::{Value, node_hash_on};
 use super::{Graph, ValueRef};
 use crate::cpu::Cpu;
 use crate::error::{KernelError, Result};
-use crate::tensor::TensorHash;
+use crate::ops::shape;
+use crate::tensor::{Tensor, TensorHash};
 
 /// Execution mode.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -46,7 +47,7 @@ pub struct NodeTrace {
 pub struct RunOutput {
     /// The graph outputs, in [`Graph::outputs`] order.
     pub outputs: Vec<Value>,
-    /// `h(out(v_i))` for every node, in node order ([`node_hash`]).
+    /// `h(out(v_i))` for every node, in node order ([`super::node_hash`]).
     pub node_hashes: Vec<TensorHash>,
     /// Traced nodes, ascending index (empty in [`Mode::Normal`]).
     pub traces: Vec<NodeTrace>,
@@ -158,12 +159,26 @@ pub fn run_observed(
             phase,
         };
         observer(event(NodePhase::Start));
-        let args = node
-            .inputs
-            .iter()
-            .map(|r| fetch(graph, inputs, &slots, *r))
-            .collect::<Result<Vec<&Value>>>()?;
-        let outs = execute_node(cx, &node.op, &args)?;
+        let traced = matches!(mode, Mode::Trace(set) if set.contains(&i));
+        let moved = if traced {
+            None
+        } else {
+            take_reshape_input(node, i, &last, &mut slots)
+        };
+        let (outs, args) = match moved {
+            Some((t, shape)) => (
+                vec![Value::F32(shape::reshape_owned(t, shape)?)],
+                Vec::new(),
+            ),
+            None => {
+                let args = node
+                    .inputs
+                    .iter()
+                    .map(|r| fetch(graph, inputs, &slots, *r))
+                    .collect::<Result<Vec<&Value>>>()?;
+                (execute_node(cx, &node.op, &args)?, args)
+            }
+        };
         observer(event(NodePhase::Computed));
         if outs.len() != node.outputs.len()
             || outs.iter().zip(&node.outputs).any(|(v, t)| v.ty() != *t)
@@ -173,10 +188,8 @@ pub fn run_observed(
                 detail: format!("node {i}: outputs differ from the inferred types"),
             });
         }
-        hashes.push(node_hash(&outs));
-        if let Mode::Trace(set) = mode
-            && set.contains(&i)
-        {
+        hashes.push(node_hash_on(cx, &outs));
+        if traced {
             traces.push(NodeTrace {
                 node: i,
                 inputs: args.iter().map(|v| (*v).clone()).collect(),
@@ -189,16 +202,58 @@ pub fn run_observed(
         }
         observer(event(NodePhase::Done));
     }
-    let outputs = graph
-        .outputs
-        .iter()
-        .map(|(_, r)| fetch(graph, inputs, &slots, *r).cloned())
-        .collect::<Result<Vec<_>>>()?;
+    // Node values are moved out of their slots (the run is over), except where the same value
+    // is a later output too; inputs and constants are copied.
+    let mut outputs = Vec::with_capacity(graph.outputs.len());
+    for (k, (_, r)) in graph.outputs.iter().enumerate() {
+        let again = graph.outputs[k + 1..].iter().any(|(_, later)| later == r);
+        let taken = match *r {
+            ValueRef::Node { node, out } if !again => slots
+                .get_mut(node)
+                .and_then(|s| s.as_mut())
+                .and_then(|s| s.get_mut(out))
+                .map(|v| std::mem::replace(v, Value::F32(Tensor::zeros(&[0])))),
+            _ => None,
+        };
+        outputs.push(match taken {
+            Some(v) => v,
+            None => fetch(graph, inputs, &slots, *r)?.clone(),
+        });
+    }
     Ok(RunOutput {
         outputs,
         node_hashes: hashes,
         traces,
     })
+}
+
+/// For a [`Op::Reshape`] node `i` whose input is a node output that nothing after `i` reads
+/// (`last[input node] == i`, so never a graph output), takes that tensor out of its slot,
+/// so the reshape reuses its buffer instead of copying it ([`shape::reshape_owned`]: the
+/// same result as the kernel). The slot is freed after node `i` anyway. `None` otherwise.
+fn take_reshape_input<'g>(
+    node: &'g super::Node,
+    i: usize,
+    last: &[usize],
+    slots: &mut [Option<Vec<Value>>],
+) -> Option<(Tensor, &'g [usize])> {
+    let Op::Reshape { shape } = &node.op else {
+        return None;
+    };
+    let [ValueRef::Node { node: n, out }] = node.inputs[..] else {
+        return None;
+    };
+    if last.get(n) != Some(&i) {
+        return None;
+    }
+    let v = slots.get_mut(n)?.as_mut()?.get_mut(out)?;
+    if !matches!(v, Value::F32(_)) {
+        return None;
+    }
+    match std::mem::replace(v, Value::F32(Tensor::zeros(&[0]))) {
+        Value::F32(t) => Some((t, shape)),
+        Value::U32(_) => None,
+    }
 }
 
 fn fetch<'a>(

@@ -7,7 +7,6 @@ use super::value::{Ids, Value};
 use crate::cpu::Cpu;
 use crate::error::{KernelError, Result};
 use crate::gemm;
-use crate::ops::norm::LayerNormSaved;
 use crate::ops::{binary, broadcast, gather, loss, norm, reduce_ops, shape, softmax, unary};
 use crate::optim;
 use crate::tensor::Tensor;
@@ -123,12 +122,7 @@ pub fn execute_node(cx: &Cpu, op: &Op, inputs: &[&Value]) -> Result<Vec<Value>> 
             ])
         }
         Op::LayerNormBackward => {
-            // The op borrows a `LayerNormSaved`; building one copies xhat and rstd.
-            let saved = LayerNormSaved {
-                xhat: f(0)?.clone(),
-                rstd: f(1)?.clone(),
-            };
-            let (dx, dg, db) = norm::layer_norm_backward(cx, &saved, f(2)?, f(3)?)?;
+            let (dx, dg, db) = norm::layer_norm_backward_parts(cx, f(0)?, f(1)?, f(2)?, f(3)?)?;
             Ok(vec![Value::F32(dx), Value::F32(dg), Value::F32(db)])
         }
         Op::CrossEntropy => one(loss::cross_entropy(cx, f(0)?, ids(1)?.data())?),

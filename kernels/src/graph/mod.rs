@@ -26,7 +26,7 @@ pub use builder::Builder;
 pub use exec::{Mode, NodeEvent, NodePhase, NodeTrace, RunOutput, run, run_observed};
 pub use kernel::execute_node;
 pub use op::{Attr, Op};
-pub use value::{DType, Ids, Value, ValueType, node_hash};
+pub use value::{DType, Ids, Value, ValueType, node_hash, node_hash_on};
 
 use crate::tensor::TensorHash;
 use op::put_str;

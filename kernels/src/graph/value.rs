@@ -1,5 +1,6 @@
 //! Values that flow along graph edges: f32 tensors and u32 id tensors, their types and hashes.
 
+use crate::cpu::Cpu;
 use crate::error::{KernelError, Result};
 use crate::tensor::{Tensor, TensorHash, numel};
 
@@ -140,6 +141,15 @@ impl Value {
         }
     }
 
+    /// [`Value::hash`], with large f32 tensors hashed on `cx`'s threads
+    /// ([`Tensor::hash_on`]). The same hash on any `cx`.
+    pub fn hash_on(&self, cx: &Cpu) -> TensorHash {
+        match self {
+            Value::F32(t) => t.hash_on(cx),
+            Value::U32(i) => i.hash(),
+        }
+    }
+
     /// The f32 tensor, or [`KernelError::InvalidArgument`] naming `op`.
     pub fn as_f32(&self, op: &'static str) -> Result<&Tensor> {
         match self {
@@ -190,13 +200,19 @@ impl From<Ids> for Value {
 /// single-output node; for `k ≥ 2` outputs, blake3 `derive_key` with [`NODE_OUTPUTS_CONTEXT`]
 /// over `k (u64 LE) ‖ hash(out_0) ‖ … ‖ hash(out_{k−1})` (32 bytes each).
 pub fn node_hash(outs: &[Value]) -> TensorHash {
+    node_hash_on(&Cpu::scalar(), outs)
+}
+
+/// [`node_hash`], with large outputs hashed on `cx`'s threads ([`Value::hash_on`]). The same
+/// hash on any `cx`.
+pub fn node_hash_on(cx: &Cpu, outs: &[Value]) -> TensorHash {
     if let [single] = outs {
-        return single.hash();
+        return single.hash_on(cx);
     }
     let mut h = blake3::Hasher::new_derive_key(NODE_OUTPUTS_CONTEXT);
     h.update(&(outs.len() as u64).to_le_bytes());
     for v in outs {
-        h.update(&v.hash().0);
+        h.update(&v.hash_on(cx).0);
     }
     TensorHash(*h.finalize().as_bytes())
 }

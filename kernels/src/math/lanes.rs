@@ -94,6 +94,38 @@ fn exp_body(src: &[f32], out: &mut [f32]) {
     map_blocks(src, out, exp_in_range, exp_core, super::exp);
 }
 
+/// `out[i] = math::exp(out[i])` in place, as [`exp`] (blocks in the core's range take the
+/// core). Call from inside a `simd_fn!` body so that it is compiled with its features.
+#[inline(always)]
+pub(crate) fn exp_in_place(buf: &mut [f32]) {
+    let mut blocks = buf.chunks_exact_mut(BLOCK);
+    for b in &mut blocks {
+        if b.iter().fold(true, |ok, &v| ok & exp_in_range(v)) {
+            for v in b.iter_mut() {
+                *v = exp_core(*v);
+            }
+        } else {
+            for v in b.iter_mut() {
+                *v = super::exp(*v);
+            }
+        }
+    }
+    for v in blocks.into_remainder() {
+        *v = super::exp(*v);
+    }
+}
+
+/// `math::exp(x)` for one element: the branch-free core where it applies, so that the common
+/// case needs no call (the same bits either way).
+#[inline(always)]
+pub(crate) fn exp_one(x: f32) -> f32 {
+    if exp_in_range(x) {
+        exp_core(x)
+    } else {
+        super::exp(x)
+    }
+}
+
 /// Whether [`exp_core`] gives `math::exp(x)` (NaN: no).
 #[inline(always)]
 pub(crate) fn exp_in_range(x: f32) -> bool {
@@ -236,6 +268,20 @@ mod tests {
     #[test]
     fn exp_matches_scalar() {
         check("exp", exp, super::super::exp);
+    }
+
+    #[test]
+    fn exp_in_place_and_exp_one_match_scalar() {
+        let x = inputs();
+        for offset in [0, 1, 37] {
+            let x = &x[offset..];
+            let mut buf = x.to_vec();
+            exp_in_place(&mut buf);
+            for (&xi, &yi) in x.iter().zip(&buf) {
+                assert_eq!(yi.to_bits(), super::super::exp(xi).to_bits(), "exp({xi:e})");
+                assert_eq!(exp_one(xi).to_bits(), yi.to_bits(), "exp_one({xi:e})");
+            }
+        }
     }
 
     #[test]

@@ -208,20 +208,36 @@ mod tests {
 
     #[test]
     fn forward_matches_naive_broadcast() {
-        let cx = Cpu::scalar();
-        let (sa, sb) = ([4, 1, 3], [5, 1]);
-        let (a, b) = (filled(&sa, 1), filled(&sb, 2));
-        let out = [4, 5, 3];
-        let (ma, mb) = (
-            BroadcastMap::new("t", &sa, &out).unwrap(),
-            BroadcastMap::new("t", &sb, &out).unwrap(),
-        );
-        for (name, f, _, s) in OPS {
-            let y = f(&cx, &a, &b).unwrap();
-            assert_eq!(y.shape(), &out);
-            for o in 0..numel(&out) {
-                let want = s(a.data()[ma.index(o)], b.data()[mb.index(o)]);
-                assert_eq!(y.data()[o].to_bits(), want.to_bits(), "{name} at {o}");
+        // Last-axis strides (1, 0), (1, 1), (0, 1), (0, 0) and a rank-0 operand: every run
+        // shape of `map_broadcast`.
+        let cases: [(&[usize], &[usize], &[usize]); 5] = [
+            (&[4, 1, 3], &[5, 1], &[4, 5, 3]),
+            (&[4, 1, 3], &[5, 3], &[4, 5, 3]),
+            (&[3, 1], &[1, 3], &[3, 3]),
+            (&[2, 3, 1], &[3, 1], &[2, 3, 1]),
+            (&[70, 300], &[], &[70, 300]),
+        ];
+        for cx in [
+            Cpu::scalar(),
+            Cpu::single(),
+            Cpu::new(2, SimdPolicy::Auto).unwrap(),
+        ] {
+            for (sa, sb, out) in cases {
+                let (a, b) = (filled(sa, 1), filled(sb, 2));
+                let (ma, mb) = (
+                    BroadcastMap::new("t", sa, out).unwrap(),
+                    BroadcastMap::new("t", sb, out).unwrap(),
+                );
+                for (name, f, _, s) in OPS {
+                    for (a, b, ma, mb) in [(&a, &b, &ma, &mb), (&b, &a, &mb, &ma)] {
+                        let y = f(&cx, a, b).unwrap();
+                        assert_eq!(y.shape(), out);
+                        for o in 0..numel(out) {
+                            let want = s(a.data()[ma.index(o)], b.data()[mb.index(o)]);
+                            assert_eq!(y.data()[o].to_bits(), want.to_bits(), "{name} at {o}");
+                        }
+                    }
+                }
             }
         }
     }

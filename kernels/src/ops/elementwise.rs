@@ -125,8 +125,33 @@ pub fn map_broadcast(
         let mut w = Walker::new(&shape, [&sa, &sb], ci * ELEMENTWISE_CHUNK);
         with_simd(simd, || {
             w.runs(chunk.len(), |pos, [ia, ib], [sa, sb], run| {
-                for (j, o) in chunk[pos..pos + run].iter_mut().enumerate() {
-                    *o = f(ad[ia + j * sa], bd[ib + j * sb]);
+                let o = &mut chunk[pos..pos + run];
+                // The common run shapes as plain slice loops (they vectorize); the same `f` on
+                // the same elements, so the same bits.
+                match (sa, sb) {
+                    (1, 1) => {
+                        let (xs, ys) = (&ad[ia..ia + run], &bd[ib..ib + run]);
+                        for ((o, &x), &y) in o.iter_mut().zip(xs).zip(ys) {
+                            *o = f(x, y);
+                        }
+                    }
+                    (1, 0) => {
+                        let y = bd[ib];
+                        for (o, &x) in o.iter_mut().zip(&ad[ia..ia + run]) {
+                            *o = f(x, y);
+                        }
+                    }
+                    (0, 1) => {
+                        let x = ad[ia];
+                        for (o, &y) in o.iter_mut().zip(&bd[ib..ib + run]) {
+                            *o = f(x, y);
+                        }
+                    }
+                    _ => {
+                        for (j, o) in o.iter_mut().enumerate() {
+                            *o = f(ad[ia + j * sa], bd[ib + j * sb]);
+                        }
+                    }
                 }
             })
         });

@@ -9,10 +9,9 @@
 //! [`layer_norm_backward`].
 
 use crate::cpu::Cpu;
-use crate::cpu::with_simd;
 use crate::error::{KernelError, Result};
 use crate::math;
-use crate::ops::softmax::{last_axis_rows, require_same_shape};
+use crate::ops::softmax::{last_axis_rows, require_same_shape, rows_per_task};
 use crate::reduce::{REDUCE_BLOCK, canonical_dot, canonical_sum};
 use crate::tensor::Tensor;
 
@@ -39,6 +38,52 @@ fn require_vector(op: &'static str, name: &str, t: &Tensor, d: usize) -> Result<
         });
     }
     Ok(())
+}
+
+crate::cpu::simd_fn! {
+    /// Layer norm of the rows of `xs` (the order of [`layer_norm`]) into `y`, `xhat`, `rstd`.
+    #[allow(clippy::too_many_arguments)]
+    fn layer_norm_rows(
+        xs: &[f32],
+        gs: &[f32],
+        bs: &[f32],
+        eps: f32,
+        y: &mut [f32],
+        xhat: &mut [f32],
+        rstd: &mut [f32],
+    ) => layer_norm_rows_body
+}
+
+#[inline(always)]
+fn layer_norm_rows_body(
+    xs: &[f32],
+    gs: &[f32],
+    bs: &[f32],
+    eps: f32,
+    y: &mut [f32],
+    xhat: &mut [f32],
+    rstd: &mut [f32],
+) {
+    let d = gs.len();
+    let df = d as f32;
+    for (((xr, yr), hr), rr) in xs
+        .chunks_exact(d)
+        .zip(y.chunks_exact_mut(d))
+        .zip(xhat.chunks_exact_mut(d))
+        .zip(rstd.iter_mut())
+    {
+        let mu = canonical_sum(d, |i| xr[i]) / df;
+        for (h, &xi) in hr.iter_mut().zip(xr) {
+            *h = xi - mu;
+        }
+        let var = canonical_dot(d, |i| hr[i], |i| hr[i]) / df;
+        let r = 1.0 / math::sqrt(var + eps);
+        for ((yi, h), (&g, &b)) in yr.iter_mut().zip(hr.iter_mut()).zip(gs.iter().zip(bs)) {
+            *h *= r;
+            *yi = h.mul_add(g, b);
+        }
+        *rr = r;
+    }
 }
 
 /// Layer norm over the last axis; returns `y` and what the backward needs.
@@ -71,38 +116,23 @@ pub fn layer_norm(
             detail: format!("eps must be finite and >= 0, got {eps}"),
         });
     }
-    let df = d as f32;
     let (xs, gs, bs) = (x.data(), gamma.data(), beta.data());
     let mut y = vec![0.0f32; xs.len()];
     let mut xhat = vec![0.0f32; xs.len()];
     let mut rstd = vec![0.0f32; rows];
     {
-        let mut jobs: Vec<(&mut [f32], &mut [f32], &mut f32)> = y
-            .chunks_mut(d)
-            .zip(xhat.chunks_mut(d))
-            .zip(rstd.iter_mut())
+        let per = rows_per_task(d);
+        let mut jobs: Vec<(&mut [f32], &mut [f32], &mut [f32])> = y
+            .chunks_mut(per * d)
+            .zip(xhat.chunks_mut(per * d))
+            .zip(rstd.chunks_mut(per))
             .map(|((a, b), c)| (a, b, c))
             .collect();
         let simd = cx.simd();
-        cx.for_each_chunk_mut(&mut jobs, 1, |row, job| {
-            with_simd(simd, || {
-                for (k, (yr, hr, rr)) in job.iter_mut().enumerate() {
-                    let xr = &xs[(row + k) * d..(row + k + 1) * d];
-                    let mu = canonical_sum(d, |i| xr[i]) / df;
-                    for (h, &xi) in hr.iter_mut().zip(xr) {
-                        *h = xi - mu;
-                    }
-                    let var = canonical_dot(d, |i| hr[i], |i| hr[i]) / df;
-                    let r = 1.0 / math::sqrt(var + eps);
-                    for ((yi, h), (&g, &b)) in
-                        yr.iter_mut().zip(hr.iter_mut()).zip(gs.iter().zip(bs))
-                    {
-                        *h *= r;
-                        *yi = h.mul_add(g, b);
-                    }
-                    **rr = r;
-                }
-            })
+        cx.for_each_chunk_mut(&mut jobs, 1, |task, job| {
+            let (yr, hr, rr) = &mut job[0];
+            let xr = &xs[task * per * d..task * per * d + yr.len()];
+            layer_norm_rows(simd, xr, gs, bs, eps, yr, hr, rr);
         });
     }
     let lead = &x.shape()[..x.rank() - 1];
@@ -123,42 +153,109 @@ fn column_reduce(cx: &Cpu, rows: usize, d: usize, a: &[f32], b: Option<&[f32]>) 
     let mut out = vec![0.0f32; d];
     let simd = cx.simd();
     cx.for_each_chunk_mut(&mut out, COLUMN_TASK, |task, total| {
-        with_simd(simd, || {
-            let j0 = task * COLUMN_TASK;
-            let w = total.len();
-            let mut block = vec![0.0f32; w];
-            let mut start = 0usize;
-            while start < rows {
-                let end = (start + REDUCE_BLOCK).min(rows);
-                block.fill(0.0);
-                for row in start..end {
-                    let ar = &a[row * d + j0..row * d + j0 + w];
-                    match b {
-                        Some(b) => {
-                            let br = &b[row * d + j0..row * d + j0 + w];
-                            for ((s, &p), &q) in block.iter_mut().zip(ar).zip(br) {
-                                *s = p.mul_add(q, *s);
-                            }
-                        }
-                        None => {
-                            for (s, &p) in block.iter_mut().zip(ar) {
-                                *s += p;
-                            }
-                        }
-                    }
-                }
-                if start == 0 {
-                    total.copy_from_slice(&block);
-                } else {
-                    for (t, &s) in total.iter_mut().zip(&block) {
-                        *t += s;
-                    }
-                }
-                start = end;
-            }
-        })
+        let j0 = task * COLUMN_TASK;
+        match b {
+            Some(b) => column_dot(simd, rows, d, j0, a, b, total),
+            None => column_sum(simd, rows, d, j0, a, total),
+        }
     });
     out
+}
+
+crate::cpu::simd_fn! {
+    /// `total[j] = Σ_rows a[row, j0 + j]·b[row, j0 + j]` in the order of [`column_reduce`].
+    fn column_dot(
+        rows: usize,
+        d: usize,
+        j0: usize,
+        a: &[f32],
+        b: &[f32],
+        total: &mut [f32],
+    ) => column_dot_body
+}
+
+#[inline(always)]
+fn column_dot_body(rows: usize, d: usize, j0: usize, a: &[f32], b: &[f32], total: &mut [f32]) {
+    column_blocks(rows, total, |row, block| {
+        let w = block.len();
+        let ar = &a[row * d + j0..row * d + j0 + w];
+        let br = &b[row * d + j0..row * d + j0 + w];
+        for ((s, &p), &q) in block.iter_mut().zip(ar).zip(br) {
+            *s = p.mul_add(q, *s);
+        }
+    });
+}
+
+crate::cpu::simd_fn! {
+    /// `total[j] = Σ_rows a[row, j0 + j]` in the order of [`column_reduce`].
+    fn column_sum(rows: usize, d: usize, j0: usize, a: &[f32], total: &mut [f32]) => column_sum_body
+}
+
+#[inline(always)]
+fn column_sum_body(rows: usize, d: usize, j0: usize, a: &[f32], total: &mut [f32]) {
+    column_blocks(rows, total, |row, block| {
+        let w = block.len();
+        let ar = &a[row * d + j0..row * d + j0 + w];
+        for (s, &p) in block.iter_mut().zip(ar) {
+            *s += p;
+        }
+    });
+}
+
+/// The canonical blocked order over rows for a group of columns: each block of
+/// [`REDUCE_BLOCK`] rows accumulates from `+0` (`add(row, block)` for its rows ascending),
+/// and the block sums are added to `total` in ascending order.
+#[inline(always)]
+fn column_blocks(rows: usize, total: &mut [f32], add: impl Fn(usize, &mut [f32])) {
+    let mut block = vec![0.0f32; total.len()];
+    let mut start = 0usize;
+    while start < rows {
+        let end = (start + REDUCE_BLOCK).min(rows);
+        block.fill(0.0);
+        for row in start..end {
+            add(row, &mut block);
+        }
+        if start == 0 {
+            total.copy_from_slice(&block);
+        } else {
+            for (t, &s) in total.iter_mut().zip(&block) {
+                *t += s;
+            }
+        }
+        start = end;
+    }
+}
+
+crate::cpu::simd_fn! {
+    /// `dx` of the rows of `hs` (x̂), `dys`, with `rs` (rstd), in the order of
+    /// [`layer_norm_backward`].
+    fn layer_norm_backward_rows(
+        hs: &[f32],
+        dys: &[f32],
+        gs: &[f32],
+        rs: &[f32],
+        dx: &mut [f32],
+    ) => layer_norm_backward_rows_body
+}
+
+#[inline(always)]
+fn layer_norm_backward_rows_body(hs: &[f32], dys: &[f32], gs: &[f32], rs: &[f32], dx: &mut [f32]) {
+    let d = gs.len();
+    let df = d as f32;
+    for (((hr, gr), dxr), &r) in hs
+        .chunks_exact(d)
+        .zip(dys.chunks_exact(d))
+        .zip(dx.chunks_exact_mut(d))
+        .zip(rs)
+    {
+        let g = |i: usize| gr[i] * gs[i];
+        let a = canonical_sum(d, g);
+        let b = canonical_dot(d, g, |i| hr[i]);
+        let k = r / df;
+        for (i, v) in dxr.iter_mut().enumerate() {
+            *v = k * (-hr[i]).mul_add(b, df.mul_add(g(i), -a));
+        }
+    }
 }
 
 /// Gradients of [`layer_norm`]: returns `(dx, dgamma, dbeta)` from what the forward saved,
@@ -181,40 +278,40 @@ pub fn layer_norm_backward(
     gamma: &Tensor,
     dy: &Tensor,
 ) -> Result<(Tensor, Tensor, Tensor)> {
+    layer_norm_backward_parts(cx, &saved.xhat, &saved.rstd, gamma, dy)
+}
+
+/// [`layer_norm_backward`] with the saved `x̂` and `rstd` borrowed separately (as the graph
+/// holds them), so nothing is copied. Same order, errors and results.
+pub fn layer_norm_backward_parts(
+    cx: &Cpu,
+    xhat: &Tensor,
+    rstd: &Tensor,
+    gamma: &Tensor,
+    dy: &Tensor,
+) -> Result<(Tensor, Tensor, Tensor)> {
     const OP: &str = "layer_norm_backward";
-    let (rows, d) = last_axis_rows(OP, &saved.xhat)?;
-    require_same_shape(OP, "xhat", &saved.xhat, "dy", dy)?;
+    let (rows, d) = last_axis_rows(OP, xhat)?;
+    require_same_shape(OP, "xhat", xhat, "dy", dy)?;
     require_vector(OP, "gamma", gamma, d)?;
-    if saved.rstd.numel() != rows {
+    if rstd.numel() != rows {
         return Err(KernelError::ShapeMismatch {
             op: OP,
             detail: format!(
                 "rstd has {} elements, expected one per row ({rows})",
-                saved.rstd.numel()
+                rstd.numel()
             ),
         });
     }
-    let df = d as f32;
-    let (hs, gs, dys, rs) = (
-        saved.xhat.data(),
-        gamma.data(),
-        dy.data(),
-        saved.rstd.data(),
-    );
+    let (hs, gs, dys, rs) = (xhat.data(), gamma.data(), dy.data(), rstd.data());
     let mut dx = vec![0.0f32; hs.len()];
     let simd = cx.simd();
-    cx.for_each_chunk_mut(&mut dx, d, |row, dxr| {
-        with_simd(simd, || {
-            let hr = &hs[row * d..(row + 1) * d];
-            let gr = &dys[row * d..(row + 1) * d];
-            let g = |i: usize| gr[i] * gs[i];
-            let a = canonical_sum(d, g);
-            let b = canonical_dot(d, g, |i| hr[i]);
-            let k = rs[row] / df;
-            for (i, v) in dxr.iter_mut().enumerate() {
-                *v = k * (-hr[i]).mul_add(b, df.mul_add(g(i), -a));
-            }
-        })
+    let per = rows_per_task(d);
+    cx.for_each_chunk_mut(&mut dx, per * d, |task, dxr| {
+        let lo = task * per * d;
+        let (hr, gr) = (&hs[lo..lo + dxr.len()], &dys[lo..lo + dxr.len()]);
+        let rr = &rs[task * per..task * per + dxr.len() / d];
+        layer_norm_backward_rows(simd, hr, gr, gs, rr, dxr);
     });
     let dgamma = column_reduce(cx, rows, d, dys, Some(hs));
     let dbeta = column_reduce(cx, rows, d, dys, None);

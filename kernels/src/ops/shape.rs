@@ -16,6 +16,13 @@ pub fn reshape(x: &Tensor, shape: &[usize]) -> Result<Tensor> {
     x.reshape(shape)
 }
 
+/// [`reshape`] of a tensor the caller no longer needs: its buffer is reused, not copied. The
+/// same result and errors as [`reshape`].
+pub fn reshape_owned(x: Tensor, shape: &[usize]) -> Result<Tensor> {
+    x.require_nonempty("reshape")?;
+    x.into_reshaped(shape)
+}
+
 /// Backward of [`reshape`]: `dy` reshaped to the input's shape `x_shape`.
 pub fn reshape_backward(x_shape: &[usize], dy: &Tensor) -> Result<Tensor> {
     dy.require_nonempty("reshape_backward")?;
@@ -61,8 +68,14 @@ fn permute_impl(cx: &Cpu, op: &'static str, x: &Tensor, perm: &[usize]) -> Resul
     cx.for_each_chunk_mut(&mut out, ELEMENTWISE_CHUNK, |ci, chunk| {
         let mut w = Walker::new(&shape, [&read], ci * ELEMENTWISE_CHUNK);
         w.runs(chunk.len(), |pos, [o], [s], run| {
-            for (j, v) in chunk[pos..pos + run].iter_mut().enumerate() {
-                *v = src[o + j * s];
+            let dst = &mut chunk[pos..pos + run];
+            if s == 1 {
+                // A contiguous run (the usual last axis): one copy.
+                dst.copy_from_slice(&src[o..o + run]);
+            } else {
+                for (j, v) in dst.iter_mut().enumerate() {
+                    *v = src[o + j * s];
+                }
             }
         });
     });

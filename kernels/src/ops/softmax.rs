@@ -13,6 +13,8 @@
 use crate::cpu::{Cpu, with_simd};
 use crate::error::{KernelError, Result};
 use crate::math;
+use crate::math::lanes;
+use crate::ops::broadcast::ELEMENTWISE_CHUNK;
 use crate::reduce::{canonical_dot, canonical_sum};
 use crate::tensor::Tensor;
 
@@ -70,9 +72,10 @@ pub(crate) fn row_max(x: &[f32]) -> f32 {
 }
 
 /// Writes `e_i = exp(x_i − m)` into `e` and returns `s = canonical_sum(e)`.
+#[inline(always)]
 pub(crate) fn shifted_exp_sum(x: &[f32], m: f32, e: &mut [f32]) -> f32 {
     for (ei, &xi) in e.iter_mut().zip(x) {
-        *ei = math::exp(xi - m);
+        *ei = lanes::exp_one(xi - m);
     }
     canonical_sum(e.len(), |i| e[i])
 }
@@ -100,10 +103,41 @@ pub fn softmax(cx: &Cpu, x: &Tensor) -> Result<Tensor> {
     let xs = x.data();
     let mut out = vec![0.0f32; xs.len()];
     let simd = cx.simd();
-    cx.for_each_chunk_mut(&mut out, d, |r, y| {
-        with_simd(simd, || softmax_row(&xs[r * d..(r + 1) * d], y))
+    let per = rows_per_task(d) * d;
+    cx.for_each_chunk_mut(&mut out, per, |task, y| {
+        softmax_rows(simd, d, &xs[task * per..task * per + y.len()], y)
     });
     Tensor::new(x.shape(), out)
+}
+
+/// Rows per parallel task of the row loops: about [`ELEMENTWISE_CHUNK`] elements. Does not
+/// affect results (each row is computed alone), only the work split.
+pub(crate) fn rows_per_task(d: usize) -> usize {
+    (ELEMENTWISE_CHUNK / d.max(1)).max(1)
+}
+
+crate::cpu::simd_fn! {
+    /// Softmax of the rows (of `d` elements) of `xs` into `ys`, with the bits of
+    /// [`softmax_row`]: first every row's shifted values, then `exp` over the whole slice
+    /// (vectorized across rows, `math::lanes`), then each row's sum and divisions.
+    fn softmax_rows(d: usize, xs: &[f32], ys: &mut [f32]) => softmax_rows_body
+}
+
+#[inline(always)]
+fn softmax_rows_body(d: usize, xs: &[f32], ys: &mut [f32]) {
+    for (xr, yr) in xs.chunks_exact(d).zip(ys.chunks_exact_mut(d)) {
+        let m = row_max(xr);
+        for (yi, &xi) in yr.iter_mut().zip(xr) {
+            *yi = xi - m;
+        }
+    }
+    lanes::exp_in_place(ys);
+    for yr in ys.chunks_exact_mut(d) {
+        let s = canonical_sum(d, |i| yr[i]);
+        for yi in yr.iter_mut() {
+            *yi /= s;
+        }
+    }
 }
 
 /// Gradient of [`softmax`] from its output `y` and the output gradient `dy`:
@@ -114,12 +148,38 @@ pub fn softmax(cx: &Cpu, x: &Tensor) -> Result<Tensor> {
 ///
 /// Errors: as [`softmax`], and [`KernelError::ShapeMismatch`] when `dy`'s shape is not `y`'s.
 pub fn softmax_backward(cx: &Cpu, y: &Tensor, dy: &Tensor) -> Result<Tensor> {
-    rows_of_pair(cx, "softmax_backward", y, dy, |d, yr, gr, dx| {
+    const OP: &str = "softmax_backward";
+    let (_, d) = last_axis_rows(OP, y)?;
+    require_same_shape(OP, "y", y, "dy", dy)?;
+    let (ys, dys) = (y.data(), dy.data());
+    let mut out = vec![0.0f32; ys.len()];
+    let simd = cx.simd();
+    let per = rows_per_task(d) * d;
+    cx.for_each_chunk_mut(&mut out, per, |task, dx| {
+        let lo = task * per;
+        let (yr, gr) = (&ys[lo..lo + dx.len()], &dys[lo..lo + dx.len()]);
+        softmax_backward_rows(simd, d, yr, gr, dx)
+    });
+    Tensor::new(y.shape(), out)
+}
+
+crate::cpu::simd_fn! {
+    /// [`softmax_backward`] of the rows (of `d` elements) of `ys`, `dys` into `dx`.
+    fn softmax_backward_rows(d: usize, ys: &[f32], dys: &[f32], dx: &mut [f32]) => softmax_backward_rows_body
+}
+
+#[inline(always)]
+fn softmax_backward_rows_body(d: usize, ys: &[f32], dys: &[f32], dx: &mut [f32]) {
+    for ((yr, gr), dx) in ys
+        .chunks_exact(d)
+        .zip(dys.chunks_exact(d))
+        .zip(dx.chunks_exact_mut(d))
+    {
         let t = canonical_dot(d, |j| yr[j], |j| gr[j]);
         for ((dxi, &yi), &gi) in dx.iter_mut().zip(yr).zip(gr) {
             *dxi = yi * (gi - t);
         }
-    })
+    }
 }
 
 /// Runs `f(d, y_row, dy_row, dx_row)` for every row of the last axis, in parallel over rows,

@@ -40,7 +40,7 @@ pub struct AdamWHyper {
 
 /// One SGD element: `g1 = fma(wd, p, g)`; `v' = fma(μ, v, g1)`; `p' = fma(−lr, v', p)`.
 /// Returns `(p', v')`.
-#[inline]
+#[inline(always)]
 pub fn sgd_element(h: &SgdHyper, p: f32, g: f32, v: f32) -> (f32, f32) {
     let g1 = h.weight_decay.mul_add(p, g);
     let v1 = h.momentum.mul_add(v, g1);
@@ -80,7 +80,7 @@ impl AdamWConsts {
 /// One AdamW element, each step rounded:
 /// `m' = fma(β1, m, c1·g)`; `v' = fma(β2, v, c2·(g·g))`; `m̂ = m' / bc1`; `v̂ = v' / bc2`;
 /// `d = sqrt(v̂) + ε`; `u = m̂ / d`; `p' = fma(−lr, u, p·decay)`. Returns `(p', m', v')`.
-#[inline]
+#[inline(always)]
 pub fn adamw_element(h: &AdamWHyper, k: &AdamWConsts, p: f32, g: f32, m: f32, v: f32) -> [f32; 3] {
     let m1 = h.beta1.mul_add(m, k.c1 * g);
     let v1 = h.beta2.mul_add(v, k.c2 * (g * g));
@@ -172,15 +172,9 @@ pub fn adamw_update(
         let simd = cx.simd();
         cx.for_each_chunk_mut(&mut triples, 1, |ci, tc| {
             let (pp, mm, vv) = &mut tc[0];
-            let base = ci * ELEMENTWISE_CHUNK;
-            // Under `with_simd`, `mul_add` is the FMA instruction (same correctly rounded
-            // result as the library call).
-            with_simd(simd, || {
-                for j in 0..pp.len() {
-                    let i = base + j;
-                    [pp[j], mm[j], vv[j]] = adamw_element(h, &k, ps[i], gs[i], ms[i], vs[i]);
-                }
-            });
+            let r = ci * ELEMENTWISE_CHUNK..ci * ELEMENTWISE_CHUNK + pp.len();
+            let src = [&ps[r.clone()], &gs[r.clone()], &ms[r.clone()], &vs[r]];
+            adamw_chunk(simd, h, &k, src, [pp, mm, vv]);
         });
     }
     Ok((
@@ -188,6 +182,30 @@ pub fn adamw_update(
         Tensor::new(p.shape(), mo)?,
         Tensor::new(p.shape(), vo)?,
     ))
+}
+
+crate::cpu::simd_fn! {
+    /// [`adamw_element`] over a chunk: `[p, g, m, v]` in, `[p', m', v']` out. Compiled with
+    /// AVX2+FMA where available: `mul_add` is the FMA instruction and the loop vectorizes
+    /// (the same correctly rounded operations, so the same bits).
+    fn adamw_chunk(
+        h: &AdamWHyper,
+        k: &AdamWConsts,
+        src: [&[f32]; 4],
+        out: [&mut [f32]; 3],
+    ) => adamw_chunk_body
+}
+
+#[inline(always)]
+fn adamw_chunk_body(h: &AdamWHyper, k: &AdamWConsts, src: [&[f32]; 4], out: [&mut [f32]; 3]) {
+    let [ps, gs, ms, vs] = src;
+    let [po, mo, vo] = out;
+    let n = po.len();
+    let (ps, gs, ms, vs) = (&ps[..n], &gs[..n], &ms[..n], &vs[..n]);
+    let (mo, vo) = (&mut mo[..n], &mut vo[..n]);
+    for i in 0..n {
+        [po[i], mo[i], vo[i]] = adamw_element(h, k, ps[i], gs[i], ms[i], vs[i]);
+    }
 }
 
 /// An optimizer and its hyper-parameters.

@@ -273,8 +273,16 @@ fn golden_first_steps_of_the_examples() {
     ] {
         let spec = example(file).spec;
         let got = first_hashes(&spec, 3, Cpu::single());
-        let two = first_hashes(&spec, 3, Cpu::new(2, SimdPolicy::Auto).unwrap());
-        assert_eq!(got, two, "{file}: 1 thread vs 2 threads");
+        // The same bits scalar and SIMD, at 1, 2 and 3 threads.
+        for (mode, cx) in [
+            ("scalar/1", Cpu::scalar()),
+            ("auto/2", Cpu::new(2, SimdPolicy::Auto).unwrap()),
+            ("scalar/2", Cpu::new(2, SimdPolicy::Scalar).unwrap()),
+            ("auto/3", Cpu::new(3, SimdPolicy::Auto).unwrap()),
+        ] {
+            let other = first_hashes(&spec, 3, cx);
+            assert_eq!(got, other, "{file}: auto/1 vs {mode}");
+        }
         let path = Path::new(GOLDEN).join(golden);
         let header = format!(
             "# h(S_0) … h(S_3) of examples/{file}, one per line.\n\
