@@ -211,6 +211,11 @@ fn read_private(path: &Path) -> Result<String, KeyError> {
 
 /// Loads a node key file (see the module docs).
 pub fn load_node_key(path: &Path) -> Result<NodeKey, KeyError> {
+    Ok(NodeKey::from_seed(load_node_seed(path)?))
+}
+
+/// Loads a node key file's ed25519 seed (the QUIC identity's certificate is made from it).
+pub fn load_node_seed(path: &Path) -> Result<[u8; 32], KeyError> {
     let text = read_private(path)?;
     if text.starts_with("0x") {
         return Err(KeyError::format(
@@ -218,11 +223,7 @@ pub fn load_node_key(path: &Path) -> Result<NodeKey, KeyError> {
             "looks like an EVM key (0x…); the node key is 64 hex digits without 0x (node.key)",
         ));
     }
-    Ok(NodeKey::from_seed(unhex32(
-        path,
-        &text,
-        "an ed25519 node key",
-    )?))
+    unhex32(path, &text, "an ed25519 node key")
 }
 
 /// Loads an EVM key file (see the module docs).

@@ -28,6 +28,7 @@
 //! - [`settlement`]: the only actor that talks to the chain: journalled, nonce-safe
 //!   submissions under idempotency keys, chain events to subscribers from a persisted cursor,
 //!   start-up staking and registration, an embedded chain's clock.
+//! - [`run`]: running one node from its config until shut down (`pinpoint node`).
 //! - [`role`]: [`role::RoleShell`], the one generic actor around any protocol role machine
 //!   (inputs in, actions out to the node's effects actor, one timer on tokio's clock).
 //!
@@ -46,6 +47,7 @@ pub mod keys;
 pub mod network;
 pub mod node;
 pub mod role;
+pub mod run;
 pub mod settlement;
 pub mod store;
 pub mod supervisor;
