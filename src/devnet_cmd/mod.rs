@@ -58,7 +58,7 @@ pub(crate) struct DevnetArgs {
     #[arg(long, value_name = "STRATEGY", default_value = "wrong-node", value_parser = parse_cheat)]
     cheat: CheatArg,
     /// The job spec (TOML, as for `pinpoint train`) [default: examples/addition.toml with
-    /// 48 steps of batch 16].
+    /// 160 steps of batch 32].
     #[arg(long, value_name = "FILE")]
     spec: Option<PathBuf>,
     /// Picks the cheat's step and operator when --cheat gives none.
@@ -122,9 +122,9 @@ fn parse_cheat(s: &str) -> Result<CheatArg, String> {
 /// The default job: the example addition transformer, small enough that the whole devnet
 /// (three trainers, the verifiers' samples, the dispute's replays) runs in about a minute on
 /// two cores.
-const DEFAULT_STEPS: u64 = 48;
+const DEFAULT_STEPS: u64 = 160;
 /// See [`DEFAULT_STEPS`].
-const DEFAULT_BATCH: u32 = 16;
+const DEFAULT_BATCH: u32 = 32;
 
 fn default_spec() -> anyhow::Result<JobSpec> {
     let text = include_str!("../../examples/addition.toml");
@@ -237,8 +237,10 @@ async fn devnet(args: DevnetArgs) -> anyhow::Result<ExitCode> {
     plan.arbiters = usize::from(args.arbiters);
     plan.committee = if args.arbiters >= 3 { 3 } else { 1 };
     // Parties replay the job up to the disputed step before they answer the node phase:
-    // give them time on a slow machine (the referee waits only for a silent party).
-    plan.deadlines.answer_ms = 60_000;
+    // give them a minute on a slow machine. The referee waits only for a query left unanswered:
+    // today the first query of the node phase always is, until its re-ask after `answer_ms`.
+    plan.deadlines.answer_ms = 5_000;
+    plan.deadlines.max_retries = 11;
     // A slower chain clock than the library's test default leaves a busy machine time to
     // fetch the spec and accept (120 chain seconds) and the committee time to rule (3 600).
     plan.chain_second = Duration::from_millis(50);

@@ -77,6 +77,7 @@ pub(super) struct View {
     /// Query rounds each referee reported at its verdict, per dispute.
     rounds: BTreeMap<u64, u32>,
     lagged: u64,
+    started: Instant,
 }
 
 impl View {
@@ -95,16 +96,20 @@ impl View {
             disputes: BTreeMap::new(),
             rounds: BTreeMap::new(),
             lagged: 0,
+            started: Instant::now(),
         }
     }
 
-    /// Prints a line above the bars (or to stderr).
+    /// Prints a line above the bars (or to stderr), after the seconds since the job was
+    /// posted.
     pub(super) fn line(&self, text: impl AsRef<str>) {
+        let t = self.started.elapsed().as_secs_f64();
+        let text = format!("{t:>6.1}s {}", text.as_ref());
         match &self.multi {
             Some(m) => {
-                let _ = m.println(text.as_ref());
+                let _ = m.println(text);
             }
-            None => eprintln!("{}", text.as_ref()),
+            None => eprintln!("{text}"),
         }
     }
 
