@@ -174,7 +174,7 @@ impl Summary {
             slashed: Vec::new(),
             paid: Vec::new(),
             payout: None,
-            after: i.after.clone(),
+            after: i.after,
             treasury: i.treasury.1,
             checks: Vec::new(),
         };
