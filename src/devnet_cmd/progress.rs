@@ -24,10 +24,12 @@ pub(super) struct Member {
     pub(super) cheat: Option<Cheat>,
 }
 
-/// One dispute as one referee of its committee drives it (the first that reported it).
+/// One dispute as its committee's referees drive it: each runs the same bisection, so a
+/// probe is shown once, from whichever referee gets there first.
 #[derive(Debug)]
 struct Followed {
-    referee: usize,
+    /// The latest round shown.
+    round: u32,
     steps: Range,
     nodes: Range,
     /// Probes already shown (the referee asks both parties the same).
@@ -225,7 +227,7 @@ impl View {
                 self.disputes.insert(
                     *dispute,
                     Followed {
-                        referee: index,
+                        round: 0,
                         steps: Range::new(self.steps),
                         nodes: Range::new(0),
                         shown: Vec::new(),
@@ -234,7 +236,7 @@ impl View {
                 let (c, d) = (self.name_of(challenger), self.name_of(defendant));
                 self.line(format!(
                     "dispute #{dispute} on job {job}: {c} (challenger) vs {d} (defendant); \
-                     following referee {name}"
+                     {name} referees"
                 ));
             }
             Observed::Query {
@@ -242,7 +244,7 @@ impl View {
                 round,
                 probe,
                 ..
-            } => self.query(index, *dispute, *round, *probe),
+            } => self.query(*dispute, *round, *probe),
             Observed::Verdict {
                 dispute,
                 ruling,
@@ -280,13 +282,14 @@ impl View {
         }
     }
 
-    fn query(&mut self, index: usize, dispute: u64, round: u32, probe: Probe) {
+    fn query(&mut self, dispute: u64, round: u32, probe: Probe) {
         let Some(f) = self.disputes.get_mut(&dispute) else {
             return;
         };
-        if f.referee != index || f.shown.contains(&(round, probe)) {
+        if round < f.round || f.shown.contains(&(round, probe)) {
             return;
         }
+        f.round = round;
         f.shown.push((round, probe));
         let text = match probe {
             Probe::Step(m) => {
