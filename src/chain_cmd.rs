@@ -180,7 +180,7 @@ fn check_writable(path: &std::path::Path) -> anyhow::Result<()> {
 }
 
 /// Formats base units as PIN with up to 18 decimals.
-fn pin(x: U256) -> String {
+pub(crate) fn pin(x: U256) -> String {
     let unit = U256::from(PIN);
     let (whole, frac) = (x / unit, x % unit);
     if frac.is_zero() {

@@ -3,6 +3,7 @@
 #![cfg_attr(test, allow(unused_crate_dependencies))]
 
 mod chain_cmd;
+mod devnet_cmd;
 mod kernels_cmd;
 mod keys_cmd;
 mod node_cmd;
@@ -49,6 +50,8 @@ enum Command {
     },
     // No doc comment here: it would replace `NodeArgs`'s, which holds the examples.
     Node(node_cmd::NodeArgs),
+    // No doc comment here: it would replace `DevnetArgs`'s, which holds the examples.
+    Devnet(devnet_cmd::DevnetArgs),
 }
 
 fn main() -> std::process::ExitCode {
@@ -61,6 +64,7 @@ fn main() -> std::process::ExitCode {
         Command::Chain { command } => chain_cmd::run(command),
         Command::Keys { command } => keys_cmd::run(command),
         Command::Node(args) => node_cmd::run(args),
+        Command::Devnet(args) => devnet_cmd::run(args),
     };
     match result {
         Ok(code) => code,
