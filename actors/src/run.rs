@@ -29,8 +29,8 @@ use crate::executor::ExecutorMsg;
 use crate::keys::{self, KeyError};
 use crate::node::{Node, NodeDeps, StartError};
 use crate::settlement::{
-    ChainClock, ChainHandle, DEFAULT_POLL_INTERVAL_MS, Enrollment, SettlementActor,
-    SettlementArgs, SettlementCounters, SettlementError, SettlementMsg, journal_dir,
+    ChainClock, ChainHandle, DEFAULT_POLL_INTERVAL_MS, Enrollment, SettlementActor, SettlementArgs,
+    SettlementCounters, SettlementError, SettlementMsg, journal_dir,
 };
 use crate::store::StoreError;
 
@@ -88,8 +88,15 @@ pub async fn run(config: &NodeConfig, shutdown: impl Future<Output = ()>) -> Res
             let (chain, _) = Embedded::open(data_dir, &DeployConfig::default())?;
             let chain = ChainHandle::new(chain);
             fund_from_deployer(&chain, evm.address(), config).await?;
-            run_on(config, chain, evm.address(), seed, ChainClock::Drive(Embedded::set_time), shutdown)
-                .await
+            run_on(
+                config,
+                chain,
+                evm.address(),
+                seed,
+                ChainClock::Drive(Embedded::set_time),
+                shutdown,
+            )
+            .await
         }
         ChainConfig::Rpc {
             url,
@@ -101,7 +108,15 @@ pub async fn run(config: &NodeConfig, shutdown: impl Future<Output = ()>) -> Res
             let addresses = Addresses::read_json(addresses)?;
             let evm = Evm::connect(url, vec![key], None, addresses, RetryPolicy::default()).await?;
             evm.check_deployed().await?;
-            run_on(config, ChainHandle::new(evm), account, seed, ChainClock::Observe, shutdown).await
+            run_on(
+                config,
+                ChainHandle::new(evm),
+                account,
+                seed,
+                ChainClock::Observe,
+                shutdown,
+            )
+            .await
         }
     }
 }
@@ -125,7 +140,14 @@ async fn fund_from_deployer(
     if have < U256::from(need) {
         let deployer = pinpoint_chain::deploy::DEFAULT_DEPLOYER;
         let amount = U256::from(need) - have;
-        c.send(deployer, Call::Transfer { to: account, amount }).await?;
+        c.send(
+            deployer,
+            Call::Transfer {
+                to: account,
+                amount,
+            },
+        )
+        .await?;
     }
     Ok(())
 }
@@ -156,7 +178,11 @@ async fn run_on<S: Settlement + 'static>(
                     "adversary.cheat: this build has no `adversary` feature".into(),
                 ));
             }
-            Some(a.cheat.parse::<Cheat>().map_err(|e| RunError::Config(e.to_string()))?)
+            Some(
+                a.cheat
+                    .parse::<Cheat>()
+                    .map_err(|e| RunError::Config(e.to_string()))?,
+            )
         }
     };
     let store = Node::open_store(config)?;
@@ -186,7 +212,8 @@ async fn run_on<S: Settlement + 'static>(
         .await
         .map_err(actor_err)?;
     let enrollment = Enrollment::from_roles(&config.roles, key.clone(), advertised.to_string());
-    let report = ractor::call!(settlement, SettlementMsg::Enroll, enrollment).map_err(actor_err)??;
+    let report =
+        ractor::call!(settlement, SettlementMsg::Enroll, enrollment).map_err(actor_err)??;
     tracing::info!(?report, "enrolled: staked and registered");
 
     let bootstrap = config
@@ -199,7 +226,10 @@ async fn run_on<S: Settlement + 'static>(
     let chain_id = {
         let c = chain.lock().await;
         let id = c
-            .view(c.addresses().staking, pinpoint_chain::bindings::Staking::chainIdCall {})
+            .view(
+                c.addresses().staking,
+                pinpoint_chain::bindings::Staking::chainIdCall {},
+            )
             .await?;
         u64::try_from(id).map_err(|_| RunError::Config("chain id above 2^64".into()))?
     };

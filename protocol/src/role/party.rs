@@ -182,7 +182,19 @@ impl<P: Answer> PartyRole<P> {
                 referee: from,
                 lo,
             });
-            self.held.insert((job, from), VecDeque::new());
+            // Keeps node-phase queries that overtook the start (below).
+            self.held.entry((job, from)).or_default();
+            return Ok(());
+        }
+        let node_phase_query = matches!(msg, Message::NodeQuery(_) | Message::InputQuery(_));
+        if node_phase_query && !self.node_phase.contains_key(&(job, from)) {
+            // A node's messages travel on separate streams, so a node-phase query can arrive
+            // before the start of the phase: hold it until the start and the record are in.
+            let held = self.held.entry((job, from)).or_default();
+            if held.len() == MAX_HELD_QUERIES {
+                held.pop_front();
+            }
+            held.push_back((round, msg));
             return Ok(());
         }
         if let Some(held) = self.held.get_mut(&(job, from)) {

@@ -682,3 +682,50 @@ fn a_duplicated_assignment_trains_once() {
         Some(TrainerAction::Train { from_step: 4, .. })
     ));
 }
+
+#[test]
+fn a_party_role_answers_a_node_query_that_overtook_the_phase_start() {
+    // Separate QUIC streams do not keep order: the referee's node query can arrive before
+    // its start of the node phase. The party holds it and answers once the record is in.
+    let (mut good, _) = runs();
+    let scope = dispute_scope(&JOB, 6);
+    let mut role = PartyRole::new();
+    let party = Party::from_hashes(good.state_hashes().to_vec()).expect("party");
+    let opened = PartyInput::Opened {
+        job: scope,
+        referee: id(REFEREE),
+        party,
+    };
+    role.handle(0, opened).expect("opened");
+    let query = |round, msg| PartyInput::Query {
+        from: id(REFEREE),
+        job: scope,
+        round,
+        msg,
+    };
+    let node_query = Message::NodeQuery(pinpoint_protocol::wire::NodeQuery { round: 4, index: 1 });
+    role.handle(0, query(4, node_query)).expect("held");
+    assert!(role.poll_action().is_none(), "nothing to answer from yet");
+    let start = Message::NodePhaseStart(pinpoint_protocol::wire::NodePhaseStart {
+        lo: 2,
+        graph_hash: [0; 32],
+        nodes: 5,
+    });
+    role.handle(0, query(3, start)).expect("start");
+    let record = good.step_record(2).map_err(|e| e.to_string());
+    let recorded = PartyInput::StepRecorded {
+        job: scope,
+        referee: id(REFEREE),
+        lo: 2,
+        record,
+    };
+    role.handle(0, recorded).expect("record");
+    let sends: Vec<_> = std::iter::from_fn(|| role.poll_action())
+        .filter_map(|a| match a {
+            PartyAction::Send { round, msg, .. } => Some((round, msg)),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(sends.len(), 1, "{sends:?}");
+    assert!(matches!(sends[0], (4, Message::NodeAnswer(_))), "{sends:?}");
+}
