@@ -47,17 +47,18 @@ fn tiny() -> &'static str {
      [eval]\nevery = 6\nbatches = 1\nbatch_size = 16\n"
 }
 
-/// The spec text and the spec with `steps` steps (the tiny MLP in test mode).
+/// The spec text and the spec, the example cut to `steps` steps (checkpoints and evaluation
+/// every 8 steps), or the tiny MLP in test mode.
 fn spec(steps: u64) -> (String, JobSpec) {
     let text = if test_mode() {
         tiny().to_string()
     } else {
-        std::fs::read_to_string(example()).expect("examples/addition.toml")
+        let full = std::fs::read_to_string(example()).expect("examples/addition.toml");
+        full.replace("steps = 4000\n", &format!("steps = {steps}\n"))
+            .replace("checkpoint_every = 250\n", "checkpoint_every = 8\n")
+            .replace("every = 250\n", "every = 8\n")
     };
-    let mut spec = LoadedSpec::from_toml_str(&text).expect("spec").spec;
-    if !test_mode() {
-        spec.steps = steps;
-    }
+    let spec = LoadedSpec::from_toml_str(&text).expect("spec").spec;
     (text, spec)
 }
 
@@ -124,15 +125,14 @@ async fn node_job(spec: &JobSpec) -> Duration {
 }
 
 /// One job through `pinpoint train`'s path; returns its wall time.
-fn train_job(text: &str, steps: u64) -> Duration {
+fn train_job(text: &str) -> Duration {
     let dir = tempfile::tempdir().expect("tempdir");
     let spec_path = dir.path().join("spec.toml");
     std::fs::write(&spec_path, text).expect("spec file");
     let started = Instant::now();
     let cx = pinpoint_kernels::Cpu::new(1, pinpoint_kernels::SimdPolicy::Auto).expect("cpu");
-    let steps = (!test_mode()).then_some(steps);
     let out = dir.path().join("out");
-    let mut run = pinpoint_train::fs::run::Run::create(&spec_path, &out, steps, cx).expect("run");
+    let mut run = pinpoint_train::fs::run::Run::create(&spec_path, &out, None, cx).expect("run");
     run.run(&mut |_| {}).expect("trained");
     started.elapsed()
 }
@@ -200,7 +200,7 @@ fn main() {
         b.iter_custom(|n| (0..n).map(|_| rt.block_on(node_job(&job_spec))).sum())
     });
     g.bench_function("train", |b| {
-        b.iter_custom(|n| (0..n).map(|_| train_job(&text, JOB_STEPS)).sum())
+        b.iter_custom(|n| (0..n).map(|_| train_job(&text)).sum())
     });
     g.finish();
     let (_, dispute_spec) = spec(DISPUTE_STEPS);
