@@ -162,13 +162,15 @@ pub struct Terms {
 }
 
 impl Terms {
-    /// 1 000 PIN for `replicas` trainers bonding 50 PIN each, a 60 s challenge window.
+    /// 1 000 PIN for `replicas` trainers bonding 50 PIN each, a 60 s challenge window, 1 200 s
+    /// to accept (the job is assigned as soon as every replica accepted; a long deadline only
+    /// keeps a loaded machine from missing it).
     pub fn standard(replicas: u8) -> Self {
         Self {
             payment: U256::from(1_000 * PIN),
             replicas,
             bond: U256::from(50 * PIN),
-            accept_secs: 120,
+            accept_secs: 1_200,
             commit_secs: 100_000,
             window_secs: 60,
         }

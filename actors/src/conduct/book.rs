@@ -454,14 +454,19 @@ impl ChainBook {
             M::CommitteeRedrawn(r) => {
                 let dispute = id64(r.disputeId);
                 self.rounds.insert(dispute, r.round);
-                let job = match self.disputes.get_mut(&dispute) {
+                let (job, party) = match self.disputes.get_mut(&dispute) {
                     Some(x) => {
                         x.committee = r.committee.clone();
                         x.deadline = r.deadline;
-                        x.job
+                        let me = self.me.account;
+                        (x.job, x.challenger == me || x.defendant == me)
                     }
                     None => return,
                 };
+                if party {
+                    // A new committee: a challenging verifier sends it its root again.
+                    self.duties.push_back(Duty::Party { dispute, job });
+                }
                 self.assign_if_member(dispute, job);
             }
             M::Verdict(v) => {

@@ -57,6 +57,24 @@ pub struct NetCounters {
     pub replayed: u64,
     /// Refused: other protocol errors, or the handler is gone.
     pub other: u64,
+    /// One-way messages for a job not routed yet, parked for [`PARK_MS`] (a peer that reads
+    /// a dispute from the chain a moment before this node); counted again as delivered or,
+    /// once expired, as `unknown_job`.
+    pub parked: u64,
+}
+
+/// How long a one-way message for a job this node does not route yet waits for its handler.
+pub const PARK_MS: u64 = 2_000;
+/// Most messages parked at once (the oldest is refused when full).
+pub const PARK_CAPACITY: usize = 64;
+
+/// A parked one-way message.
+#[derive(Debug)]
+struct Parked {
+    at: tokio::time::Instant,
+    job: JobId,
+    from: NodeId,
+    frame: pinpoint_protocol::codec::Frame,
 }
 
 /// The sending side of the bounded inbox (the transport's feeder holds it).
@@ -145,6 +163,8 @@ pub enum NetworkMsg {
     Deliver(Inbound, RpcReplyPort<()>),
     /// The counters.
     Counters(RpcReplyPort<NetCounters>),
+    /// Refuse parked messages older than [`PARK_MS`] (sent by the actor's own timer).
+    Expire,
 }
 
 /// The network actor's state.
@@ -156,6 +176,7 @@ pub struct NetworkState {
     counters: NetCounters,
     inbox_tx: Inbox,
     pump: tokio::task::JoinHandle<()>,
+    parked: std::collections::VecDeque<Parked>,
 }
 
 impl Drop for NetworkState {
@@ -215,12 +236,63 @@ impl NetworkState {
                 self.count(&r);
                 return;
             }
+            Err(Refusal::UnknownJob(job)) if reply.is_none() => {
+                // Perhaps a peer that read a dispute from the chain before this node did:
+                // wait a moment for the job's handler.
+                if self.parked.len() == PARK_CAPACITY
+                    && let Some(old) = self.parked.pop_front()
+                {
+                    self.refuse_parked(old);
+                }
+                self.counters.parked += 1;
+                self.parked.push_back(Parked {
+                    at: tokio::time::Instant::now(),
+                    job,
+                    from,
+                    frame,
+                });
+                return;
+            }
             Err(r) => r,
         };
         tracing::warn!(peer = %from, "inbound refused: {refusal}");
         self.count(&refusal);
         if let Some(reply) = reply {
             reply.refuse(refusal.to_string());
+        }
+    }
+}
+
+impl NetworkState {
+    fn refuse_parked(&mut self, p: Parked) {
+        let r = Refusal::UnknownJob(p.job);
+        tracing::warn!(peer = %p.from, "inbound refused after waiting: {r}");
+        self.count(&r);
+    }
+
+    /// Delivers the parked messages of `job` (its handler just registered).
+    fn unpark(&mut self, job: &JobId) {
+        let (ready, rest): (Vec<Parked>, Vec<Parked>) =
+            self.parked.drain(..).partition(|p| &p.job == job);
+        self.parked = rest.into();
+        for p in ready {
+            self.deliver(Inbound::Message {
+                from: p.from,
+                frame: p.frame,
+            });
+        }
+    }
+
+    /// Refuses parked messages older than [`PARK_MS`].
+    fn expire(&mut self) {
+        let now = tokio::time::Instant::now();
+        while let Some(p) = self.parked.front() {
+            if now.duration_since(p.at) < std::time::Duration::from_millis(PARK_MS) {
+                break;
+            }
+            if let Some(p) = self.parked.pop_front() {
+                self.refuse_parked(p);
+            }
         }
     }
 }
@@ -236,6 +308,9 @@ impl Actor for Network {
         args: NetworkArgs,
     ) -> Result<NetworkState, ActorProcessingErr> {
         let inbox = Arc::clone(&args.inbox);
+        myself.send_interval(std::time::Duration::from_millis(PARK_MS / 4), || {
+            NetworkMsg::Expire
+        });
         let pump = tokio::spawn(async move {
             let mut rx = inbox.lock().await;
             while let Some(inbound) = rx.recv().await {
@@ -251,6 +326,7 @@ impl Actor for Network {
             counters: NetCounters::default(),
             inbox_tx: args.inbox_tx,
             pump,
+            parked: std::collections::VecDeque::new(),
         })
     }
 
@@ -263,7 +339,9 @@ impl Actor for Network {
         match msg {
             NetworkMsg::Register(job, handler) => {
                 state.handlers.insert(job, handler);
+                state.unpark(&job);
             }
+            NetworkMsg::Expire => state.expire(),
             NetworkMsg::Unregister(job) => {
                 state.handlers.remove(&job);
                 state.guard.forget_job(&job);

@@ -60,7 +60,7 @@ async fn bad_frames_are_refused_and_counted_good_ones_routed() {
         message(&a, good.clone()),          // replayed
         message(&a, forged),                // bad signature
         message(&b, frame(&a, JOB, 5)),     // signed by a, sent by b
-        message(&a, frame(&a, [9; 32], 1)), // unknown job
+        message(&a, frame(&a, [9; 32], 1)), // unknown job: parked, then refused
         message(&a, oversized),             // too large
         message(&a, garbage),               // undecodable
         message(&b, frame(&b, JOB, 1)),     // delivered
@@ -79,12 +79,53 @@ async fn bad_frames_are_refused_and_counted_good_ones_routed() {
             replayed: 1,
             bad_signature: 1,
             signer_mismatch: 1,
-            unknown_job: 1,
+            parked: 1,
             undecodable: 2,
             ..NetCounters::default()
         }
     );
+    // The message for the unknown job is refused once its wait is over.
+    tokio::time::sleep(std::time::Duration::from_millis(PARK_MS + PARK_MS / 2)).await;
+    let c = ractor::call!(net, NetworkMsg::Counters).expect("counters");
+    assert_eq!((c.parked, c.unknown_job), (1, 1));
     assert!(delivered.try_recv().is_err(), "nothing else delivered");
+}
+
+#[tokio::test]
+async fn a_message_for_a_job_registered_a_moment_later_is_delivered() {
+    let (inbox_tx, inbox_rx) = inbox(16);
+    let args = NetworkArgs {
+        inbox: inbox_rx,
+        inbox_tx: inbox_tx.clone(),
+        limits: Limits::default(),
+        replay_capacity: 1024,
+    };
+    let (net, _) = Network::spawn(None, Network, args).await.expect("spawn");
+    let a = key(1);
+    // A peer read the dispute from the chain first: its message arrives before this node
+    // routes the job.
+    inbox_tx
+        .offer(message(&a, frame(&a, JOB, 1)))
+        .expect("room");
+    let mut c = ractor::call!(net, NetworkMsg::Counters).expect("counters");
+    for _ in 0..100 {
+        if c.parked == 1 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+        c = ractor::call!(net, NetworkMsg::Counters).expect("counters");
+    }
+    assert_eq!((c.parked, c.delivered, c.unknown_job), (1, 0, 0));
+    let (handler, mut delivered) = crate::testkit::forward::<Routed>().await.expect("handler");
+    net.send_message(NetworkMsg::Register(JOB, handler.get_derived()))
+        .expect("register");
+    let got = delivered
+        .recv()
+        .await
+        .expect("delivered after the registration");
+    assert_eq!((got.from, got.message.seq), (a.node_id(), 1));
+    let c = ractor::call!(net, NetworkMsg::Counters).expect("counters");
+    assert_eq!((c.parked, c.delivered, c.unknown_job), (1, 1, 0));
 }
 
 #[tokio::test]
