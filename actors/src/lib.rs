@@ -25,6 +25,8 @@
 //!   and chain duties), the role shells, signed sends over QUIC, compute off the event loop.
 //! - [`devnet`]: a whole network in one process on one embedded chain (tests, `pinpoint
 //!   devnet`).
+//! - [`api`]: the node's local HTTP API (status, jobs, peers, disputes with their bisection,
+//!   events, Prometheus metrics, OpenAPI) and its live dashboard, on actix-web.
 //! - [`role`]: [`role::RoleShell`], the one generic actor around any protocol role machine
 //!   (inputs in, actions out to the node's effects actor, one timer on tokio's clock).
 //!
@@ -35,6 +37,7 @@
 // The unit-test build sees the dev-dependencies too; the plain build is checked strictly.
 #![cfg_attr(test, allow(unused_crate_dependencies))]
 
+pub mod api;
 pub mod conduct;
 pub mod config;
 pub mod devnet;
