@@ -87,13 +87,10 @@ async fn snapshot(d: &Shared) -> Result<Snapshot, HttpResponse> {
     }
 }
 
-fn parse_id(raw: &str, what: &str) -> Result<u64, HttpResponse> {
-    raw.parse::<u64>().map_err(|_| {
-        error(
-            StatusCode::BAD_REQUEST,
-            format!("{what} id must be a non-negative integer, got {raw:?}"),
-        )
-    })
+/// A path id, or the 400 message.
+fn parse_id(raw: &str, what: &str) -> Result<u64, String> {
+    raw.parse::<u64>()
+        .map_err(|_| format!("{what} id must be a non-negative integer, got {raw:?}"))
 }
 
 async fn status(d: Data) -> HttpResponse {
@@ -133,7 +130,7 @@ async fn post_job(d: Data, body: web::Json<JobBody>) -> HttpResponse {
 async fn job(d: Data, id: web::Path<String>) -> HttpResponse {
     let id = match parse_id(&id, "a job") {
         Ok(id) => id,
-        Err(r) => return r,
+        Err(e) => return error(StatusCode::BAD_REQUEST, e),
     };
     match snapshot(&d).await {
         Ok(s) => match s.jobs.get(&id) {
@@ -183,7 +180,7 @@ async fn disputes(d: Data) -> HttpResponse {
 async fn dispute(d: Data, id: web::Path<String>) -> HttpResponse {
     let id = match parse_id(&id, "a dispute") {
         Ok(id) => id,
-        Err(r) => return r,
+        Err(e) => return error(StatusCode::BAD_REQUEST, e),
     };
     match snapshot(&d).await {
         Ok(s) => match dispute_view(&s, &d, id) {
