@@ -29,6 +29,8 @@
 //!   submissions under idempotency keys, chain events to subscribers from a persisted cursor,
 //!   start-up staking and registration, an embedded chain's clock.
 //! - [`run`]: running one node from its config until shut down (`pinpoint node`).
+//! - [`api`]: the node's local HTTP API (status, jobs, peers, disputes with their bisection,
+//!   events, Prometheus metrics, OpenAPI) and its live dashboard, on actix-web.
 //! - [`role`]: [`role::RoleShell`], the one generic actor around any protocol role machine
 //!   (inputs in, actions out to the node's effects actor, one timer on tokio's clock).
 //!
@@ -39,6 +41,7 @@
 // The unit-test build sees the dev-dependencies too; the plain build is checked strictly.
 #![cfg_attr(test, allow(unused_crate_dependencies))]
 
+pub mod api;
 pub mod conduct;
 pub mod config;
 pub mod devnet;

@@ -10,6 +10,13 @@ use pinpoint_train::{JobSpec, LoadedSpec};
 use ractor::{Actor, ActorProcessingErr, ActorRef};
 use tokio::sync::mpsc;
 
+/// [`spec`]`(6)`'s TOML text.
+pub(crate) const SPEC_TOML_6: &str = "seed = 3\nsteps = 6\ncheckpoint_every = 3\nbatch_size = 8\n\
+     [model]\nkind = \"mlp\"\ninput = 2\nhidden = [8]\nclasses = 3\nactivation = \"relu\"\n\
+     [data]\nkind = \"spirals\"\nclasses = 3\nturns = 1.0\nnoise = 0.05\n\
+     [optimizer]\nkind = \"sgd\"\nlr = 0.05\nmomentum = 0.9\nweight_decay = 0.0\n\
+     [eval]\nevery = 6\nbatches = 1\nbatch_size = 16\n";
+
 /// A small MLP job: `steps` steps, a checkpoint every 3.
 pub(crate) fn spec(steps: u64) -> JobSpec {
     let text = format!(

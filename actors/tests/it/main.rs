@@ -4,6 +4,7 @@
 // Dev-dependencies are shared by every test, bench and example target; each uses some.
 #![allow(unused_crate_dependencies)]
 
+mod api;
 mod common;
 mod executor;
 mod network;
