@@ -24,9 +24,7 @@ use pinpoint_actors::executor::{ComputeOutput, ComputeRequest, ExecEvent, Execut
 use pinpoint_actors::node::{Node, NodeDeps};
 use pinpoint_chain::Role;
 use pinpoint_train::{JobSpec, LoadedSpec};
-use ractor::{Actor, ActorProcessingErr, ActorRef};
 use tokio::runtime::Runtime;
-use tokio::sync::mpsc;
 
 const JOB_STEPS: u64 = 24;
 const DISPUTE_STEPS: u64 = 64;
@@ -62,40 +60,15 @@ fn spec(steps: u64) -> (String, JobSpec) {
     (text, spec)
 }
 
-struct Collector;
-
-impl Actor for Collector {
-    type Msg = ExecEvent;
-    type State = mpsc::UnboundedSender<ExecEvent>;
-    type Arguments = mpsc::UnboundedSender<ExecEvent>;
-
-    async fn pre_start(
-        &self,
-        _me: ActorRef<ExecEvent>,
-        tx: Self::Arguments,
-    ) -> Result<Self::State, ActorProcessingErr> {
-        Ok(tx)
-    }
-
-    async fn handle(
-        &self,
-        _me: ActorRef<ExecEvent>,
-        e: ExecEvent,
-        tx: &mut Self::State,
-    ) -> Result<(), ActorProcessingErr> {
-        let _ = tx.send(e);
-        Ok(())
-    }
-}
-
 /// One job through a fresh node assembly; returns its wall time.
 async fn node_job(spec: &JobSpec) -> Duration {
     let dir = tempfile::tempdir().expect("tempdir");
     let text =
         "[node]\ndata_dir = \"data\"\n[roles.trainer]\nstake_pin = 1\n[executor]\nthreads = 1\n";
     let config = NodeConfig::from_toml_str(text, dir.path(), "bench").expect("config");
-    let (tx, mut rx) = mpsc::unbounded_channel();
-    let (collector, _) = Actor::spawn(None, Collector, tx).await.expect("collector");
+    let (collector, mut rx) = pinpoint_actors::testkit::forward::<ExecEvent>()
+        .await
+        .expect("collector");
     let started = Instant::now();
     let deps = NodeDeps {
         executor_events: collector.get_derived(),

@@ -28,8 +28,8 @@ fn message(from: &NodeKey, frame: Frame) -> Inbound {
     }
 }
 
-#[tokio::test]
-async fn bad_frames_are_refused_and_counted_good_ones_routed() {
+/// A network actor with an inbox of 16 frames.
+async fn network() -> (ActorRef<NetworkMsg>, Inbox) {
     let (inbox_tx, inbox_rx) = inbox(16);
     let args = NetworkArgs {
         inbox: inbox_rx,
@@ -38,6 +38,12 @@ async fn bad_frames_are_refused_and_counted_good_ones_routed() {
         replay_capacity: 1024,
     };
     let (net, _) = Network::spawn(None, Network, args).await.expect("spawn");
+    (net, inbox_tx)
+}
+
+#[tokio::test]
+async fn bad_frames_are_refused_and_counted_good_ones_routed() {
+    let (net, inbox_tx) = network().await;
     let (handler, mut delivered) = crate::testkit::forward::<Routed>().await.expect("handler");
     net.send_message(NetworkMsg::Register(JOB, handler.get_derived()))
         .expect("register");
@@ -93,14 +99,7 @@ async fn bad_frames_are_refused_and_counted_good_ones_routed() {
 
 #[tokio::test]
 async fn a_message_for_a_job_registered_a_moment_later_is_delivered() {
-    let (inbox_tx, inbox_rx) = inbox(16);
-    let args = NetworkArgs {
-        inbox: inbox_rx,
-        inbox_tx: inbox_tx.clone(),
-        limits: Limits::default(),
-        replay_capacity: 1024,
-    };
-    let (net, _) = Network::spawn(None, Network, args).await.expect("spawn");
+    let (net, inbox_tx) = network().await;
     let a = key(1);
     // A peer read the dispute from the chain first: its message arrives before this node
     // routes the job.

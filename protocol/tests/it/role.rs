@@ -7,7 +7,7 @@ use std::collections::VecDeque;
 use pinpoint_protocol::ProtocolError;
 use pinpoint_protocol::dispute::strategy::{Corrupted, Corruption};
 use pinpoint_protocol::dispute::{Deadlines, JobReexec, Party, RunSource};
-use pinpoint_protocol::id::NodeId;
+use pinpoint_protocol::id::{JobId, NodeId};
 use pinpoint_protocol::role::Machine;
 use pinpoint_protocol::role::arbiter::{
     ArbiterAction, ArbiterInput, ArbiterRole, Assignment, dispute_scope,
@@ -612,38 +612,12 @@ fn a_party_role_computes_the_step_record_once_and_again_after_a_failure() {
 fn a_party_role_answers_queries_that_arrive_while_its_step_record_is_computed() {
     // A node computes the record off its event loop, so the referee's node query can arrive
     // before the record: the party holds it and answers once the record is in.
-    let (mut good, _) = runs();
-    let scope = dispute_scope(&JOB, 5);
-    let mut role = PartyRole::new();
-    let party = Party::from_hashes(good.state_hashes().to_vec()).expect("party");
-    let opened = PartyInput::Opened {
-        job: scope,
-        referee: id(REFEREE),
-        party,
-    };
-    role.handle(0, opened).expect("opened");
-    let query = |round, msg| PartyInput::Query {
-        from: id(REFEREE),
-        job: scope,
-        round,
-        msg,
-    };
-    let start = Message::NodePhaseStart(pinpoint_protocol::wire::NodePhaseStart {
-        lo: 2,
-        graph_hash: [0; 32],
-        nodes: 5,
-    });
-    role.handle(0, query(3, start)).expect("start");
+    let (mut role, scope, mut good) = node_phase_party(5);
+    role.handle(0, referee_query(scope, 3, phase_start()))
+        .expect("start");
     let node_query = Message::NodeQuery(pinpoint_protocol::wire::NodeQuery { round: 4, index: 1 });
-    role.handle(0, query(4, node_query)).expect("held");
-    let sends = |role: &mut PartyRole<Party>| {
-        std::iter::from_fn(|| role.poll_action())
-            .filter_map(|a| match a {
-                PartyAction::Send { round, msg, .. } => Some((round, msg)),
-                _ => None,
-            })
-            .collect::<Vec<_>>()
-    };
+    role.handle(0, referee_query(scope, 4, node_query))
+        .expect("held");
     assert!(sends(&mut role).is_empty(), "nothing to answer from yet");
     let record = good.step_record(2).map_err(|e| e.to_string());
     let recorded = PartyInput::StepRecorded {
@@ -687,31 +661,13 @@ fn a_duplicated_assignment_trains_once() {
 fn a_party_role_answers_a_node_query_that_overtook_the_phase_start() {
     // Separate QUIC streams do not keep order: the referee's node query can arrive before
     // its start of the node phase. The party holds it and answers once the record is in.
-    let (mut good, _) = runs();
-    let scope = dispute_scope(&JOB, 6);
-    let mut role = PartyRole::new();
-    let party = Party::from_hashes(good.state_hashes().to_vec()).expect("party");
-    let opened = PartyInput::Opened {
-        job: scope,
-        referee: id(REFEREE),
-        party,
-    };
-    role.handle(0, opened).expect("opened");
-    let query = |round, msg| PartyInput::Query {
-        from: id(REFEREE),
-        job: scope,
-        round,
-        msg,
-    };
+    let (mut role, scope, mut good) = node_phase_party(6);
     let node_query = Message::NodeQuery(pinpoint_protocol::wire::NodeQuery { round: 4, index: 1 });
-    role.handle(0, query(4, node_query)).expect("held");
+    role.handle(0, referee_query(scope, 4, node_query))
+        .expect("held");
     assert!(role.poll_action().is_none(), "nothing to answer from yet");
-    let start = Message::NodePhaseStart(pinpoint_protocol::wire::NodePhaseStart {
-        lo: 2,
-        graph_hash: [0; 32],
-        nodes: 5,
-    });
-    role.handle(0, query(3, start)).expect("start");
+    role.handle(0, referee_query(scope, 3, phase_start()))
+        .expect("start");
     let record = good.step_record(2).map_err(|e| e.to_string());
     let recorded = PartyInput::StepRecorded {
         job: scope,
@@ -720,12 +676,52 @@ fn a_party_role_answers_a_node_query_that_overtook_the_phase_start() {
         record,
     };
     role.handle(0, recorded).expect("record");
-    let sends: Vec<_> = std::iter::from_fn(|| role.poll_action())
+    let out = sends(&mut role);
+    assert_eq!(out.len(), 1, "{out:?}");
+    assert!(matches!(out[0], (4, Message::NodeAnswer(_))), "{out:?}");
+}
+
+/// A party role answering from the good run of `runs()` for dispute `d` of [`JOB`], and a
+/// builder of the referee's queries for it.
+fn node_phase_party(d: u64) -> (PartyRole<Party>, JobId, Box<dyn RunSource>) {
+    let (good, _) = runs();
+    let scope = dispute_scope(&JOB, d);
+    let mut role = PartyRole::new();
+    let party = Party::from_hashes(good.state_hashes().to_vec()).expect("party");
+    let opened = PartyInput::Opened {
+        job: scope,
+        referee: id(REFEREE),
+        party,
+    };
+    role.handle(0, opened).expect("opened");
+    (role, scope, good)
+}
+
+/// The referee's query `msg` of `round` in dispute scope `scope`.
+fn referee_query(scope: JobId, round: u32, msg: Message) -> PartyInput<Party> {
+    PartyInput::Query {
+        from: id(REFEREE),
+        job: scope,
+        round,
+        msg,
+    }
+}
+
+/// The start of the node phase at step 2.
+fn phase_start() -> Message {
+    Message::NodePhaseStart(pinpoint_protocol::wire::NodePhaseStart {
+        lo: 2,
+        graph_hash: [0; 32],
+        nodes: 5,
+    })
+}
+
+/// The answers a party role sends, with their rounds.
+fn sends(role: &mut PartyRole<Party>) -> Vec<(u32, Message)> {
+    std::iter::from_fn(|| role.poll_action())
         .filter_map(|a| match a {
             PartyAction::Send { round, msg, .. } => Some((round, msg)),
             _ => None,
         })
-        .collect();
-    assert_eq!(sends.len(), 1, "{sends:?}");
-    assert!(matches!(sends[0], (4, Message::NodeAnswer(_))), "{sends:?}");
+        .collect()
 }
