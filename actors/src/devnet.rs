@@ -13,7 +13,6 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-use pinpoint_chain::bindings::Staking;
 use pinpoint_chain::{
     Address, B256, Call, ChainError, DeployConfig, Embedded, JobParams, PIN, Role, Settlement,
     Spender, U256, sign_registration,
@@ -22,14 +21,13 @@ use pinpoint_net::{Identity, NetConfig, NetError, QuicNode};
 use pinpoint_protocol::dispute::Deadlines;
 use pinpoint_protocol::id::NodeId;
 use pinpoint_train::JobSpec;
-use ractor::{Actor, ActorRef};
+use ractor::ActorRef;
 
 use crate::conduct::{
-    Cheat, ConductArgs, ConductMsg, ConductStatus, Conductor, Me, OBSERVER_CAPACITY, Observed,
-    SharedChain,
+    Cheat, ConductArgs, ConductMsg, ConductStatus, Me, OBSERVER_CAPACITY, Observed, SharedChain,
 };
 use crate::config::{ConfigError, NodeConfig};
-use crate::node::{Node, NodeDeps, StartError};
+use crate::node::{Node, StartError};
 use crate::store::{RefKey, StoreError};
 
 /// Why a devnet cannot start or run.
@@ -218,13 +216,7 @@ impl Devnet {
             ..DeployConfig::default()
         };
         let chain: SharedChain<Embedded> = SharedChain::new(Embedded::in_memory(&deploy)?);
-        let chain_id = {
-            let c = chain.lock().await;
-            let id = c
-                .view(c.addresses().staking, Staking::chainIdCall {})
-                .await?;
-            u64::try_from(id).map_err(|_| DevnetError::Invalid("chain id above 2^64".into()))?
-        };
+        let chain_id = pinpoint_chain::chain_id(&*chain.lock().await).await?;
         let mut net = Self {
             chain,
             chain_id,
@@ -360,22 +352,7 @@ impl Devnet {
             tick: plan.tick,
             observer: Some(self.observe_node(self.nodes.len())),
         };
-        let (conductor, _) = Actor::spawn(None, Conductor::<Embedded>::default(), args)
-            .await
-            .map_err(|e| DevnetError::Actor(e.to_string()))?;
-        let deps = NodeDeps {
-            executor_events: conductor.get_derived(),
-            fault: None,
-            inbound: Some(inbound),
-            store: Some(store),
-        };
-        let assembly = Node::spawn(&config, deps).await?;
-        conductor
-            .send_message(ConductMsg::Attach {
-                executor: assembly.executor.clone(),
-                network: assembly.network.clone(),
-            })
-            .map_err(|e| DevnetError::Actor(e.to_string()))?;
+        let (conductor, assembly) = crate::conduct::start(&config, store, inbound, args).await?;
         self.nodes.push(LocalNode {
             name,
             role,

@@ -31,6 +31,9 @@ pub enum StartError {
     /// An actor cannot start.
     #[error("starting the node's actors: {0}")]
     Spawn(#[from] ractor::SpawnErr),
+    /// The conductor stopped while the node started.
+    #[error("the conductor stopped while the node started")]
+    Conductor,
 }
 
 /// What a node is built from besides its config.

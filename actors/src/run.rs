@@ -23,11 +23,11 @@ use pinpoint_net::{Identity, NetConfig, NetError, QuicNode};
 use pinpoint_protocol::dispute::Deadlines;
 use ractor::Actor;
 
-use crate::conduct::{Cheat, ConductArgs, ConductMsg, Conductor, Me, SharedChain};
+use crate::conduct::{Cheat, ConductArgs, Me, SharedChain};
 use crate::config::{Bootstrap, ChainConfig, NodeConfig};
 use crate::executor::ExecutorMsg;
 use crate::keys::{self, KeyError};
-use crate::node::{Node, NodeDeps, StartError};
+use crate::node::{Node, StartError};
 use crate::settlement::{
     ChainClock, ChainHandle, DEFAULT_POLL_INTERVAL_MS, Enrollment, SettlementActor, SettlementArgs,
     SettlementCounters, SettlementError, SettlementMsg, journal_dir,
@@ -254,22 +254,7 @@ async fn run_on<S: Settlement + 'static>(
         tick: CHAIN_TICK,
         observer: None,
     };
-    let (conductor, _) = Actor::spawn(None, Conductor::<S>::default(), args)
-        .await
-        .map_err(actor_err)?;
-    let deps = NodeDeps {
-        executor_events: conductor.get_derived(),
-        fault: None,
-        inbound: Some(inbound),
-        store: Some(store),
-    };
-    let node = Node::spawn(config, deps).await?;
-    conductor
-        .send_message(ConductMsg::Attach {
-            executor: node.executor.clone(),
-            network: node.network.clone(),
-        })
-        .map_err(actor_err)?;
+    let (conductor, node) = crate::conduct::start(config, store, inbound, args).await?;
     tracing::info!("running; stop with Ctrl-C");
 
     shutdown.await;

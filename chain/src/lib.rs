@@ -58,6 +58,6 @@ pub use embedded::Embedded;
 pub use error::{ChainError, Result};
 pub use event::{ChainEvent, LoggedEvent};
 pub use pinpoint_protocol::id::{NodeId, NodeKey};
-pub use registry::{RegisteredNode, registered_nodes, sign_registration};
+pub use registry::{RegisteredNode, chain_id, registered_nodes, sign_registration};
 pub use rpc::{Evm, RetryPolicy, read_key_file};
 pub use settlement::{Position, Receipt, Settlement, Totals};

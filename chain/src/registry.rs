@@ -91,18 +91,25 @@ pub fn sign_registration(
     })
 }
 
-/// Every registration on `chain` whose signature verifies, one per `NodeId` (the earliest
-/// claim; ties by account), sorted by account. Forged, malformed and duplicate claims are left out.
-pub async fn registered_nodes<S: Settlement>(chain: &S) -> Result<Vec<RegisteredNode>> {
-    let registry = chain.addresses().staking;
-    let chain_id: u64 = chain
-        .view(registry, Staking::chainIdCall {})
+/// The chain id the registry's signatures name (`Staking.chainId()`).
+///
+/// Errors: the chain's errors, or an id above 2⁶⁴ as [`ChainError::Decode`].
+pub async fn chain_id<S: Settlement>(chain: &S) -> Result<u64> {
+    chain
+        .view(chain.addresses().staking, Staking::chainIdCall {})
         .await?
         .try_into()
         .map_err(|_| ChainError::Decode {
             what: "chain id",
             why: "does not fit u64".into(),
-        })?;
+        })
+}
+
+/// Every registration on `chain` whose signature verifies, one per `NodeId` (the earliest
+/// claim; ties by account), sorted by account. Forged, malformed and duplicate claims are left out.
+pub async fn registered_nodes<S: Settlement>(chain: &S) -> Result<Vec<RegisteredNode>> {
+    let registry = chain.addresses().staking;
+    let chain_id = chain_id(chain).await?;
     let count: U256 = chain
         .view(registry, Staking::registrantCountCall {})
         .await?;

@@ -584,6 +584,36 @@ impl<S: Settlement + 'static> ConductState<S> {
     }
 }
 
+/// Starts a node driven by a conductor: the conductor with `args` (and its role shells),
+/// then the node assembly (store, executor reporting to the conductor, network fed from the
+/// transport's `inbound` queue), then hands the conductor the executor and network.
+///
+/// Errors: an actor that cannot start, or the store.
+pub async fn start<S: Settlement + 'static>(
+    config: &crate::config::NodeConfig,
+    store: crate::store::SharedStore,
+    inbound: tokio::sync::mpsc::Receiver<pinpoint_net::Inbound>,
+    args: ConductArgs<S>,
+) -> Result<(ActorRef<ConductMsg>, crate::node::Node), crate::node::StartError> {
+    let (conductor, _) = Actor::spawn(None, Conductor::<S>::default(), args).await?;
+    let deps = crate::node::NodeDeps {
+        executor_events: conductor.get_derived(),
+        fault: None,
+        inbound: Some(inbound),
+        store: Some(store),
+    };
+    let node = crate::node::Node::spawn(config, deps).await?;
+    let attach = ConductMsg::Attach {
+        executor: node.executor.clone(),
+        network: node.network.clone(),
+    };
+    // The conductor was started just above; it is gone only if it failed at once.
+    conductor
+        .send_message(attach)
+        .map_err(|_| crate::node::StartError::Conductor)?;
+    Ok((conductor, node))
+}
+
 /// The first sequence number of this incarnation: above every one an earlier incarnation
 /// used (wall-clock milliseconds · 2¹⁶; a node signs far fewer than 65 536 messages a
 /// millisecond), so a restarted node's messages are never refused as replays.

@@ -13,7 +13,7 @@ use pinpoint_protocol::role::verifier::{VerifierAction, VerifierCompute, Verifie
 use pinpoint_protocol::wire::{Message, Outcome, Resolution, Verdict, WireOpening};
 use ractor::ActorRef;
 
-use super::{ConductMsg, ConductState, Observed, Probe, Run, Scope, compute};
+use super::{ConductMsg, ConductState, Observed, Probe, Scope, compute};
 use crate::network::Routed;
 use crate::role::RoleMsg;
 
@@ -324,7 +324,7 @@ fn dispute_message<S: Settlement + 'static>(
             tracing::warn!(dispute, "a query for a run this node does not hold");
             return false;
         };
-        let party = match Party::from_hashes(run_hashes(run)) {
+        let party = match Party::from_hashes(run.hashes().to_vec()) {
             Ok(p) => p,
             Err(e) => {
                 tracing::warn!(error = %e, "building the dispute party");
@@ -348,10 +348,6 @@ fn dispute_message<S: Settlement + 'static>(
         msg: message.statement,
     }))
     .is_ok()
-}
-
-fn run_hashes(run: &Run) -> Vec<[u8; 32]> {
-    run.hashes().to_vec()
 }
 
 /// Carries out a verifier action.

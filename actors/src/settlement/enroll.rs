@@ -145,14 +145,7 @@ impl<S: Settlement + 'static> Core<S> {
             let registry = chain.addresses().staking;
             let read = async {
                 let current = chain.view(registry, Staking::nodesCall(account)).await?;
-                let chain_id: u64 = chain
-                    .view(registry, Staking::chainIdCall {})
-                    .await?
-                    .try_into()
-                    .map_err(|_| pinpoint_chain::ChainError::Decode {
-                        what: "chain id",
-                        why: "does not fit u64".into(),
-                    })?;
+                let chain_id = pinpoint_chain::chain_id(&*chain).await?;
                 Ok::<_, pinpoint_chain::ChainError>((current, chain_id))
             };
             let (current, chain_id) = match read.await {
