@@ -71,7 +71,7 @@ async fn node_job(spec: &JobSpec) -> Duration {
         .expect("collector");
     let started = Instant::now();
     let deps = NodeDeps {
-        executor_events: collector.get_derived(),
+        executor_events: collector.get_derived().into(),
         fault: None,
         inbound: None,
         store: None,

@@ -13,6 +13,14 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::conduct::{
+    Cheat, ConductMsg, ConductSetup, ConductStatus, Me, OBSERVER_CAPACITY, Observed, SharedChain,
+};
+use crate::config::{ConfigError, NodeConfig};
+use crate::node::{Node, StartError};
+use crate::settlement::{ChainClock, SettlementArgs, SettlementCounters, SettlementMsg};
+use crate::store::{RefKey, StoreError};
+use crate::supervisor::ChildRef;
 use pinpoint_chain::{
     Address, B256, Call, ChainError, DeployConfig, Embedded, JobParams, PIN, Role, Settlement,
     Spender, U256, sign_registration,
@@ -21,14 +29,6 @@ use pinpoint_net::{Identity, NetConfig, NetError, QuicNode};
 use pinpoint_protocol::dispute::Deadlines;
 use pinpoint_protocol::id::NodeId;
 use pinpoint_train::JobSpec;
-use ractor::ActorRef;
-
-use crate::conduct::{
-    Cheat, ConductArgs, ConductMsg, ConductStatus, Me, OBSERVER_CAPACITY, Observed, SharedChain,
-};
-use crate::config::{ConfigError, NodeConfig};
-use crate::node::{Node, StartError};
-use crate::store::{RefKey, StoreError};
 
 /// Why a devnet cannot start or run.
 #[derive(Debug, thiserror::Error)]
@@ -124,8 +124,10 @@ pub struct LocalNode {
     pub addr: SocketAddr,
     /// Whether it cheats.
     pub cheat: Option<Cheat>,
-    /// Its conductor.
-    pub conductor: ActorRef<ConductMsg>,
+    /// Its conductor (the current incarnation: the node's supervisor restarts it).
+    pub conductor: ChildRef<ConductMsg>,
+    /// Its settlement actor, the only sender of its account once the node runs.
+    pub settlement: ChildRef<SettlementMsg>,
     /// Its QUIC endpoint (for connection statistics).
     pub transport: QuicNode,
     /// The node assembly.
@@ -137,8 +139,11 @@ impl LocalNode {
     ///
     /// Errors: [`DevnetError::Actor`] when the conductor is gone.
     pub async fn status(&self) -> Result<ConductStatus, DevnetError> {
-        ractor::call!(self.conductor, ConductMsg::Status)
-            .map_err(|e| DevnetError::Actor(e.to_string()))
+        let c = self
+            .conductor
+            .get()
+            .ok_or_else(|| DevnetError::Actor(format!("{}: no conductor", self.name)))?;
+        ractor::call!(c, ConductMsg::Status).map_err(|e| DevnetError::Actor(e.to_string()))
     }
 }
 
@@ -340,9 +345,10 @@ impl Devnet {
             min_payment: U256::from(1),
             samples: plan.samples,
         };
-        let args = ConductArgs {
+        let market = self.chain.lock().await.addresses().market;
+        let setup = ConductSetup {
             key,
-            chain: self.chain.clone(),
+            market,
             chain_id: self.chain_id,
             transport: quic.clone(),
             bootstrap,
@@ -352,7 +358,20 @@ impl Devnet {
             tick: plan.tick,
             observer: Some(self.observe_node(self.nodes.len())),
         };
-        let (conductor, assembly) = crate::conduct::start(&config, store, inbound, args).await?;
+        // The devnet moves the chain's clock itself; each node only reads it. Nodes poll no
+        // events of their own: their conductors read the chain through `Read`.
+        let settlement = SettlementArgs {
+            chain: self.chain.clone(),
+            account,
+            dir: crate::settlement::journal_dir(&config),
+            subscribers: Vec::new(),
+            from_block: 0,
+            poll_interval: None,
+            clock: ChainClock::Observe,
+            counters: Arc::new(SettlementCounters::default()),
+            fault: None,
+        };
+        let running = crate::conduct::start(&config, store, inbound, settlement, setup).await?;
         self.nodes.push(LocalNode {
             name,
             role,
@@ -360,9 +379,10 @@ impl Devnet {
             node,
             addr,
             cheat,
-            conductor,
+            conductor: running.conductor,
+            settlement: running.settlement,
             transport: quic,
-            assembly,
+            assembly: running.node,
         });
         Ok(())
     }
@@ -415,6 +435,7 @@ impl Devnet {
             .lock()?
             .put(RefKey::spec(spec_key(&encoded)), &encoded)?;
         let now = self.chain.lock().await.time();
+        let key = format!("post/{}/{now}", digest.to_hex());
         let params = JobParams {
             spec_hash: B256::from(digest.0),
             payment: terms.payment,
@@ -424,12 +445,17 @@ impl Devnet {
             commit_deadline: now + terms.commit_secs,
             challenge_window: terms.window_secs,
         };
-        let receipt = self
-            .chain
-            .lock()
-            .await
-            .send(sub.account, Call::PostJob(params))
-            .await?;
+        let settlement = sub
+            .settlement
+            .get()
+            .ok_or_else(|| DevnetError::Actor("the submitter's settlement actor is gone".into()))?;
+        let receipt = ractor::call!(settlement, |reply| SettlementMsg::Submit {
+            key,
+            call: Call::PostJob(params),
+            reply: Some(reply),
+        })
+        .map_err(|e| DevnetError::Actor(e.to_string()))?
+        .map_err(|e| DevnetError::Actor(format!("posting the job: {e}")))?;
         receipt
             .posted_job()
             .ok_or_else(|| DevnetError::Invalid("the chain posted no job".into()))

@@ -21,15 +21,14 @@ use pinpoint_chain::{
 };
 use pinpoint_net::{Identity, NetConfig, NetError, QuicNode};
 use pinpoint_protocol::dispute::Deadlines;
-use ractor::Actor;
 
-use crate::conduct::{Cheat, ConductArgs, Me, SharedChain};
+use crate::conduct::{Cheat, ConductSetup, Me, SharedChain};
 use crate::config::{Bootstrap, ChainConfig, NodeConfig};
 use crate::executor::ExecutorMsg;
 use crate::keys::{self, KeyError};
 use crate::node::{Node, StartError};
 use crate::settlement::{
-    ChainClock, ChainHandle, DEFAULT_POLL_INTERVAL_MS, Enrollment, SettlementActor, SettlementArgs,
+    ChainClock, ChainHandle, DEFAULT_POLL_INTERVAL_MS, Enrollment, SettlementArgs,
     SettlementCounters, SettlementError, SettlementMsg, journal_dir,
 };
 use crate::store::StoreError;
@@ -43,6 +42,9 @@ pub enum RunError {
     /// A key file.
     #[error("keys: {0}")]
     Keys(#[from] KeyError),
+    /// The node stopped by itself: an actor failed beyond the restart intensity.
+    #[error(transparent)]
+    Node(#[from] crate::supervisor::NodeError),
     /// The chain.
     #[error("chain: {0}")]
     Chain(#[from] ChainError),
@@ -208,14 +210,6 @@ async fn run_on<S: Settlement + 'static>(
         counters: std::sync::Arc::new(SettlementCounters::default()),
         fault: None,
     };
-    let (settlement, _) = Actor::spawn(None, SettlementActor::<S>::new(), settle_args)
-        .await
-        .map_err(actor_err)?;
-    let enrollment = Enrollment::from_roles(&config.roles, key.clone(), advertised.to_string());
-    let report =
-        ractor::call!(settlement, SettlementMsg::Enroll, enrollment).map_err(actor_err)??;
-    tracing::info!(?report, "enrolled: staked and registered");
-
     let bootstrap = config
         .network
         .bootstrap
@@ -223,15 +217,9 @@ async fn run_on<S: Settlement + 'static>(
         .filter_map(|b| Bootstrap::parse(b).ok())
         .map(|b| (b.node, b.addr))
         .collect();
-    let chain_id = {
+    let (chain_id, market) = {
         let c = chain.lock().await;
-        let id = c
-            .view(
-                c.addresses().staking,
-                pinpoint_chain::bindings::Staking::chainIdCall {},
-            )
-            .await?;
-        u64::try_from(id).map_err(|_| RunError::Config("chain id above 2^64".into()))?
+        (pinpoint_chain::chain_id(&*c).await?, c.addresses().market)
     };
     let me = Me {
         account,
@@ -242,9 +230,9 @@ async fn run_on<S: Settlement + 'static>(
         min_payment: U256::from(config.jobs.min_payment_pin.base_units()),
         samples: config.jobs.verifier_samples,
     };
-    let args = ConductArgs {
-        key,
-        chain,
+    let setup = ConductSetup {
+        key: key.clone(),
+        market,
         chain_id,
         transport: quic,
         bootstrap,
@@ -254,18 +242,29 @@ async fn run_on<S: Settlement + 'static>(
         tick: CHAIN_TICK,
         observer: None,
     };
-    let (conductor, node) = crate::conduct::start(config, store, inbound, args).await?;
+    let running = crate::conduct::start(config, store, inbound, settle_args, setup).await?;
+    let settlement = running
+        .settlement
+        .get()
+        .ok_or_else(|| RunError::Actor("the settlement actor did not start".into()))?;
+    let enrollment = Enrollment::from_roles(&config.roles, key.clone(), advertised.to_string());
+    let report =
+        ractor::call!(settlement, SettlementMsg::Enroll, enrollment).map_err(actor_err)??;
+    tracing::info!(?report, "enrolled: staked and registered");
     tracing::info!("running; stop with Ctrl-C");
 
-    shutdown.await;
-    tracing::info!("stopping: no new work; checkpointing the step in flight");
-    conductor.stop(None);
+    let mut node = running.node;
+    tokio::select! {
+        () = shutdown => {}
+        // The supervisor gave up (restart intensity): the error names the actor.
+        e = node.handle.failed() => return Err(RunError::Node(e)),
+    }
+    tracing::info!("stopping: checkpointing the step in flight, then every actor in order");
     if let Some(exec) = node.executor.get()
         && let Ok(Some(job)) = ractor::call!(exec, ExecutorMsg::Status)
     {
         let _ = ractor::call!(exec, ExecutorMsg::Cancel, job);
     }
-    settlement.stop(None);
     node.handle.shutdown().await.map_err(actor_err)?;
     tracing::info!("stopped");
     Ok(())

@@ -29,10 +29,10 @@ use std::net::{SocketAddr, TcpListener};
 use std::pin::Pin;
 use std::sync::Arc;
 
+use crate::supervisor::ChildRef;
 use actix_web::dev::ServerHandle;
 use actix_web::{App, HttpServer, middleware, web};
 use pinpoint_chain::{ChainError, Settlement, Totals};
-use ractor::ActorRef;
 use tokio::sync::broadcast;
 
 use crate::conduct::{ConductMsg, Observed, SharedChain};
@@ -100,8 +100,8 @@ where
 
 /// What the API serves.
 pub struct ApiState {
-    /// The node's conductor.
-    pub conductor: ActorRef<ConductMsg>,
+    /// The node's conductor (its current incarnation).
+    pub conductor: ChildRef<ConductMsg>,
     /// The node's observer events (subscribe before the node works, to see it all).
     pub events: broadcast::Receiver<Observed>,
     /// The chain's totals, if the node has a source (the dashboard leaves them out if not).

@@ -10,6 +10,7 @@ use std::time::Duration;
 use pinpoint_actors::api::{self, ApiConfig, ApiError, ApiHandle, ApiState};
 use pinpoint_actors::conduct::{Cheat, ConductMsg};
 use pinpoint_actors::devnet::{Devnet, Plan};
+use pinpoint_actors::supervisor::ChildRef;
 use pinpoint_chain::Role;
 use ractor::{Actor, ActorProcessingErr, ActorRef};
 use serde_json::Value;
@@ -109,7 +110,7 @@ impl Actor for Silent {
 
 fn silent_state(conductor: ActorRef<ConductMsg>) -> ApiState {
     ApiState {
-        conductor,
+        conductor: ChildRef::fixed(conductor),
         events: tokio::sync::broadcast::channel(8).1,
         totals: None,
         submit: None,
