@@ -325,7 +325,15 @@ impl ChainBook {
         let mine = j.trainers.contains(&self.me.account);
         if self.me.trainer && j.state == JobState::Open && fits && !mine {
             self.call(Reason::Accept(job), Call::Accept { job });
-        } else if j.state == JobState::Assigned && j.trainers.contains(&self.me.account) {
+        } else if mine
+            && !j.lost.contains(&self.me.account)
+            && matches!(
+                j.state,
+                JobState::Assigned | JobState::Committed | JobState::Disputed
+            )
+        {
+            // Assigned: train. Later (a restarted node replaying the chain): run the job
+            // again from its checkpoints, to answer the job's openings and disputes.
             self.duties.push_back(Duty::Train { job });
         }
     }

@@ -613,11 +613,18 @@ impl ConductState {
         }
         let state_hashes = run.hashes().to_vec();
         self.runs.insert(job, run);
+        // A restarted node re-runs a job whose root it committed already.
+        let me = self.book.me().account;
+        let committed = self
+            .chain_jobs
+            .get(&job)
+            .and_then(|n| self.book.job(*n))
+            .is_some_and(|j| j.roots.contains_key(&me));
         if let Some(t) = &self.trainer {
             let _ = t.send_message(RoleMsg::Input(TrainerInput::Trained {
                 job,
                 state_hashes,
-                committed: false,
+                committed,
             }));
         }
     }
