@@ -57,7 +57,10 @@ fn spec(steps: u64) -> (String, JobSpec) {
         full.replace("steps = 4000\n", &format!("steps = {steps}\n"))
             .replace("checkpoint_every = 250\n", "checkpoint_every = 8\n")
             .replace("every = 250\n", &format!("every = {steps}\n"))
-            .replace("batches = 4\nbatch_size = 256\n", "batches = 1\nbatch_size = 1\n")
+            .replace(
+                "batches = 4\nbatch_size = 256\n",
+                "batches = 1\nbatch_size = 1\n",
+            )
     };
     let spec = LoadedSpec::from_toml_str(&text).expect("spec").spec;
     (text, spec)

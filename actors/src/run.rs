@@ -192,6 +192,7 @@ async fn run_on<S: Settlement + 'static>(
     let key = identity.node_key().clone();
     let net = NetConfig {
         listen: config.network.listen,
+        rng_seed: config.quic_rng_seed(),
         ..NetConfig::default()
     };
     let (quic, inbound) = QuicNode::bind(identity, net, std::sync::Arc::new(store.clone()))?;

@@ -330,12 +330,12 @@ async fn actors_killed_mid_job_are_restarted_and_the_job_settles_once() {
         };
         let who = &net.nodes[who];
         match e {
-            Observed::Step { step: 2, .. } if who.node == trainers[challenger].node => {
-                if !settlement_killed {
-                    let s = trainers[challenger].settlement.get().map(|a| a.get_cell());
-                    kill(s, "trainer-1's settlement actor");
-                    settlement_killed = true;
-                }
+            Observed::Step { step: 2, .. }
+                if who.node == trainers[challenger].node && !settlement_killed =>
+            {
+                let s = trainers[challenger].settlement.get().map(|a| a.get_cell());
+                kill(s, "trainer-1's settlement actor");
+                settlement_killed = true;
             }
             Observed::Refereeing { .. } if who.node == arbiter.node && !referee_killed => {
                 kill(
