@@ -20,5 +20,5 @@ mod signed;
 
 pub use key::{NodeId, NodeKey};
 pub use registration::{MAX_ENDPOINT_LEN, REGISTRATION_CONTEXT, Registration};
-pub use replay::{DEFAULT_REPLAY_CAPACITY, ReplayGuard};
+pub use replay::{DEFAULT_REPLAY_CAPACITY, REPLAY_WINDOW, ReplayGuard};
 pub use signed::{JobId, SIGNED_STATEMENT_CONTEXT, Signed};

@@ -118,6 +118,8 @@ pub struct ConductArgs {
     pub executor: ChildRef<ExecutorMsg>,
     /// The network actor.
     pub network: ChildRef<NetworkMsg>,
+    /// The node's store (checkpoints for replays).
+    pub store: crate::store::SharedStore,
 }
 
 impl std::fmt::Debug for ConductSetup {
@@ -222,6 +224,7 @@ pub struct ConductState {
     key: NodeKey,
     node: NodeId,
     settlement: ChildRef<SettlementMsg>,
+    store: crate::store::SharedStore,
     chain_id: u64,
     market: Address,
     transport: QuicNode,
@@ -660,7 +663,7 @@ pub async fn start<S: Settlement + 'static>(
         executor_events: conductor.sink(),
         fault: None,
         inbound: Some(inbound),
-        store: Some(store),
+        store: Some(store.clone()),
     };
     let settlement_ref2 = settlement_ref.clone();
     let node = crate::node::Node::spawn_with(config, deps, move |executor, network| {
@@ -675,6 +678,7 @@ pub async fn start<S: Settlement + 'static>(
             settlement: settlement_ref2,
             executor: executor.clone(),
             network: network.clone(),
+            store,
         };
         let conduct = ChildSpec::in_slot(crate::node::CONDUCTOR, conductor_slot, move || {
             (Conductor, args.clone())
@@ -734,6 +738,7 @@ impl Actor for Conductor {
             settlement,
             executor,
             network,
+            store,
         } = args;
         let node = args.key.node_id();
         if let Some(c) = args.cheat {
@@ -769,6 +774,7 @@ impl Actor for Conductor {
             node,
             key: args.key,
             settlement,
+            store,
             chain_id: args.chain_id,
             market: args.market,
             transport: args.transport,

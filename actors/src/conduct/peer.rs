@@ -204,10 +204,12 @@ pub(super) fn party_action(st: &mut ConductState, a: PartyAction, myself: &Actor
             };
             let cheat = st.cheat;
             let me = myself.clone();
+            let store = st.store.clone();
+            let run = st.job_id(n);
             tokio::task::spawn_blocking(move || {
                 let record = match cheat {
                     Some(c) => compute::cheat_record(&spec, c, lo),
-                    None => compute::step_record(&spec, lo),
+                    None => compute::step_record(&spec, &store, &run, lo),
                 };
                 let _ = me.send_message(ConductMsg::StepRecorded {
                     scope: job,
@@ -365,8 +367,9 @@ pub(super) async fn verifier_action(
                 return;
             };
             let me = myself.clone();
+            let store = st.store.clone();
             tokio::task::spawn_blocking(move || {
-                let result = compute::recompute(&spec, step, prev_hash);
+                let result = compute::recompute(&spec, &store, &job, step, prev_hash);
                 let _ = me.send_message(ConductMsg::Recomputed {
                     job,
                     trainer,

@@ -1,4 +1,5 @@
-//! `ReplayGuard`: strictly increasing sequence numbers per `(signer, job, round)`.
+//! `ReplayGuard`: each sequence number at most once per `(signer, job, round)`, within a
+//! window below the highest one seen.
 
 use std::collections::BTreeMap;
 
@@ -14,11 +15,23 @@ use crate::error::{ProtocolError, Result};
 /// under a hundred keys; 65 536 keys (about 6 MiB) leave room for hundreds of concurrent jobs.
 pub const DEFAULT_REPLAY_CAPACITY: usize = 65_536;
 
+/// How far below the highest accepted sequence number a statement may still arrive (once).
+///
+/// A node sends several statements of one round at once (a referee's `NodePhaseStart` and
+/// its first `NodeQuery`), each on its own QUIC stream, so they can arrive out of order; a
+/// strictly increasing rule refused the overtaken one as a replay and stalled the dispute
+/// until the referee asked again.
+pub const REPLAY_WINDOW: u64 = 64;
+
 /// Replay protection for signed statements.
 ///
-/// For each `(signer, job, round)` it remembers the highest sequence number accepted, and
-/// accepts a new statement only if its signature verifies and its `seq` is strictly greater.
-/// Pure and deterministic (a `BTreeMap`, no clock, no randomness).
+/// For each `(signer, job, round)` it remembers the highest sequence number accepted and
+/// which of the [`REPLAY_WINDOW`] numbers below it were accepted (as in IPsec's anti-replay
+/// window). A statement is accepted only if its signature verifies and its `seq` is above
+/// the highest, or within the window and not accepted before: every `seq` at most once,
+/// reordering within the window tolerated, anything older refused. Only the signer can make
+/// a new `seq`, so accepting a late one replays nothing. Pure and deterministic (a
+/// `BTreeMap`, no clock, no randomness).
 ///
 /// Memory is bounded: at most `capacity` keys are tracked. A statement for a new key when the
 /// guard is full is refused with [`ProtocolError::CapacityExceeded`] — there is no silent
@@ -27,7 +40,9 @@ pub const DEFAULT_REPLAY_CAPACITY: usize = 65_536;
 /// ([`ReplayGuard::forget_job`], [`ReplayGuard::forget_rounds_before`]).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ReplayGuard {
-    last: BTreeMap<(NodeId, JobId, u32), u64>,
+    /// Per key: the highest `seq` accepted and a bitmap of the window below it (bit `i`:
+    /// `highest − 1 − i` was accepted).
+    last: BTreeMap<(NodeId, JobId, u32), (u64, u64)>,
     capacity: usize,
 }
 
@@ -63,7 +78,7 @@ impl ReplayGuard {
 
     /// The last sequence number accepted for `(signer, job, round)`, if any.
     pub fn last_seq(&self, signer: &NodeId, job: &JobId, round: u32) -> Option<u64> {
-        self.last.get(&(*signer, *job, round)).copied()
+        self.last.get(&(*signer, *job, round)).map(|&(hi, _)| hi)
     }
 
     /// Checks without recording: the signature verifies, the sequence number is fresh and
@@ -103,10 +118,27 @@ impl ReplayGuard {
             statement.round,
             statement.seq,
         )?;
-        self.last.insert(
-            (statement.signer, statement.job, statement.round),
-            statement.seq,
-        );
+        let seq = statement.seq;
+        let entry = self
+            .last
+            .entry((statement.signer, statement.job, statement.round))
+            .or_insert((seq, 0));
+        let (hi, seen) = *entry;
+        *entry = if seq > hi {
+            let shift = seq - hi;
+            // The old highest becomes bit `shift − 1`; bits past the window fall off.
+            let moved = seen
+                .checked_shl(u32::try_from(shift).unwrap_or(u32::MAX))
+                .unwrap_or(0);
+            let old = 1u64
+                .checked_shl(u32::try_from(shift - 1).unwrap_or(u32::MAX))
+                .unwrap_or(0);
+            (seq, moved | old)
+        } else if seq < hi {
+            (hi, seen | (1u64 << (hi - seq - 1)))
+        } else {
+            (hi, seen)
+        };
         Ok(())
     }
 
@@ -124,9 +156,20 @@ impl ReplayGuard {
 
     fn check_seq(&self, signer: NodeId, job: JobId, round: u32, seq: u64) -> Result<()> {
         match self.last.get(&(signer, job, round)) {
-            Some(&last) if seq <= last => Err(ProtocolError::Replay(format!(
-                "signer {signer} round {round}: sequence {seq} is not above {last}"
+            Some(&(hi, _)) if seq == hi => Err(ProtocolError::Replay(format!(
+                "signer {signer} round {round}: sequence {seq} was accepted already"
             ))),
+            Some(&(hi, _)) if seq < hi && hi - seq > REPLAY_WINDOW => {
+                Err(ProtocolError::Replay(format!(
+                    "signer {signer} round {round}: sequence {seq} is more than \
+                     {REPLAY_WINDOW} below {hi}"
+                )))
+            }
+            Some(&(hi, seen)) if seq < hi && (seen >> (hi - seq - 1)) & 1 == 1 => {
+                Err(ProtocolError::Replay(format!(
+                    "signer {signer} round {round}: sequence {seq} was accepted already"
+                )))
+            }
             Some(_) => Ok(()),
             None if self.last.len() >= self.capacity => Err(ProtocolError::CapacityExceeded {
                 what: "replay guard keys",
@@ -156,15 +199,70 @@ mod tests {
             Err(ProtocolError::Replay(_))
         ));
         g.accept(&sign(&k, 1, 0, 5)).expect("jump ahead");
-        for stale in [0, 4, 5] {
+        for stale in [0, 5] {
             assert!(matches!(
                 g.accept(&sign(&k, 1, 0, stale)),
                 Err(ProtocolError::Replay(_))
             ));
         }
         assert_eq!(g.last_seq(&k.node_id(), &[1; 32], 0), Some(5));
+        // 4 was overtaken by 5: accepted late, once.
+        g.accept(&sign(&k, 1, 0, 4)).expect("overtaken");
+        assert!(matches!(
+            g.accept(&sign(&k, 1, 0, 4)),
+            Err(ProtocolError::Replay(_))
+        ));
         g.accept(&sign(&k, 1, 0, 6)).expect("next");
         assert_eq!(g.last_seq(&k.node_id(), &[1; 32], 0), Some(6));
+    }
+
+    /// Every order of a burst of statements is accepted, each exactly once; a statement more
+    /// than the window below the highest is refused; the window survives a jump.
+    #[test]
+    fn a_reordered_burst_is_accepted_once_each_and_old_ones_are_refused() {
+        let k = NodeKey::from_seed([3; 32]);
+        let base = 1_000u64;
+        // Several permutations of 0..8 (reversed, interleaved, rotated).
+        let orders: [[u64; 8]; 4] = [
+            [7, 6, 5, 4, 3, 2, 1, 0],
+            [1, 0, 3, 2, 5, 4, 7, 6],
+            [4, 5, 6, 7, 0, 1, 2, 3],
+            [0, 7, 1, 6, 2, 5, 3, 4],
+        ];
+        for order in orders {
+            let mut g = ReplayGuard::default();
+            for &i in &order {
+                g.accept(&sign(&k, 1, 0, base + i)).expect("first time");
+            }
+            for i in 0..8 {
+                assert!(matches!(
+                    g.accept(&sign(&k, 1, 0, base + i)),
+                    Err(ProtocolError::Replay(_))
+                ));
+            }
+        }
+        let mut g = ReplayGuard::default();
+        g.accept(&sign(&k, 1, 0, base)).expect("first");
+        g.accept(&sign(&k, 1, 0, base + REPLAY_WINDOW + 1))
+            .expect("far ahead");
+        // `base` fell out of the window; `base + 1` is the window's oldest, never seen.
+        assert!(matches!(
+            g.accept(&sign(&k, 1, 0, base)),
+            Err(ProtocolError::Replay(_))
+        ));
+        g.accept(&sign(&k, 1, 0, base + 1))
+            .expect("oldest in the window");
+        assert!(matches!(
+            g.accept(&sign(&k, 1, 0, base + 1)),
+            Err(ProtocolError::Replay(_))
+        ));
+        // A jump of exactly the window keeps the old highest as the window's last bit.
+        g.accept(&sign(&k, 1, 0, base + 2 * REPLAY_WINDOW + 1))
+            .expect("jump");
+        assert!(matches!(
+            g.accept(&sign(&k, 1, 0, base + REPLAY_WINDOW + 1)),
+            Err(ProtocolError::Replay(_))
+        ));
     }
 
     #[test]
