@@ -9,7 +9,7 @@ use std::fmt::Write as _;
 use pinpoint_actors::conduct::Cheat;
 use pinpoint_chain::bindings::JobMarket::JobMarketEvents;
 use pinpoint_chain::bindings::Staking::StakingEvents;
-use pinpoint_chain::{Address, ChainEvent, LoggedEvent, Role, Totals, U256};
+use pinpoint_chain::{Address, ChainEvent, LoggedEvent, Role, Settlement, Totals, U256};
 use pinpoint_train::JobSpec;
 use pinpoint_train::trainer::step::StepPlan;
 use serde_json::{Value, json};
@@ -57,6 +57,72 @@ pub(super) struct Inputs<'a> {
     pub(super) rounds: BTreeMap<u64, u32>,
     /// Wall time from start to finalization.
     pub(super) wall_s: f64,
+}
+
+/// The chain before the job: its totals and the treasury's balance.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Before {
+    totals: Totals,
+    treasury: Address,
+    treasury_balance: U256,
+}
+
+impl Before {
+    /// Reads `chain` (whose fee goes to `treasury`).
+    pub(super) async fn read<S: Settlement>(chain: &S, treasury: Address) -> anyhow::Result<Self> {
+        Ok(Self {
+            totals: chain.totals().await?,
+            treasury,
+            treasury_balance: chain.balance_of(treasury).await?,
+        })
+    }
+}
+
+/// Reads `chain` after `job` finalized (every account, contract and event) and computes the
+/// summary: the same for every chain and every way the nodes run.
+#[allow(clippy::too_many_arguments)]
+pub(super) async fn read<S: Settlement>(
+    chain: &S,
+    spec: &JobSpec,
+    job: u64,
+    payment: U256,
+    accounts: &[Account],
+    before: Before,
+    rounds: BTreeMap<u64, u32>,
+    wall_s: f64,
+) -> anyhow::Result<Summary> {
+    let a = chain.addresses();
+    let mut balances = Vec::new();
+    for n in accounts {
+        balances.push(chain.balance_of(n.account).await?);
+    }
+    let deployer = pinpoint_chain::deploy::DEFAULT_DEPLOYER;
+    let mut others = Vec::new();
+    for (name, addr) in [
+        ("deployer", deployer),
+        ("treasury", before.treasury),
+        ("Staking", a.staking),
+        ("JobMarket", a.market),
+    ] {
+        others.push((name.to_string(), addr, chain.balance_of(addr).await?));
+    }
+    let after = chain.totals().await?;
+    let events = chain.events_since(0).await?;
+    let treasury_after = chain.balance_of(before.treasury).await?;
+    Ok(Summary::new(&Inputs {
+        spec,
+        job,
+        payment,
+        accounts,
+        others,
+        balances,
+        before: before.totals,
+        treasury: (before.treasury_balance, treasury_after),
+        after,
+        events: &events,
+        rounds,
+        wall_s,
+    }))
 }
 
 /// One dispute and its verdict.
