@@ -97,9 +97,10 @@ pub(crate) struct DevnetArgs {
     /// by scripts/eth-tools if missing].
     #[arg(long, value_name = "PATH")]
     anvil: Option<PathBuf>,
-    /// Fault injection (with --processes): SIGKILL the node NAME (a trainer) once it saved its
-    /// first training checkpoint, and start it again with the same config and data directory.
-    #[arg(long, value_name = "NAME", requires = "processes")]
+    /// Fault injection (with --processes): SIGKILL the node NAME (a trainer) once it saved a
+    /// training checkpoint at step STEP or later (default: its first) before its last step, and
+    /// start it again with the same config and data directory.
+    #[arg(long, value_name = "NAME[@STEP]", requires = "processes")]
     crash: Option<String>,
 }
 

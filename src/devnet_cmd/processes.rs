@@ -112,6 +112,22 @@ fn step_field(line: &str) -> Option<u64> {
     digits.parse().ok()
 }
 
+/// `--crash NAME[@STEP]`: the node and the checkpoint step from which it is killed (default
+/// 1: its first checkpoint).
+fn parse_crash(s: &str) -> anyhow::Result<(String, u64)> {
+    match s.split_once('@') {
+        None => Ok((s.to_string(), 1)),
+        Some((name, step)) => {
+            let step = step
+                .parse::<u64>()
+                .ok()
+                .filter(|v| *v >= 1)
+                .with_context(|| format!("--crash {s}: STEP must be a whole number ≥ 1"))?;
+            Ok((name.to_string(), step))
+        }
+    }
+}
+
 /// A node's `node.toml`.
 fn node_toml(m: &Member, role: Role, boot: &str, url: &str, samples: u64) -> String {
     let section = match role {
@@ -270,7 +286,7 @@ pub(super) async fn run(
         cursor: 0,
         done: None,
     };
-    let mut crash = args.crash.clone();
+    let mut crash = args.crash.as_deref().map(parse_crash).transpose()?;
     let deadline = started + Duration::from_secs(args.timeout);
     loop {
         let events = chain.lock().await.events_since(follow.cursor).await?;
@@ -297,7 +313,10 @@ pub(super) async fn run(
                     "{}: step {step}/{} (checkpoint saved)",
                     n.member.name, spec.steps
                 ));
-                if crash.as_deref() == Some(n.member.name.as_str()) && step < spec.steps {
+                let due = crash
+                    .as_ref()
+                    .is_some_and(|(name, at)| *name == n.member.name && step >= *at);
+                if due && step < spec.steps {
                     crash = None;
                     restart(n, &mut children, &mut follow.view)?;
                 }
@@ -325,10 +344,10 @@ pub(super) async fn run(
         }
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
-    if let Some(name) = crash {
+    if let Some((name, at)) = crash {
         bail!(
-            "--crash {name}: it saved no training checkpoint before the job ended (not a trainer, \
-             or a job too short to interrupt)"
+            "--crash {name}@{at}: it saved no training checkpoint at step {at} or later before \
+             its last step (not a trainer, or a job too short to interrupt there)"
         );
     }
     follow.view.finish();
@@ -563,6 +582,14 @@ mod tests {
         );
         assert_eq!(step_field("checkpoint saved"), None);
         assert_eq!(step_field("step=x"), None);
+    }
+
+    #[test]
+    fn crash_targets_parse() {
+        assert_eq!(parse_crash("trainer-1").ok(), Some(("trainer-1".into(), 1)));
+        assert_eq!(parse_crash("trainer-3@35").ok(), Some(("trainer-3".into(), 35)));
+        assert!(parse_crash("trainer-3@0").is_err());
+        assert!(parse_crash("trainer-3@x").is_err());
     }
 
     #[test]
