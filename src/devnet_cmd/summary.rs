@@ -9,7 +9,7 @@ use std::fmt::Write as _;
 use pinpoint_actors::conduct::Cheat;
 use pinpoint_chain::bindings::JobMarket::JobMarketEvents;
 use pinpoint_chain::bindings::Staking::StakingEvents;
-use pinpoint_chain::{Address, ChainEvent, LoggedEvent, Role, Settlement, Totals, U256};
+use pinpoint_chain::{Address, B256, ChainEvent, LoggedEvent, Role, Settlement, Totals, U256};
 use pinpoint_train::JobSpec;
 use pinpoint_train::trainer::step::StepPlan;
 use serde_json::{Value, json};
@@ -180,6 +180,10 @@ pub(super) struct Summary {
     disputes: Vec<Dispute>,
     slashed: Vec<Slash>,
     paid: Vec<(Address, U256)>,
+    /// The roots committed for the job, in chain order.
+    roots: Vec<(Address, B256)>,
+    /// Every node's, the deployer's, the treasury's and the contracts' balance after the job.
+    balances: Vec<(Address, U256)>,
     payout: Option<Payout>,
     after: Totals,
     treasury: U256,
@@ -239,6 +243,14 @@ impl Summary {
             disputes: Vec::new(),
             slashed: Vec::new(),
             paid: Vec::new(),
+            roots: Vec::new(),
+            balances: i
+                .accounts
+                .iter()
+                .map(|a| a.account)
+                .zip(i.balances.iter().copied())
+                .chain(i.others.iter().map(|(_, a, b)| (*a, *b)))
+                .collect(),
             payout: None,
             after: i.after,
             treasury: i.treasury.1,
@@ -270,6 +282,9 @@ impl Summary {
                         votes: 0,
                         rounds: i.rounds.get(&id).copied(),
                     });
+                }
+                ChainEvent::Market(JobMarketEvents::RootCommitted(c)) if u64_of(c.jobId) == i.job => {
+                    self.roots.push((c.trainer, c.root));
                 }
                 ChainEvent::Market(JobMarketEvents::TrainerPaid(p)) if u64_of(p.jobId) == i.job => {
                     self.paid.push((p.trainer, p.amount));
@@ -387,6 +402,16 @@ impl Summary {
                 .iter()
                 .all(|t| self.paid.iter().any(|(p, a)| p == t && !a.is_zero())),
             "every honest trainer was paid",
+        );
+        let honest_roots: Vec<Option<B256>> = honest_trainers
+            .iter()
+            .map(|t| self.roots.iter().find(|(a, _)| a == t).map(|(_, r)| *r))
+            .collect();
+        self.expect(
+            honest_roots
+                .iter()
+                .all(|r| r.is_some() && Some(r) == honest_roots.first()),
+            "every honest trainer committed the same root",
         );
         self.conservation(i);
     }
@@ -509,6 +534,10 @@ impl Summary {
                 pin(s.burned)
             );
         }
+        let _ = writeln!(o, "roots:");
+        for (t, r) in &self.roots {
+            let _ = writeln!(o, "  {:<12} {r}", self.name(*t));
+        }
         let _ = writeln!(o, "payouts:");
         for (t, a) in &self.paid {
             let _ = writeln!(o, "  {:<12} {}", self.name(*t), pin(*a));
@@ -584,6 +613,15 @@ impl Summary {
                 "to_winner": amount(s.to_winner),
                 "to_arbiters": amount(s.to_arbiters),
                 "burned": amount(s.burned),
+            })).collect::<Vec<_>>(),
+            "roots": self.roots.iter().map(|(t, r)| json!({
+                "trainer": party(*t),
+                "root": r.to_string(),
+            })).collect::<Vec<_>>(),
+            "balances": self.balances.iter().map(|(a, b)| json!({
+                "name": self.name(*a),
+                "account": a.to_string(),
+                "balance": amount(*b),
             })).collect::<Vec<_>>(),
             "payouts": self.paid.iter().map(|(t, a)| json!({
                 "trainer": party(*t),
