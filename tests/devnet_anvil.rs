@@ -118,9 +118,19 @@ fn assert_cheater_caught(s: &Value, all: &str) {
     let disputes = s["disputes"].as_array().unwrap();
     assert_eq!(disputes.len(), 1, "{all}");
     assert_eq!(disputes[0]["loser"], "trainer-2", "{all}");
-    assert_eq!((&disputes[0]["step"], &disputes[0]["node"]), (&2.into(), &2.into()), "{all}");
+    assert_eq!(
+        (&disputes[0]["step"], &disputes[0]["node"]),
+        (&2.into(), &2.into()),
+        "{all}"
+    );
     assert_eq!(s["slashed"][0]["who"]["name"], "trainer-2", "{all}");
-    assert!(s["rpc"]["url"].as_str().unwrap().starts_with("http://127.0.0.1:"), "{all}");
+    assert!(
+        s["rpc"]["url"]
+            .as_str()
+            .unwrap()
+            .starts_with("http://127.0.0.1:"),
+        "{all}"
+    );
 }
 
 #[test]
@@ -128,7 +138,14 @@ fn in_process_nodes_on_anvil_catch_the_cheater() {
     let dir = fresh("inproc");
     let spec = tiny_spec(&dir);
     let o = pinpoint()
-        .args(["devnet", "--chain", "anvil", "--json", "--cheat", "wrong-node:3:2"])
+        .args([
+            "devnet",
+            "--chain",
+            "anvil",
+            "--json",
+            "--cheat",
+            "wrong-node:3:2",
+        ])
         .arg("--spec")
         .arg(&spec)
         .arg("--dir")
@@ -177,7 +194,14 @@ fn node_processes_on_anvil_catch_the_cheater_and_cast_reads_the_same_state() {
     let spec = tiny_spec(&dir);
     let net = dir.join("net");
     let mut child = pinpoint()
-        .args(["devnet", "--chain", "anvil", "--processes", "--keep", "--json"])
+        .args([
+            "devnet",
+            "--chain",
+            "anvil",
+            "--processes",
+            "--keep",
+            "--json",
+        ])
         .args(["--cheat", "wrong-node:3:2", "--timeout", "400"])
         .arg("--spec")
         .arg(&spec)
@@ -209,7 +233,13 @@ fn node_processes_on_anvil_catch_the_cheater_and_cast_reads_the_same_state() {
 
     // Every node was a process of its own, with its own config, keys, data and log.
     for name in ["trainer-1", "trainer-2", "verifier-1", "arbiter-3"] {
-        for f in ["node.toml", "keys/node.key", "keys/evm.key", "data", "node.log"] {
+        for f in [
+            "node.toml",
+            "keys/node.key",
+            "keys/evm.key",
+            "data",
+            "node.log",
+        ] {
             assert!(net.join(name).join(f).exists(), "{name}/{f}\n{}", err());
         }
     }
@@ -229,11 +259,22 @@ fn node_processes_on_anvil_catch_the_cheater_and_cast_reads_the_same_state() {
     assert!(balances.len() >= 9 + 4, "{s}");
     for b in balances {
         let account = b["account"].as_str().unwrap();
-        let on_chain = cast_one(url, &["call", token, "balanceOf(address)(uint256)", account]);
-        assert_eq!(on_chain, b["balance"].as_str().unwrap(), "{}: {b}", b["name"]);
+        let on_chain = cast_one(
+            url,
+            &["call", token, "balanceOf(address)(uint256)", account],
+        );
+        assert_eq!(
+            on_chain,
+            b["balance"].as_str().unwrap(),
+            "{}: {b}",
+            b["name"]
+        );
     }
     let chain = &s["chain"];
-    assert_eq!(cast_one(url, &["call", token, "burned()(uint256)"]), chain["burned"]);
+    assert_eq!(
+        cast_one(url, &["call", token, "burned()(uint256)"]),
+        chain["burned"]
+    );
     assert_eq!(
         cast_one(url, &["call", token, "totalSupply()(uint256)"]),
         chain["total_supply"]
@@ -276,7 +317,11 @@ fn node_processes_on_anvil_catch_the_cheater_and_cast_reads_the_same_state() {
     let mut rest = String::new();
     stdout.read_to_string(&mut rest).unwrap();
     assert_eq!(status.code(), Some(0), "{}", err());
-    assert!(pids.iter().all(|p| !alive(*p)), "node processes left: {}", err());
+    assert!(
+        pids.iter().all(|p| !alive(*p)),
+        "node processes left: {}",
+        err()
+    );
     assert!(
         cast(url, &["block-number"]).is_err(),
         "anvil still answers at {url}"
@@ -291,7 +336,14 @@ fn a_trainer_killed_mid_training_resumes_and_commits_the_same_root() {
     let net = dir.join("net");
     let o = pinpoint()
         .args(["devnet", "--chain", "anvil", "--processes", "--json"])
-        .args(["--cheat", "none", "--crash", "trainer-1@30", "--timeout", "400"])
+        .args([
+            "--cheat",
+            "none",
+            "--crash",
+            "trainer-1@30",
+            "--timeout",
+            "400",
+        ])
         .arg("--spec")
         .arg(&spec)
         .arg("--dir")
@@ -306,7 +358,11 @@ fn a_trainer_killed_mid_training_resumes_and_commits_the_same_root() {
     assert!(err.contains("trainer-1: killed with SIGKILL"), "{all}");
     // The restarted process resumed the job from its journal, not from S_0 …
     let log = std::fs::read_to_string(net.join("trainer-1/node.log")).unwrap();
-    assert_eq!(log.matches("pinpoint_actors::run: starting").count(), 2, "{log}");
+    assert_eq!(
+        log.matches("pinpoint_actors::run: starting").count(),
+        2,
+        "{log}"
+    );
     let restart = log.rfind("pinpoint_actors::run: starting").unwrap();
     let after = &log[restart..];
     assert!(after.contains("resuming the journalled request"), "{log}");
@@ -317,12 +373,18 @@ fn a_trainer_killed_mid_training_resumes_and_commits_the_same_root() {
         .and_then(|r| r.split_whitespace().next())
         .and_then(|n| n.parse::<u64>().ok())
         .expect("a checkpoint after the restart");
-    assert!(first_saved > 30, "resumed from S_0? first checkpoint {first_saved}\n{log}");
+    assert!(
+        first_saved > 30,
+        "resumed from S_0? first checkpoint {first_saved}\n{log}"
+    );
     // … and committed the same root as the two uninterrupted trainers; nobody was disputed.
     let roots = s["roots"].as_array().unwrap();
     assert_eq!(roots.len(), 3, "{all}");
     assert!(roots.iter().all(|r| r["root"] == roots[0]["root"]), "{all}");
-    assert!(roots.iter().any(|r| r["trainer"]["name"] == "trainer-1"), "{all}");
+    assert!(
+        roots.iter().any(|r| r["trainer"]["name"] == "trainer-1"),
+        "{all}"
+    );
     assert_eq!(s["disputes"].as_array().unwrap().len(), 0, "{all}");
     assert_eq!(s["payouts"].as_array().unwrap().len(), 3, "{all}");
     std::fs::remove_dir_all(&dir).unwrap();
@@ -332,7 +394,11 @@ fn a_trainer_killed_mid_training_resumes_and_commits_the_same_root() {
 fn processes_need_anvil_and_a_crash_needs_processes() {
     let o = pinpoint().args(["devnet", "--processes"]).output().unwrap();
     assert_eq!(o.status.code(), Some(2), "{}", text(&o));
-    assert!(text(&o).contains("--processes needs --chain anvil"), "{}", text(&o));
+    assert!(
+        text(&o).contains("--processes needs --chain anvil"),
+        "{}",
+        text(&o)
+    );
     let o = pinpoint()
         .args(["devnet", "--chain", "anvil", "--crash", "trainer-1"])
         .output()
@@ -340,9 +406,19 @@ fn processes_need_anvil_and_a_crash_needs_processes() {
     assert!(!o.status.success());
     assert!(text(&o).contains("--processes"), "{}", text(&o));
     let o = pinpoint()
-        .args(["devnet", "--chain", "anvil", "--anvil", "/nonexistent/anvil"])
+        .args([
+            "devnet",
+            "--chain",
+            "anvil",
+            "--anvil",
+            "/nonexistent/anvil",
+        ])
         .output()
         .unwrap();
     assert_eq!(o.status.code(), Some(2), "{}", text(&o));
-    assert!(text(&o).contains("/nonexistent/anvil: no such file"), "{}", text(&o));
+    assert!(
+        text(&o).contains("/nonexistent/anvil: no such file"),
+        "{}",
+        text(&o)
+    );
 }

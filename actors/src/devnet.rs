@@ -20,8 +20,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use pinpoint_chain::{
-    Address, B256, Call, ChainError, DeployConfig, Embedded, Evm, JobParams, PIN,
-    PrivateKeySigner, Role, Settlement, Spender, U256, sign_registration,
+    Address, B256, Call, ChainError, DeployConfig, Embedded, Evm, JobParams, PIN, PrivateKeySigner,
+    Role, Settlement, Spender, U256, sign_registration,
 };
 use pinpoint_net::{Identity, NetConfig, NetError, QuicNode};
 use pinpoint_protocol::dispute::Deadlines;
@@ -204,10 +204,16 @@ pub fn evm_key(name: &str) -> Result<PrivateKeySigner, DevnetError> {
 /// JSON-RPC. The devnet moves its clock and pays its nodes' gas.
 pub trait DevChain: Settlement + 'static {
     /// Moves the chain's clock `secs` seconds forward (visible to [`Settlement::now`]).
-    fn advance(&mut self, secs: u64) -> impl std::future::Future<Output = Result<(), ChainError>> + Send;
+    fn advance(
+        &mut self,
+        secs: u64,
+    ) -> impl std::future::Future<Output = Result<(), ChainError>> + Send;
 
     /// Gives `who` what it needs to pay for gas (nothing on the embedded chain).
-    fn fund_gas(&mut self, who: Address) -> impl std::future::Future<Output = Result<(), ChainError>> + Send;
+    fn fund_gas(
+        &mut self,
+        who: Address,
+    ) -> impl std::future::Future<Output = Result<(), ChainError>> + Send;
 }
 
 impl DevChain for Embedded {
@@ -240,18 +246,31 @@ pub const NODE_FUNDS_PIN: u128 = 10_000;
 /// Funds `account` from the deployer ([`NODE_FUNDS_PIN`], and gas on an EVM chain).
 ///
 /// Errors: the chain (e.g. an RPC client without the deployer's key).
-pub async fn fund<S: DevChain>(chain: &SharedChain<S>, account: Address) -> Result<(), DevnetError> {
+pub async fn fund<S: DevChain>(
+    chain: &SharedChain<S>,
+    account: Address,
+) -> Result<(), DevnetError> {
     let mut c = chain.lock().await;
     c.fund_gas(account).await?;
     let deployer = pinpoint_chain::deploy::DEFAULT_DEPLOYER;
     let amount = U256::from(NODE_FUNDS_PIN * PIN);
-    c.send(deployer, Call::Transfer { to: account, amount }).await?;
+    c.send(
+        deployer,
+        Call::Transfer {
+            to: account,
+            amount,
+        },
+    )
+    .await?;
     Ok(())
 }
 
 /// Starts a task that moves `chain`'s clock one second per `second` of real time (it ends
 /// when the chain refuses). Abort the handle to stop it.
-pub fn spawn_clock<S: DevChain>(chain: SharedChain<S>, second: Duration) -> tokio::task::JoinHandle<()> {
+pub fn spawn_clock<S: DevChain>(
+    chain: SharedChain<S>,
+    second: Duration,
+) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
         loop {
             tokio::time::sleep(second).await;
@@ -278,7 +297,9 @@ pub async fn post_job<S: Settlement + 'static>(
     let encoded = spec
         .encode()
         .map_err(|e| DevnetError::Invalid(format!("the job spec: {e}")))?;
-    let digest = store.lock()?.put(RefKey::spec(spec_key(&encoded)), &encoded)?;
+    let digest = store
+        .lock()?
+        .put(RefKey::spec(spec_key(&encoded)), &encoded)?;
     let mut c = chain.lock().await;
     let now = c.now().await?;
     let params = JobParams {

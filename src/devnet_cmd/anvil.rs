@@ -53,7 +53,10 @@ pub(super) fn locate(explicit: Option<&Path>) -> anyhow::Result<PathBuf> {
              from {REPO}, which has no scripts/eth-tools to install the pinned one)"
         );
     }
-    eprintln!("devnet: installing the pinned anvil with {}", script.display());
+    eprintln!(
+        "devnet: installing the pinned anvil with {}",
+        script.display()
+    );
     let out = Command::new(&script)
         .stderr(std::process::Stdio::inherit())
         .output()
@@ -103,8 +106,9 @@ pub(super) async fn start(bin: &Path, log: &Path) -> anyhow::Result<Anvil> {
             .lines()
             .find_map(|l| l.trim().strip_prefix("Listening on "))
         {
-            let deployer = first_key(&text)
-                .with_context(|| format!("anvil printed no private keys (see {})", log.display()))?;
+            let deployer = first_key(&text).with_context(|| {
+                format!("anvil printed no private keys (see {})", log.display())
+            })?;
             let expected = pinpoint_chain::deploy::DEFAULT_DEPLOYER;
             if deployer.address() != expected {
                 bail!(
@@ -120,7 +124,11 @@ pub(super) async fn start(bin: &Path, log: &Path) -> anyhow::Result<Anvil> {
             });
         }
         if proc.exited().is_some() {
-            bail!("anvil ({}) did not start: {}", bin.display(), proc.failure());
+            bail!(
+                "anvil ({}) did not start: {}",
+                bin.display(),
+                proc.failure()
+            );
         }
         if started.elapsed() > LISTEN_TIMEOUT {
             bail!(

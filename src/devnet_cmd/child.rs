@@ -108,9 +108,10 @@ impl Proc {
 
     /// Why it failed, for an error: its exit status, its log and the log's last lines.
     pub(super) fn failure(&mut self) -> String {
-        let status = self
-            .exited()
-            .map_or_else(|| "is still running".to_string(), |s| format!("exited ({s})"));
+        let status = self.exited().map_or_else(
+            || "is still running".to_string(),
+            |s| format!("exited ({s})"),
+        );
         format!(
             "{} {status}; its log is {}{}",
             self.name,

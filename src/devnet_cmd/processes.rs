@@ -208,7 +208,10 @@ pub(super) async fn run(
     let sub_account = sub_keys.evm_address();
     fund(&chain, sub_account).await?;
     approve_all(&chain, sub_account).await?;
-    eprintln!("  submitter   {sub_addr} {} (this process)", sub_keys.node_id());
+    eprintln!(
+        "  submitter   {sub_addr} {} (this process)",
+        sub_keys.node_id()
+    );
     let boot = format!("{}@{sub_addr}", sub_keys.node_id());
 
     // The nodes: a directory each, funded, then started.
@@ -252,10 +255,7 @@ pub(super) async fn run(
             )
         });
         let pid = children.named(&n.member.name).map_or(0, |p| p.pid());
-        eprintln!(
-            "  {:<11} pid {pid:<7} {}{what}",
-            n.member.name, n.node
-        );
+        eprintln!("  {:<11} pid {pid:<7} {}{what}", n.member.name, n.node);
     }
 
     let clock = spawn_clock(chain.clone(), plan.chain_second);
@@ -510,7 +510,10 @@ impl Follow {
                     short(&c.root.0)
                 ),
                 M::ChallengeWindowStarted(w) if id(w.jobId) == self.job => {
-                    format!("commits closed; challenge window until chain time {}", w.windowEnd)
+                    format!(
+                        "commits closed; challenge window until chain time {}",
+                        w.windowEnd
+                    )
                 }
                 M::SeedFixed(_) => "the verifiers' sampling seed is fixed".to_string(),
                 M::Challenged(c) if id(c.jobId) == self.job => format!(
@@ -587,7 +590,10 @@ mod tests {
     #[test]
     fn crash_targets_parse() {
         assert_eq!(parse_crash("trainer-1").ok(), Some(("trainer-1".into(), 1)));
-        assert_eq!(parse_crash("trainer-3@35").ok(), Some(("trainer-3".into(), 35)));
+        assert_eq!(
+            parse_crash("trainer-3@35").ok(),
+            Some(("trainer-3".into(), 35))
+        );
         assert!(parse_crash("trainer-3@0").is_err());
         assert!(parse_crash("trainer-3@x").is_err());
     }
@@ -605,7 +611,10 @@ mod tests {
         let c = pinpoint_actors::config::NodeConfig::from_toml_str(&text, dir, "node.toml")
             .expect("a valid node.toml");
         assert!(c.roles.trainer.is_some());
-        assert_eq!(c.adversary.map(|a| a.cheat).as_deref(), Some("wrong-node:3:2"));
+        assert_eq!(
+            c.adversary.map(|a| a.cheat).as_deref(),
+            Some("wrong-node:3:2")
+        );
         assert_eq!(c.network.bootstrap, vec![boot]);
     }
 }

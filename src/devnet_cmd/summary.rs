@@ -283,7 +283,9 @@ impl Summary {
                         rounds: i.rounds.get(&id).copied(),
                     });
                 }
-                ChainEvent::Market(JobMarketEvents::RootCommitted(c)) if u64_of(c.jobId) == i.job => {
+                ChainEvent::Market(JobMarketEvents::RootCommitted(c))
+                    if u64_of(c.jobId) == i.job =>
+                {
                     self.roots.push((c.trainer, c.root));
                 }
                 ChainEvent::Market(JobMarketEvents::TrainerPaid(p)) if u64_of(p.jobId) == i.job => {

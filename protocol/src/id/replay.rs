@@ -229,7 +229,8 @@ mod tests {
         let mut g = ReplayGuard::default();
         g.accept(&sign(&k, 1, 0, 10)).expect("first");
         g.accept(&sign(&k, 1, 0, 12)).expect("overtook 11");
-        g.accept(&sign(&k, 1, 0, 11)).expect("11 arrives late: accepted");
+        g.accept(&sign(&k, 1, 0, 11))
+            .expect("11 arrives late: accepted");
         for again in [10, 11, 12] {
             assert!(matches!(
                 g.accept(&sign(&k, 1, 0, again)),
