@@ -9,8 +9,7 @@
 //! in this process ([`Plan::members`], [`fund`], [`spawn_clock`], [`post_job`]) also serve
 //! `pinpoint devnet --processes`, whose nodes are `pinpoint node` processes.
 //!
-//! Each node's account (a key derived from its name, [`evm_key`]) is funded from the
-//! deployer, stakes for its role and registers its `NodeId` and endpoint in the chain's
+//! Each node's account ([`DevChain::account`]) is funded from the deployer, stakes for its role and registers its `NodeId` and endpoint in the chain's
 //! registry; the submitter has no role (it is not in the registry) and every other node knows
 //! it as a bootstrap peer, from which it fetches job specs.
 
@@ -157,8 +156,8 @@ impl Plan {
         out
     }
 
-    /// The signing keys of every member's account ([`evm_key`] of its name): an RPC chain's
-    /// client needs them (with the deployer's) to send as the nodes.
+    /// The signing keys of every member's account on an RPC chain ([`evm_key`] of its name):
+    /// the chain's client needs them (with the deployer's) to send as the nodes.
     ///
     /// Errors: a derived key outside the curve's range (never seen; named).
     pub fn signers(&self) -> Result<Vec<PrivateKeySigner>, DevnetError> {
@@ -203,6 +202,13 @@ pub fn evm_key(name: &str) -> Result<PrivateKeySigner, DevnetError> {
 /// A chain a devnet runs on: the embedded chain, or a development EVM chain (anvil) over
 /// JSON-RPC. The devnet moves its clock and pays its nodes' gas.
 pub trait DevChain: Settlement + 'static {
+    /// The account of the `index`-th node (1-based, in [`Plan::members`] order) named `name`:
+    /// on the embedded chain, which takes any sender, `0x…40 + index` (so that accounts sort
+    /// in the plan's order); on an RPC chain, [`evm_key`]`(name)`'s address.
+    ///
+    /// Errors: see [`evm_key`].
+    fn account(index: u8, name: &str) -> Result<Address, DevnetError>;
+
     /// Moves the chain's clock `secs` seconds forward (visible to [`Settlement::now`]).
     fn advance(
         &mut self,
@@ -217,6 +223,10 @@ pub trait DevChain: Settlement + 'static {
 }
 
 impl DevChain for Embedded {
+    fn account(index: u8, _name: &str) -> Result<Address, DevnetError> {
+        Ok(Address::with_last_byte(0x40u8.wrapping_add(index)))
+    }
+
     async fn advance(&mut self, secs: u64) -> Result<(), ChainError> {
         let t = self.time() + secs;
         self.set_time(t)
@@ -231,6 +241,10 @@ impl DevChain for Embedded {
 pub const GAS_FUNDS_WEI: u128 = 100 * PIN;
 
 impl DevChain for Evm {
+    fn account(_index: u8, name: &str) -> Result<Address, DevnetError> {
+        Ok(evm_key(name)?.address())
+    }
+
     async fn advance(&mut self, secs: u64) -> Result<(), ChainError> {
         self.dev_advance_time(secs).await
     }
@@ -522,7 +536,9 @@ impl<S: DevChain> Devnet<S> {
         bootstrap: Vec<(NodeId, SocketAddr)>,
     ) -> Result<(), DevnetError> {
         let Member { name, role, cheat } = member;
-        let account = evm_key(&name)?.address();
+        let index = u8::try_from(self.nodes.len() + 1)
+            .map_err(|_| DevnetError::Invalid("at most 255 nodes".into()))?;
+        let account = S::account(index, &name)?;
         fund(&self.chain, account).await?;
         approve_all(&self.chain, account).await?;
         if let Some(role) = role {

@@ -150,3 +150,31 @@ fn first_key(text: &str) -> Option<PrivateKeySigner> {
         .find_map(|l| l.trim().strip_prefix("(0) "))
         .and_then(|k| k.trim().parse().ok())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_first_private_key_is_read_from_anvils_banner() {
+        let banner = "Available Accounts\n==================\n\n\
+            (0) 0xf39Fd6e51aad88F6F4ce6aB8827279cffFb92266 (10000.000000000000000000 ETH)\n\n\
+            Private Keys\n==================\n\n\
+            (0) 0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80\n\
+            (1) 0x59c6995e998f97a5a0044966f0945389dc9e86dae88c7a8412f4603b6b78690d\n\n\
+            Listening on 127.0.0.1:8545\n";
+        let k = first_key(banner).expect("a key");
+        assert_eq!(k.address(), pinpoint_chain::deploy::DEFAULT_DEPLOYER);
+        // The accounts' list comes first: its `(0)` line is an address, not a key.
+        assert!(first_key("(0) 0xf39Fd6e51aad88F6F4ce6aB8827279cffFb92266\n").is_none());
+    }
+
+    #[test]
+    fn an_explicit_anvil_must_exist() {
+        let e = locate(Some(Path::new("/nonexistent/anvil"))).expect_err("missing");
+        assert!(
+            e.to_string().contains("/nonexistent/anvil: no such file"),
+            "{e}"
+        );
+    }
+}

@@ -190,3 +190,52 @@ impl Drop for Children {
         self.stop(STOP_GRACE);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_failed_child_names_its_log_and_last_lines() {
+        let dir = tempfile::tempdir().expect("a temporary directory");
+        let log = dir.path().join("x.log");
+        let mut cmd = Command::new("sh");
+        cmd.args(["-c", "for i in 1 2 3 4 5; do echo line $i; done; exit 3"]);
+        let mut p = Proc::spawn("x", &mut cmd, &log).expect("starts");
+        let until = Instant::now() + Duration::from_secs(10);
+        while p.exited().is_none() && Instant::now() < until {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let f = p.failure();
+        assert!(f.starts_with("x exited (exit status: 3)"), "{f}");
+        assert!(f.contains(&log.display().to_string()), "{f}");
+        assert!(f.contains("line 5") && f.contains("line 1"), "{f}");
+        assert_eq!(tail(&log, 2), ", last lines:\n    line 4\n    line 5");
+    }
+
+    #[test]
+    fn children_are_stopped_with_sigterm_then_sigkill() {
+        let dir = tempfile::tempdir().expect("a temporary directory");
+        let mut polite = Command::new("sleep");
+        polite.arg("60");
+        // Ignores SIGTERM: only SIGKILL after the grace period stops it.
+        let mut stubborn = Command::new("sh");
+        stubborn.args(["-c", "trap '' TERM; while :; do sleep 0.1; done"]);
+        let mut c = Children::default();
+        c.0.push(Proc::spawn("polite", &mut polite, &dir.path().join("a.log")).expect("a"));
+        c.0.push(Proc::spawn("stubborn", &mut stubborn, &dir.path().join("b.log")).expect("b"));
+        assert!(c.dead().is_none());
+        let t = Instant::now();
+        c.stop(Duration::from_millis(500));
+        assert!(t.elapsed() < Duration::from_secs(5), "{:?}", t.elapsed());
+        assert!(c.0.iter_mut().all(|p| p.exited().is_some()));
+        let signals: Vec<Option<i32>> =
+            c.0.iter_mut()
+                .map(|p| {
+                    use std::os::unix::process::ExitStatusExt as _;
+                    p.exited().and_then(|s| s.signal())
+                })
+                .collect();
+        assert_eq!(signals, [Some(libc::SIGTERM), Some(libc::SIGKILL)]);
+    }
+}
