@@ -220,11 +220,18 @@ mod tests {
         polite.arg("60");
         // Ignores SIGTERM: only SIGKILL after the grace period stops it.
         let mut stubborn = Command::new("sh");
-        stubborn.args(["-c", "trap '' TERM; while :; do sleep 0.1; done"]);
+        stubborn.args([
+            "-c",
+            "trap '' TERM; echo ready; while :; do sleep 0.1; done",
+        ]);
         let mut c = Children::default();
         c.0.push(Proc::spawn("polite", &mut polite, &dir.path().join("a.log")).expect("a"));
         c.0.push(Proc::spawn("stubborn", &mut stubborn, &dir.path().join("b.log")).expect("b"));
         assert!(c.dead().is_none());
+        let until = Instant::now() + Duration::from_secs(10);
+        while !tail(&dir.path().join("b.log"), 1).contains("ready") && Instant::now() < until {
+            std::thread::sleep(Duration::from_millis(20));
+        }
         let t = Instant::now();
         c.stop(Duration::from_millis(500));
         assert!(t.elapsed() < Duration::from_secs(5), "{:?}", t.elapsed());

@@ -605,7 +605,8 @@ mod tests {
             role: Some(Role::Trainer),
             cheat: Some(pinpoint_actors::conduct::Cheat { step: 3, node: 2 }),
         };
-        let boot = format!("{}@127.0.0.1:7000", "ab".repeat(32));
+        let node = pinpoint_chain::NodeKey::from_seed([7; 32]).node_id();
+        let boot = format!("{node}@127.0.0.1:7000");
         let text = node_toml(&m, Role::Trainer, &boot, "http://127.0.0.1:8545", 2);
         let dir = std::path::Path::new("/tmp/devnet/trainer-2");
         let c = pinpoint_actors::config::NodeConfig::from_toml_str(&text, dir, "node.toml")
