@@ -326,8 +326,8 @@ pub(super) async fn run(
             Some(true) => break,
             Some(false) => bail!(
                 "job {job} was cancelled (not enough trainers accepted in time, or the committee \
-                 never ruled); the nodes' logs are {}/<node>/node.log",
-                dir.display()
+                 never ruled); the nodes' logs:{}",
+                log_tails(&nodes)
             ),
             None => {}
         }
@@ -337,9 +337,9 @@ pub(super) async fn run(
         if Instant::now() > deadline {
             bail!(
                 "job {job} did not finalize within {} s (a slow or busy machine may need a larger \
-                 --timeout); the nodes' logs are {}/<node>/node.log",
+                 --timeout); the nodes' logs:{}",
                 args.timeout,
-                dir.display()
+                log_tails(&nodes)
             );
         }
         tokio::time::sleep(Duration::from_millis(200)).await;
@@ -398,6 +398,24 @@ pub(super) async fn run(
     } else {
         ExitCode::from(1)
     })
+}
+
+/// Lines of each node's log shown when the job failed.
+const FAILED_JOB_TAIL_LINES: usize = 5;
+
+/// Each node's log path and last lines.
+fn log_tails(nodes: &[NodeProc]) -> String {
+    nodes
+        .iter()
+        .map(|n| {
+            format!(
+                "\n  {}: {}{}",
+                n.member.name,
+                n.log.display(),
+                super::child::tail(&n.log, FAILED_JOB_TAIL_LINES)
+            )
+        })
+        .collect()
 }
 
 /// SIGKILLs node `n` and starts it again with the same config and data directory.
