@@ -8,8 +8,9 @@
 //!   domain-separated canonical bytes (see [`Signed::signing_digest`]).
 //! - [`Registration`]: the statement a node key signs to bind itself to a settlement account
 //!   (chain id, registry, account, roles, endpoint), stored by the chain's node registry.
-//! - [`ReplayGuard`]: accepts a verified statement only if its sequence number is strictly
-//!   greater than the last one accepted for the same `(signer, job, round)`.
+//! - [`ReplayGuard`]: accepts a verified statement only if its sequence number was not accepted
+//!   before for the same `(signer, job, round)` and is above, or within [`REPLAY_WINDOW`] of,
+//!   the highest one accepted (statements on separate streams may arrive reordered).
 //!
 //! Exact byte layouts: `docs/protocol.md`, "Identities and signed statements".
 

@@ -247,6 +247,9 @@ pub struct ConductState {
     specs: BTreeMap<u64, JobSpec>,
     /// Chain job id of each protocol job id.
     chain_jobs: BTreeMap<JobId, u64>,
+    /// Commits of runs that ended before the chain job was known (a restart): sent by
+    /// `release_commits` once a tick has read it.
+    held_commits: Vec<(JobId, [u8; 32])>,
     scopes: BTreeMap<JobId, Scope>,
     runs: BTreeMap<JobId, Run>,
     /// Parties opened, by (scope, referee).
@@ -552,6 +555,9 @@ impl ConductState {
                 }
                 self.book.tick(now);
                 self.run_duties(myself).await;
+                if !self.held_commits.is_empty() {
+                    self.release_commits().await;
+                }
             }
             Err(e) => tracing::warn!(error = %e, "reading the chain"),
         }
@@ -561,6 +567,23 @@ impl ConductState {
             .iter()
             .map(|(id, j)| (*id, j.state))
             .collect();
+    }
+
+    /// Sends the held commits whose chain job the book now knows (see `held_commits`).
+    async fn release_commits(&mut self) {
+        let known: Vec<u64> = self.book.jobs().keys().copied().collect();
+        for n in known {
+            self.job_id(n);
+        }
+        for (job, root) in std::mem::take(&mut self.held_commits) {
+            match self.chain_jobs.get(&job).copied() {
+                Some(n) => {
+                    let root = B256::from(root);
+                    self.transact(Call::Commit { job: n, root }).await;
+                }
+                None => self.held_commits.push((job, root)),
+            }
+        }
     }
 
     /// Starts training `job` (a trainer action): the executor, or the cheater's corrupted run.
@@ -792,6 +815,7 @@ impl Actor for Conductor {
             challenges: BTreeMap::new(),
             specs: BTreeMap::new(),
             chain_jobs: BTreeMap::new(),
+            held_commits: Vec::new(),
             scopes: BTreeMap::new(),
             runs: BTreeMap::new(),
             opened: std::collections::BTreeSet::new(),

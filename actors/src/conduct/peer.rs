@@ -61,6 +61,9 @@ pub(super) async fn trainer_action(
         TrainerAction::Train { job, .. } => st.train(job, myself).await,
         TrainerAction::Commit { job, root } => {
             let Some(&n) = st.chain_jobs.get(&job) else {
+                // A run resumed after a restart can end before this incarnation has read the
+                // chain: the commit waits for a tick that knows the job (`release_commits`).
+                st.held_commits.push((job, root));
                 return;
             };
             st.transact(Call::Commit {

@@ -116,6 +116,8 @@ impl Progress<'_> {
         store.save_checkpoint(self.job.job, self.spec_hash, trainer.state())?;
         drop(store);
         self.saved = Some(t);
+        // Operators (and `pinpoint devnet --processes`, which follows node logs) see progress.
+        tracing::info!(step = t, total = self.job.spec.steps, "checkpoint saved");
         ctx.report(ExecEvent::Checkpointed {
             job: self.job.job,
             step: t,
