@@ -126,6 +126,8 @@ pub struct LocalNode {
     pub cheat: Option<Cheat>,
     /// Its conductor.
     pub conductor: ActorRef<ConductMsg>,
+    /// Its signing key.
+    pub key: pinpoint_protocol::id::NodeKey,
     /// Its QUIC endpoint (for connection statistics).
     pub transport: QuicNode,
     /// The node assembly.
@@ -171,6 +173,22 @@ impl Terms {
             accept_secs: 1_200,
             commit_secs: 100_000,
             window_secs: 60,
+        }
+    }
+}
+
+impl Terms {
+    /// The contract's parameters of a job over the spec `spec_hash`, posted at chain time
+    /// `now` (the deadlines count from it).
+    pub fn params(&self, spec_hash: B256, now: u64) -> JobParams {
+        JobParams {
+            spec_hash,
+            payment: self.payment,
+            replicas: self.replicas,
+            bond: self.bond,
+            accept_deadline: now + self.accept_secs,
+            commit_deadline: now + self.commit_secs,
+            challenge_window: self.window_secs,
         }
     }
 }
@@ -341,7 +359,7 @@ impl Devnet {
             samples: plan.samples,
         };
         let args = ConductArgs {
-            key,
+            key: key.clone(),
             chain: self.chain.clone(),
             chain_id: self.chain_id,
             transport: quic.clone(),
@@ -361,6 +379,7 @@ impl Devnet {
             addr,
             cheat,
             conductor,
+            key,
             transport: quic,
             assembly,
         });
@@ -405,35 +424,33 @@ impl Devnet {
     ///
     /// Errors: a spec that does not encode, the store, or the chain refusing the job.
     pub async fn post_job(&self, spec: &JobSpec, terms: Terms) -> Result<u64, DevnetError> {
-        let encoded = spec
-            .encode()
-            .map_err(|e| DevnetError::Invalid(format!("the job spec: {e}")))?;
         let sub = self.submitter();
-        let digest = sub
-            .assembly
-            .store
-            .lock()?
-            .put(RefKey::spec(spec_key(&encoded)), &encoded)?;
+        let spec_hash = put_spec(&sub.assembly.store, spec)?;
         let now = self.chain.lock().await.time();
-        let params = JobParams {
-            spec_hash: B256::from(digest.0),
-            payment: terms.payment,
-            replicas: terms.replicas,
-            bond: terms.bond,
-            accept_deadline: now + terms.accept_secs,
-            commit_deadline: now + terms.commit_secs,
-            challenge_window: terms.window_secs,
-        };
         let receipt = self
             .chain
             .lock()
             .await
-            .send(sub.account, Call::PostJob(params))
+            .send(sub.account, Call::PostJob(terms.params(spec_hash, now)))
             .await?;
         receipt
             .posted_job()
             .ok_or_else(|| DevnetError::Invalid("the chain posted no job".into()))
     }
+}
+
+/// Puts `spec`'s canonical encoding in `store`, named by its content, where peers fetch it
+/// from (the node that posts a job serves its spec). Returns the chain's `specHash`.
+///
+/// Errors: a spec that does not encode ([`DevnetError::Invalid`]), or the store.
+pub fn put_spec(store: &crate::store::SharedStore, spec: &JobSpec) -> Result<B256, DevnetError> {
+    let encoded = spec
+        .encode()
+        .map_err(|e| DevnetError::Invalid(format!("the job spec: {e}")))?;
+    let digest = store
+        .lock()?
+        .put(RefKey::spec(spec_key(&encoded)), &encoded)?;
+    Ok(B256::from(digest.0))
 }
 
 /// The store key of a posted spec (named by its content).

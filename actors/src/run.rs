@@ -61,6 +61,9 @@ pub enum RunError {
     /// An actor.
     #[error("actor: {0}")]
     Actor(String),
+    /// The HTTP API cannot start (`[api]`).
+    #[error("api: {0}")]
+    Api(#[from] crate::api::ApiError),
     /// The config asks for something this build cannot do.
     #[error("{0}")]
     Config(String),
@@ -242,23 +245,45 @@ async fn run_on<S: Settlement + 'static>(
         min_payment: U256::from(config.jobs.min_payment_pin.base_units()),
         samples: config.jobs.verifier_samples,
     };
+    let (observer, events) = tokio::sync::broadcast::channel(crate::conduct::OBSERVER_CAPACITY);
     let args = ConductArgs {
-        key,
-        chain,
+        key: key.clone(),
+        chain: chain.clone(),
         chain_id,
-        transport: quic,
+        transport: quic.clone(),
         bootstrap,
         me,
         cheat,
         deadlines: Deadlines::default(),
         tick: CHAIN_TICK,
-        observer: None,
+        observer: Some(observer),
     };
-    let (conductor, node) = crate::conduct::start(config, store, inbound, args).await?;
+    let (conductor, node) = crate::conduct::start(config, store.clone(), inbound, args).await?;
+    let bridge = crate::api::bridge::Bridge::start(key, quic, node.network.clone())
+        .await
+        .map_err(actor_err)?;
+    let api = crate::api::serve_node(
+        &config.api,
+        crate::api::NodeApi {
+            conductor: conductor.clone(),
+            events,
+            chain,
+            settlement: settlement.clone(),
+            account,
+            store,
+            bridge: Some(bridge),
+        },
+    )?;
+    if let Some(api) = &api {
+        tracing::info!(url = %format!("http://{}/", api.addr()), "serving the API and dashboard");
+    }
     tracing::info!("running; stop with Ctrl-C");
 
     shutdown.await;
     tracing::info!("stopping: no new work; checkpointing the step in flight");
+    if let Some(api) = api {
+        api.stop().await;
+    }
     conductor.stop(None);
     if let Some(exec) = node.executor.get()
         && let Ok(Some(job)) = ractor::call!(exec, ExecutorMsg::Status)

@@ -113,6 +113,7 @@ fn silent_state(conductor: ActorRef<ConductMsg>) -> ApiState {
         events: tokio::sync::broadcast::channel(8).1,
         totals: None,
         submit: None,
+        bridge: None,
     }
 }
 
@@ -179,6 +180,7 @@ fn serve(net: &Arc<Devnet>, index: usize) -> ApiHandle {
             events: api::node_events(net.subscribe(), index),
             totals: Some(api::chain_totals(net.chain.clone())),
             submit: (index == 0).then(|| api::submit::devnet_submit(net.clone())),
+            bridge: None,
         },
     )
     .expect("the API serves")
