@@ -3,8 +3,10 @@
 //!
 //! - `POST /send`: the body (at most [`MAX_APP_BYTES`]) goes to the node named by the header
 //!   `X-Destination-Peer-Id` (its `NodeId`, 64 hex digits) as a signed [`AppMessage`] over
-//!   QUIC; 200 with `X-Sent-Bytes` and `{"sent_bytes": n}`. A missing or malformed header, or
-//!   this node's own id, is 400; an oversized body 413; a peer the transport cannot reach 502.
+//!   QUIC, answered once the peer has queued it; 200 with `X-Sent-Bytes` and
+//!   `{"sent_bytes": n}`. A missing or malformed header, or this node's own id, is 400; an
+//!   oversized body 413; a peer the transport cannot reach, or that refuses the message (its
+//!   inbox is full, it serves no bridge), 502 with the reason.
 //! - `GET /recv`: the oldest message of the node's bounded inbox: 200 with the bytes
 //!   (`application/octet-stream`) and `X-From-Peer-Id`; 204 when the inbox is empty.
 //! - `GET /topology`: this node's id (`our_public_key`), its registered peers (and whether
@@ -97,13 +99,20 @@ fn destination(req: &HttpRequest) -> Result<NodeId, String> {
 /// Reads the body, refusing more than [`MAX_APP_BYTES`] (413).
 async fn body(payload: web::Payload) -> Result<Vec<u8>, HttpResponse> {
     let limit = MAX_APP_BYTES as usize;
-    match payload.to_bytes_limited(limit).await {
-        Ok(Ok(bytes)) => Ok(bytes.to_vec()),
-        Ok(Err(_)) => Err(error(
+    let too_large = || {
+        error(
             StatusCode::PAYLOAD_TOO_LARGE,
             format!("the body is larger than {limit} bytes"),
-        )),
-        Err(e) => Err(error(
+        )
+    };
+    match payload.to_bytes_limited(limit).await {
+        Ok(Ok(bytes)) => Ok(bytes.to_vec()),
+        // Over the limit, here or in actix's own payload bound.
+        Err(_) => Err(too_large()),
+        Ok(Err(e)) if e.as_response_error().status_code() == StatusCode::PAYLOAD_TOO_LARGE => {
+            Err(too_large())
+        }
+        Ok(Err(e)) => Err(error(
             StatusCode::BAD_REQUEST,
             format!("reading the body: {e}"),
         )),
@@ -135,6 +144,10 @@ pub async fn send(d: Data, req: HttpRequest, payload: web::Payload) -> HttpRespo
             .insert_header((SENT_HEADER, len.to_string()))
             .json(json!({ "sent_bytes": len })),
         Err(AppSendError::Message(e)) => error(StatusCode::BAD_REQUEST, e.to_string()),
+        Err(AppSendError::Net(pinpoint_net::NetError::Refused(why))) => error(
+            StatusCode::BAD_GATEWAY,
+            format!("peer {} refused the message: {why}", to.to_hex()),
+        ),
         Err(AppSendError::Net(e)) => error(
             StatusCode::BAD_GATEWAY,
             format!("peer {} is not reachable: {e}", to.to_hex()),

@@ -4,21 +4,26 @@
 //! **bounded** per-node [`AppInbox`]. A full inbox refuses the message and counts it; so does a
 //! message addressed to another node or one that is not an [`AppMessage`].
 //!
+//! Each message is a request on its own QUIC stream, answered with an empty frame once it is
+//! queued, or refused with the reason (the sender sees a full inbox). [`AppSender`] sends one
+//! at a time and waits for the answer, so a sender's messages arrive in order (the receiver's
+//! replay guard refuses a sequence number below one it has seen) and the sequence numbers
+//! start above every earlier incarnation's ([`crate::conduct::first_seq`]), so a restarted
+//! node is never taken for a replay.
+//!
 //! [`attach`] spawns the small [`AppRouter`] actor that receives the scope's authenticated
 //! messages and registers it with the node's network actor (again after every restart of
-//! that actor). [`AppSender`] signs and sends: its sequence numbers start above every earlier
-//! incarnation's ([`crate::conduct::first_seq`]), so a restarted node is never taken for a
-//! replay.
+//! that actor).
 
 use std::collections::VecDeque;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use pinpoint_net::{NetError, QuicNode, Transport};
 use pinpoint_protocol::ProtocolError;
-use pinpoint_protocol::codec::Frame;
+use pinpoint_protocol::codec::{Frame, PROTOCOL_VERSION};
 use pinpoint_protocol::id::{NodeId, NodeKey};
-use pinpoint_protocol::wire::{AppMessage, Message, app_scope};
+use pinpoint_protocol::wire::{AppMessage, MESSAGE_KIND, Message, app_scope};
 use ractor::{Actor, ActorProcessingErr, ActorRef};
 
 use super::{NetworkMsg, Routed};
@@ -160,6 +165,7 @@ impl Actor for AppRouter {
         state: &mut AppRouterArgs,
     ) -> Result<(), ActorProcessingErr> {
         let from = routed.from;
+        let reply = routed.reply;
         let result = match routed.message.statement {
             Message::App(m) if m.to == state.node => {
                 state.inbox.offer(from, m.payload.into_inner())
@@ -169,10 +175,14 @@ impl Actor for AppRouter {
                 Err(AppRefusal::Invalid)
             }
         };
-        if let Err(e) = result {
-            tracing::warn!(peer = %from, "application message refused: {e}");
-            if let Some(reply) = routed.reply {
-                reply.refuse(e.to_string());
+        match (result, reply) {
+            (Ok(()), Some(reply)) => reply.respond(ack()),
+            (Ok(()), None) => {}
+            (Err(e), reply) => {
+                tracing::warn!(peer = %from, "application message refused: {e}");
+                if let Some(reply) = reply {
+                    reply.refuse(e.to_string());
+                }
             }
         }
         Ok(())
@@ -217,12 +227,25 @@ pub enum AppSendError {
     Net(#[from] NetError),
 }
 
-/// Signs and sends application messages as this node.
+/// How long a sender waits for the receiver's answer.
+pub const APP_SEND_DEADLINE: Duration = Duration::from_secs(10);
+
+/// The answer to a queued message: an empty frame.
+fn ack() -> Frame {
+    Frame {
+        version: PROTOCOL_VERSION,
+        kind: MESSAGE_KIND,
+        body: Vec::new(),
+    }
+}
+
+/// Signs and sends application messages as this node, one at a time.
 #[derive(Debug)]
 pub struct AppSender {
     key: NodeKey,
     transport: QuicNode,
-    seq: AtomicU64,
+    /// The last sequence number used; held across a send, so sends go one at a time.
+    seq: tokio::sync::Mutex<u64>,
 }
 
 impl AppSender {
@@ -231,7 +254,7 @@ impl AppSender {
         Self {
             key,
             transport,
-            seq: AtomicU64::new(crate::conduct::first_seq()),
+            seq: tokio::sync::Mutex::new(crate::conduct::first_seq()),
         }
     }
 
@@ -240,17 +263,20 @@ impl AppSender {
         self.key.node_id()
     }
 
-    /// Sends `payload` to `to`, signed; returns the frame's size in bytes.
+    /// Sends `payload` to `to`, signed, and waits until `to` has queued it (at most
+    /// [`APP_SEND_DEADLINE`]); returns the frame's size in bytes.
     ///
     /// Errors: [`AppSendError::Message`] (over [`pinpoint_protocol::wire::MAX_APP_BYTES`]),
-    /// [`AppSendError::Net`] (an unknown or unreachable peer).
+    /// [`AppSendError::Net`]: an unknown or unreachable peer, or its refusal (e.g. a full
+    /// inbox, as `NetError::Refused` with the reason).
     pub async fn send(&self, to: NodeId, payload: Vec<u8>) -> Result<usize, AppSendError> {
         let message = Message::App(AppMessage::new(to, payload)?);
-        let seq = self.seq.fetch_add(1, Ordering::Relaxed) + 1;
-        let signed = message.sign(&self.key, app_scope(), 0, seq)?;
+        let mut seq = self.seq.lock().await;
+        *seq += 1;
+        let signed = message.sign(&self.key, app_scope(), 0, *seq)?;
         let frame = Frame::seal(&signed)?;
         let bytes = frame.body.len();
-        self.transport.send(to, frame).await?;
+        self.transport.request(to, frame, APP_SEND_DEADLINE).await?;
         Ok(bytes)
     }
 }
