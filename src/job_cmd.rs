@@ -412,7 +412,9 @@ fn table(jobs: &Value) -> String {
     for j in list {
         out += &format!(
             "{:>5}  {:<10} {:>6} {:>9} {:>6}  {}\n",
-            j["id"].as_u64().map_or_else(|| "?".into(), |i| i.to_string()),
+            j["id"]
+                .as_u64()
+                .map_or_else(|| "?".into(), |i| i.to_string()),
             j["state"].as_str().unwrap_or("?"),
             j["steps"]
                 .as_u64()

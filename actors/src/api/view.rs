@@ -342,7 +342,12 @@ mod tests {
         let r = narrowing(0, 6, &[3, 1], None);
         assert_eq!(r, vec![[0, 6], [0, 3]]);
         // The first probe at T changes nothing; a re-asked probe counts once.
-        let r = narrowing(0, 6, &[6, 3, 3, 3, 1, 2, 2], Some(&last as &dyn Fn(u64) -> bool));
+        let r = narrowing(
+            0,
+            6,
+            &[6, 3, 3, 3, 1, 2, 2],
+            Some(&last as &dyn Fn(u64) -> bool),
+        );
         assert_eq!(r, vec![[0, 6], [0, 3], [1, 3], [2, 3]]);
     }
 }

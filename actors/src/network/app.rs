@@ -8,8 +8,8 @@
 //! queued, or refused with the reason (the sender sees a full inbox). [`AppSender`] sends one
 //! at a time and waits for the answer, so a sender's messages arrive in order (the receiver's
 //! replay guard refuses a sequence number below one it has seen) and the sequence numbers
-//! start above every earlier incarnation's ([`crate::conduct::first_seq`]), so a restarted
-//! node is never taken for a replay.
+//! start above every earlier incarnation's (the conductor's `first_seq`: wall-clock
+//! milliseconds · 2¹⁶), so a restarted node is never taken for a replay.
 //!
 //! [`attach`] spawns the small [`AppRouter`] actor that receives the scope's authenticated
 //! messages and registers it with the node's network actor (again after every restart of
