@@ -4,6 +4,7 @@
 
 mod chain_cmd;
 mod devnet_cmd;
+mod job_cmd;
 mod kernels_cmd;
 mod keys_cmd;
 mod node_cmd;
@@ -52,6 +53,8 @@ enum Command {
     Node(node_cmd::NodeArgs),
     // No doc comment here: it would replace `DevnetArgs`'s, which holds the examples.
     Devnet(devnet_cmd::DevnetArgs),
+    // No doc comment here: it would replace `JobArgs`'s, which holds the examples.
+    Job(job_cmd::JobArgs),
 }
 
 fn main() -> std::process::ExitCode {
@@ -65,6 +68,7 @@ fn main() -> std::process::ExitCode {
         Command::Keys { command } => keys_cmd::run(command),
         Command::Node(args) => node_cmd::run(args),
         Command::Devnet(args) => devnet_cmd::run(args),
+        Command::Job(args) => job_cmd::run(args),
     };
     match result {
         Ok(code) => code,

@@ -413,6 +413,8 @@ pub struct LocalNode {
     pub conductor: ChildRef<ConductMsg>,
     /// Its settlement actor, the only sender of its account once the node runs.
     pub settlement: ChildRef<SettlementMsg>,
+    /// Its signing key.
+    pub key: pinpoint_protocol::id::NodeKey,
     /// Its QUIC endpoint (for connection statistics).
     pub transport: QuicNode,
     /// The node assembly.
@@ -461,6 +463,22 @@ impl Terms {
             accept_secs: 1_200,
             commit_secs: 100_000,
             window_secs: 60,
+        }
+    }
+}
+
+impl Terms {
+    /// The contract's parameters of a job over the spec `spec_hash`, posted at chain time
+    /// `now` (the deadlines count from it).
+    pub fn params(&self, spec_hash: B256, now: u64) -> JobParams {
+        JobParams {
+            spec_hash,
+            payment: self.payment,
+            replicas: self.replicas,
+            bond: self.bond,
+            accept_deadline: now + self.accept_secs,
+            commit_deadline: now + self.commit_secs,
+            challenge_window: self.window_secs,
         }
     }
 }
@@ -594,7 +612,7 @@ impl<S: DevChain> Devnet<S> {
         };
         let market = self.chain.lock().await.addresses().market;
         let setup = ConductSetup {
-            key,
+            key: key.clone(),
             market,
             chain_id: self.chain_id,
             transport: quic.clone(),
@@ -628,6 +646,7 @@ impl<S: DevChain> Devnet<S> {
             cheat,
             conductor: running.conductor,
             settlement: running.settlement,
+            key,
             transport: quic,
             assembly: running.node,
         });
@@ -673,32 +692,16 @@ impl<S: DevChain> Devnet<S> {
     /// Errors: a spec that does not encode, the store, or the chain refusing the job.
     pub async fn post_job(&self, spec: &JobSpec, terms: Terms) -> Result<u64, DevnetError> {
         let sub = self.submitter();
-        let encoded = spec
-            .encode()
-            .map_err(|e| DevnetError::Invalid(format!("the job spec: {e}")))?;
-        let digest = sub
-            .assembly
-            .store
-            .lock()?
-            .put(RefKey::spec(spec_key(&encoded)), &encoded)?;
+        let spec_hash = put_spec(&sub.assembly.store, spec)?;
         let now = self.chain.lock().await.now().await?;
-        let key = format!("post/{}/{now}", digest.to_hex());
-        let params = JobParams {
-            spec_hash: B256::from(digest.0),
-            payment: terms.payment,
-            replicas: terms.replicas,
-            bond: terms.bond,
-            accept_deadline: now + terms.accept_secs,
-            commit_deadline: now + terms.commit_secs,
-            challenge_window: terms.window_secs,
-        };
+        let key = format!("post/{spec_hash}/{now}");
         let settlement = sub
             .settlement
             .get()
             .ok_or_else(|| DevnetError::Actor("the submitter's settlement actor is gone".into()))?;
         let receipt = ractor::call!(settlement, |reply| SettlementMsg::Submit {
             key,
-            call: Call::PostJob(params),
+            call: Call::PostJob(terms.params(spec_hash, now)),
             reply: Some(reply),
         })
         .map_err(|e| DevnetError::Actor(e.to_string()))?
@@ -707,6 +710,20 @@ impl<S: DevChain> Devnet<S> {
             .posted_job()
             .ok_or_else(|| DevnetError::Invalid("the chain posted no job".into()))
     }
+}
+
+/// Puts `spec`'s canonical encoding in `store`, named by its content, where peers fetch it
+/// from (the node that posts a job serves its spec). Returns the chain's `specHash`.
+///
+/// Errors: a spec that does not encode ([`DevnetError::Invalid`]), or the store.
+pub fn put_spec(store: &crate::store::SharedStore, spec: &JobSpec) -> Result<B256, DevnetError> {
+    let encoded = spec
+        .encode()
+        .map_err(|e| DevnetError::Invalid(format!("the job spec: {e}")))?;
+    let digest = store
+        .lock()?
+        .put(RefKey::spec(spec_key(&encoded)), &encoded)?;
+    Ok(B256::from(digest.0))
 }
 
 /// The store key of a posted spec (named by its content).

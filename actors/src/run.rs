@@ -63,6 +63,9 @@ pub enum RunError {
     /// An actor.
     #[error("actor: {0}")]
     Actor(String),
+    /// The HTTP API cannot start (`[api]`).
+    #[error("api: {0}")]
+    Api(#[from] crate::api::ApiError),
     /// The config asks for something this build cannot do.
     #[error("{0}")]
     Config(String),
@@ -231,19 +234,21 @@ async fn run_on<S: Settlement + 'static>(
         min_payment: U256::from(config.jobs.min_payment_pin.base_units()),
         samples: config.jobs.verifier_samples,
     };
+    let (observer, events) = tokio::sync::broadcast::channel(crate::conduct::OBSERVER_CAPACITY);
     let setup = ConductSetup {
         key: key.clone(),
         market,
         chain_id,
-        transport: quic,
+        transport: quic.clone(),
         bootstrap,
         me,
         cheat,
         deadlines: Deadlines::default(),
         tick: CHAIN_TICK,
-        observer: None,
+        observer: Some(observer),
     };
-    let running = crate::conduct::start(config, store, inbound, settle_args, setup).await?;
+    let running =
+        crate::conduct::start(config, store.clone(), inbound, settle_args, setup).await?;
     let settlement = running
         .settlement
         .get()
@@ -252,13 +257,37 @@ async fn run_on<S: Settlement + 'static>(
     let report =
         ractor::call!(settlement, SettlementMsg::Enroll, enrollment).map_err(actor_err)??;
     tracing::info!(?report, "enrolled: staked and registered");
+    let mut node = running.node;
+    let bridge = crate::api::bridge::Bridge::start(key, quic, node.network.clone())
+        .await
+        .map_err(actor_err)?;
+    let api = crate::api::serve_node(
+        &config.api,
+        crate::api::NodeApi {
+            conductor: running.conductor.clone(),
+            events,
+            chain,
+            settlement: running.settlement.clone(),
+            account,
+            store,
+            bridge: Some(bridge),
+        },
+    )?;
+    if let Some(api) = &api {
+        tracing::info!(url = %format!("http://{}/", api.addr()), "serving the API and dashboard");
+    }
     tracing::info!("running; stop with Ctrl-C");
 
-    let mut node = running.node;
-    tokio::select! {
-        () = shutdown => {}
+    let failed = tokio::select! {
+        () = shutdown => None,
         // The supervisor gave up (restart intensity): the error names the actor.
-        e = node.handle.failed() => return Err(RunError::Node(e)),
+        e = node.handle.failed() => Some(e),
+    };
+    if let Some(api) = api {
+        api.stop().await;
+    }
+    if let Some(e) = failed {
+        return Err(RunError::Node(e));
     }
     tracing::info!("stopping: checkpointing the step in flight, then every actor in order");
     if let Some(exec) = node.executor.get()

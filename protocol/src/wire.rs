@@ -8,6 +8,7 @@
 //!   [`Verdict`].
 //! - Sampling verifier: [`SampleChallenge`], and the opening of a sampled step
 //!   ([`OpeningRequest`], [`WireOpening`]). Swarm: [`SwarmRollout`].
+//! - Applications: [`AppMessage`] (opaque bytes for one node, under [`app_scope`]).
 //!
 //! Messages are signed as a whole: a [`SignedMessage`] is a [`Signed<Message>`], so the borsh
 //! variant tag (see [`kind`]) is part of the signed bytes and a signature over one message type
@@ -44,7 +45,10 @@ pub use dispute::{
 };
 pub use job::{JobAnnounce, JobAssign, JobCommit, MAX_TRAINERS};
 pub use opening::{OpeningRequest, WireOpening};
-pub use other::{MAX_ROLLOUT_BYTES, SWARM_ROLLOUT_CONTEXT, SampleChallenge, SwarmRollout};
+pub use other::{
+    APP_SCOPE_CONTEXT, AppMessage, MAX_APP_BYTES, MAX_ROLLOUT_BYTES, SWARM_ROLLOUT_CONTEXT,
+    SampleChallenge, SwarmRollout, app_scope,
+};
 pub use proof::{MAX_PROOF_SIBLINGS, WireProof};
 
 /// The borsh variant tag of each [`Message`] variant (the first byte of its encoding).
@@ -81,6 +85,8 @@ pub mod kind {
     pub const OPENING_REQUEST: u8 = 14;
     /// [`super::Message::StepOpening`].
     pub const STEP_OPENING: u8 = 15;
+    /// [`super::Message::App`].
+    pub const APP: u8 = 16;
 }
 
 /// Frame kind ([`WireMessage::KIND`]) of a bare [`Message`].
@@ -125,6 +131,8 @@ pub enum Message {
     OpeningRequest(OpeningRequest),
     /// Trainer → verifier: the opening of a sampled step.
     StepOpening(WireOpening),
+    /// Node → node: an application's bytes (the API's AXL-compatible bridge).
+    App(AppMessage),
 }
 
 /// The transport form of every message: signed, with job, round and sequence number.
@@ -158,6 +166,7 @@ impl Message {
             Message::SwarmRollout(_) => kind::SWARM_ROLLOUT,
             Message::OpeningRequest(_) => kind::OPENING_REQUEST,
             Message::StepOpening(_) => kind::STEP_OPENING,
+            Message::App(_) => kind::APP,
         }
     }
 

@@ -11,10 +11,13 @@ mod summary;
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, anyhow, bail};
 use clap::Args;
+use pinpoint_actors::api::bridge::Bridge;
+use pinpoint_actors::api::{self, ApiConfig, ApiHandle, ApiState};
 use pinpoint_actors::conduct::{Cheat, JobState};
 use pinpoint_actors::devnet::{DevChain, Devnet, Plan, Terms};
 use pinpoint_chain::{Addresses, Evm, RetryPolicy, Role, Settlement};
@@ -76,9 +79,14 @@ pub(crate) struct DevnetArgs {
     /// The nodes' data directory (empty or absent) [default: a temporary one, removed at the end].
     #[arg(long, value_name = "DIR")]
     dir: Option<PathBuf>,
-    /// Stay up after the summary until Ctrl-C.
+    /// Serve the dashboard and HTTP API of one node (the first arbiter: it referees the
+    /// dispute) from the start, print its URL, and stay up after the summary until Ctrl-C.
     #[arg(long)]
     keep: bool,
+    /// With --keep: where the dashboard and API listen (127.0.0.1 and a port the OS picks by
+    /// default; a non-loopback address is refused: the devnet has no token).
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:0")]
+    api: std::net::SocketAddr,
     /// Print the summary as JSON on stdout (progress still goes to stderr).
     #[arg(long)]
     json: bool,
@@ -427,6 +435,7 @@ async fn in_process<S: DevChain>(
     started: Instant,
     endpoint: Option<&Endpoint>,
 ) -> anyhow::Result<ExitCode> {
+    let net = Arc::new(net);
     for n in &net.nodes {
         let what = n.cheat.map_or(String::new(), |c| {
             format!(
@@ -458,6 +467,11 @@ async fn in_process<S: DevChain>(
         .collect();
     let treasury = pinpoint_chain::deploy::DEFAULT_TREASURY;
     let before = Before::read(&*net.chain.lock().await, treasury).await?;
+    let api = if args.keep {
+        Some(serve_dashboard(&net, args.api).await?)
+    } else {
+        None
+    };
     let terms = Terms::standard(args.trainers);
     let mut view = View::new(members, spec.steps);
     let mut events = net.subscribe();
@@ -534,12 +548,52 @@ async fn in_process<S: DevChain>(
         stop_signal().await;
         eprintln!("stopping");
     }
+    if let Some(api) = api {
+        api.stop().await;
+    }
     drop(net);
     Ok(if summary.ok() {
         ExitCode::SUCCESS
     } else {
         ExitCode::from(1)
     })
+}
+
+/// `--keep`: serves the dashboard and API of the first arbiter (it referees the dispute; the
+/// submitter's and the chain's views are there too), with the chain's totals and job
+/// submission through the devnet's submitter, and prints its URL.
+async fn serve_dashboard<S: DevChain + Send + Sync>(
+    net: &Arc<Devnet<S>>,
+    bind: std::net::SocketAddr,
+) -> anyhow::Result<ApiHandle> {
+    let index = net
+        .nodes
+        .iter()
+        .position(|n| n.role == Some(Role::Arbiter))
+        .unwrap_or(0);
+    let node = &net.nodes[index];
+    let bridge = Bridge::start(
+        node.key.clone(),
+        node.transport.clone(),
+        node.assembly.network.clone(),
+    )
+    .await
+    .context("starting the AXL bridge")?;
+    let state = ApiState {
+        conductor: node.conductor.clone(),
+        events: api::node_events(net.subscribe(), index),
+        totals: Some(api::chain_totals(net.chain.clone())),
+        submit: Some(api::submit::devnet_submit(net.clone())),
+        bridge: Some(bridge),
+    };
+    let handle = api::serve(ApiConfig { bind, token: None }, state)
+        .context("--api: serving the dashboard")?;
+    eprintln!(
+        "dashboard and API of {}: http://{}/",
+        node.name,
+        handle.addr()
+    );
+    Ok(handle)
 }
 
 #[cfg(test)]

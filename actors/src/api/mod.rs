@@ -13,11 +13,16 @@
 //! per-node prometheus-client registry); `GET /` (the dashboard: one self-contained page that
 //! polls the API). Bad requests get 4xx JSON `{"error": "..."}`.
 //!
-//! Modules: [`auth`] (the bind rule and the bearer check), [`log`] (the bounded event ring and
-//! dispute traces), [`metrics`], [`routes`] (the handlers), [`submit`] (job submission),
-//! [`view`] (the JSON shapes). Not built here: the AXL bridge (`/send`, `/recv`, `/topology`).
+//! AXL-compatible bridge (so agents written for Gensyn's AXL can talk through a node):
+//! `POST /send` (header `X-Destination-Peer-Id`), `GET /recv` (204 when empty, else the bytes
+//! with `X-From-Peer-Id`), `GET /topology` ([`bridge`]).
+//!
+//! Modules: [`auth`] (the bind rule and the bearer check), [`bridge`] (the AXL endpoints),
+//! [`log`] (the bounded event ring and dispute traces), [`metrics`], [`routes`] (the
+//! handlers), [`submit`] (job submission), [`view`] (the JSON shapes).
 
 pub mod auth;
+pub mod bridge;
 pub mod log;
 pub mod metrics;
 pub mod routes;
@@ -108,6 +113,60 @@ pub struct ApiState {
     pub totals: Option<TotalsSource>,
     /// Posts jobs for `POST /api/v1/jobs`, if the node takes jobs through its API.
     pub submit: Option<submit::SubmitSource>,
+    /// The AXL-compatible bridge (`POST /send`, `GET /recv`), if the node has one.
+    pub bridge: Option<bridge::Bridge>,
+}
+
+/// What a node run from its config (`pinpoint node`, [`crate::run`]) gives its API.
+pub struct NodeApi<S> {
+    /// The node's conductor (its current incarnation).
+    pub conductor: ChildRef<ConductMsg>,
+    /// Its observer events (subscribed before the conductor starts).
+    pub events: broadcast::Receiver<Observed>,
+    /// Its chain (the totals; the time and allowance a submission reads).
+    pub chain: SharedChain<S>,
+    /// Its settlement actor: the only sender for `account`.
+    pub settlement: ChildRef<crate::settlement::SettlementMsg>,
+    /// The node's account.
+    pub account: pinpoint_chain::Address,
+    /// Its store (a posted job's spec is served from it).
+    pub store: crate::store::SharedStore,
+    /// Its AXL bridge.
+    pub bridge: Option<bridge::Bridge>,
+}
+
+/// Starts the API of a node run from its config as its `[api]` section says (`None` when
+/// `api.enabled = false`): chain totals from its chain, and `POST /api/v1/jobs` posting as the
+/// node's own account through its settlement actor ([`submit::node_submit`]).
+///
+/// Errors: as [`serve`].
+pub fn serve_node<S>(
+    section: &crate::config::ApiSection,
+    node: NodeApi<S>,
+) -> Result<Option<ApiHandle>, ApiError>
+where
+    S: Settlement + Send + Sync + 'static,
+{
+    if !section.enabled {
+        return Ok(None);
+    }
+    let config = ApiConfig {
+        bind: section.listen,
+        token: section.token.clone(),
+    };
+    let state = ApiState {
+        conductor: node.conductor,
+        events: node.events,
+        totals: Some(chain_totals(node.chain.clone())),
+        submit: Some(submit::node_submit(
+            node.settlement,
+            node.account,
+            node.chain,
+            node.store,
+        )),
+        bridge: node.bridge,
+    };
+    serve(config, state).map(Some)
 }
 
 /// A running server.
@@ -115,6 +174,7 @@ pub struct ApiHandle {
     addr: SocketAddr,
     server: ServerHandle,
     collector: tokio::task::JoinHandle<()>,
+    bridge: Option<bridge::Bridge>,
 }
 
 impl std::fmt::Debug for ApiHandle {
@@ -131,10 +191,14 @@ impl ApiHandle {
         self.addr
     }
 
-    /// Stops the server (open requests get [`SHUTDOWN_SECS`]) and the event collector.
+    /// Stops the server (open requests get [`SHUTDOWN_SECS`]), the event collector and the
+    /// bridge's router.
     pub async fn stop(self) {
         self.server.stop(true).await;
         self.collector.abort();
+        if let Some(b) = &self.bridge {
+            b.stop();
+        }
     }
 }
 
@@ -153,12 +217,14 @@ pub fn serve(config: ApiConfig, state: ApiState) -> Result<ApiHandle, ApiError> 
     let addr = listener.local_addr().map_err(bind_err)?;
     let log = log::SharedLog::default();
     let collector = log::spawn_collector(state.events, log.clone());
+    let bridge = state.bridge.clone();
     let shared = web::Data::new(routes::Shared {
         conductor: state.conductor,
         log,
         metrics: metrics::NodeMetrics::new(),
         totals: state.totals,
         submit: state.submit,
+        bridge: state.bridge,
         token,
     });
     let server = HttpServer::new(move || {
@@ -180,5 +246,6 @@ pub fn serve(config: ApiConfig, state: ApiState) -> Result<ApiHandle, ApiError> 
         addr,
         server: handle,
         collector,
+        bridge,
     })
 }

@@ -28,7 +28,7 @@ const DASHBOARD: &str = include_str!("dashboard.html");
 pub const OPENAPI: &str = include_str!("../../../docs/openapi.json");
 
 /// Every route (path, method), as `docs/openapi.json` must describe them (tested).
-pub const ROUTES: [(&str, &str); 12] = [
+pub const ROUTES: [(&str, &str); 15] = [
     ("/", "get"),
     ("/metrics", "get"),
     ("/api/v1/openapi.json", "get"),
@@ -41,6 +41,9 @@ pub const ROUTES: [(&str, &str); 12] = [
     ("/api/v1/disputes/{id}", "get"),
     ("/api/v1/events", "get"),
     ("/api/v1/totals", "get"),
+    ("/send", "post"),
+    ("/recv", "get"),
+    ("/topology", "get"),
 ];
 
 /// What the handlers share (one per server).
@@ -55,6 +58,8 @@ pub struct Shared {
     pub totals: Option<TotalsSource>,
     /// Posts jobs, when the node lets the API do so.
     pub submit: Option<SubmitSource>,
+    /// The AXL bridge, when the node has one.
+    pub bridge: Option<super::bridge::Bridge>,
     /// The bearer token, when one is required.
     pub token: Option<String>,
 }
@@ -73,7 +78,8 @@ fn ok(v: Value) -> HttpResponse {
     HttpResponse::Ok().json(v)
 }
 
-async fn snapshot(d: &Shared) -> Result<Snapshot, HttpResponse> {
+/// The conductor's snapshot, or the 503 answer.
+pub async fn snapshot(d: &Shared) -> Result<Snapshot, HttpResponse> {
     let unavailable = |why: String| error(StatusCode::SERVICE_UNAVAILABLE, why);
     let Some(conductor) = d.conductor.get() else {
         return Err(unavailable("the node's conductor is restarting".into()));
@@ -305,7 +311,14 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     .service(get("/api/v1/disputes", disputes))
     .service(get("/api/v1/disputes/{id}", dispute))
     .service(get("/api/v1/events", events))
-    .service(get("/api/v1/totals", totals));
+    .service(get("/api/v1/totals", totals))
+    .service(
+        web::resource("/send")
+            .route(web::post().to(super::bridge::send))
+            .default_service(web::to(method_not_allowed)),
+    )
+    .service(get("/recv", super::bridge::recv))
+    .service(get("/topology", super::bridge::topology));
 }
 
 #[cfg(test)]

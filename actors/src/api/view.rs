@@ -151,7 +151,11 @@ fn probe(p: Probe) -> Value {
 /// The ranges a bisection narrowed through: from `[lo, hi]`, each probed `mid` moved `lo` up
 /// (the parties agreed at `mid`) or `hi` down. Whether they agreed is read from the next probe
 /// (it lies above an agreed `mid`) or, for the last, from the phase's outcome `agreed(mid)`.
+/// A probe repeated in a row is the referee asking again (a party was slow): counted once; a
+/// probe that leaves the range as it was (the first, at `hi`) adds no row.
 fn narrowing(lo: u64, hi: u64, mids: &[u64], last: Option<&dyn Fn(u64) -> bool>) -> Vec<[u64; 2]> {
+    let mut mids = mids.to_vec();
+    mids.dedup();
     let (mut lo, mut hi) = (lo, hi);
     let mut out = vec![[lo, hi]];
     for (i, &mid) in mids.iter().enumerate() {
@@ -165,7 +169,9 @@ fn narrowing(lo: u64, hi: u64, mids: &[u64], last: Option<&dyn Fn(u64) -> bool>)
         } else {
             hi = mid;
         }
-        out.push([lo, hi]);
+        if out.last() != Some(&[lo, hi]) {
+            out.push([lo, hi]);
+        }
     }
     out
 }
@@ -335,5 +341,13 @@ mod tests {
         // Without the outcome, the last probe's direction is unknown.
         let r = narrowing(0, 6, &[3, 1], None);
         assert_eq!(r, vec![[0, 6], [0, 3]]);
+        // The first probe at T changes nothing; a re-asked probe counts once.
+        let r = narrowing(
+            0,
+            6,
+            &[6, 3, 3, 3, 1, 2, 2],
+            Some(&last as &dyn Fn(u64) -> bool),
+        );
+        assert_eq!(r, vec![[0, 6], [0, 3], [1, 3], [2, 3]]);
     }
 }

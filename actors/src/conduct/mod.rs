@@ -738,7 +738,7 @@ fn already_done(e: SettlementError) -> Result<(), String> {
 /// The first sequence number of this incarnation: above every one an earlier incarnation
 /// used (wall-clock milliseconds · 2¹⁶; a node signs far fewer than 65 536 messages a
 /// millisecond), so a restarted node's messages are never refused as replays.
-fn first_seq() -> u64 {
+pub(crate) fn first_seq() -> u64 {
     let ms = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX >> 16))

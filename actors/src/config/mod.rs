@@ -37,6 +37,10 @@
 //! [jobs]                       # which jobs this node accepts
 //! max_steps = 100000
 //! min_payment_pin = "0"
+//!
+//! [api]                        # the HTTP API and dashboard; off loopback it needs a token
+//! listen = "127.0.0.1:7071"
+//! # token = "..."
 //! ```
 
 mod amount;
@@ -49,8 +53,8 @@ use serde::{Deserialize, Serialize};
 
 pub use amount::{PIN_DECIMALS, PinAmount};
 pub use sections::{
-    AdversaryConfig, Backend, ChainConfig, DEFAULT_VERIFIER_SAMPLES, Decline, ExecutorConfig,
-    JobPolicy, LimitsConfig, NetworkConfig, NodeSection, RoleConfig, RolesConfig,
+    AdversaryConfig, ApiSection, Backend, ChainConfig, DEFAULT_VERIFIER_SAMPLES, Decline,
+    ExecutorConfig, JobPolicy, LimitsConfig, NetworkConfig, NodeSection, RoleConfig, RolesConfig,
     SupervisionConfig,
 };
 pub use validate::{Bootstrap, MAX_EXECUTOR_THREADS, MAX_QUEUE, MIN_DISK_BUDGET_MIB};
@@ -59,6 +63,8 @@ pub use validate::{Bootstrap, MAX_EXECUTOR_THREADS, MAX_QUEUE, MIN_DISK_BUDGET_M
 pub const DEFAULT_KEY_FILE: &str = "keys/node.key";
 /// Default `node.disk_budget_mib` (10 GiB).
 pub const DEFAULT_DISK_BUDGET_MIB: u64 = 10 * 1024;
+/// Default port of `api.listen` (on 127.0.0.1).
+pub const DEFAULT_API_PORT: u16 = 7071;
 /// Default `network.listen`.
 pub const DEFAULT_LISTEN: &str = "0.0.0.0:7070";
 /// Default `chain.data_dir` of the embedded chain, relative to the config file.
@@ -146,6 +152,9 @@ pub struct NodeConfig {
     /// Which jobs to accept.
     #[serde(default)]
     pub jobs: JobPolicy,
+    /// The HTTP API and dashboard.
+    #[serde(default)]
+    pub api: ApiSection,
     /// A cheating node (tests and devnets only).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub adversary: Option<AdversaryConfig>,

@@ -106,6 +106,40 @@ impl Default for NetworkConfig {
     }
 }
 
+/// `[api]`: the node's HTTP API and dashboard.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ApiSection {
+    /// Whether the node serves its API.
+    #[serde(default = "default_api_enabled")]
+    pub enabled: bool,
+    /// TCP address of the API (a non-loopback address requires `token`).
+    #[serde(default = "default_api_listen")]
+    pub listen: SocketAddr,
+    /// The bearer token every request must carry (`Authorization: Bearer <token>`); required
+    /// when `listen` is not a loopback address.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub token: Option<String>,
+}
+
+fn default_api_enabled() -> bool {
+    true
+}
+
+fn default_api_listen() -> SocketAddr {
+    SocketAddr::from(([127, 0, 0, 1], super::DEFAULT_API_PORT))
+}
+
+impl Default for ApiSection {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            listen: default_api_listen(),
+            token: None,
+        }
+    }
+}
+
 /// `[chain]`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "lowercase", deny_unknown_fields)]

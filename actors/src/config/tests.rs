@@ -31,6 +31,29 @@ fn minimal_config_gets_defaults_and_resolved_paths() {
     assert_eq!(c.supervision, SupervisionConfig::default());
     assert_eq!(c.jobs, JobPolicy::default());
     assert_eq!(c.roles.enabled().len(), 1);
+    assert_eq!(c.api, ApiSection::default());
+    assert_eq!(
+        c.api.listen.to_string(),
+        format!("127.0.0.1:{DEFAULT_API_PORT}")
+    );
+}
+
+#[test]
+fn an_api_off_loopback_needs_its_token() {
+    let open = parse(&format!("{MINIMAL}[api]\nlisten = \"0.0.0.0:8080\"\n"));
+    let e = open.expect_err("a public API without a token");
+    assert_eq!(e.field(), Some("api.token"));
+    assert!(e.to_string().contains("0.0.0.0:8080"), "{e}");
+    let guarded = parse(&format!(
+        "{MINIMAL}[api]\nlisten = \"0.0.0.0:8080\"\ntoken = \"s3cret\"\n"
+    ))
+    .expect("valid with a token");
+    assert_eq!(guarded.api.token.as_deref(), Some("s3cret"));
+    let off = parse(&format!(
+        "{MINIMAL}[api]\nenabled = false\nlisten = \"0.0.0.0:8080\"\n"
+    ))
+    .expect("a disabled API needs no token");
+    assert!(!off.api.enabled);
 }
 
 #[test]
@@ -77,6 +100,19 @@ fn each_bad_field_is_named() {
             "adversary.cheat",
         ),
         (format!("{MINIMAL}[adversary]\n"), "adversary.cheat"),
+        (
+            format!("{MINIMAL}[api]\nlisten = \"0.0.0.0:7071\"\n"),
+            "api.token",
+        ),
+        (
+            format!("{MINIMAL}[api]\nlisten = \"127.0.0.1:7071\"\ntoken = \"\"\n"),
+            "api.token",
+        ),
+        (
+            format!("{MINIMAL}[api]\nlisten = \"nowhere\"\n"),
+            "api.listen",
+        ),
+        (format!("{MINIMAL}[api]\nport = 1\n"), "api.port"),
         (
             format!("{MINIMAL}[jobs]\nverifier_samples = -1\n"),
             "jobs.verifier_samples",

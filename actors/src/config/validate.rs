@@ -188,6 +188,24 @@ pub(super) fn validate(c: &NodeConfig) -> Check {
     if c.jobs.max_steps == 0 {
         fail("jobs.max_steps", "must be at least 1")?;
     }
+    if let Some(t) = &c.api.token
+        && (t.is_empty() || t.chars().any(|ch| ch.is_whitespace() || ch.is_control()))
+    {
+        fail(
+            "api.token",
+            "must be non-empty, without spaces or control characters",
+        )?;
+    }
+    if c.api.enabled && !c.api.listen.ip().is_loopback() && c.api.token.is_none() {
+        fail(
+            "api.token",
+            format!(
+                "required: api.listen = {} is not a loopback address (set a bearer token, or \
+                 listen on 127.0.0.1)",
+                c.api.listen
+            ),
+        )?;
+    }
     Ok(())
 }
 

@@ -12,6 +12,7 @@
 //! Not built yet: sends with deadlines, gossip of job announcements, peer discovery from the
 //! chain's registry (they belong with the role actors).
 
+pub mod app;
 pub mod auth;
 
 use std::collections::BTreeMap;

@@ -1,17 +1,20 @@
 //! The node's HTTP API ([`pinpoint_actors::api`]) over a devnet in one process: the arbiters'
 //! and the submitter's APIs on 127.0.0.1 (OS-chosen ports) through a job with a cheating
-//! trainer, its dispute and verdict; every endpoint, bad input, the token rule. Requests go
-//! over a raw HTTP/1.1 connection (no client library).
+//! trainer, its dispute and verdict; every endpoint, bad input, the token rule; the AXL bridge
+//! between two nodes. Requests go over a raw HTTP/1.1 connection (no client library).
 
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
+use pinpoint_actors::api::bridge::{Bridge, DESTINATION_HEADER};
 use pinpoint_actors::api::{self, ApiConfig, ApiError, ApiHandle, ApiState};
 use pinpoint_actors::conduct::{Cheat, ConductMsg};
 use pinpoint_actors::devnet::{Devnet, Plan};
+use pinpoint_actors::network::app::APP_INBOX_CAPACITY;
 use pinpoint_actors::supervisor::ChildRef;
 use pinpoint_chain::Role;
+use pinpoint_protocol::wire::MAX_APP_BYTES;
 use ractor::{Actor, ActorProcessingErr, ActorRef};
 use serde_json::Value;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -114,6 +117,7 @@ fn silent_state(conductor: ActorRef<ConductMsg>) -> ApiState {
         events: tokio::sync::broadcast::channel(8).1,
         totals: None,
         submit: None,
+        bridge: None,
     }
 }
 
@@ -180,6 +184,7 @@ fn serve(net: &Arc<Devnet>, index: usize) -> ApiHandle {
             events: api::node_events(net.subscribe(), index),
             totals: Some(api::chain_totals(net.chain.clone())),
             submit: (index == 0).then(|| api::submit::devnet_submit(net.clone())),
+            bridge: None,
         },
     )
     .expect("the API serves")
@@ -433,4 +438,167 @@ async fn the_api_shows_a_devnet_job_its_dispute_bisection_and_verdict() {
     for h in arb {
         h.stop().await;
     }
+}
+
+/// Serves node `index` of `net` with an AXL bridge.
+async fn serve_bridged(net: &Arc<Devnet>, index: usize) -> ApiHandle {
+    let n = &net.nodes[index];
+    let bridge = Bridge::start(
+        n.key.clone(),
+        n.transport.clone(),
+        n.assembly.network.clone(),
+    )
+    .await
+    .expect("the bridge starts");
+    api::serve(
+        ApiConfig::default(),
+        ApiState {
+            conductor: n.conductor.clone(),
+            events: api::node_events(net.subscribe(), index),
+            totals: None,
+            submit: None,
+            bridge: Some(bridge),
+        },
+    )
+    .expect("the API serves")
+}
+
+/// `POST /send` on `from` until the peer is reachable (the registry is read at start).
+async fn send_until_ok(from: SocketAddr, to: &str, body: &str) -> Resp {
+    let mut last = None;
+    for _ in 0..100 {
+        let r = send(from, "POST", "/send", &[(DESTINATION_HEADER, to)], body).await;
+        if r.status == 200 {
+            return r;
+        }
+        last = Some((r.status, r.body));
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("POST /send never succeeded: {last:?}");
+}
+
+/// `GET /recv` on `at` until a message is there.
+async fn recv_one(at: SocketAddr) -> Resp {
+    for _ in 0..100 {
+        let r = get(at, "/recv").await;
+        if r.status != 204 {
+            return r;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("no message arrived at {at}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_axl_bridge_carries_messages_both_ways_and_refuses_bad_input() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut plan = Plan::standard(dir.path(), None);
+    (plan.trainers, plan.verifiers, plan.arbiters, plan.committee) = (1, 0, 1, 1);
+    let net = Arc::new(Devnet::start(&plan).await.expect("devnet starts"));
+    // trainer-1 and arbiter-1: both registered, so each learns the other's endpoint
+    let (ia, ib) = (1, 2);
+    let (ha, hb) = (serve_bridged(&net, ia).await, serve_bridged(&net, ib).await);
+    let (a, b) = (ha.addr(), hb.addr());
+    let (ida, idb) = (net.nodes[ia].node.to_hex(), net.nodes[ib].node.to_hex());
+
+    // topology: this node and the other as a peer
+    let mut topo = Value::Null;
+    for _ in 0..100 {
+        topo = get(a, "/topology").await.json();
+        let listed = topo["peers"]
+            .as_array()
+            .is_some_and(|p| p.iter().any(|p| p["public_key"] == idb.as_str()));
+        if listed {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(topo["our_public_key"], ida.as_str(), "{topo}");
+    assert!(
+        topo["peers"]
+            .as_array()
+            .is_some_and(|p| p.iter().any(|p| p["public_key"] == idb.as_str())),
+        "{topo}"
+    );
+    assert_eq!(topo["inbox"]["capacity"], APP_INBOX_CAPACITY, "{topo}");
+
+    // empty → 204
+    let empty = get(b, "/recv").await;
+    assert_eq!(empty.status, 204, "{}", empty.body);
+
+    // A → B
+    let sent = send_until_ok(a, &idb, "hello from A").await;
+    assert!(sent.head.contains("x-sent-bytes: 12"), "{}", sent.head);
+    assert_eq!(sent.json()["sent_bytes"], 12);
+    let got = recv_one(b).await;
+    assert_eq!(got.status, 200);
+    assert_eq!(got.body, "hello from A");
+    assert!(
+        got.head.contains(&format!("x-from-peer-id: {ida}")),
+        "{}",
+        got.head
+    );
+    assert_eq!(get(b, "/recv").await.status, 204, "taken once");
+    // B → A
+    send_until_ok(b, &ida, "and back from B").await;
+    let got = recv_one(a).await;
+    assert_eq!(got.body, "and back from B");
+    assert!(
+        got.head.contains(&format!("x-from-peer-id: {idb}")),
+        "{}",
+        got.head
+    );
+
+    // bad input: 4xx JSON naming the problem
+    send(a, "POST", "/send", &[], "x")
+        .await
+        .error(400, DESTINATION_HEADER);
+    send(a, "POST", "/send", &[(DESTINATION_HEADER, "xyz")], "x")
+        .await
+        .error(400, "node id");
+    send(a, "POST", "/send", &[(DESTINATION_HEADER, &ida)], "x")
+        .await
+        .error(400, "own id");
+    let nobody = "11".repeat(32);
+    send(a, "POST", "/send", &[(DESTINATION_HEADER, &nobody)], "x")
+        .await
+        .error(502, "not reachable");
+    let huge = "a".repeat(MAX_APP_BYTES as usize + 1);
+    send(a, "POST", "/send", &[(DESTINATION_HEADER, &idb)], &huge)
+        .await
+        .error(413, "larger");
+    request(a, "GET", "/send", &[]).await.error(405, "GET");
+    request(a, "POST", "/recv", &[]).await.error(405, "POST");
+
+    // the inbox is bounded: past its capacity, messages are refused (the sender is told) and
+    // counted
+    for i in 0..APP_INBOX_CAPACITY {
+        send_until_ok(a, &idb, &format!("m{i}")).await;
+    }
+    let extra = 3;
+    for _ in 0..extra {
+        send(
+            a,
+            "POST",
+            "/send",
+            &[(DESTINATION_HEADER, &idb)],
+            "one too many",
+        )
+        .await
+        .error(502, "full");
+    }
+    let inbox = get(b, "/topology").await.json()["inbox"].clone();
+    assert_eq!(inbox["queued"], APP_INBOX_CAPACITY, "{inbox}");
+    assert_eq!(inbox["refused_full"], extra, "{inbox}");
+    // the oldest stays first
+    assert_eq!(recv_one(b).await.body, "m0");
+
+    // a node without a bridge answers 404 JSON
+    let (conductor, _h) = Actor::spawn(None, Silent, ()).await.expect("spawn");
+    let plain = api::serve(ApiConfig::default(), silent_state(conductor.clone())).expect("serves");
+    get(plain.addr(), "/recv").await.error(404, "bridge");
+    plain.stop().await;
+    conductor.stop(None);
+    ha.stop().await;
+    hb.stop().await;
 }

@@ -1,4 +1,5 @@
-//! Sampling-verifier challenges and swarm rollouts.
+//! Sampling-verifier challenges, swarm rollouts, and applications' messages between nodes
+//! (the HTTP API's AXL-compatible bridge).
 
 use borsh::{BorshDeserialize, BorshSerialize};
 
@@ -9,6 +10,38 @@ use crate::id::{JobId, NodeId};
 
 /// Largest rollout payload: 1 MiB.
 pub const MAX_ROLLOUT_BYTES: u32 = 1024 * 1024;
+
+/// Largest application message payload: 256 KiB.
+pub const MAX_APP_BYTES: u32 = 256 * 1024;
+
+/// blake3 `derive_key` context of [`app_scope`].
+pub const APP_SCOPE_CONTEXT: &str = "pinpoint 2026 app messages v1";
+
+/// The envelope job id of every [`AppMessage`]: not a job, one scope for all application
+/// traffic (a signer's sequence numbers in it are fresh per (signer, scope, round) as usual).
+pub fn app_scope() -> JobId {
+    blake3::derive_key(APP_SCOPE_CONTEXT, b"")
+}
+
+/// An application's bytes for one node (the API's `POST /send` on the sending node,
+/// `GET /recv` on the receiving one): opaque to the protocol. Sent under [`app_scope`].
+#[derive(Debug, Clone, PartialEq, Eq, BorshSerialize, BorshDeserialize)]
+pub struct AppMessage {
+    /// The node it is for (a node refuses one addressed to another).
+    pub to: NodeId,
+    /// The bytes, at most [`MAX_APP_BYTES`].
+    pub payload: BoundedVec<u8, MAX_APP_BYTES>,
+}
+
+impl AppMessage {
+    /// A message for `to`; [`ProtocolError::TooLarge`] over [`MAX_APP_BYTES`].
+    pub fn new(to: NodeId, payload: Vec<u8>) -> Result<Self> {
+        Ok(Self {
+            to,
+            payload: BoundedVec::new(payload)?,
+        })
+    }
+}
 
 /// blake3 `derive_key` context of a rollout payload's hash.
 pub const SWARM_ROLLOUT_CONTEXT: &str = "pinpoint 2026 swarm rollout v1";

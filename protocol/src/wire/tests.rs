@@ -251,6 +251,8 @@ fn message() -> impl Strategy<Value = Message> {
                 })
             }
         ),
+        (node(), prop::collection::vec(any::<u8>(), 0..256))
+            .prop_map(|(to, p)| Message::App(AppMessage::new(to, p).unwrap())),
     ]
 }
 
@@ -302,7 +304,7 @@ fn unknown_variant_tag_is_rejected() {
     // Frame: version u16 ‖ kind u16 ‖ body length u32 ‖ body; the body starts with the tag.
     assert_eq!(bytes[..2], PROTOCOL_VERSION.to_le_bytes());
     assert_eq!(bytes[8], kind::INPUT_QUERY);
-    for tag in [kind::STEP_OPENING + 1, 0xff] {
+    for tag in [kind::APP + 1, 0xff] {
         bytes[8] = tag;
         let err = decode_message::<Message>(&bytes, &Limits::default()).unwrap_err();
         assert!(matches!(err, ProtocolError::Malformed { .. }), "{err}");
@@ -322,6 +324,8 @@ fn oversized_messages_are_rejected() {
 
     // Over a field cap: refused at construction …
     let err = SwarmRollout::new(1, node_id(1), vec![0; MAX_ROLLOUT_BYTES as usize + 1]);
+    assert!(matches!(err, Err(ProtocolError::TooLarge { .. })));
+    let err = AppMessage::new(node_id(1), vec![0; MAX_APP_BYTES as usize + 1]);
     assert!(matches!(err, Err(ProtocolError::TooLarge { .. })));
     // … and while decoding, right after the count (here: a proof claiming 65 siblings).
     let mut body = vec![kind::STEP_ANSWER];
