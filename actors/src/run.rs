@@ -247,8 +247,7 @@ async fn run_on<S: Settlement + 'static>(
         tick: CHAIN_TICK,
         observer: Some(observer),
     };
-    let running =
-        crate::conduct::start(config, store.clone(), inbound, settle_args, setup).await?;
+    let running = crate::conduct::start(config, store.clone(), inbound, settle_args, setup).await?;
     let settlement = running
         .settlement
         .get()

@@ -144,7 +144,9 @@ fn node_toml(m: &Member, role: Role, boot: &str, url: &str, samples: u64) -> Str
          [network]\nlisten = \"127.0.0.1:0\"\nbootstrap = [\"{boot}\"]\n\n\
          [chain]\nkind = \"rpc\"\nurl = \"{url}\"\naddresses = \"../addresses.json\"\n\
          key_file = \"keys/evm.key\"\n\n\
-         [jobs]\nverifier_samples = {samples}\n"
+         [jobs]\nverifier_samples = {samples}\n\n\
+         # Each node's HTTP API and dashboard on a port of its own (its log prints the URL).\n\
+         [api]\nlisten = \"127.0.0.1:0\"\n"
     );
     if let Some(c) = m.cheat {
         t.push_str(&format!(

@@ -20,8 +20,8 @@ use serde::Deserialize;
 use crate::conduct::SharedChain;
 use crate::devnet::{Terms, put_spec};
 use crate::settlement::SettlementMsg;
-use crate::supervisor::ChildRef;
 use crate::store::SharedStore;
+use crate::supervisor::ChildRef;
 
 /// How long a submission waits for the settlement actor's receipt.
 pub const SUBMIT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(120);
@@ -116,9 +116,7 @@ async fn settle(
 ) -> Result<Receipt, String> {
     let what = key.clone();
     let Some(settlement) = settlement.get() else {
-        return Err(format!(
-            "{what}: the node's settlement actor is restarting"
-        ));
+        return Err(format!("{what}: the node's settlement actor is restarting"));
     };
     let asked = settlement
         .call(
