@@ -209,6 +209,8 @@ enum Reason {
     DisputeNext(u64, usize),
     Finalize(u64),
     Redraw(u64, u8),
+    /// A challenging verifier sends its root to the committee again (the dispute's id).
+    ResendRoot(u64),
 }
 
 /// The chain book of one node.
@@ -707,6 +709,21 @@ impl ChainBook {
         }
         for (reason, call) in calls {
             self.call(reason, call);
+        }
+        // A challenging verifier's root reaches the committee only by message (the contract
+        // has no field for it): until the dispute is ruled, it is sent again every
+        // `RETRY_SECS`, so one lost message (e.g. one that reached a member before it had read
+        // the dispute) does not leave the dispute unrefereed until its deadline.
+        let waiting: Vec<(u64, u64)> = self
+            .disputes
+            .iter()
+            .filter(|(_, x)| x.by_verifier && x.challenger == me && x.ruling.is_none())
+            .map(|(&id, x)| (id, x.job))
+            .collect();
+        for (dispute, job) in waiting {
+            if self.due(Reason::ResendRoot(dispute)) {
+                self.duties.push_back(Duty::Party { dispute, job });
+            }
         }
     }
 }
