@@ -308,23 +308,10 @@ pub async fn post_job<S: Settlement + 'static>(
     spec: &JobSpec,
     terms: Terms,
 ) -> Result<u64, DevnetError> {
-    let encoded = spec
-        .encode()
-        .map_err(|e| DevnetError::Invalid(format!("the job spec: {e}")))?;
-    let digest = store
-        .lock()?
-        .put(RefKey::spec(spec_key(&encoded)), &encoded)?;
+    let spec_hash = put_spec(store, spec)?;
     let mut c = chain.lock().await;
     let now = c.now().await?;
-    let params = JobParams {
-        spec_hash: B256::from(digest.0),
-        payment: terms.payment,
-        replicas: terms.replicas,
-        bond: terms.bond,
-        accept_deadline: now + terms.accept_secs,
-        commit_deadline: now + terms.commit_secs,
-        challenge_window: terms.window_secs,
-    };
+    let params = terms.params(spec_hash, now);
     let receipt = c.send(submitter, Call::PostJob(params)).await?;
     receipt
         .posted_job()
