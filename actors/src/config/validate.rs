@@ -183,5 +183,17 @@ pub(super) fn validate(c: &NodeConfig) -> Check {
     if c.jobs.max_steps == 0 {
         fail("jobs.max_steps", "must be at least 1")?;
     }
+    if !(100..=3_600_000).contains(&c.jobs.dispute_answer_ms) {
+        fail(
+            "jobs.dispute_answer_ms",
+            format!("{} is outside 100 ..= 3600000 ms", c.jobs.dispute_answer_ms),
+        )?;
+    }
+    if c.jobs.dispute_max_retries > 100 {
+        fail(
+            "jobs.dispute_max_retries",
+            format!("{} is above 100", c.jobs.dispute_max_retries),
+        )?;
+    }
     Ok(())
 }
