@@ -181,6 +181,37 @@ fn cast_one(url: &str, args: &[&str]) -> String {
     out.into_iter().next().unwrap_or_default()
 }
 
+/// A kept devnet: interrupted (SIGINT, so that it stops anvil and its nodes), then killed if
+/// need be, when dropped, so that a failing test leaves nothing running.
+struct Kept(std::process::Child);
+
+impl Kept {
+    fn interrupt(&self) {
+        // SAFETY: `kill` has no memory preconditions; the pid is our unreaped child's.
+        unsafe {
+            libc::kill(self.0.id() as libc::pid_t, libc::SIGINT);
+        }
+    }
+}
+
+impl Drop for Kept {
+    fn drop(&mut self) {
+        if self.0.try_wait().ok().flatten().is_some() {
+            return;
+        }
+        self.interrupt();
+        let until = Instant::now() + Duration::from_secs(30);
+        while Instant::now() < until {
+            if self.0.try_wait().ok().flatten().is_some() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
 /// Whether process `pid` still exists (and is not a zombie).
 fn alive(pid: u32) -> bool {
     std::fs::read_to_string(format!("/proc/{pid}/stat"))
@@ -193,7 +224,7 @@ fn node_processes_on_anvil_catch_the_cheater_and_cast_reads_the_same_state() {
     let dir = fresh("procs");
     let spec = tiny_spec(&dir);
     let net = dir.join("net");
-    let mut child = pinpoint()
+    let child = pinpoint()
         .args([
             "devnet",
             "--chain",
@@ -213,9 +244,10 @@ fn node_processes_on_anvil_catch_the_cheater_and_cast_reads_the_same_state() {
         ))
         .spawn()
         .unwrap();
+    let mut child = Kept(child);
     // With --keep the summary is printed and the devnet stays up: read the JSON object.
     let mut json = String::new();
-    let mut stdout = BufReader::new(child.stdout.take().unwrap());
+    let mut stdout = BufReader::new(child.0.stdout.take().unwrap());
     loop {
         let mut line = String::new();
         if stdout.read_line(&mut line).unwrap() == 0 {
@@ -302,13 +334,10 @@ fn node_processes_on_anvil_catch_the_cheater_and_cast_reads_the_same_state() {
 
     // Ctrl-C stops everything: the devnet exits with the summary's status, anvil and the
     // node processes are gone.
-    // SAFETY: `kill` has no memory preconditions; the pid is our unreaped child's.
-    unsafe {
-        libc::kill(child.id() as libc::pid_t, libc::SIGINT);
-    }
+    child.interrupt();
     let until = Instant::now() + Duration::from_secs(60);
     let status = loop {
-        if let Some(s) = child.try_wait().unwrap() {
+        if let Some(s) = child.0.try_wait().unwrap() {
             break s;
         }
         assert!(Instant::now() < until, "the devnet did not stop on Ctrl-C");

@@ -243,7 +243,10 @@ async fn run_on<S: Settlement + 'static>(
         bootstrap,
         me,
         cheat,
-        deadlines: Deadlines::default(),
+        deadlines: Deadlines {
+            answer_ms: config.jobs.dispute_answer_ms,
+            max_retries: config.jobs.dispute_max_retries,
+        },
         tick: CHAIN_TICK,
         observer: Some(observer),
     };

@@ -128,8 +128,8 @@ fn parse_crash(s: &str) -> anyhow::Result<(String, u64)> {
     }
 }
 
-/// A node's `node.toml`.
-fn node_toml(m: &Member, role: Role, boot: &str, url: &str, samples: u64) -> String {
+/// A node's `node.toml` (with the plan's dispute deadlines).
+fn node_toml(m: &Member, role: Role, boot: &str, url: &str, plan: &Plan) -> String {
     let section = match role {
         Role::Trainer => "trainer",
         Role::Verifier => "verifier",
@@ -144,9 +144,10 @@ fn node_toml(m: &Member, role: Role, boot: &str, url: &str, samples: u64) -> Str
          [network]\nlisten = \"127.0.0.1:0\"\nbootstrap = [\"{boot}\"]\n\n\
          [chain]\nkind = \"rpc\"\nurl = \"{url}\"\naddresses = \"../addresses.json\"\n\
          key_file = \"keys/evm.key\"\n\n\
-         [jobs]\nverifier_samples = {samples}\n\n\
+         [jobs]\nverifier_samples = {}\ndispute_answer_ms = {}\ndispute_max_retries = {}\n\n\
          # Each node's HTTP API and dashboard on a port of its own (its log prints the URL).\n\
-         [api]\nlisten = \"127.0.0.1:0\"\n"
+         [api]\nlisten = \"127.0.0.1:0\"\n",
+        plan.samples, plan.deadlines.answer_ms, plan.deadlines.max_retries
     );
     if let Some(c) = m.cheat {
         t.push_str(&format!(
@@ -223,11 +224,8 @@ pub(super) async fn run(
         let home = dir.join(&m.name);
         let k = keys::generate(&home.join("keys"))?;
         let config = home.join("node.toml");
-        std::fs::write(
-            &config,
-            node_toml(&m, role, &boot, &anvil.url, plan.samples),
-        )
-        .with_context(|| format!("writing {}", config.display()))?;
+        std::fs::write(&config, node_toml(&m, role, &boot, &anvil.url, plan))
+            .with_context(|| format!("writing {}", config.display()))?;
         fund(&chain, k.evm_address()).await?;
         nodes.push(NodeProc {
             member: m,
@@ -627,7 +625,10 @@ mod tests {
         };
         let node = pinpoint_chain::NodeKey::from_seed([7; 32]).node_id();
         let boot = format!("{node}@127.0.0.1:7000");
-        let text = node_toml(&m, Role::Trainer, &boot, "http://127.0.0.1:8545", 2);
+        let mut plan = Plan::standard(Path::new("/tmp/devnet"), None);
+        plan.deadlines.answer_ms = 5_000;
+        plan.deadlines.max_retries = 11;
+        let text = node_toml(&m, Role::Trainer, &boot, "http://127.0.0.1:8545", &plan);
         let dir = std::path::Path::new("/tmp/devnet/trainer-2");
         let c = pinpoint_actors::config::NodeConfig::from_toml_str(&text, dir, "node.toml")
             .expect("a valid node.toml");
@@ -637,5 +638,9 @@ mod tests {
             Some("wrong-node:3:2")
         );
         assert_eq!(c.network.bootstrap, vec![boot]);
+        assert_eq!(
+            (c.jobs.dispute_answer_ms, c.jobs.dispute_max_retries),
+            (5_000, 11)
+        );
     }
 }

@@ -53,9 +53,9 @@ use serde::{Deserialize, Serialize};
 
 pub use amount::{PIN_DECIMALS, PinAmount};
 pub use sections::{
-    AdversaryConfig, ApiSection, Backend, ChainConfig, DEFAULT_VERIFIER_SAMPLES, Decline,
-    ExecutorConfig, JobPolicy, LimitsConfig, NetworkConfig, NodeSection, RoleConfig, RolesConfig,
-    SupervisionConfig,
+    AdversaryConfig, ApiSection, Backend, ChainConfig, DEFAULT_DISPUTE_ANSWER_MS,
+    DEFAULT_DISPUTE_MAX_RETRIES, DEFAULT_VERIFIER_SAMPLES, Decline, ExecutorConfig, JobPolicy,
+    LimitsConfig, NetworkConfig, NodeSection, RoleConfig, RolesConfig, SupervisionConfig,
 };
 pub use validate::{Bootstrap, MAX_EXECUTOR_THREADS, MAX_QUEUE, MIN_DISK_BUDGET_MIB};
 

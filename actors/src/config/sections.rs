@@ -276,6 +276,27 @@ pub struct JobPolicy {
     /// Steps a verifier samples from each committed root (0: it does not sample).
     #[serde(default = "default_verifier_samples")]
     pub verifier_samples: u64,
+    /// As an arbiter: milliseconds a dispute party has to answer a query.
+    #[serde(default = "default_dispute_answer_ms")]
+    pub dispute_answer_ms: u64,
+    /// As an arbiter: how often an unanswered query is asked again before the party forfeits
+    /// (a party has `dispute_answer_ms · (1 + dispute_max_retries)` in all).
+    #[serde(default = "default_dispute_max_retries")]
+    pub dispute_max_retries: u32,
+}
+
+/// Default of `jobs.dispute_answer_ms` (the protocol's `Deadlines::default`).
+pub const DEFAULT_DISPUTE_ANSWER_MS: u64 = 10_000;
+
+/// Default of `jobs.dispute_max_retries` (the protocol's `Deadlines::default`).
+pub const DEFAULT_DISPUTE_MAX_RETRIES: u32 = 2;
+
+fn default_dispute_answer_ms() -> u64 {
+    DEFAULT_DISPUTE_ANSWER_MS
+}
+
+fn default_dispute_max_retries() -> u32 {
+    DEFAULT_DISPUTE_MAX_RETRIES
 }
 
 /// Default of `jobs.verifier_samples`.
@@ -304,6 +325,8 @@ impl Default for JobPolicy {
             max_steps: DEFAULT_MAX_STEPS,
             min_payment_pin: PinAmount::ZERO,
             verifier_samples: DEFAULT_VERIFIER_SAMPLES,
+            dispute_answer_ms: DEFAULT_DISPUTE_ANSWER_MS,
+            dispute_max_retries: DEFAULT_DISPUTE_MAX_RETRIES,
         }
     }
 }

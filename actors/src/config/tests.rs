@@ -118,6 +118,14 @@ fn each_bad_field_is_named() {
             "jobs.verifier_samples",
         ),
         (
+            format!("{MINIMAL}[jobs]\ndispute_answer_ms = 10\n"),
+            "jobs.dispute_answer_ms",
+        ),
+        (
+            format!("{MINIMAL}[jobs]\ndispute_max_retries = 101\n"),
+            "jobs.dispute_max_retries",
+        ),
+        (
             "[node]\n[roles.trainer]\nstake_pin = 1\n".into(),
             "node.data_dir",
         ),

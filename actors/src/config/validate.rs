@@ -206,6 +206,18 @@ pub(super) fn validate(c: &NodeConfig) -> Check {
             ),
         )?;
     }
+    if !(100..=3_600_000).contains(&c.jobs.dispute_answer_ms) {
+        fail(
+            "jobs.dispute_answer_ms",
+            format!("{} is outside 100 ..= 3600000 ms", c.jobs.dispute_answer_ms),
+        )?;
+    }
+    if c.jobs.dispute_max_retries > 100 {
+        fail(
+            "jobs.dispute_max_retries",
+            format!("{} is above 100", c.jobs.dispute_max_retries),
+        )?;
+    }
     Ok(())
 }
 
