@@ -447,6 +447,7 @@ async fn serve_dashboard(
         totals: Some(api::chain_totals(net.chain.clone())),
         submit: Some(api::submit::devnet_submit(net.clone())),
         bridge: Some(bridge),
+        results: Some(api::result::devnet_results(net.clone())),
     };
     let handle = api::serve(ApiConfig { bind, token: None }, state)
         .context("--api: serving the dashboard")?;

@@ -117,6 +117,7 @@ fn silent_state(conductor: ActorRef<ConductMsg>) -> ApiState {
         totals: None,
         submit: None,
         bridge: None,
+        results: None,
     }
 }
 
@@ -184,6 +185,7 @@ fn serve(net: &Arc<Devnet>, index: usize) -> ApiHandle {
             totals: Some(api::chain_totals(net.chain.clone())),
             submit: (index == 0).then(|| api::submit::devnet_submit(net.clone())),
             bridge: None,
+            results: None,
         },
     )
     .expect("the API serves")
@@ -457,6 +459,7 @@ async fn serve_bridged(net: &Arc<Devnet>, index: usize) -> ApiHandle {
             totals: None,
             submit: None,
             bridge: Some(bridge),
+            results: None,
         },
     )
     .expect("the API serves")
