@@ -1,19 +1,19 @@
-//! Node assembly (the part that does not need the role machines yet): the store opened from
-//! the config, and a [`NodeSupervisor`](crate::supervisor::NodeSupervisor) over the store
-//! actor, the executor and the network actor (fed from the transport's queue when one is given). The
-//! role actors and settlement join here as they land.
+//! Node assembly: the store opened from the config, and a
+//! [`NodeSupervisor`](crate::supervisor::NodeSupervisor) over the store actor, the executor
+//! and the network actor (fed from the transport's queue when one is given), then any further
+//! children the caller specifies ([`Node::spawn_with`]: a full node adds the settlement actor
+//! and the conductor, see [`crate::conduct::start`]).
 
 use pinpoint_net::Inbound;
 use pinpoint_protocol::codec::Limits;
 use pinpoint_protocol::id::DEFAULT_REPLAY_CAPACITY;
-use ractor::DerivedActorRef;
 use tokio::sync::mpsc;
 
 use crate::config::NodeConfig;
 use crate::executor::{ExecEvent, Executor, ExecutorArgs, ExecutorMsg, FaultPlan};
 use crate::network::{self, Inbox, Network, NetworkArgs, NetworkMsg};
 use crate::store::{SharedStore, Store, StoreActor, StoreError, StoreMsg};
-use crate::supervisor::{ChildRef, ChildSpec, NodeHandle};
+use crate::supervisor::{ChildRef, ChildSpec, NodeHandle, Sink};
 
 /// Name of the executor child (in logs and errors).
 pub const EXECUTOR: &str = "executor";
@@ -21,6 +21,10 @@ pub const EXECUTOR: &str = "executor";
 pub const STORE: &str = "store";
 /// Name of the network child.
 pub const NETWORK: &str = "network";
+/// Name of the settlement child.
+pub const SETTLEMENT: &str = "settlement";
+/// Name of the conductor child.
+pub const CONDUCTOR: &str = "conductor";
 
 /// Why a node cannot start.
 #[derive(Debug, thiserror::Error)]
@@ -31,16 +35,13 @@ pub enum StartError {
     /// An actor cannot start.
     #[error("starting the node's actors: {0}")]
     Spawn(#[from] ractor::SpawnErr),
-    /// The conductor stopped while the node started.
-    #[error("the conductor stopped while the node started")]
-    Conductor,
 }
 
 /// What a node is built from besides its config.
 #[derive(Debug)]
 pub struct NodeDeps {
-    /// Where the executor's events go (the trainer role, later).
-    pub executor_events: DerivedActorRef<ExecEvent>,
+    /// Where the executor's events go (the conductor, in a full node).
+    pub executor_events: Sink<ExecEvent>,
     /// Test-only fault injection for the executor.
     pub fault: Option<FaultPlan>,
     /// The transport's inbound queue (e.g. from `QuicNode::bind`), fed into the network
@@ -85,6 +86,16 @@ impl Node {
 
     /// Opens the store in `node.data_dir/store` and starts the supervised actors.
     pub async fn spawn(config: &NodeConfig, deps: NodeDeps) -> Result<Self, StartError> {
+        Self::spawn_with(config, deps, |_, _| Vec::new()).await
+    }
+
+    /// Like [`Node::spawn`], with more children started after the network, in order (and
+    /// stopped before it): `more` gets the executor and the network to hand to them.
+    pub async fn spawn_with(
+        config: &NodeConfig,
+        deps: NodeDeps,
+        more: impl FnOnce(&ChildRef<ExecutorMsg>, &ChildRef<NetworkMsg>) -> Vec<ChildSpec>,
+    ) -> Result<Self, StartError> {
         let store = match deps.store {
             Some(s) => s,
             None => Self::open_store(config)?,
@@ -109,8 +120,9 @@ impl Node {
             replay_capacity: DEFAULT_REPLAY_CAPACITY,
         };
         let (net_spec, network) = ChildSpec::new(NETWORK, move || (Network, net_args.clone()));
-        let handle =
-            NodeHandle::start(config.supervision, vec![store_spec, exec_spec, net_spec]).await?;
+        let mut children = vec![store_spec, exec_spec, net_spec];
+        children.extend(more(&executor, &network));
+        let handle = NodeHandle::start(config.supervision, children).await?;
         Ok(Self {
             handle,
             executor,

@@ -21,15 +21,14 @@ use pinpoint_chain::{
 };
 use pinpoint_net::{Identity, NetConfig, NetError, QuicNode};
 use pinpoint_protocol::dispute::Deadlines;
-use ractor::Actor;
 
-use crate::conduct::{Cheat, ConductArgs, Me, SharedChain};
+use crate::conduct::{Cheat, ConductSetup, Me, SharedChain};
 use crate::config::{Bootstrap, ChainConfig, NodeConfig};
 use crate::executor::ExecutorMsg;
 use crate::keys::{self, KeyError};
 use crate::node::{Node, StartError};
 use crate::settlement::{
-    ChainClock, ChainHandle, DEFAULT_POLL_INTERVAL_MS, Enrollment, SettlementActor, SettlementArgs,
+    ChainClock, ChainHandle, DEFAULT_POLL_INTERVAL_MS, Enrollment, SettlementArgs,
     SettlementCounters, SettlementError, SettlementMsg, journal_dir,
 };
 use crate::store::StoreError;
@@ -43,6 +42,9 @@ pub enum RunError {
     /// A key file.
     #[error("keys: {0}")]
     Keys(#[from] KeyError),
+    /// The node stopped by itself: an actor failed beyond the restart intensity.
+    #[error(transparent)]
+    Node(#[from] crate::supervisor::NodeError),
     /// The chain.
     #[error("chain: {0}")]
     Chain(#[from] ChainError),
@@ -193,6 +195,7 @@ async fn run_on<S: Settlement + 'static>(
     let key = identity.node_key().clone();
     let net = NetConfig {
         listen: config.network.listen,
+        rng_seed: config.quic_rng_seed(),
         ..NetConfig::default()
     };
     let (quic, inbound) = QuicNode::bind(identity, net, std::sync::Arc::new(store.clone()))?;
@@ -211,14 +214,6 @@ async fn run_on<S: Settlement + 'static>(
         counters: std::sync::Arc::new(SettlementCounters::default()),
         fault: None,
     };
-    let (settlement, _) = Actor::spawn(None, SettlementActor::<S>::new(), settle_args)
-        .await
-        .map_err(actor_err)?;
-    let enrollment = Enrollment::from_roles(&config.roles, key.clone(), advertised.to_string());
-    let report =
-        ractor::call!(settlement, SettlementMsg::Enroll, enrollment).map_err(actor_err)??;
-    tracing::info!(?report, "enrolled: staked and registered");
-
     let bootstrap = config
         .network
         .bootstrap
@@ -226,15 +221,9 @@ async fn run_on<S: Settlement + 'static>(
         .filter_map(|b| Bootstrap::parse(b).ok())
         .map(|b| (b.node, b.addr))
         .collect();
-    let chain_id = {
+    let (chain_id, market) = {
         let c = chain.lock().await;
-        let id = c
-            .view(
-                c.addresses().staking,
-                pinpoint_chain::bindings::Staking::chainIdCall {},
-            )
-            .await?;
-        u64::try_from(id).map_err(|_| RunError::Config("chain id above 2^64".into()))?
+        (pinpoint_chain::chain_id(&*c).await?, c.addresses().market)
     };
     let me = Me {
         account,
@@ -246,9 +235,9 @@ async fn run_on<S: Settlement + 'static>(
         samples: config.jobs.verifier_samples,
     };
     let (observer, events) = tokio::sync::broadcast::channel(crate::conduct::OBSERVER_CAPACITY);
-    let args = ConductArgs {
+    let setup = ConductSetup {
         key: key.clone(),
-        chain: chain.clone(),
+        market,
         chain_id,
         transport: quic.clone(),
         bootstrap,
@@ -258,7 +247,16 @@ async fn run_on<S: Settlement + 'static>(
         tick: CHAIN_TICK,
         observer: Some(observer),
     };
-    let (conductor, node) = crate::conduct::start(config, store.clone(), inbound, args).await?;
+    let running = crate::conduct::start(config, store.clone(), inbound, settle_args, setup).await?;
+    let settlement = running
+        .settlement
+        .get()
+        .ok_or_else(|| RunError::Actor("the settlement actor did not start".into()))?;
+    let enrollment = Enrollment::from_roles(&config.roles, key.clone(), advertised.to_string());
+    let report =
+        ractor::call!(settlement, SettlementMsg::Enroll, enrollment).map_err(actor_err)??;
+    tracing::info!(?report, "enrolled: staked and registered");
+    let mut node = running.node;
     let bridge = crate::api::bridge::Bridge::start(key, quic, node.network.clone())
         .await
         .map_err(actor_err)?;
@@ -266,10 +264,10 @@ async fn run_on<S: Settlement + 'static>(
     let api = crate::api::serve_node(
         &config.api,
         crate::api::NodeApi {
-            conductor: conductor.clone(),
+            conductor: running.conductor.clone(),
             events,
             chain,
-            settlement: settlement.clone(),
+            settlement: running.settlement.clone(),
             account,
             store,
             bridge: Some(bridge),
@@ -282,18 +280,23 @@ async fn run_on<S: Settlement + 'static>(
     }
     tracing::info!("running; stop with Ctrl-C");
 
-    shutdown.await;
-    tracing::info!("stopping: no new work; checkpointing the step in flight");
+    let failed = tokio::select! {
+        () = shutdown => None,
+        // The supervisor gave up (restart intensity): the error names the actor.
+        e = node.handle.failed() => Some(e),
+    };
     if let Some(api) = api {
         api.stop().await;
     }
-    conductor.stop(None);
+    if let Some(e) = failed {
+        return Err(RunError::Node(e));
+    }
+    tracing::info!("stopping: checkpointing the step in flight, then every actor in order");
     if let Some(exec) = node.executor.get()
         && let Ok(Some(job)) = ractor::call!(exec, ExecutorMsg::Status)
     {
         let _ = ractor::call!(exec, ExecutorMsg::Cancel, job);
     }
-    settlement.stop(None);
     node.handle.shutdown().await.map_err(actor_err)?;
     tracing::info!("stopped");
     Ok(())

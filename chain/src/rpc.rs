@@ -169,6 +169,37 @@ impl Evm {
         Ok(())
     }
 
+    /// A development chain (anvil) only: moves its clock `secs` seconds forward and mines a
+    /// block, so that [`Settlement::now`] reads the new time (`evm_increaseTime`, `evm_mine`).
+    ///
+    /// Errors: [`ChainError::Rpc`] when the endpoint has no such methods (not a development
+    /// chain), [`ChainError::Unreachable`].
+    pub async fn dev_advance_time(&self, secs: u64) -> Result<()> {
+        let p = self.provider.clone();
+        self.rpc("evm_increaseTime", || {
+            p.raw_request::<_, serde_json::Value>("evm_increaseTime".into(), (secs,))
+        })
+        .await?;
+        self.rpc("evm_mine", || {
+            p.raw_request::<_, serde_json::Value>("evm_mine".into(), ())
+        })
+        .await?;
+        Ok(())
+    }
+
+    /// A development chain (anvil) only: sets `who`'s ether balance to `wei`, to pay for gas
+    /// (`anvil_setBalance`).
+    ///
+    /// Errors: as [`Evm::dev_advance_time`].
+    pub async fn dev_set_balance(&self, who: Address, wei: alloy::primitives::U256) -> Result<()> {
+        let p = self.provider.clone();
+        self.rpc("anvil_setBalance", || {
+            p.raw_request::<_, serde_json::Value>("anvil_setBalance".into(), (who, wei))
+        })
+        .await?;
+        Ok(())
+    }
+
     /// The chain id the endpoint serves.
     pub fn chain_id(&self) -> u64 {
         self.chain_id

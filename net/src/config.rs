@@ -108,6 +108,10 @@ pub struct NetConfig {
     pub max_peers: usize,
     /// Reconnection backoff of the peer book.
     pub backoff: Backoff,
+    /// Seed of the QUIC endpoint's random choices (connection ids, reset tokens; quinn's
+    /// `EndpointConfig::rng_seed`). `None`: from the OS. A simulation fixes it, so that a run
+    /// over a simulated socket and clock replays.
+    pub rng_seed: Option<[u8; 32]>,
 }
 
 impl Default for NetConfig {
@@ -133,6 +137,7 @@ impl Default for NetConfig {
             socket_buffer_bytes: DEFAULT_SOCKET_BUFFER_BYTES,
             max_peers: DEFAULT_MAX_PEERS,
             backoff: Backoff::default(),
+            rng_seed: None,
         }
     }
 }

@@ -8,8 +8,9 @@
 //!   domain-separated canonical bytes (see [`Signed::signing_digest`]).
 //! - [`Registration`]: the statement a node key signs to bind itself to a settlement account
 //!   (chain id, registry, account, roles, endpoint), stored by the chain's node registry.
-//! - [`ReplayGuard`]: accepts a verified statement only if its sequence number is strictly
-//!   greater than the last one accepted for the same `(signer, job, round)`.
+//! - [`ReplayGuard`]: accepts a verified statement only if its sequence number was not accepted
+//!   before for the same `(signer, job, round)` and is above, or within [`REPLAY_WINDOW`] of,
+//!   the highest one accepted (statements on separate streams may arrive reordered).
 //!
 //! Exact byte layouts: `docs/protocol.md`, "Identities and signed statements".
 
@@ -20,5 +21,5 @@ mod signed;
 
 pub use key::{NodeId, NodeKey};
 pub use registration::{MAX_ENDPOINT_LEN, REGISTRATION_CONTEXT, Registration};
-pub use replay::{DEFAULT_REPLAY_CAPACITY, ReplayGuard};
+pub use replay::{DEFAULT_REPLAY_CAPACITY, REPLAY_WINDOW, ReplayGuard};
 pub use signed::{JobId, SIGNED_STATEMENT_CONTEXT, Signed};

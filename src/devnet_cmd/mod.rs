@@ -1,39 +1,46 @@
-//! `pinpoint devnet`: a whole network in this process (logic in `pinpoint_actors::devnet`;
-//! this module parses flags, posts the job, shows progress and prints the summary).
+//! `pinpoint devnet`: a whole network on this machine. In this process (logic in
+//! `pinpoint_actors::devnet`) on the embedded chain or on anvil (`--chain anvil`), or as
+//! separate `pinpoint node` processes on anvil (`--processes`, [`processes`]). This module
+//! parses flags, posts the job, shows progress and prints the summary.
 
+mod anvil;
+mod child;
+mod processes;
 mod progress;
 mod summary;
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use anyhow::{Context, bail};
+use anyhow::{Context, anyhow, bail};
 use clap::Args;
 use pinpoint_actors::api::bridge::Bridge;
 use pinpoint_actors::api::{self, ApiConfig, ApiHandle, ApiState};
 use pinpoint_actors::conduct::{Cheat, JobState};
-use pinpoint_actors::devnet::{Devnet, Plan, Terms};
-use pinpoint_chain::{Role, Settlement};
+use pinpoint_actors::devnet::{DevChain, Devnet, Plan, Terms};
+use pinpoint_chain::{Addresses, Evm, RetryPolicy, Role, Settlement};
 use pinpoint_train::fs::run::{load_job, override_steps};
 use pinpoint_train::{JobSpec, LoadedSpec};
 use tokio::sync::broadcast::error::RecvError;
 
 use progress::{Member, View};
-use summary::{Account, Inputs, Summary};
+use summary::{Account, Before, Summary};
 
-/// Start a whole network in this process and watch a cheating trainer get caught.
+/// Start a whole network on this machine and watch a cheating trainer get caught.
 ///
 /// Starts a submitter, trainers (the second one cheats), verifiers and arbiters, each a full
-/// node on its own QUIC endpoint on 127.0.0.1, all on one embedded chain; posts a training
-/// job; shows the trainers' progress and then the dispute's bisection live; prints the
-/// disputed step and operator, the verdict, who was slashed, the payouts, the fee burned and
-/// the treasury's part, and checks that every token is accounted for (docs/devnet.md).
+/// node on its own QUIC endpoint on 127.0.0.1, all on one chain: the embedded one in this
+/// process, or the pinned anvil (--chain anvil) over JSON-RPC; with --processes every node is
+/// a separate `pinpoint node` process with its own config, keys and data directory. Posts a
+/// training job; shows the trainers' progress and then the dispute's bisection live; prints
+/// the disputed step and operator, the verdict, who was slashed, the payouts, the fee burned
+/// and the treasury's part, and checks that every token is accounted for (docs/devnet.md).
+/// Everything it started (anvil, node processes) is stopped when it ends, also on Ctrl-C.
 ///
 /// Exit status: 0 when every check holds, 1 when a check fails, 2 when the job does not
-/// finalize within --timeout (or the devnet cannot start).
+/// finalize within --timeout (or the devnet cannot start, or it is interrupted).
 ///
 /// Examples:
 ///   pinpoint devnet
@@ -41,6 +48,8 @@ use summary::{Account, Inputs, Summary};
 ///   pinpoint devnet --cheat wrong-node:7:40
 ///   pinpoint devnet --seed 3 --json
 ///   pinpoint devnet --spec examples/mlp.toml --keep --dir /tmp/devnet
+///   pinpoint devnet --chain anvil
+///   pinpoint devnet --chain anvil --processes --dir /tmp/devnet --keep
 #[derive(Debug, Args)]
 #[command(verbatim_doc_comment)]
 pub(crate) struct DevnetArgs {
@@ -84,6 +93,49 @@ pub(crate) struct DevnetArgs {
     /// Give up (exit 2) when the job has not finalized after this many seconds.
     #[arg(long, value_name = "SECS", default_value_t = 900)]
     timeout: u64,
+    /// The chain: `embedded` (in this process) or `anvil` (the pinned anvil, started on a
+    /// free port and killed at the end; the nodes reach it over JSON-RPC).
+    #[arg(long, value_enum, default_value = "embedded")]
+    chain: ChainKind,
+    /// Run every node as a separate `pinpoint node --config DIR/<node>/node.toml` process
+    /// (needs --chain anvil); their logs are DIR/<node>/node.log.
+    #[arg(long)]
+    processes: bool,
+    /// The anvil binary [default: $PINPOINT_ANVIL, else the repository's pinned one, installed
+    /// by scripts/eth-tools if missing].
+    #[arg(long, value_name = "PATH")]
+    anvil: Option<PathBuf>,
+    /// Fault injection (with --processes): SIGKILL the node NAME (a trainer) once it saved a
+    /// training checkpoint at step STEP or later (default: its first) before its last step, and
+    /// start it again with the same config and data directory.
+    #[arg(long, value_name = "NAME[@STEP]", requires = "processes")]
+    crash: Option<String>,
+}
+
+/// `--chain`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum ChainKind {
+    /// The embedded chain (revm), in this process.
+    Embedded,
+    /// The pinned anvil over JSON-RPC.
+    Anvil,
+}
+
+/// Where an RPC chain's state can be read (shown in the JSON summary, for `cast`).
+#[derive(Debug, Clone)]
+struct Endpoint {
+    url: String,
+    addresses: Addresses,
+}
+
+/// Retries and polling for a local anvil (which mines each transaction at once).
+fn local_retry() -> RetryPolicy {
+    RetryPolicy {
+        attempts: 5,
+        initial_backoff: Duration::from_millis(100),
+        poll_interval: Duration::from_millis(20),
+        receipt_timeout: Duration::from_secs(60),
+    }
 }
 
 /// `--cheat`.
@@ -221,14 +273,47 @@ fn data_dir(dir: Option<&Path>) -> anyhow::Result<(PathBuf, Option<tempfile::Tem
 
 /// Runs the command.
 pub(crate) fn run(args: DevnetArgs) -> anyhow::Result<ExitCode> {
+    if args.processes && args.chain != ChainKind::Anvil {
+        bail!(
+            "--processes needs --chain anvil: the embedded chain lives in one process's memory, \
+             so separate node processes cannot share it (run `pinpoint devnet --chain anvil \
+             --processes`)"
+        );
+    }
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .context("starting the async runtime")?;
-    let result = rt.block_on(devnet(args));
+    // A signal drops the devnet's future: everything it started (anvil, node processes, the
+    // temporary directory) is stopped and removed on the way out.
+    let result = rt.block_on(async {
+        tokio::select! {
+            biased;
+            r = devnet(args) => r,
+            s = stop_signal() => Err(anyhow!("interrupted ({s}): stopped everything the devnet started")),
+        }
+    });
     // Compute still running on blocking threads (a verifier's sample) must not hold the exit.
     rt.shutdown_background();
     result
+}
+
+/// Resolves on Ctrl-C (SIGINT) or SIGTERM; names the signal.
+async fn stop_signal() -> &'static str {
+    use tokio::signal::unix::{SignalKind, signal};
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    match signal(SignalKind::terminate()) {
+        Ok(mut term) => tokio::select! {
+            _ = ctrl_c => "Ctrl-C",
+            _ = term.recv() => "SIGTERM",
+        },
+        Err(_) => {
+            ctrl_c.await;
+            "Ctrl-C"
+        }
+    }
 }
 
 async fn devnet(args: DevnetArgs) -> anyhow::Result<ExitCode> {
@@ -238,7 +323,7 @@ async fn devnet(args: DevnetArgs) -> anyhow::Result<ExitCode> {
     if cheat.is_some() && args.trainers < 2 {
         bail!("a cheat needs at least 2 trainers (the second one cheats): use --cheat none");
     }
-    let (dir, temp) = data_dir(args.dir.as_deref())?;
+    let (dir, _temp) = data_dir(args.dir.as_deref())?;
     let mut plan = Plan::standard(&dir, cheat);
     plan.trainers = usize::from(args.trainers);
     plan.verifiers = usize::from(args.verifiers);
@@ -253,16 +338,104 @@ async fn devnet(args: DevnetArgs) -> anyhow::Result<ExitCode> {
     // fetch the spec and accept (120 chain seconds) and the committee time to rule (3 600).
     plan.chain_second = Duration::from_millis(50);
 
+    let where_ = match (args.chain, args.processes) {
+        (ChainKind::Embedded, _) => "one embedded chain, QUIC on 127.0.0.1",
+        (ChainKind::Anvil, false) => "anvil (JSON-RPC), QUIC on 127.0.0.1, in this process",
+        (ChainKind::Anvil, true) => "anvil (JSON-RPC), QUIC on 127.0.0.1, each node a process",
+    };
     eprintln!(
-        "devnet: a submitter, {} trainers, {} verifiers, {} arbiters (committee {}) on one \
-         embedded chain, QUIC on 127.0.0.1; data in {}",
+        "devnet: a submitter, {} trainers, {} verifiers, {} arbiters (committee {}) on {where_}; \
+         data in {}",
         plan.trainers,
         plan.verifiers,
         plan.arbiters,
         plan.committee,
         dir.display()
     );
-    let net = Arc::new(Devnet::start(&plan).await.context("starting the devnet")?);
+    match (args.chain, args.processes) {
+        (ChainKind::Embedded, _) => {
+            let net = Devnet::start(&plan).await.context("starting the devnet")?;
+            in_process(&args, net, &spec, started, None).await
+        }
+        (ChainKind::Anvil, false) => {
+            let bin = anvil::locate(args.anvil.as_deref())?;
+            let anvil = anvil::start(&bin, &dir.join("anvil.log")).await?;
+            eprintln!(
+                "  anvil       {} ({}, log {})",
+                anvil.url,
+                bin.display(),
+                anvil.proc.log.display()
+            );
+            let evm = Evm::deploy(
+                &anvil.url,
+                anvil.deployer.clone(),
+                &plan.deploy_config(),
+                None,
+                local_retry(),
+            )
+            .await
+            .with_context(|| format!("deploying the contracts to anvil at {}", anvil.url))?;
+            let addresses = evm.addresses();
+            addresses.write_json(&dir.join("addresses.json"))?;
+            let mut signers = vec![anvil.deployer.clone()];
+            signers.extend(plan.signers()?);
+            let evm = Evm::connect(&anvil.url, signers, None, addresses, local_retry()).await?;
+            // Every node reads the chain over JSON-RPC: fewer reads than on the embedded chain.
+            plan.tick = Duration::from_millis(250);
+            let net = Devnet::start_on(&plan, evm)
+                .await
+                .context("starting the devnet")?;
+            let endpoint = Endpoint {
+                url: anvil.url.clone(),
+                addresses,
+            };
+            let code = in_process(&args, net, &spec, started, Some(&endpoint)).await;
+            drop(anvil);
+            code
+        }
+        (ChainKind::Anvil, true) => processes::run(&args, &plan, &spec, &dir, started).await,
+    }
+}
+
+/// Prints the summary (text, or JSON with the RPC endpoint when there is one).
+fn print_summary(
+    args: &DevnetArgs,
+    summary: &Summary,
+    endpoint: Option<&Endpoint>,
+) -> anyhow::Result<()> {
+    if args.json {
+        let mut v = summary.json();
+        if let Some(e) = endpoint {
+            v["rpc"] = serde_json::json!({
+                "url": e.url,
+                "token": e.addresses.token.to_string(),
+                "staking": e.addresses.staking.to_string(),
+                "market": e.addresses.market.to_string(),
+            });
+        }
+        println!("{}", serde_json::to_string_pretty(&v)?);
+    } else {
+        print!("{}", summary.text());
+        if let Some(e) = endpoint {
+            println!(
+                "chain: {} (token {}, staking {}, market {})",
+                e.url, e.addresses.token, e.addresses.staking, e.addresses.market
+            );
+        }
+    }
+    Ok(())
+}
+
+/// Runs the job on a devnet whose nodes are in this process, shows its progress and prints
+/// the summary.
+async fn in_process<S: DevChain>(
+    args: &DevnetArgs,
+    net: Devnet<S>,
+    spec: &JobSpec,
+    started: Instant,
+    endpoint: Option<&Endpoint>,
+) -> anyhow::Result<ExitCode> {
+    let net = Arc::new(net);
     for n in &net.nodes {
         let what = n.cheat.map_or(String::new(), |c| {
             format!(
@@ -292,11 +465,8 @@ async fn devnet(args: DevnetArgs) -> anyhow::Result<ExitCode> {
             cheat: n.cheat,
         })
         .collect();
-    let (before, treasury_before, treasury) = {
-        let c = net.chain.lock().await;
-        let treasury = c.config().treasury;
-        (c.totals().await?, c.balance_of(treasury).await?, treasury)
-    };
+    let treasury = pinpoint_chain::deploy::DEFAULT_TREASURY;
+    let before = Before::read(&*net.chain.lock().await, treasury).await?;
     let api = if args.keep {
         Some(serve_dashboard(&net, args.api).await?)
     } else {
@@ -305,10 +475,7 @@ async fn devnet(args: DevnetArgs) -> anyhow::Result<ExitCode> {
     let terms = Terms::standard(args.trainers);
     let mut view = View::new(members, spec.steps);
     let mut events = net.subscribe();
-    let job = net
-        .post_job(&spec, terms)
-        .await
-        .context("posting the job")?;
+    let job = net.post_job(spec, terms).await.context("posting the job")?;
     eprintln!(
         "job {job} posted: {} steps, {} replicas, payment {}, bond {} each",
         spec.steps,
@@ -363,57 +530,28 @@ async fn devnet(args: DevnetArgs) -> anyhow::Result<ExitCode> {
     view.finish();
     let wall_s = started.elapsed().as_secs_f64();
 
-    let summary = {
-        let c = net.chain.lock().await;
-        let a = c.addresses();
-        let mut balances = Vec::new();
-        for n in &net.nodes {
-            balances.push(c.balance_of(n.account).await?);
-        }
-        let deployer = pinpoint_chain::deploy::DEFAULT_DEPLOYER;
-        let mut others = Vec::new();
-        for (name, addr) in [
-            ("deployer", deployer),
-            ("treasury", treasury),
-            ("Staking", a.staking),
-            ("JobMarket", a.market),
-        ] {
-            others.push((name.to_string(), addr, c.balance_of(addr).await?));
-        }
-        let after = c.totals().await?;
-        let events = c.events_since(0).await?;
-        Summary::new(&Inputs {
-            spec: &spec,
-            job,
-            payment: terms.payment,
-            accounts: &accounts,
-            others,
-            balances,
-            before,
-            treasury: (treasury_before, c.balance_of(treasury).await?),
-            after,
-            events: &events,
-            rounds: view.rounds(),
-            wall_s,
-        })
-    };
-    if args.json {
-        println!("{}", serde_json::to_string_pretty(&summary.json())?);
-    } else {
-        print!("{}", summary.text());
-    }
+    let summary = summary::read(
+        &*net.chain.lock().await,
+        spec,
+        job,
+        terms.payment,
+        &accounts,
+        before,
+        view.rounds(),
+        wall_s,
+    )
+    .await?;
+    print_summary(args, &summary, endpoint)?;
     if args.keep {
-        eprintln!(
-            "the devnet stays up (data in {}); Ctrl-C stops it",
-            dir.display()
-        );
-        wait_for_ctrl_c().await?;
+        let at = endpoint.map_or(String::new(), |e| format!(" (chain at {})", e.url));
+        eprintln!("the devnet stays up{at}; Ctrl-C stops it");
+        stop_signal().await;
+        eprintln!("stopping");
     }
     if let Some(api) = api {
         api.stop().await;
     }
     drop(net);
-    drop(temp);
     Ok(if summary.ok() {
         ExitCode::SUCCESS
     } else {
@@ -424,8 +562,8 @@ async fn devnet(args: DevnetArgs) -> anyhow::Result<ExitCode> {
 /// `--keep`: serves the dashboard and API of the first arbiter (it referees the dispute; the
 /// submitter's and the chain's views are there too), with the chain's totals and job
 /// submission through the devnet's submitter, and prints its URL.
-async fn serve_dashboard(
-    net: &Arc<Devnet>,
+async fn serve_dashboard<S: DevChain + Send + Sync>(
+    net: &Arc<Devnet<S>>,
     bind: std::net::SocketAddr,
 ) -> anyhow::Result<ApiHandle> {
     let index = net
@@ -457,32 +595,6 @@ async fn serve_dashboard(
         handle.addr()
     );
     Ok(handle)
-}
-
-/// Raised by the SIGINT handler of `--keep`.
-static STOP: AtomicBool = AtomicBool::new(false);
-
-extern "C" fn on_sigint(_: libc::c_int) {
-    STOP.store(true, Ordering::SeqCst);
-}
-
-/// Waits for Ctrl-C (SIGINT).
-async fn wait_for_ctrl_c() -> anyhow::Result<()> {
-    let handler: extern "C" fn(libc::c_int) = on_sigint;
-    // SAFETY: the handler only stores to an atomic, which is async-signal-safe; `signal` has
-    // no other precondition.
-    let previous = unsafe { libc::signal(libc::SIGINT, handler as libc::sighandler_t) };
-    if previous == libc::SIG_ERR {
-        bail!(
-            "installing the Ctrl-C handler: {}",
-            std::io::Error::last_os_error()
-        );
-    }
-    while !STOP.load(Ordering::SeqCst) {
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
-    eprintln!("stopping");
-    Ok(())
 }
 
 #[cfg(test)]

@@ -9,7 +9,7 @@ use std::fmt::Write as _;
 use pinpoint_actors::conduct::Cheat;
 use pinpoint_chain::bindings::JobMarket::JobMarketEvents;
 use pinpoint_chain::bindings::Staking::StakingEvents;
-use pinpoint_chain::{Address, ChainEvent, LoggedEvent, Role, Totals, U256};
+use pinpoint_chain::{Address, B256, ChainEvent, LoggedEvent, Role, Settlement, Totals, U256};
 use pinpoint_train::JobSpec;
 use pinpoint_train::trainer::step::StepPlan;
 use serde_json::{Value, json};
@@ -57,6 +57,72 @@ pub(super) struct Inputs<'a> {
     pub(super) rounds: BTreeMap<u64, u32>,
     /// Wall time from start to finalization.
     pub(super) wall_s: f64,
+}
+
+/// The chain before the job: its totals and the treasury's balance.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Before {
+    totals: Totals,
+    treasury: Address,
+    treasury_balance: U256,
+}
+
+impl Before {
+    /// Reads `chain` (whose fee goes to `treasury`).
+    pub(super) async fn read<S: Settlement>(chain: &S, treasury: Address) -> anyhow::Result<Self> {
+        Ok(Self {
+            totals: chain.totals().await?,
+            treasury,
+            treasury_balance: chain.balance_of(treasury).await?,
+        })
+    }
+}
+
+/// Reads `chain` after `job` finalized (every account, contract and event) and computes the
+/// summary: the same for every chain and every way the nodes run.
+#[allow(clippy::too_many_arguments)]
+pub(super) async fn read<S: Settlement>(
+    chain: &S,
+    spec: &JobSpec,
+    job: u64,
+    payment: U256,
+    accounts: &[Account],
+    before: Before,
+    rounds: BTreeMap<u64, u32>,
+    wall_s: f64,
+) -> anyhow::Result<Summary> {
+    let a = chain.addresses();
+    let mut balances = Vec::new();
+    for n in accounts {
+        balances.push(chain.balance_of(n.account).await?);
+    }
+    let deployer = pinpoint_chain::deploy::DEFAULT_DEPLOYER;
+    let mut others = Vec::new();
+    for (name, addr) in [
+        ("deployer", deployer),
+        ("treasury", before.treasury),
+        ("Staking", a.staking),
+        ("JobMarket", a.market),
+    ] {
+        others.push((name.to_string(), addr, chain.balance_of(addr).await?));
+    }
+    let after = chain.totals().await?;
+    let events = chain.events_since(0).await?;
+    let treasury_after = chain.balance_of(before.treasury).await?;
+    Ok(Summary::new(&Inputs {
+        spec,
+        job,
+        payment,
+        accounts,
+        others,
+        balances,
+        before: before.totals,
+        treasury: (before.treasury_balance, treasury_after),
+        after,
+        events: &events,
+        rounds,
+        wall_s,
+    }))
 }
 
 /// One dispute and its verdict.
@@ -114,6 +180,10 @@ pub(super) struct Summary {
     disputes: Vec<Dispute>,
     slashed: Vec<Slash>,
     paid: Vec<(Address, U256)>,
+    /// The roots committed for the job, in chain order.
+    roots: Vec<(Address, B256)>,
+    /// Every node's, the deployer's, the treasury's and the contracts' balance after the job.
+    balances: Vec<(Address, U256)>,
     payout: Option<Payout>,
     after: Totals,
     treasury: U256,
@@ -173,6 +243,14 @@ impl Summary {
             disputes: Vec::new(),
             slashed: Vec::new(),
             paid: Vec::new(),
+            roots: Vec::new(),
+            balances: i
+                .accounts
+                .iter()
+                .map(|a| a.account)
+                .zip(i.balances.iter().copied())
+                .chain(i.others.iter().map(|(_, a, b)| (*a, *b)))
+                .collect(),
             payout: None,
             after: i.after,
             treasury: i.treasury.1,
@@ -204,6 +282,11 @@ impl Summary {
                         votes: 0,
                         rounds: i.rounds.get(&id).copied(),
                     });
+                }
+                ChainEvent::Market(JobMarketEvents::RootCommitted(c))
+                    if u64_of(c.jobId) == i.job =>
+                {
+                    self.roots.push((c.trainer, c.root));
                 }
                 ChainEvent::Market(JobMarketEvents::TrainerPaid(p)) if u64_of(p.jobId) == i.job => {
                     self.paid.push((p.trainer, p.amount));
@@ -321,6 +404,16 @@ impl Summary {
                 .iter()
                 .all(|t| self.paid.iter().any(|(p, a)| p == t && !a.is_zero())),
             "every honest trainer was paid",
+        );
+        let honest_roots: Vec<Option<B256>> = honest_trainers
+            .iter()
+            .map(|t| self.roots.iter().find(|(a, _)| a == t).map(|(_, r)| *r))
+            .collect();
+        self.expect(
+            honest_roots
+                .iter()
+                .all(|r| r.is_some() && Some(r) == honest_roots.first()),
+            "every honest trainer committed the same root",
         );
         self.conservation(i);
     }
@@ -443,6 +536,10 @@ impl Summary {
                 pin(s.burned)
             );
         }
+        let _ = writeln!(o, "roots:");
+        for (t, r) in &self.roots {
+            let _ = writeln!(o, "  {:<12} {r}", self.name(*t));
+        }
         let _ = writeln!(o, "payouts:");
         for (t, a) in &self.paid {
             let _ = writeln!(o, "  {:<12} {}", self.name(*t), pin(*a));
@@ -518,6 +615,15 @@ impl Summary {
                 "to_winner": amount(s.to_winner),
                 "to_arbiters": amount(s.to_arbiters),
                 "burned": amount(s.burned),
+            })).collect::<Vec<_>>(),
+            "roots": self.roots.iter().map(|(t, r)| json!({
+                "trainer": party(*t),
+                "root": r.to_string(),
+            })).collect::<Vec<_>>(),
+            "balances": self.balances.iter().map(|(a, b)| json!({
+                "name": self.name(*a),
+                "account": a.to_string(),
+                "balance": amount(*b),
             })).collect::<Vec<_>>(),
             "payouts": self.paid.iter().map(|(t, a)| json!({
                 "trainer": party(*t),

@@ -36,10 +36,10 @@ use std::net::{SocketAddr, TcpListener};
 use std::pin::Pin;
 use std::sync::Arc;
 
+use crate::supervisor::ChildRef;
 use actix_web::dev::ServerHandle;
 use actix_web::{App, HttpServer, middleware, web};
 use pinpoint_chain::{ChainError, Settlement, Totals};
-use ractor::ActorRef;
 use tokio::sync::broadcast;
 
 use crate::conduct::{ConductMsg, Observed, SharedChain};
@@ -107,8 +107,8 @@ where
 
 /// What the API serves.
 pub struct ApiState {
-    /// The node's conductor.
-    pub conductor: ActorRef<ConductMsg>,
+    /// The node's conductor (its current incarnation).
+    pub conductor: ChildRef<ConductMsg>,
     /// The node's observer events (subscribe before the node works, to see it all).
     pub events: broadcast::Receiver<Observed>,
     /// The chain's totals, if the node has a source (the dashboard leaves them out if not).
@@ -123,14 +123,14 @@ pub struct ApiState {
 
 /// What a node run from its config (`pinpoint node`, [`crate::run`]) gives its API.
 pub struct NodeApi<S> {
-    /// The node's conductor.
-    pub conductor: ActorRef<ConductMsg>,
+    /// The node's conductor (its current incarnation).
+    pub conductor: ChildRef<ConductMsg>,
     /// Its observer events (subscribed before the conductor starts).
     pub events: broadcast::Receiver<Observed>,
     /// Its chain (the totals; the time and allowance a submission reads).
     pub chain: SharedChain<S>,
     /// Its settlement actor: the only sender for `account`.
-    pub settlement: ActorRef<crate::settlement::SettlementMsg>,
+    pub settlement: ChildRef<crate::settlement::SettlementMsg>,
     /// The node's account.
     pub account: pinpoint_chain::Address,
     /// Its store (a posted job's spec is served from it).

@@ -12,7 +12,7 @@ use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 
-use pinpoint_chain::{Address, Settlement};
+use pinpoint_chain::Address;
 use pinpoint_train::Digest;
 
 use crate::conduct::job_key;
@@ -88,7 +88,9 @@ pub fn store_results(
 
 /// A [`ResultSource`] over a devnet: the first trainer whose store holds the job's result
 /// and which did not lose a dispute over it.
-pub fn devnet_results(net: Arc<crate::devnet::Devnet>) -> ResultSource {
+pub fn devnet_results<S: crate::devnet::DevChain + Send + Sync>(
+    net: Arc<crate::devnet::Devnet<S>>,
+) -> ResultSource {
     Arc::new(move |job| -> ResultFuture {
         let net = net.clone();
         Box::pin(async move {

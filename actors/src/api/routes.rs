@@ -3,10 +3,10 @@
 
 use std::time::Duration;
 
+use crate::supervisor::ChildRef;
 use actix_web::http::StatusCode;
 use actix_web::http::header::ContentType;
 use actix_web::{HttpRequest, HttpResponse, Resource, web};
-use ractor::ActorRef;
 use ractor::rpc::CallResult;
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -51,7 +51,7 @@ pub const ROUTES: [(&str, &str); 17] = [
 /// What the handlers share (one per server).
 pub struct Shared {
     /// The node's conductor.
-    pub conductor: ActorRef<ConductMsg>,
+    pub conductor: ChildRef<ConductMsg>,
     /// The node's recent events.
     pub log: SharedLog,
     /// The node's metrics.
@@ -85,8 +85,10 @@ fn ok(v: Value) -> HttpResponse {
 /// The conductor's snapshot, or the 503 answer.
 pub async fn snapshot(d: &Shared) -> Result<Snapshot, HttpResponse> {
     let unavailable = |why: String| error(StatusCode::SERVICE_UNAVAILABLE, why);
-    match d
-        .conductor
+    let Some(conductor) = d.conductor.get() else {
+        return Err(unavailable("the node's conductor is restarting".into()));
+    };
+    match conductor
         .call(ConductMsg::Snapshot, Some(SNAPSHOT_TIMEOUT))
         .await
     {

@@ -14,7 +14,6 @@ use std::sync::Arc;
 use pinpoint_chain::bindings::PinToken;
 use pinpoint_chain::{Call, Receipt, Settlement, Spender, U256};
 use pinpoint_train::{JobSpec, LoadedSpec};
-use ractor::ActorRef;
 use ractor::rpc::CallResult;
 use serde::Deserialize;
 
@@ -22,6 +21,7 @@ use crate::conduct::SharedChain;
 use crate::devnet::{Terms, put_spec};
 use crate::settlement::SettlementMsg;
 use crate::store::SharedStore;
+use crate::supervisor::ChildRef;
 
 /// How long a submission waits for the settlement actor's receipt.
 pub const SUBMIT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(120);
@@ -95,7 +95,9 @@ impl JobBody {
 }
 
 /// A [`SubmitSource`] over a devnet: its submitter posts the job.
-pub fn devnet_submit(net: Arc<crate::devnet::Devnet>) -> SubmitSource {
+pub fn devnet_submit<S: crate::devnet::DevChain + Send + Sync>(
+    net: Arc<crate::devnet::Devnet<S>>,
+) -> SubmitSource {
     Arc::new(move |req: JobRequest| -> SubmitFuture {
         let net = net.clone();
         Box::pin(async move {
@@ -108,11 +110,14 @@ pub fn devnet_submit(net: Arc<crate::devnet::Devnet>) -> SubmitSource {
 
 /// Sends `call` through the node's settlement actor under `key`; the receipt or why not.
 async fn settle(
-    settlement: &ActorRef<SettlementMsg>,
+    settlement: &ChildRef<SettlementMsg>,
     key: String,
     call: Call,
 ) -> Result<Receipt, String> {
     let what = key.clone();
+    let Some(settlement) = settlement.get() else {
+        return Err(format!("{what}: the node's settlement actor is restarting"));
+    };
     let asked = settlement
         .call(
             |reply| SettlementMsg::Submit {
@@ -143,7 +148,7 @@ async fn settle(
 /// (`api/job/<spec hash>/<unique>/approve`, `…/post`). Submissions run one at a time, so two
 /// of them never approve over each other.
 pub fn node_submit<S>(
-    settlement: ActorRef<SettlementMsg>,
+    settlement: ChildRef<SettlementMsg>,
     account: pinpoint_chain::Address,
     chain: SharedChain<S>,
     store: SharedStore,

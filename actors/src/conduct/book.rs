@@ -225,6 +225,8 @@ pub struct ChainBook {
     sent: BTreeMap<Reason, u64>,
     duties: VecDeque<Duty>,
     now: u64,
+    /// Chain events applied so far.
+    applied: u64,
 }
 
 fn id64(v: U256) -> u64 {
@@ -244,6 +246,7 @@ impl ChainBook {
             sent: BTreeMap::new(),
             duties: VecDeque::new(),
             now: 0,
+            applied: 0,
         }
     }
 
@@ -297,6 +300,12 @@ impl ChainBook {
         &self.nodes
     }
 
+    /// How many chain events [`Self::on_event`] took so far (the same count at the same
+    /// point of a replay from block 0).
+    pub fn events_applied(&self) -> u64 {
+        self.applied
+    }
+
     /// The next duty.
     pub fn poll_duty(&mut self) -> Option<Duty> {
         self.duties.pop_front()
@@ -313,9 +322,18 @@ impl ChainBook {
         }
         j.steps = Some(steps);
         let fits = steps <= self.me.max_steps && j.payment >= self.me.min_payment;
-        if self.me.trainer && j.state == JobState::Open && fits {
+        let mine = j.trainers.contains(&self.me.account);
+        if self.me.trainer && j.state == JobState::Open && fits && !mine {
             self.call(Reason::Accept(job), Call::Accept { job });
-        } else if j.state == JobState::Assigned && j.trainers.contains(&self.me.account) {
+        } else if mine
+            && !j.lost.contains(&self.me.account)
+            && matches!(
+                j.state,
+                JobState::Assigned | JobState::Committed | JobState::Disputed
+            )
+        {
+            // Assigned: train. Later (a restarted node replaying the chain): run the job
+            // again from its checkpoints, to answer the job's openings and disputes.
             self.duties.push_back(Duty::Train { job });
         }
     }
@@ -345,6 +363,7 @@ impl ChainBook {
 
     /// Takes one chain event.
     pub fn on_event(&mut self, e: &LoggedEvent) {
+        self.applied += 1;
         match &e.event {
             ChainEvent::Staking(s) => {
                 use pinpoint_chain::bindings::Staking::StakingEvents as S;

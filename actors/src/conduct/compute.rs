@@ -1,6 +1,7 @@
 //! The conductor's work off the actor loop: fetching a job's spec from peers, and the compute
-//! a dispute party needs (the traced record of one step), plus the cheater's corrupted run
-//! (adversary only). Compute runs on tokio's blocking pool.
+//! a dispute party needs (the traced record of one step) and a verifier's re-run of a sampled
+//! step, each replayed from the newest checkpoint the executor left in the store; plus the
+//! cheater's corrupted run (adversary only). Compute runs on tokio's blocking pool.
 
 use std::collections::BTreeSet;
 
@@ -8,9 +9,11 @@ use pinpoint_kernels::Cpu;
 use pinpoint_kernels::graph::Mode;
 use pinpoint_net::{QuicNode, Transport};
 use pinpoint_protocol::dispute::StepRecord;
-use pinpoint_protocol::id::NodeId;
+use pinpoint_protocol::id::{JobId, NodeId};
 use pinpoint_protocol::wire::StateManifest;
 use pinpoint_train::{JobSpec, Trainer};
+
+use crate::store::SharedStore;
 
 /// How a cheating trainer corrupts its run: the output of operator `node` (1-based) of step
 /// `step` is wrong, hence every state from `step` on (`dispute::strategy::Corruption::WrongNode`
@@ -74,10 +77,42 @@ pub(super) async fn fetch_spec(
     Err(last)
 }
 
-/// The traced record of step `lo → lo + 1` of the honest run of `spec`, replayed from `S_0`.
-pub(super) fn step_record(spec: &JobSpec, lo: u64) -> Result<StepRecord, String> {
+/// Where this node's honest run of `job` can start a replay to step `step`: the newest
+/// checkpoint `≤ step` the executor left in the store (verified against the spec and its own
+/// state hash), else `S_0`.
+fn replay_from(
+    spec: &JobSpec,
+    store: &SharedStore,
+    job: &JobId,
+    step: u64,
+) -> Result<Trainer, String> {
     let e = |e: &dyn std::fmt::Display| e.to_string();
-    let mut tr = Trainer::new(spec, None, Cpu::single()).map_err(|x| e(&x))?;
+    let saved = match spec.hash() {
+        Ok(h) => store
+            .lock()
+            .and_then(|mut s| s.checkpoint_at_most(job, h, step))
+            .unwrap_or_else(|err| {
+                tracing::warn!(error = %err, "reading a checkpoint: replaying from S_0");
+                None
+            }),
+        Err(_) => None,
+    };
+    match saved {
+        Some(c) => Trainer::from_state(spec, None, Cpu::single(), c.state).map_err(|x| e(&x)),
+        None => Trainer::new(spec, None, Cpu::single()).map_err(|x| e(&x)),
+    }
+}
+
+/// The traced record of step `lo → lo + 1` of the honest run of `spec` (job `job`),
+/// replayed from the newest checkpoint at or before `lo`.
+pub(super) fn step_record(
+    spec: &JobSpec,
+    store: &SharedStore,
+    job: &JobId,
+    lo: u64,
+) -> Result<StepRecord, String> {
+    let e = |e: &dyn std::fmt::Display| e.to_string();
+    let mut tr = replay_from(spec, store, job, lo)?;
     while tr.step() < lo {
         tr.step_once(&Mode::Normal).map_err(|x| e(&x))?;
     }
@@ -144,20 +179,23 @@ pub(super) fn cheat_record(spec: &JobSpec, cheat: Cheat, lo: u64) -> Result<Step
     }
 }
 
-/// A verifier's re-run of sampled step `step`: its own honest `S_{step−1}` (replayed from
-/// `S_0`) must hash to the trainer's proven `prev_hash`; then one step.
+/// A verifier's re-run of sampled step `step`: its own honest `S_{step−1}` (replayed from its
+/// newest checkpoint at or before `step − 1` of job `job`, else from `S_0`) must hash to the
+/// trainer's proven `prev_hash`; then one step.
 pub(super) fn recompute(
     spec: &JobSpec,
+    store: &SharedStore,
+    job: &JobId,
     step: u64,
     prev_hash: [u8; 32],
 ) -> pinpoint_protocol::verify::Recomputed {
     use pinpoint_protocol::verify::Recomputed;
     let run = || -> Result<Recomputed, String> {
         let e = |e: &dyn std::fmt::Display| e.to_string();
-        let mut tr = Trainer::new(spec, None, Cpu::single()).map_err(|x| e(&x))?;
         let Some(prev) = step.checked_sub(1) else {
             return Ok(Recomputed::StateUnavailable);
         };
+        let mut tr = replay_from(spec, store, job, prev)?;
         while tr.step() < prev {
             tr.step_once(&Mode::Normal).map_err(|x| e(&x))?;
         }

@@ -4,9 +4,21 @@
 //! - **Role shells.** It spawns one [`RoleShell`] per enabled role (trainer, verifier,
 //!   arbiter, and the party role of every node that trains), linked to itself, each with the
 //!   conductor as its effects actor.
-//! - **Chain.** On every [`ConductMsg::Tick`] it reads the chain's new events and clock and
-//!   feeds them to the [`book::ChainBook`], whose [`book::Duty`]s become role inputs or
-//!   transactions. Transactions are sent in order, one at a time, as this node's account.
+//! - **Chain, only through the settlement actor.** On every [`ConductMsg::Tick`] it asks the
+//!   settlement actor ([`SettlementMsg::Read`]) for the events since its cursor and the
+//!   chain's clock and feeds them to the [`book::ChainBook`], whose [`book::Duty`]s become
+//!   role inputs or transactions. Transactions go to the settlement actor
+//!   ([`SettlementMsg::Submit`]), in order, one at a time, each under an idempotency key
+//!   ([`tx_key`]) made of the call and the number of chain events the book had applied when
+//!   it asked: a restarted conductor reads the chain again from block 0, asks for the same
+//!   calls under the same keys, and the settlement actor sends none of them twice.
+//! - **Supervision.** [`start`] puts the store, the executor, the network, the settlement
+//!   actor and the conductor under one [`NodeSupervisor`](crate::supervisor::NodeSupervisor)
+//!   (one-for-one, with the node's restart intensity). The role shells are the conductor's
+//!   linked children: a shell that fails fails the conductor (its error names the shell), and
+//!   the supervisor restarts the conductor with fresh shells, which rebuild their state from
+//!   the chain's events. Other actors reach the conductor's current incarnation through a
+//!   [`ChildRef`] or a [`Sink`](crate::supervisor::Sink).
 //! - **Peers.** Authenticated messages arrive from the network actor for the job ids and
 //!   dispute scopes the conductor registered; they become role inputs. Role sends are signed
 //!   with the node's key (sequence numbers above every earlier one, even across a restart)
@@ -40,12 +52,14 @@ use pinpoint_protocol::role::verifier::{CommitsClosed, VerifierInput, VerifierRo
 use pinpoint_protocol::verify::DEFAULT_OPENING_TIMEOUT_MS;
 use pinpoint_protocol::wire::{JobCommit, Message};
 use pinpoint_train::JobSpec;
+use ractor::SupervisionEvent;
 use ractor::{Actor, ActorProcessingErr, ActorRef};
 
 use crate::executor::ExecutorMsg;
 use crate::network::NetworkMsg;
 use crate::role::{RoleArgs, RoleMsg, RoleShell};
-use crate::supervisor::ChildRef;
+use crate::settlement::{SettlementArgs, SettlementError, SettlementMsg};
+use crate::supervisor::{ChildRef, ChildSpec, child_slot};
 
 pub use book::{ChainBook, Duty, JobState, Me};
 pub use compute::{BadCheat, Cheat};
@@ -67,12 +81,13 @@ pub fn job_key(chain_id: u64, market: Address, job: u64) -> JobId {
     *h.finalize().as_bytes()
 }
 
-/// Spawn input of the [`Conductor`].
-pub struct ConductArgs<S> {
+/// What a conductor is made of, besides the node's other actors (given by [`start`]).
+#[derive(Clone)]
+pub struct ConductSetup {
     /// The node's signing key.
     pub key: NodeKey,
-    /// The chain.
-    pub chain: SharedChain<S>,
+    /// The job market's address (for [`job_key`]).
+    pub market: Address,
     /// The chain id (for [`job_key`]).
     pub chain_id: u64,
     /// The transport (sends; its peer book is filled from the registry and `bootstrap`).
@@ -91,12 +106,36 @@ pub struct ConductArgs<S> {
     pub observer: Option<tokio::sync::broadcast::Sender<Observed>>,
 }
 
-impl<S> std::fmt::Debug for ConductArgs<S> {
+/// Spawn input of the [`Conductor`] (again on every restart): its setup and the node's other
+/// actors.
+#[derive(Clone)]
+pub struct ConductArgs {
+    /// Keys, chain ids, transport, policy.
+    pub setup: ConductSetup,
+    /// The node's settlement actor: the conductor's only way to the chain.
+    pub settlement: ChildRef<SettlementMsg>,
+    /// The executor.
+    pub executor: ChildRef<ExecutorMsg>,
+    /// The network actor.
+    pub network: ChildRef<NetworkMsg>,
+    /// The node's store (checkpoints for replays).
+    pub store: crate::store::SharedStore,
+}
+
+impl std::fmt::Debug for ConductSetup {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ConductArgs")
+        f.debug_struct("ConductSetup")
             .field("node", &self.key.node_id())
             .field("me", &self.me)
             .field("cheat", &self.cheat)
+            .finish_non_exhaustive()
+    }
+}
+
+impl std::fmt::Debug for ConductArgs {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ConductArgs")
+            .field("setup", &self.setup)
             .finish_non_exhaustive()
     }
 }
@@ -145,15 +184,9 @@ pub struct Snapshot {
     pub chain_time: u64,
 }
 
-/// The conductor actor (generic over the chain back end).
-#[derive(Debug)]
-pub struct Conductor<S>(std::marker::PhantomData<fn() -> S>);
-
-impl<S> Default for Conductor<S> {
-    fn default() -> Self {
-        Self(std::marker::PhantomData)
-    }
-}
+/// The conductor actor.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Conductor;
 
 /// What a scope (an envelope job id) is to this node.
 #[derive(Debug, Clone, Copy)]
@@ -187,10 +220,11 @@ type Parties = ActorRef<RoleMsg<PartyInput<Party>>>;
 type Verifier = ActorRef<RoleMsg<VerifierInput>>;
 
 /// The conductor's state.
-pub struct ConductState<S> {
+pub struct ConductState {
     key: NodeKey,
     node: NodeId,
-    chain: SharedChain<S>,
+    settlement: ChildRef<SettlementMsg>,
+    store: crate::store::SharedStore,
     chain_id: u64,
     market: Address,
     transport: QuicNode,
@@ -198,8 +232,8 @@ pub struct ConductState<S> {
     cheat: Option<Cheat>,
     book: ChainBook,
     cursor: u64,
-    executor: Option<ChildRef<ExecutorMsg>>,
-    network: Option<ChildRef<NetworkMsg>>,
+    executor: ChildRef<ExecutorMsg>,
+    network: ChildRef<NetworkMsg>,
     trainer: Option<Trainer>,
     arbiter: Option<Arbiter>,
     parties: Option<Parties>,
@@ -213,6 +247,9 @@ pub struct ConductState<S> {
     specs: BTreeMap<u64, JobSpec>,
     /// Chain job id of each protocol job id.
     chain_jobs: BTreeMap<JobId, u64>,
+    /// Commits of runs that ended before the chain job was known (a restart): sent by
+    /// `release_commits` once a tick has read it.
+    held_commits: Vec<(JobId, [u8; 32])>,
     scopes: BTreeMap<JobId, Scope>,
     runs: BTreeMap<JobId, Run>,
     /// Parties opened, by (scope, referee).
@@ -222,7 +259,7 @@ pub struct ConductState<S> {
     observer: Option<tokio::sync::broadcast::Sender<Observed>>,
 }
 
-impl<S> std::fmt::Debug for ConductState<S> {
+impl std::fmt::Debug for ConductState {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("ConductState")
             .field("node", &self.node)
@@ -256,7 +293,7 @@ where
     Ok(shell)
 }
 
-impl<S: Settlement + 'static> ConductState<S> {
+impl ConductState {
     /// Reports `what` to the observer, if any (a full channel drops its oldest event).
     fn observe(&self, what: Observed) {
         if let Some(o) = &self.observer {
@@ -272,18 +309,28 @@ impl<S: Settlement + 'static> ConductState<S> {
 
     async fn register(&mut self, scope: JobId, what: Scope, myself: &ActorRef<ConductMsg>) {
         self.scopes.insert(scope, what);
-        if let Some(net) = self.network.as_ref().and_then(ChildRef::get) {
+        if let Some(net) = self.network.get() {
             let _ = net.send_message(NetworkMsg::Register(scope, myself.get_derived()));
         }
     }
 
-    /// Sends `call` as this node's account and returns whether it was included.
+    /// Has the settlement actor send `call` as this node's account (under [`tx_key`]) and
+    /// returns whether it is on the chain (now, or already by an earlier incarnation).
     async fn transact(&mut self, call: Call) -> bool {
         let what = format!("{call:?}");
-        let account = self.book_account();
-        let r = self.chain.lock().await.send(account, call).await;
+        let key = tx_key(&what, self.book.events_applied());
+        let r = match self.settlement.get() {
+            Some(s) => ractor::call!(s, |reply| SettlementMsg::Submit {
+                key,
+                call,
+                reply: Some(reply),
+            })
+            .map_err(|e| e.to_string())
+            .and_then(|r| r.map(|_| ()).or_else(already_done)),
+            None => Err("the settlement actor is not running".to_string()),
+        };
         let ok = match r {
-            Ok(_) => {
+            Ok(()) => {
                 self.status.tx_ok += 1;
                 tracing::debug!(call = %what, "transaction included");
                 true
@@ -296,10 +343,6 @@ impl<S: Settlement + 'static> ConductState<S> {
         };
         self.observe(Observed::Tx { call: what, ok });
         ok
-    }
-
-    fn book_account(&self) -> Address {
-        self.book.me().account
     }
 
     async fn run_duties(&mut self, myself: &ActorRef<ConductMsg>) {
@@ -477,32 +520,34 @@ impl<S: Settlement + 'static> ConductState<S> {
     }
 
     fn refresh_registry(&self, myself: &ActorRef<ConductMsg>) {
-        let chain = self.chain.clone();
+        let Some(settlement) = self.settlement.get() else {
+            tracing::warn!("reading the node registry: the settlement actor is not running");
+            return;
+        };
         let me = myself.clone();
         tokio::spawn(async move {
-            let nodes = {
-                let c = chain.lock().await;
-                pinpoint_chain::registered_nodes(&*c).await
-            };
-            match nodes {
-                Ok(n) => {
+            match ractor::call!(settlement, SettlementMsg::Registry) {
+                Ok(Ok(n)) => {
                     let _ = me.send_message(ConductMsg::Registry(n));
                 }
-                Err(e) => tracing::warn!(error = %e, "reading the node registry"),
+                Ok(Err(e)) => tracing::warn!(error = %e, "reading the node registry"),
+                Err(e) => tracing::warn!(error = %e, "the settlement actor is unreachable"),
             }
         });
     }
 
     async fn tick(&mut self, myself: &ActorRef<ConductMsg>) {
-        let read = {
-            let c = self.chain.lock().await;
-            match (c.events_since(self.cursor).await, c.now().await) {
-                (Ok(ev), Ok(now)) => Ok((ev, now)),
-                (Err(e), _) | (_, Err(e)) => Err(e.to_string()),
+        let read = match self.settlement.get() {
+            Some(s) => {
+                let from = self.cursor;
+                ractor::call!(s, |reply| SettlementMsg::Read { from, reply })
+                    .map_err(|e| e.to_string())
+                    .and_then(|r| r.map_err(|e| e.to_string()))
             }
+            None => Err("the settlement actor is not running".to_string()),
         };
         match read {
-            Ok((events, now)) => {
+            Ok(crate::settlement::ChainRead { events, now }) => {
                 for e in &events {
                     self.cursor = self.cursor.max(e.block + 1);
                     self.book.on_event(e);
@@ -510,6 +555,9 @@ impl<S: Settlement + 'static> ConductState<S> {
                 }
                 self.book.tick(now);
                 self.run_duties(myself).await;
+                if !self.held_commits.is_empty() {
+                    self.release_commits().await;
+                }
             }
             Err(e) => tracing::warn!(error = %e, "reading the chain"),
         }
@@ -519,6 +567,23 @@ impl<S: Settlement + 'static> ConductState<S> {
             .iter()
             .map(|(id, j)| (*id, j.state))
             .collect();
+    }
+
+    /// Sends the held commits whose chain job the book now knows (see `held_commits`).
+    async fn release_commits(&mut self) {
+        let known: Vec<u64> = self.book.jobs().keys().copied().collect();
+        for n in known {
+            self.job_id(n);
+        }
+        for (job, root) in std::mem::take(&mut self.held_commits) {
+            match self.chain_jobs.get(&job).copied() {
+                Some(n) => {
+                    let root = B256::from(root);
+                    self.transact(Call::Commit { job: n, root }).await;
+                }
+                None => self.held_commits.push((job, root)),
+            }
+        }
     }
 
     /// Starts training `job` (a trainer action): the executor, or the cheater's corrupted run.
@@ -545,7 +610,7 @@ impl<S: Settlement + 'static> ConductState<S> {
             });
             return;
         }
-        let Some(exec) = self.executor.as_ref().and_then(ChildRef::get) else {
+        let Some(exec) = self.executor.get() else {
             tracing::warn!("no executor to train on");
             return;
         };
@@ -574,44 +639,100 @@ impl<S: Settlement + 'static> ConductState<S> {
         }
         let state_hashes = run.hashes().to_vec();
         self.runs.insert(job, run);
+        // A restarted node re-runs a job whose root it committed already.
+        let me = self.book.me().account;
+        let committed = self
+            .chain_jobs
+            .get(&job)
+            .and_then(|n| self.book.job(*n))
+            .is_some_and(|j| j.roots.contains_key(&me));
         if let Some(t) = &self.trainer {
             let _ = t.send_message(RoleMsg::Input(TrainerInput::Trained {
                 job,
                 state_hashes,
-                committed: false,
+                committed,
             }));
         }
     }
 }
 
-/// Starts a node driven by a conductor: the conductor with `args` (and its role shells),
-/// then the node assembly (store, executor reporting to the conductor, network fed from the
-/// transport's `inbound` queue), then hands the conductor the executor and network.
+/// A node driven by a conductor, as [`start`] returns it.
+#[derive(Debug)]
+pub struct Running {
+    /// The node assembly (supervisor, store, executor, network).
+    pub node: crate::node::Node,
+    /// The conductor's current incarnation.
+    pub conductor: ChildRef<ConductMsg>,
+    /// The settlement actor's current incarnation.
+    pub settlement: ChildRef<SettlementMsg>,
+}
+
+/// Starts a node driven by a conductor, under one supervisor: the store, the executor
+/// (reporting to the conductor), the network (fed from the transport's `inbound` queue), the
+/// settlement actor with `settlement`, then the conductor (with its role shells) with
+/// `setup`. A child that fails is restarted alone, within the config's restart intensity.
 ///
 /// Errors: an actor that cannot start, or the store.
 pub async fn start<S: Settlement + 'static>(
     config: &crate::config::NodeConfig,
     store: crate::store::SharedStore,
     inbound: tokio::sync::mpsc::Receiver<pinpoint_net::Inbound>,
-    args: ConductArgs<S>,
-) -> Result<(ActorRef<ConductMsg>, crate::node::Node), crate::node::StartError> {
-    let (conductor, _) = Actor::spawn(None, Conductor::<S>::default(), args).await?;
+    settlement: SettlementArgs<S>,
+    setup: ConductSetup,
+) -> Result<Running, crate::node::StartError> {
+    let (conductor_slot, conductor) = child_slot::<ConductMsg>();
+    let (settlement_slot, settlement_ref) = child_slot::<SettlementMsg>();
     let deps = crate::node::NodeDeps {
-        executor_events: conductor.get_derived(),
+        executor_events: conductor.sink(),
         fault: None,
         inbound: Some(inbound),
-        store: Some(store),
+        store: Some(store.clone()),
     };
-    let node = crate::node::Node::spawn(config, deps).await?;
-    let attach = ConductMsg::Attach {
-        executor: node.executor.clone(),
-        network: node.network.clone(),
-    };
-    // The conductor was started just above; it is gone only if it failed at once.
-    conductor
-        .send_message(attach)
-        .map_err(|_| crate::node::StartError::Conductor)?;
-    Ok((conductor, node))
+    let settlement_ref2 = settlement_ref.clone();
+    let node = crate::node::Node::spawn_with(config, deps, move |executor, network| {
+        let settle = ChildSpec::in_slot(crate::node::SETTLEMENT, settlement_slot, move || {
+            (
+                crate::settlement::SettlementActor::<S>::new(),
+                settlement.clone(),
+            )
+        });
+        let args = ConductArgs {
+            setup,
+            settlement: settlement_ref2,
+            executor: executor.clone(),
+            network: network.clone(),
+            store,
+        };
+        let conduct = ChildSpec::in_slot(crate::node::CONDUCTOR, conductor_slot, move || {
+            (Conductor, args.clone())
+        });
+        vec![settle, conduct]
+    })
+    .await?;
+    Ok(Running {
+        node,
+        conductor,
+        settlement: settlement_ref,
+    })
+}
+
+/// The idempotency key of a conductor transaction: the call (its debug form, hashed) and the
+/// number of chain events the book had applied when it was asked for. A restarted conductor
+/// that replays the chain asks for the same call at the same count, so the settlement actor
+/// answers [`SettlementError::AlreadyDone`] instead of sending it again; a call asked for
+/// again after a new event (a retry past a deadline, a second `disputeNext`) gets a new key.
+pub fn tx_key(call: &str, events_applied: u64) -> String {
+    let h = blake3::hash(call.as_bytes());
+    let name = call.split(['(', ' ', '{']).next().unwrap_or("call");
+    format!("{name}/{events_applied}/{}", &h.to_hex()[..32])
+}
+
+/// A transaction an earlier incarnation already sent counts as sent.
+fn already_done(e: SettlementError) -> Result<(), String> {
+    match e {
+        SettlementError::AlreadyDone { .. } => Ok(()),
+        other => Err(other.to_string()),
+    }
 }
 
 /// The first sequence number of this incarnation: above every one an earlier incarnation
@@ -625,16 +746,23 @@ pub(crate) fn first_seq() -> u64 {
     ms.saturating_mul(1 << 16)
 }
 
-impl<S: Settlement + 'static> Actor for Conductor<S> {
+impl Actor for Conductor {
     type Msg = ConductMsg;
-    type State = ConductState<S>;
-    type Arguments = ConductArgs<S>;
+    type State = ConductState;
+    type Arguments = ConductArgs;
 
     async fn pre_start(
         &self,
         myself: ActorRef<ConductMsg>,
-        args: ConductArgs<S>,
-    ) -> Result<ConductState<S>, ActorProcessingErr> {
+        args: ConductArgs,
+    ) -> Result<ConductState, ActorProcessingErr> {
+        let ConductArgs {
+            setup: args,
+            settlement,
+            executor,
+            network,
+            store,
+        } = args;
         let node = args.key.node_id();
         if let Some(c) = args.cheat {
             tracing::warn!(node = %node, cheat = ?c, "THIS NODE CHEATS (adversary config)");
@@ -642,7 +770,6 @@ impl<S: Settlement + 'static> Actor for Conductor<S> {
         for (id, addr) in &args.bootstrap {
             args.transport.book().insert(*id, *addr);
         }
-        let market = args.chain.lock().await.addresses().market;
         let trainer = if args.me.trainer {
             Some(spawn_shell(TrainerRole::new(), "trainer", &node, &myself).await?)
         } else {
@@ -669,16 +796,17 @@ impl<S: Settlement + 'static> Actor for Conductor<S> {
         let state = ConductState {
             node,
             key: args.key,
-            chain: args.chain,
+            settlement,
+            store,
             chain_id: args.chain_id,
-            market,
+            market: args.market,
             transport: args.transport,
             bootstrap: args.bootstrap.iter().map(|(id, _)| *id).collect(),
             cheat: args.cheat,
             book: ChainBook::new(args.me),
             cursor: 0,
-            executor: None,
-            network: None,
+            executor,
+            network,
             trainer,
             arbiter,
             parties,
@@ -687,6 +815,7 @@ impl<S: Settlement + 'static> Actor for Conductor<S> {
             challenges: BTreeMap::new(),
             specs: BTreeMap::new(),
             chain_jobs: BTreeMap::new(),
+            held_commits: Vec::new(),
             scopes: BTreeMap::new(),
             runs: BTreeMap::new(),
             opened: std::collections::BTreeSet::new(),
@@ -698,25 +827,47 @@ impl<S: Settlement + 'static> Actor for Conductor<S> {
         Ok(state)
     }
 
+    async fn post_stop(
+        &self,
+        myself: ActorRef<ConductMsg>,
+        _state: &mut ConductState,
+    ) -> Result<(), ActorProcessingErr> {
+        // The shells belong to this incarnation; the next one spawns its own.
+        myself.stop_children(None);
+        Ok(())
+    }
+
+    async fn handle_supervisor_evt(
+        &self,
+        _myself: ActorRef<ConductMsg>,
+        event: SupervisionEvent,
+        _state: &mut ConductState,
+    ) -> Result<(), ActorProcessingErr> {
+        let why = match event {
+            SupervisionEvent::ActorFailed(cell, err) => format!(
+                "role shell {} failed: {err}",
+                cell.get_name().unwrap_or_else(|| cell.get_id().to_string())
+            ),
+            SupervisionEvent::ActorTerminated(cell, _, reason) => format!(
+                "role shell {} stopped ({})",
+                cell.get_name().unwrap_or_else(|| cell.get_id().to_string()),
+                reason.unwrap_or_else(|| "no reason".into())
+            ),
+            _ => return Ok(()),
+        };
+        // The conductor fails with its shell: the supervisor restarts both.
+        Err(why.into())
+    }
+
     async fn handle(
         &self,
         myself: ActorRef<ConductMsg>,
         msg: ConductMsg,
-        state: &mut ConductState<S>,
+        state: &mut ConductState,
     ) -> Result<(), ActorProcessingErr> {
         let span = tracing::info_span!("conductor", node = %state.node);
         let _entered = span.enter();
         match msg {
-            ConductMsg::Attach { executor, network } => {
-                state.executor = Some(executor);
-                state.network = Some(network);
-                let scopes: Vec<JobId> = state.scopes.keys().copied().collect();
-                if let Some(net) = state.network.as_ref().and_then(ChildRef::get) {
-                    for s in scopes {
-                        let _ = net.send_message(NetworkMsg::Register(s, myself.get_derived()));
-                    }
-                }
-            }
             ConductMsg::Tick => state.tick(&myself).await,
             ConductMsg::Registry(nodes) => {
                 let mut map = BTreeMap::new();

@@ -11,9 +11,8 @@ use pinpoint_protocol::role::verifier::VerifierAction;
 use pinpoint_train::JobSpec;
 use ractor::RpcReplyPort;
 
-use crate::executor::{ExecEvent, ExecutorMsg};
-use crate::network::{NetworkMsg, Routed};
-use crate::supervisor::ChildRef;
+use crate::executor::ExecEvent;
+use crate::network::Routed;
 
 use super::ConductStatus;
 
@@ -32,13 +31,6 @@ pub enum ConductMsg {
     Peer(Routed),
     /// The executor's report.
     Exec(ExecEvent),
-    /// The node's executor and network actors (sent once, right after they start).
-    Attach {
-        /// The executor.
-        executor: ChildRef<ExecutorMsg>,
-        /// The network actor.
-        network: ChildRef<NetworkMsg>,
-    },
     /// Read the chain (events since the cursor, the clock) and run deadline duties.
     Tick,
     /// A spec fetch ended.

@@ -1,7 +1,7 @@
 //! Carrying out role actions (sends, chain calls, compute) and placing authenticated peer
 //! messages as role inputs.
 
-use pinpoint_chain::{B256, Call, Finding, Ruling, Settlement};
+use pinpoint_chain::{B256, Call, Finding, Ruling};
 use pinpoint_net::Transport;
 use pinpoint_protocol::codec::Frame;
 use pinpoint_protocol::dispute::Party;
@@ -17,7 +17,7 @@ use super::{ConductMsg, ConductState, Observed, Probe, Scope, compute};
 use crate::network::Routed;
 use crate::role::RoleMsg;
 
-impl<S: Settlement + 'static> ConductState<S> {
+impl ConductState {
     /// Signs `msg` for `(scope, round)` and sends it to `to`, off the actor's loop.
     pub(super) fn send(&mut self, to: NodeId, scope: JobId, round: u32, msg: Message) {
         self.last_seq += 1;
@@ -52,8 +52,8 @@ impl<S: Settlement + 'static> ConductState<S> {
 }
 
 /// Carries out a trainer action.
-pub(super) async fn trainer_action<S: Settlement + 'static>(
-    st: &mut ConductState<S>,
+pub(super) async fn trainer_action(
+    st: &mut ConductState,
     a: TrainerAction,
     myself: &ActorRef<ConductMsg>,
 ) {
@@ -61,6 +61,9 @@ pub(super) async fn trainer_action<S: Settlement + 'static>(
         TrainerAction::Train { job, .. } => st.train(job, myself).await,
         TrainerAction::Commit { job, root } => {
             let Some(&n) = st.chain_jobs.get(&job) else {
+                // A run resumed after a restart can end before this incarnation has read the
+                // chain: the commit waits for a tick that knows the job (`release_commits`).
+                st.held_commits.push((job, root));
                 return;
             };
             st.transact(Call::Commit {
@@ -77,11 +80,7 @@ pub(super) async fn trainer_action<S: Settlement + 'static>(
 }
 
 /// The chain's ruling and finding for a referee's verdict in `dispute`.
-fn ruling_of<S: Settlement + 'static>(
-    st: &ConductState<S>,
-    dispute: u64,
-    v: &Verdict,
-) -> Option<(Ruling, Finding)> {
+fn ruling_of(st: &ConductState, dispute: u64, v: &Verdict) -> Option<(Ruling, Finding)> {
     let x = st.book.dispute(dispute)?;
     let challenger = st.book.node_of(&x.challenger)?;
     let ruling = match v.outcome {
@@ -119,10 +118,7 @@ fn zero_finding() -> Finding {
 }
 
 /// Carries out an arbiter action.
-pub(super) async fn arbiter_action<S: Settlement + 'static>(
-    st: &mut ConductState<S>,
-    a: ArbiterAction,
-) {
+pub(super) async fn arbiter_action(st: &mut ConductState, a: ArbiterAction) {
     match a {
         ArbiterAction::Send {
             dispute,
@@ -194,11 +190,7 @@ pub(super) async fn arbiter_action<S: Settlement + 'static>(
 }
 
 /// Carries out a party action.
-pub(super) fn party_action<S: Settlement + 'static>(
-    st: &mut ConductState<S>,
-    a: PartyAction,
-    myself: &ActorRef<ConductMsg>,
-) {
+pub(super) fn party_action(st: &mut ConductState, a: PartyAction, myself: &ActorRef<ConductMsg>) {
     match a {
         PartyAction::Send {
             to,
@@ -215,10 +207,12 @@ pub(super) fn party_action<S: Settlement + 'static>(
             };
             let cheat = st.cheat;
             let me = myself.clone();
+            let store = st.store.clone();
+            let run = st.job_id(n);
             tokio::task::spawn_blocking(move || {
                 let record = match cheat {
                     Some(c) => compute::cheat_record(&spec, c, lo),
-                    None => compute::step_record(&spec, lo),
+                    None => compute::step_record(&spec, &store, &run, lo),
                 };
                 let _ = me.send_message(ConductMsg::StepRecorded {
                     scope: job,
@@ -235,7 +229,7 @@ pub(super) fn party_action<S: Settlement + 'static>(
 }
 
 /// Places an authenticated peer message as a role input.
-pub(super) fn inbound<S: Settlement + 'static>(st: &mut ConductState<S>, r: Routed) {
+pub(super) fn inbound(st: &mut ConductState, r: Routed) {
     let Routed { from, message, .. } = r;
     let scope = message.job;
     let placed = match st.scopes.get(&scope).copied() {
@@ -278,8 +272,8 @@ pub(super) fn inbound<S: Settlement + 'static>(st: &mut ConductState<S>, r: Rout
     }
 }
 
-fn dispute_message<S: Settlement + 'static>(
-    st: &mut ConductState<S>,
+fn dispute_message(
+    st: &mut ConductState,
     dispute: u64,
     from: NodeId,
     message: pinpoint_protocol::wire::SignedMessage,
@@ -351,8 +345,8 @@ fn dispute_message<S: Settlement + 'static>(
 }
 
 /// Carries out a verifier action.
-pub(super) async fn verifier_action<S: Settlement + 'static>(
-    st: &mut ConductState<S>,
+pub(super) async fn verifier_action(
+    st: &mut ConductState,
     a: VerifierAction,
     myself: &ActorRef<ConductMsg>,
 ) {
@@ -376,8 +370,9 @@ pub(super) async fn verifier_action<S: Settlement + 'static>(
                 return;
             };
             let me = myself.clone();
+            let store = st.store.clone();
             tokio::task::spawn_blocking(move || {
-                let result = compute::recompute(&spec, step, prev_hash);
+                let result = compute::recompute(&spec, &store, &job, step, prev_hash);
                 let _ = me.send_message(ConductMsg::Recomputed {
                     job,
                     trainer,

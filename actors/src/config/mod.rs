@@ -220,6 +220,14 @@ impl NodeConfig {
         }
     }
 
+    /// The QUIC endpoint's RNG seed, if the config fixes one (validation has checked it).
+    pub fn quic_rng_seed(&self) -> Option<[u8; 32]> {
+        self.network
+            .rng_seed
+            .as_deref()
+            .and_then(validate::parse_seed)
+    }
+
     /// The bootstrap peers, parsed (validation has checked them).
     pub fn bootstrap_peers(&self) -> Vec<Bootstrap> {
         self.network

@@ -86,6 +86,10 @@ pub struct NetworkConfig {
     /// Peers to dial at start: `<node id hex>@<ip:port>`.
     #[serde(default)]
     pub bootstrap: Vec<String>,
+    /// Seed of the QUIC endpoint's random choices, 64 hex digits (a simulation or a replay
+    /// fixes it); absent: from the OS.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rng_seed: Option<String>,
 }
 
 fn default_listen() -> SocketAddr {
@@ -97,6 +101,7 @@ impl Default for NetworkConfig {
         Self {
             listen: default_listen(),
             bootstrap: Vec::new(),
+            rng_seed: None,
         }
     }
 }

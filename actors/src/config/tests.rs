@@ -72,9 +72,10 @@ fn an_adversary_section_parses_its_cheat() {
 
 #[test]
 fn rendered_config_parses_back_to_itself() {
+    const SEED: &str = "0a0a0a0a0a0a0a0a0a0a0a0a0a0a0a0a0a0a0a0a0a0a0a0a0a0a0a0a0a0a0a0a";
     let text = format!(
         "{MINIMAL}[roles.arbiter]\nstake_pin = \"0.5\"\n[network]\nbootstrap = [\"{ID}@127.0.0.1:9\"]\n\
-         [chain]\nkind = \"rpc\"\nurl = \"http://127.0.0.1:8545\"\naddresses = \"a.json\"\nkey_file = \"evm.key\"\n"
+         rng_seed = \"{SEED}\"\n[chain]\nkind = \"rpc\"\nurl = \"http://127.0.0.1:8545\"\naddresses = \"a.json\"\nkey_file = \"evm.key\"\n"
     );
     let c = parse(&text).expect("valid");
     let shown = c.render();
@@ -84,6 +85,7 @@ fn rendered_config_parses_back_to_itself() {
     let again = NodeConfig::from_toml_str(&shown, Path::new("/"), "shown").expect("reparses");
     assert_eq!(again, c);
     assert_eq!(c.bootstrap_peers().len(), 1);
+    assert_eq!(c.quic_rng_seed(), Some([0x0a; 32]));
 }
 
 /// Every field: a bad value, and the field its error must name.
@@ -189,6 +191,10 @@ fn each_bad_field_is_named() {
         (
             format!("{MINIMAL}[network]\nbootstrap = [\"{ID}@host\"]\n"),
             "network.bootstrap[0]",
+        ),
+        (
+            format!("{MINIMAL}[network]\nrng_seed = \"abc\"\n"),
+            "network.rng_seed",
         ),
         (
             format!("{MINIMAL}[chain]\nkind = \"ganache\"\n"),

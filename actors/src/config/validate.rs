@@ -118,6 +118,11 @@ pub(super) fn validate(c: &NodeConfig) -> Check {
             fail(&format!("network.bootstrap[{i}]"), m)?;
         }
     }
+    if let Some(seed) = &c.network.rng_seed
+        && parse_seed(seed).is_none()
+    {
+        fail("network.rng_seed", "must be 64 hex digits (32 bytes)")?;
+    }
     match &c.chain {
         ChainConfig::Embedded { data_dir } => {
             if data_dir.as_os_str().is_empty() {
@@ -202,4 +207,18 @@ pub(super) fn validate(c: &NodeConfig) -> Check {
         )?;
     }
     Ok(())
+}
+
+/// A 32-byte seed from 64 hex digits.
+pub(crate) fn parse_seed(hex: &str) -> Option<[u8; 32]> {
+    let bytes = hex.as_bytes();
+    if bytes.len() != 64 {
+        return None;
+    }
+    let mut out = [0u8; 32];
+    for (i, pair) in bytes.chunks(2).enumerate() {
+        let s = std::str::from_utf8(pair).ok()?;
+        out[i] = u8::from_str_radix(s, 16).ok()?;
+    }
+    Some(out)
 }

@@ -30,9 +30,10 @@ use std::thread::JoinHandle;
 
 use pinpoint_protocol::id::JobId;
 use pinpoint_sync::{JobSlot, Outcome, SlotError, Ticket};
-use ractor::{Actor, ActorProcessingErr, ActorRef, DerivedActorRef, RpcReplyPort};
+use ractor::{Actor, ActorProcessingErr, ActorRef, RpcReplyPort};
 
 use crate::store::{Kind, RefKey, SharedStore, StoreError};
+use crate::supervisor::Sink;
 pub use fault::FaultPlan;
 pub use request::{ComputeOutput, ComputeRequest, ExecEvent, TrainJob, TrainResult};
 pub use worker::WorkerError;
@@ -82,7 +83,7 @@ pub struct ExecutorArgs {
     /// Kernel worker threads.
     pub threads: u16,
     /// Where [`ExecEvent`]s go.
-    pub events: DerivedActorRef<ExecEvent>,
+    pub events: Sink<ExecEvent>,
     /// Test-only fault injection (a no-op type without the `fault-hooks` feature).
     pub fault: Option<FaultPlan>,
 }
@@ -190,7 +191,7 @@ impl ExecutorState {
                 }))
                 .unwrap_or_else(|p| Err(WorkerError::Panic(panic_message(p.as_ref()))));
                 if let Ok(Finished::Cancelled { step }) = &result {
-                    let _ = ctx.events.send_message(ExecEvent::Cancelled {
+                    let _ = ctx.events.send(ExecEvent::Cancelled {
                         job: taken.job.job(),
                         step: *step,
                     });
@@ -250,7 +251,7 @@ impl ExecutorState {
             Outcome::Cancelled | Outcome::Done(Ok(Finished::Cancelled { .. })) => Ok(()),
             Outcome::Done(Ok(Finished::Output(out))) => {
                 self.forget_journal(c.job)?;
-                let _ = self.ctx.events.send_message(ExecEvent::Done(out));
+                let _ = self.ctx.events.send(ExecEvent::Done(out));
                 Ok(())
             }
             Outcome::Done(Err(WorkerError::Job(error))) => {
@@ -259,7 +260,7 @@ impl ExecutorState {
                 let _ = self
                     .ctx
                     .events
-                    .send_message(ExecEvent::Failed { job: c.job, error });
+                    .send(ExecEvent::Failed { job: c.job, error });
                 Ok(())
             }
             Outcome::Done(Err(error)) => Err(ExecError::Worker { job: c.job, error }),

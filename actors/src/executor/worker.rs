@@ -11,11 +11,11 @@
 
 use std::sync::atomic::{AtomicBool, Ordering};
 
+use crate::supervisor::Sink;
 use pinpoint_kernels::Cpu;
 use pinpoint_kernels::graph::Mode;
 use pinpoint_protocol::merkle::StepCommitment;
 use pinpoint_train::{Digest, TrainError, TrainState, Trainer};
-use ractor::DerivedActorRef;
 
 use super::fault::FaultPlan;
 use super::journal;
@@ -69,14 +69,14 @@ pub enum Finished {
 pub(crate) struct WorkerCtx {
     pub store: SharedStore,
     pub cx: Cpu,
-    pub events: DerivedActorRef<ExecEvent>,
+    pub events: Sink<ExecEvent>,
     pub fault: Option<FaultPlan>,
 }
 
 impl WorkerCtx {
     fn report(&self, e: ExecEvent) {
         // A gone events target is not the worker's problem: the job goes on.
-        let _ = self.events.send_message(e);
+        let _ = self.events.send(e);
     }
 }
 
@@ -116,6 +116,8 @@ impl Progress<'_> {
         store.save_checkpoint(self.job.job, self.spec_hash, trainer.state())?;
         drop(store);
         self.saved = Some(t);
+        // Operators (and `pinpoint devnet --processes`, which follows node logs) see progress.
+        tracing::info!(step = t, total = self.job.spec.steps, "checkpoint saved");
         ctx.report(ExecEvent::Checkpointed {
             job: self.job.job,
             step: t,

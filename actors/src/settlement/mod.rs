@@ -9,7 +9,9 @@
 //! with an optional reply ([`Receipt`] or [`SettlementError`]); `Poll` (also sent by the
 //! actor's own timer when [`SettlementArgs::poll_interval`] is set): deliver new chain events,
 //! move an embedded chain's time ([`ChainClock`]), resolve a pending intent; `Enroll`: stake
-//! per role and register the node ([`enroll`]); `Stats`.
+//! per role and register the node ([`enroll`]); `Read` (events from a caller's own cursor
+//! and the chain's time) and `Registry` (the verified node registry), for the conductor,
+//! which reaches the chain only through this actor; `Stats`.
 //!
 //! **Events.** Each poll reads the decoded events of blocks `≥` the cursor
 //! ([`pinpoint_chain::Settlement::events_since`]) and sends each, in chain order, to every
@@ -74,8 +76,10 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use pinpoint_chain::alloy::primitives::{Address, U256};
-use pinpoint_chain::{Addresses, Call, ChainError, LoggedEvent, Receipt, Role, Settlement};
-use ractor::{Actor, ActorProcessingErr, ActorRef, DerivedActorRef, RpcReplyPort};
+use pinpoint_chain::{
+    Addresses, Call, ChainError, LoggedEvent, Receipt, RegisteredNode, Role, Settlement,
+};
+use ractor::{Actor, ActorProcessingErr, ActorRef, RpcReplyPort};
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
@@ -83,6 +87,8 @@ pub use enroll::{EnrollReport, Enrollment};
 pub use fault::{FaultPoint, SettlementFault};
 pub use handle::{ChainClock, ChainHandle, SetTime};
 use journal::{Intent, Journal};
+
+use crate::supervisor::Sink;
 
 /// Default interval of the actor's own poll timer.
 pub const DEFAULT_POLL_INTERVAL_MS: u64 = 500;
@@ -217,7 +223,7 @@ pub struct SettlementArgs<S> {
     /// The journal's directory, normally `<node.data_dir>/settlement`.
     pub dir: PathBuf,
     /// Receive every chain event.
-    pub subscribers: Vec<DerivedActorRef<ChainNotice>>,
+    pub subscribers: Vec<Sink<ChainNotice>>,
     /// The first block to deliver when no cursor is persisted yet.
     pub from_block: u64,
     /// The actor's own poll timer (`None`: polls only when sent `Poll`).
@@ -281,8 +287,27 @@ pub enum SettlementMsg {
         Enrollment,
         RpcReplyPort<Result<EnrollReport, SettlementError>>,
     ),
+    /// The events of blocks `≥ from` and the chain's time, for a caller that keeps its own
+    /// cursor (the conductor: a restarted incarnation reads again from block 0).
+    Read {
+        /// The first block to read.
+        from: u64,
+        /// The events and the time.
+        reply: RpcReplyPort<Result<ChainRead, SettlementError>>,
+    },
+    /// The node registry's verified entries.
+    Registry(RpcReplyPort<Result<Vec<RegisteredNode>, SettlementError>>),
     /// The counters.
     Stats(RpcReplyPort<SettlementStats>),
+}
+
+/// What [`SettlementMsg::Read`] answers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChainRead {
+    /// Decoded events of the blocks asked for, in chain order.
+    pub events: Vec<LoggedEvent>,
+    /// The chain's time (seconds), read after the events.
+    pub now: u64,
 }
 
 /// The settlement actor over back end `S`.
@@ -476,6 +501,14 @@ impl<S: Settlement + 'static> Core<S> {
         Ok(())
     }
 
+    /// Events from block `from` on, and the time after them.
+    async fn read(&self, from: u64) -> Result<ChainRead, SettlementError> {
+        let chain = self.cfg.chain.lock().await;
+        let events = chain.events_since(from).await?;
+        let now = chain.now().await?;
+        Ok(ChainRead { events, now })
+    }
+
     /// One poll (module docs): the number of events read.
     async fn poll(&mut self) -> Outcome<u64> {
         if let Err(e) = self.resolve_pending().await? {
@@ -502,7 +535,7 @@ impl<S: Settlement + 'static> Core<S> {
         let n = events.len() as u64;
         for e in events {
             for sub in &self.cfg.subscribers {
-                if sub.send_message(ChainNotice::Event(e.clone())).is_ok() {
+                if sub.send(ChainNotice::Event(e.clone())) {
                     bump(&self.cfg.counters.delivered);
                 } else {
                     bump(&self.cfg.counters.undelivered);
@@ -599,6 +632,16 @@ impl<S: Settlement + 'static> Actor for SettlementActor<S> {
                     tracing::warn!("enrollment: {e}");
                 }
                 let _ = reply.send(out);
+            }
+            SettlementMsg::Read { from, reply } => {
+                let _ = reply.send(state.read(from).await);
+            }
+            SettlementMsg::Registry(reply) => {
+                let nodes = {
+                    let chain = state.cfg.chain.lock().await;
+                    pinpoint_chain::registered_nodes(&*chain).await
+                };
+                let _ = reply.send(nodes.map_err(SettlementError::from));
             }
             SettlementMsg::Stats(reply) => {
                 let pending = state.pending.as_ref().map(|i| i.key.clone());

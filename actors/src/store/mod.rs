@@ -420,7 +420,19 @@ impl Store {
         job: &JobId,
         spec_hash: Digest,
     ) -> Result<Option<Checkpoint>, StoreError> {
-        for step in self.steps(job, Kind::Checkpoint).into_iter().rev() {
+        self.checkpoint_at_most(job, spec_hash, u64::MAX)
+    }
+
+    /// The newest checkpoint of `job` at a step `≤ at_most` that verifies (as
+    /// [`Store::latest_checkpoint`]): where a replay to step `at_most` starts.
+    pub fn checkpoint_at_most(
+        &mut self,
+        job: &JobId,
+        spec_hash: Digest,
+        at_most: u64,
+    ) -> Result<Option<Checkpoint>, StoreError> {
+        let steps = self.steps(job, Kind::Checkpoint);
+        for step in steps.into_iter().rev().filter(|s| *s <= at_most) {
             let key = RefKey::checkpoint(*job, step);
             let Some(digest) = self.lookup(&key) else {
                 continue;

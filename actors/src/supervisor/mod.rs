@@ -20,7 +20,7 @@ use tokio::sync::oneshot;
 use tokio::time::Instant;
 
 use crate::config::SupervisionConfig;
-pub use child::{ChildRef, ChildSpec};
+pub use child::{ChildRef, ChildSlot, ChildSpec, Sink, child_slot};
 pub use intensity::Intensity;
 
 /// Why a node stopped on its own.
@@ -293,6 +293,16 @@ impl NodeHandle {
     pub async fn shutdown(self) -> Result<(), NodeError> {
         let _ = ractor::call!(self.supervisor, SupervisorMsg::Shutdown);
         self.wait().await
+    }
+
+    /// Waits until the node stops by itself (the restart policy gave up) and returns why;
+    /// pending forever while it runs and after a shutdown. Cancel-safe (e.g. in a `select!`
+    /// with a shutdown signal); after it returned, [`Self::wait`] reports `Vanished`.
+    pub async fn failed(&mut self) -> NodeError {
+        match (&mut self.exit).await {
+            Ok(NodeExit::Failed(e)) => e,
+            Ok(NodeExit::Shutdown) | Err(_) => std::future::pending().await,
+        }
     }
 
     /// Waits until the node ends: `Ok` after a shutdown, the [`NodeError`] otherwise.

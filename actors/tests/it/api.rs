@@ -12,6 +12,7 @@ use pinpoint_actors::api::{self, ApiConfig, ApiError, ApiHandle, ApiState};
 use pinpoint_actors::conduct::{Cheat, ConductMsg};
 use pinpoint_actors::devnet::{Devnet, Plan};
 use pinpoint_actors::network::app::APP_INBOX_CAPACITY;
+use pinpoint_actors::supervisor::ChildRef;
 use pinpoint_chain::Role;
 use pinpoint_protocol::wire::MAX_APP_BYTES;
 use ractor::{Actor, ActorProcessingErr, ActorRef};
@@ -112,7 +113,7 @@ impl Actor for Silent {
 
 fn silent_state(conductor: ActorRef<ConductMsg>) -> ApiState {
     ApiState {
-        conductor,
+        conductor: ChildRef::fixed(conductor),
         events: tokio::sync::broadcast::channel(8).1,
         totals: None,
         submit: None,

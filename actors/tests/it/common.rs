@@ -89,7 +89,7 @@ pub(crate) async fn node(
         .await
         .expect("collector");
     let deps = NodeDeps {
-        executor_events: collector.get_derived(),
+        executor_events: collector.get_derived().into(),
         fault,
         inbound: None,
         store: None,

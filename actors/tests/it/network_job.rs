@@ -75,90 +75,8 @@ async fn a_cheating_trainer_is_disputed_over_quic_slashed_and_the_honest_are_pai
     let finalized = wait_final(&net, job).await;
     let report = report(&net).await;
     assert!(finalized, "job not finalized:\n{report}");
-
-    let c = net.chain.lock().await;
-    let market = c.addresses().market;
-    let after = c.totals().await.expect("totals");
-    let mut verdict = None;
-    for e in c.events_since(0).await.expect("events") {
-        if let ChainEvent::Market(JobMarketEvents::Verdict(v)) = &e.event {
-            verdict = Some(v.clone());
-        }
-    }
-    // One dispute: the honest challenger (the lowest address) beat the cheater by re-running
-    // the one operator the cheater corrupted (step 3 is step 2 → 3 of the graph; node 2).
-    assert_eq!(after.disputes, 1, "{report}");
-    let v = verdict.expect("a verdict");
-    assert_eq!(v.ruling, Ruling::ChallengerWins as u8, "{report}");
-    assert_eq!(
-        (v.challenger, v.defendant),
-        (trainers[0].account, trainers[1].account)
-    );
-    assert_eq!((v.finding.step, v.finding.node), (2, 2), "{report}");
-    assert_eq!(v.finding.refereeHash, v.finding.challengerHash);
-    assert_ne!(v.finding.refereeHash, v.finding.defendantHash);
-    let mut verdicts = 0;
-    for a in net.with_role(Role::Arbiter) {
-        verdicts += a.status().await.expect("status").verdicts;
-    }
-    assert!(
-        verdicts >= 2,
-        "a majority of the committee ruled: {verdicts}\n{report}"
-    );
-    // The cheater lost its bond; the honest trainers kept their stakes and were paid.
-    let cheater = c
-        .position(trainers[1].account, Role::Trainer)
-        .await
-        .expect("position");
-    assert_eq!(cheater.active, cheater_before.active - terms.bond);
-    assert_eq!(cheater.locked, U256::ZERO);
-    // Payouts exactly as `pinpoint_protocol::fees`: the payment less the fee, split equally
-    // between the two honest trainers (the remainder to the lowest address, trainer 1), and
-    // the winner's part of the cheater's bond to the challenger (trainer 1).
-    let payment = u128::try_from(terms.payment).expect("small");
-    let bond = u128::try_from(terms.bond).expect("small");
-    let split = fees::fee_split(payment).expect("fee");
-    let (share, rest) = fees::equal_shares(split.to_trainers, 2).expect("shares");
-    // Two of the three arbiters make the majority (the third vote comes after the verdict).
-    let slash = fees::slash_split(bond, true, 2).expect("slash");
-    let funded = 9_800 * pinpoint_chain::PIN; // 10 000 funded, 200 staked
-    let expected = [funded + share + rest + slash.to_winner, funded + share];
-    for (honest, want) in [trainers[0], trainers[2]].into_iter().zip(expected) {
-        let pos = c
-            .position(honest.account, Role::Trainer)
-            .await
-            .expect("position");
-        assert_eq!(pos.active, cheater_before.active, "honest stake intact");
-        assert_eq!(pos.locked, U256::ZERO);
-        let bal = c.balance_of(honest.account).await.expect("balance");
-        assert_eq!(
-            bal,
-            U256::from(want),
-            "{} paid per protocol::fees",
-            honest.name
-        );
-    }
-    let treasury = c
-        .balance_of(pinpoint_chain::deploy::DEFAULT_TREASURY)
-        .await
-        .expect("treasury");
-    assert_eq!(treasury, U256::from(split.treasury));
-    assert_eq!(
-        after.burned - before.burned,
-        U256::from(split.burn + slash.burn)
-    );
-    // The majority arbiters shared the arbiters' part of the slash.
-    let mut arbiters_gain = U256::ZERO;
-    for a in net.with_role(Role::Arbiter) {
-        let bal = c.balance_of(a.account).await.expect("balance");
-        arbiters_gain += bal - U256::from(9_000 * pinpoint_chain::PIN); // 10 000 − 1 000 staked
-    }
-    assert_eq!(arbiters_gain, U256::from(slash.to_arbiters));
-    // Conservation: no escrow left, the fee's burn accounted.
-    assert_eq!(after.escrow, before.escrow);
-    assert_eq!(after.total_supply, after.initial_supply - after.burned);
-    assert!(after.burned > before.burned);
-    drop(c);
+    let market = net.chain.lock().await.addresses().market;
+    assert_settled_per_fees(&net, before, cheater_before.active, terms, &report).await;
     // The bisection was observable: step queries, the node phase at step 2, node queries.
     let mut seen = Vec::new();
     while let Ok((_, e)) = events.try_recv() {
@@ -266,6 +184,200 @@ async fn a_cheating_trainer_is_disputed_over_quic_slashed_and_the_honest_are_pai
         txs_before,
         "nothing changed on chain"
     );
+}
+
+/// The dispute between the lowest honest trainer and the cheater (trainer 2, its wrong
+/// operator at step 2, node 2) was won by the challenger, and the chain paid exactly as
+/// `pinpoint_protocol::fees` says: the cheater's bond slashed, the honest trainers paid,
+/// the majority arbiters' share, the treasury, the burn; no escrow left, the token conserved.
+async fn assert_settled_per_fees(
+    net: &Devnet,
+    before: pinpoint_chain::Totals,
+    stake_before: U256,
+    terms: Terms,
+    report: &str,
+) {
+    let trainers: Vec<&LocalNode> = net.with_role(Role::Trainer).collect();
+    let c = net.chain.lock().await;
+    let after = c.totals().await.expect("totals");
+    let mut verdict = None;
+    for e in c.events_since(0).await.expect("events") {
+        if let ChainEvent::Market(JobMarketEvents::Verdict(v)) = &e.event {
+            verdict = Some(v.clone());
+        }
+    }
+    // One dispute: the honest challenger (the lowest address) beat the cheater by re-running
+    // the one operator the cheater corrupted (step 3 is step 2 → 3 of the graph; node 2).
+    assert_eq!(after.disputes, 1, "{report}");
+    let v = verdict.expect("a verdict");
+    assert_eq!(v.ruling, Ruling::ChallengerWins as u8, "{report}");
+    assert_eq!(
+        (v.challenger, v.defendant),
+        (trainers[0].account, trainers[1].account)
+    );
+    assert_eq!((v.finding.step, v.finding.node), (2, 2), "{report}");
+    assert_eq!(v.finding.refereeHash, v.finding.challengerHash);
+    assert_ne!(v.finding.refereeHash, v.finding.defendantHash);
+    // A majority of the committee voted, each arbiter once.
+    let mut voters = Vec::new();
+    for e in c.events_since(0).await.expect("events") {
+        if let ChainEvent::Market(JobMarketEvents::VoteCast(v)) = &e.event {
+            assert!(!voters.contains(&v.arbiter), "{} voted twice", v.arbiter);
+            voters.push(v.arbiter);
+        }
+    }
+    assert!(
+        voters.len() >= 2,
+        "a majority of the committee ruled: {voters:?}\n{report}"
+    );
+    // The cheater lost its bond; the honest trainers kept their stakes and were paid.
+    let cheater = c
+        .position(trainers[1].account, Role::Trainer)
+        .await
+        .expect("position");
+    assert_eq!(cheater.active, stake_before - terms.bond);
+    assert_eq!(cheater.locked, U256::ZERO);
+    // Payouts exactly as `pinpoint_protocol::fees`: the payment less the fee, split equally
+    // between the two honest trainers (the remainder to the lowest address, trainer 1), and
+    // the winner's part of the cheater's bond to the challenger (trainer 1).
+    let payment = u128::try_from(terms.payment).expect("small");
+    let bond = u128::try_from(terms.bond).expect("small");
+    let split = fees::fee_split(payment).expect("fee");
+    let (share, rest) = fees::equal_shares(split.to_trainers, 2).expect("shares");
+    // Two of the three arbiters make the majority (the third vote comes after the verdict).
+    let slash = fees::slash_split(bond, true, 2).expect("slash");
+    let funded = 9_800 * pinpoint_chain::PIN; // 10 000 funded, 200 staked
+    let expected = [funded + share + rest + slash.to_winner, funded + share];
+    for (honest, want) in [trainers[0], trainers[2]].into_iter().zip(expected) {
+        let pos = c
+            .position(honest.account, Role::Trainer)
+            .await
+            .expect("position");
+        assert_eq!(pos.active, stake_before, "honest stake intact");
+        assert_eq!(pos.locked, U256::ZERO);
+        let bal = c.balance_of(honest.account).await.expect("balance");
+        assert_eq!(
+            bal,
+            U256::from(want),
+            "{} paid per protocol::fees",
+            honest.name
+        );
+    }
+    let treasury = c
+        .balance_of(pinpoint_chain::deploy::DEFAULT_TREASURY)
+        .await
+        .expect("treasury");
+    assert_eq!(treasury, U256::from(split.treasury));
+    assert_eq!(
+        after.burned - before.burned,
+        U256::from(split.burn + slash.burn)
+    );
+    // The majority arbiters shared the arbiters' part of the slash.
+    let mut arbiters_gain = U256::ZERO;
+    for a in net.with_role(Role::Arbiter) {
+        let bal = c.balance_of(a.account).await.expect("balance");
+        arbiters_gain += bal - U256::from(9_000 * pinpoint_chain::PIN); // 10 000 − 1 000 staked
+    }
+    assert_eq!(arbiters_gain, U256::from(slash.to_arbiters));
+    // Conservation: no escrow left, the fee's burn accounted.
+    assert_eq!(after.escrow, before.escrow);
+    assert_eq!(after.total_supply, after.initial_supply - after.burned);
+    assert!(after.burned > before.burned);
+}
+
+/// Actors killed mid-job are restarted by their nodes' supervisors and the job settles
+/// exactly as without them, each transaction on chain once: an honest trainer's settlement
+/// actor while it trains (it commits through the new incarnation), that trainer's conductor
+/// once the dispute it opened is running (the new one replays the chain, re-runs the job from
+/// its checkpoints and answers the referees), and one arbiter's conductor while it referees.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn actors_killed_mid_job_are_restarted_and_the_job_settles_once() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut plan = Plan::standard(dir.path(), Some(Cheat { step: 3, node: 2 }));
+    plan.samples = 0;
+    let net = Devnet::start(&plan).await.expect("devnet starts");
+    let trainers: Vec<&LocalNode> = net.with_role(Role::Trainer).collect();
+    let arbiter = net.with_role(Role::Arbiter).next().expect("arbiter");
+    let terms = Terms::standard(3);
+    let (before, stake_before) = {
+        let c = net.chain.lock().await;
+        let p = c
+            .position(trainers[1].account, Role::Trainer)
+            .await
+            .expect("position");
+        (c.totals().await.expect("totals"), p.active)
+    };
+    let mut events = net.subscribe();
+    let job = net
+        .post_job(&common::spec(STEPS), terms)
+        .await
+        .expect("posted");
+    let challenger = 0; // trainer-1, the lowest address, disputes the cheater
+    let kill = |what: Option<ractor::ActorCell>, name: &str| {
+        let cell = what.unwrap_or_else(|| panic!("{name} is running"));
+        cell.kill();
+    };
+    let (mut settlement_killed, mut party_killed, mut referee_killed) = (false, false, false);
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(300);
+    while !(settlement_killed && party_killed && referee_killed) {
+        let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+        let Ok(Ok((who, e))) = tokio::time::timeout(left, events.recv()).await else {
+            panic!(
+                "the kills did not all happen: settlement {settlement_killed}, party \
+                 {party_killed}, referee {referee_killed}\n{}",
+                report(&net).await
+            );
+        };
+        let who = &net.nodes[who];
+        match e {
+            Observed::Step { step: 2, .. }
+                if who.node == trainers[challenger].node && !settlement_killed =>
+            {
+                let s = trainers[challenger].settlement.get().map(|a| a.get_cell());
+                kill(s, "trainer-1's settlement actor");
+                settlement_killed = true;
+            }
+            Observed::Refereeing { .. } if who.node == arbiter.node && !referee_killed => {
+                kill(
+                    arbiter.conductor.get().map(|a| a.get_cell()),
+                    "arbiter-1's conductor",
+                );
+                referee_killed = true;
+            }
+            Observed::Query { .. } if referee_killed && !party_killed => {
+                let c = trainers[challenger].conductor.get().map(|a| a.get_cell());
+                kill(c, "trainer-1's conductor");
+                party_killed = true;
+            }
+            _ => {}
+        }
+    }
+    let finalized = wait_final(&net, job).await;
+    let report = report(&net).await;
+    assert!(finalized, "job not finalized:\n{report}");
+    assert_settled_per_fees(&net, before, stake_before, terms, &report).await;
+    // Each trainer accepted and committed once, and the job was finalized once.
+    let c = net.chain.lock().await;
+    let (mut accepted, mut committed, mut finalized) = (Vec::new(), Vec::new(), 0);
+    for e in c.events_since(0).await.expect("events") {
+        match &e.event {
+            ChainEvent::Market(JobMarketEvents::JobAccepted(a)) => accepted.push(a.trainer),
+            ChainEvent::Market(JobMarketEvents::RootCommitted(r)) => committed.push(r.trainer),
+            ChainEvent::Market(JobMarketEvents::JobFinalized(_)) => finalized += 1,
+            _ => {}
+        }
+    }
+    for t in &trainers {
+        assert_eq!(accepted.iter().filter(|a| **a == t.account).count(), 1);
+        assert_eq!(committed.iter().filter(|a| **a == t.account).count(), 1);
+    }
+    assert_eq!(finalized, 1);
+    drop(c);
+    // The supervisors restarted what was killed.
+    for (node, n) in [(trainers[challenger], 2), (arbiter, 1)] {
+        let restarts = node.assembly.handle.restarts().await.expect("supervisor");
+        assert!(restarts >= n, "{}: {restarts} restarts", node.name);
+    }
 }
 
 /// The chain's totals and transaction count (to show that bad input changed nothing).

@@ -139,7 +139,7 @@ async fn submissions_get_receipts_and_subscribers_see_every_event_once_in_order(
     let counters = Arc::default();
     let (sub, mut rx) = testkit::forward::<ChainNotice>().await.expect("subscriber");
     let mut a = args(&chain, dir.path(), &counters);
-    a.subscribers = vec![sub.get_derived()];
+    a.subscribers = vec![sub.get_derived().into()];
     let actor = spawn(a.clone()).await;
 
     let r = submit(&actor, "approve", approve(300))
@@ -519,7 +519,7 @@ async fn the_actor_drives_an_embedded_clock_and_polls_on_its_own() {
     let mut a = args(&chain, dir.path(), &Arc::default());
     a.clock = ChainClock::Drive(Embedded::set_time);
     a.poll_interval = Some(Duration::from_secs(1));
-    a.subscribers = vec![sub.get_derived()];
+    a.subscribers = vec![sub.get_derived().into()];
     let actor = spawn(a).await;
     let (_, events) = tally(&chain).await;
     assert_eq!(

@@ -213,6 +213,30 @@ impl QuicNode {
         config: NetConfig,
         blobs: Arc<dyn BlobStore>,
     ) -> Result<(Self, mpsc::Receiver<Inbound>)> {
+        let socket = std::net::UdpSocket::bind(config.listen)
+            .map_err(|e| NetError::Local(format!("binding {}: {e}", config.listen)))?;
+        size_socket_buffers(&socket, config.socket_buffer_bytes);
+        let runtime = quinn::default_runtime()
+            .ok_or_else(|| NetError::Local("QuicNode::bind needs a tokio runtime".to_string()))?;
+        let socket = runtime
+            .wrap_udp_socket(socket)
+            .map_err(|e| NetError::Local(format!("the UDP socket on {}: {e}", config.listen)))?;
+        Self::bind_socket(identity, config, blobs, socket, runtime)
+    }
+
+    /// Like [`QuicNode::bind`], over any datagram socket (quinn's `AsyncUdpSocket`) and async
+    /// runtime: a simulated network and clock (e.g. under turmoil) give one here, with
+    /// [`NetConfig::rng_seed`] fixed, to replay a run. `config.listen` is only read to
+    /// decide whether loopback peers can reach the socket.
+    ///
+    /// Errors: [`NetError::Local`] for a bad config or a socket quinn cannot use.
+    pub fn bind_socket(
+        identity: Identity,
+        config: NetConfig,
+        blobs: Arc<dyn BlobStore>,
+        socket: Arc<dyn quinn::AsyncUdpSocket>,
+        runtime: Arc<dyn quinn::Runtime>,
+    ) -> Result<(Self, mpsc::Receiver<Inbound>)> {
         let transport = Arc::new(transport_config(&config, PathKind::Network)?);
         let loopback_transport = Arc::new(transport_config(&config, PathKind::Loopback)?);
         let tls = tls::server_config(&identity)?;
@@ -224,9 +248,6 @@ impl QuicNode {
             .max_incoming(config.max_connections.max(1));
         let mut loopback_server = server.clone();
         loopback_server.transport_config(Arc::clone(&loopback_transport));
-        let socket = std::net::UdpSocket::bind(config.listen)
-            .map_err(|e| NetError::Local(format!("binding {}: {e}", config.listen)))?;
-        size_socket_buffers(&socket, config.socket_buffer_bytes);
         // The largest datagram this endpoint takes (and tells peers it takes). Loopback
         // packets count only where loopback peers can reach the socket.
         let listen_ip = config.listen.ip().to_canonical();
@@ -243,10 +264,14 @@ impl QuicNode {
                     .max(MIN_MAX_UDP_PAYLOAD),
             )
             .map_err(|e| NetError::Local(format!("mtu_upper_bound: {e}")))?;
-        let runtime = quinn::default_runtime()
-            .ok_or_else(|| NetError::Local("QuicNode::bind needs a tokio runtime".to_string()))?;
-        let endpoint = quinn::Endpoint::new(endpoint_config, Some(server), socket, runtime)
-            .map_err(|e| NetError::Local(format!("QUIC endpoint on {}: {e}", config.listen)))?;
+        endpoint_config.rng_seed(config.rng_seed);
+        let endpoint = quinn::Endpoint::new_with_abstract_socket(
+            endpoint_config,
+            Some(server),
+            socket,
+            runtime,
+        )
+        .map_err(|e| NetError::Local(format!("QUIC endpoint on {}: {e}", config.listen)))?;
         let (tx, rx) = mpsc::channel(config.inbound_queue.max(1));
         let (faults, _) = broadcast::channel(FAULT_CHANNEL_CAPACITY);
         let book = PeerBook::new(config.max_peers, config.backoff);

@@ -8,4 +8,5 @@ mod mem;
 mod quic_blob;
 mod quic_limits;
 mod quic_messaging;
+mod quic_socket;
 mod quic_tls;

@@ -1,4 +1,5 @@
-//! `ReplayGuard`: strictly increasing sequence numbers per `(signer, job, round)`.
+//! `ReplayGuard`: each sequence number at most once per `(signer, job, round)`, within a window
+//! of the highest one seen (an anti-replay window in the manner of IPsec's, RFC 4303 §3.4.3).
 
 use std::collections::BTreeMap;
 
@@ -14,11 +15,64 @@ use crate::error::{ProtocolError, Result};
 /// under a hundred keys; 65 536 keys (about 6 MiB) leave room for hundreds of concurrent jobs.
 pub const DEFAULT_REPLAY_CAPACITY: usize = 65_536;
 
+/// How far below the highest accepted sequence number a statement may be and still be
+/// accepted (once): messages travel on separate QUIC streams, so two statements sent in order
+/// may arrive in the other order; refusing the older one would lose it.
+pub const REPLAY_WINDOW: u64 = 64;
+
+/// The sequence numbers seen for one key: the highest, and which of the [`REPLAY_WINDOW`]
+/// below it (bit `i`: `max − i`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Window {
+    max: u64,
+    seen: u64,
+}
+
+impl Window {
+    fn new(seq: u64) -> Self {
+        Self { max: seq, seen: 1 }
+    }
+
+    /// Whether `seq` is new: above the highest, or inside the window and not seen yet.
+    fn fresh(&self, seq: u64) -> std::result::Result<(), &'static str> {
+        if seq > self.max {
+            return Ok(());
+        }
+        let d = self.max - seq;
+        if d >= REPLAY_WINDOW {
+            Err("below the replay window")
+        } else if self.seen & (1 << d) != 0 {
+            Err("already seen")
+        } else {
+            Ok(())
+        }
+    }
+
+    /// Records `seq` (which [`Window::fresh`] accepted).
+    fn record(&mut self, seq: u64) {
+        if seq > self.max {
+            let shift = seq - self.max;
+            self.seen = if shift >= REPLAY_WINDOW {
+                0
+            } else {
+                self.seen << shift
+            };
+            self.seen |= 1;
+            self.max = seq;
+        } else {
+            self.seen |= 1 << (self.max - seq);
+        }
+    }
+}
+
 /// Replay protection for signed statements.
 ///
-/// For each `(signer, job, round)` it remembers the highest sequence number accepted, and
-/// accepts a new statement only if its signature verifies and its `seq` is strictly greater.
-/// Pure and deterministic (a `BTreeMap`, no clock, no randomness).
+/// For each `(signer, job, round)` it remembers the highest sequence number accepted and which
+/// of the [`REPLAY_WINDOW`] numbers below it were accepted; it accepts a statement only if its
+/// signature verifies and its `seq` is above the highest, or inside the window and not
+/// accepted before. So a statement is accepted at most once, and statements reordered in
+/// transit (by less than the window) are all accepted. Pure and deterministic (a `BTreeMap`,
+/// no clock, no randomness).
 ///
 /// Memory is bounded: at most `capacity` keys are tracked. A statement for a new key when the
 /// guard is full is refused with [`ProtocolError::CapacityExceeded`] — there is no silent
@@ -27,7 +81,7 @@ pub const DEFAULT_REPLAY_CAPACITY: usize = 65_536;
 /// ([`ReplayGuard::forget_job`], [`ReplayGuard::forget_rounds_before`]).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ReplayGuard {
-    last: BTreeMap<(NodeId, JobId, u32), u64>,
+    last: BTreeMap<(NodeId, JobId, u32), Window>,
     capacity: usize,
 }
 
@@ -61,9 +115,9 @@ impl ReplayGuard {
         self.last.is_empty()
     }
 
-    /// The last sequence number accepted for `(signer, job, round)`, if any.
+    /// The highest sequence number accepted for `(signer, job, round)`, if any.
     pub fn last_seq(&self, signer: &NodeId, job: &JobId, round: u32) -> Option<u64> {
-        self.last.get(&(*signer, *job, round)).copied()
+        self.last.get(&(*signer, *job, round)).map(|w| w.max)
     }
 
     /// Checks without recording: the signature verifies, the sequence number is fresh and
@@ -103,10 +157,10 @@ impl ReplayGuard {
             statement.round,
             statement.seq,
         )?;
-        self.last.insert(
-            (statement.signer, statement.job, statement.round),
-            statement.seq,
-        );
+        self.last
+            .entry((statement.signer, statement.job, statement.round))
+            .and_modify(|w| w.record(statement.seq))
+            .or_insert_with(|| Window::new(statement.seq));
         Ok(())
     }
 
@@ -124,10 +178,12 @@ impl ReplayGuard {
 
     fn check_seq(&self, signer: NodeId, job: JobId, round: u32, seq: u64) -> Result<()> {
         match self.last.get(&(signer, job, round)) {
-            Some(&last) if seq <= last => Err(ProtocolError::Replay(format!(
-                "signer {signer} round {round}: sequence {seq} is not above {last}"
-            ))),
-            Some(_) => Ok(()),
+            Some(w) => w.fresh(seq).map_err(|why| {
+                ProtocolError::Replay(format!(
+                    "signer {signer} round {round}: sequence {seq} is {why} (highest {})",
+                    w.max
+                ))
+            }),
             None if self.last.len() >= self.capacity => Err(ProtocolError::CapacityExceeded {
                 what: "replay guard keys",
                 limit: self.capacity,
@@ -156,15 +212,46 @@ mod tests {
             Err(ProtocolError::Replay(_))
         ));
         g.accept(&sign(&k, 1, 0, 5)).expect("jump ahead");
-        for stale in [0, 4, 5] {
+        for seen in [0, 5] {
             assert!(matches!(
-                g.accept(&sign(&k, 1, 0, stale)),
+                g.accept(&sign(&k, 1, 0, seen)),
                 Err(ProtocolError::Replay(_))
             ));
         }
         assert_eq!(g.last_seq(&k.node_id(), &[1; 32], 0), Some(5));
         g.accept(&sign(&k, 1, 0, 6)).expect("next");
         assert_eq!(g.last_seq(&k.node_id(), &[1; 32], 0), Some(6));
+    }
+
+    #[test]
+    fn reordered_statements_are_accepted_once_inside_the_window() {
+        let k = NodeKey::from_seed([1; 32]);
+        let mut g = ReplayGuard::default();
+        g.accept(&sign(&k, 1, 0, 10)).expect("first");
+        g.accept(&sign(&k, 1, 0, 12)).expect("overtook 11");
+        g.accept(&sign(&k, 1, 0, 11))
+            .expect("11 arrives late: accepted");
+        for again in [10, 11, 12] {
+            assert!(matches!(
+                g.accept(&sign(&k, 1, 0, again)),
+                Err(ProtocolError::Replay(_))
+            ));
+        }
+        assert_eq!(g.last_seq(&k.node_id(), &[1; 32], 0), Some(12));
+        // The window's lower edge: `max − (REPLAY_WINDOW − 1)` is the oldest accepted.
+        let top = 12 + REPLAY_WINDOW + 5;
+        g.accept(&sign(&k, 1, 0, top)).expect("far ahead");
+        assert!(matches!(
+            g.accept(&sign(&k, 1, 0, top - REPLAY_WINDOW)),
+            Err(ProtocolError::Replay(_))
+        ));
+        g.accept(&sign(&k, 1, 0, top - (REPLAY_WINDOW - 1)))
+            .expect("inside the window");
+        // A jump beyond the window forgets the old bits but not the highest.
+        assert!(matches!(
+            g.accept(&sign(&k, 1, 0, top)),
+            Err(ProtocolError::Replay(_))
+        ));
     }
 
     #[test]
