@@ -144,7 +144,7 @@ fn node_toml(m: &Member, role: Role, boot: &str, url: &str, samples: u64) -> Str
          [network]\nlisten = \"127.0.0.1:0\"\nbootstrap = [\"{boot}\"]\n\n\
          [chain]\nkind = \"rpc\"\nurl = \"{url}\"\naddresses = \"../addresses.json\"\n\
          key_file = \"keys/evm.key\"\n\n\
-         [jobs]\nverifier_samples = {samples}\n"
+         [jobs]\nverifier_samples = {samples}\n\n         # Many nodes on one machine: each API on a port the OS picks (its URL is in node.log).\n         [api]\nlisten = \"127.0.0.1:0\"\n"
     );
     if let Some(c) = m.cheat {
         t.push_str(&format!(

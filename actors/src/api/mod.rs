@@ -61,7 +61,7 @@ pub enum ApiError {
     )]
     TokenRequired(SocketAddr),
     /// The address could not be bound.
-    #[error("binding the API to {addr}: {source}")]
+    #[error("binding the API to {addr}")]
     Bind {
         /// The address.
         addr: SocketAddr,
