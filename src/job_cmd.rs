@@ -23,6 +23,7 @@ use serde_json::{Value, json};
 ///   pinpoint job list
 ///   pinpoint job status 1
 ///   pinpoint job status 1 --json
+///   pinpoint job result 1 --out weights/ --node http://127.0.0.1:7072
 ///   PINPOINT_API_TOKEN=s3cret pinpoint job list --node http://203.0.113.7:7071
 #[derive(Debug, Args)]
 #[command(verbatim_doc_comment)]
@@ -59,6 +60,15 @@ pub(crate) enum JobCommand {
         /// Print the API's JSON.
         #[arg(long)]
         json: bool,
+    },
+    /// Fetch a finalized job's final weights from a node that trained it, check them against
+    /// that trainer's root on chain, and write them as safetensors.
+    Result {
+        /// The chain's job id.
+        id: u64,
+        /// Where `weights.safetensors` and `result.json` go (created).
+        #[arg(long, value_name = "DIR")]
+        out: PathBuf,
     },
 }
 
@@ -173,6 +183,33 @@ impl Client {
         }
     }
 
+    /// `GET path` of raw bytes; a refusal is an error naming the status and the node's message.
+    async fn bytes(&self, path: &str) -> anyhow::Result<Vec<u8>> {
+        let what = format!("GET {path}");
+        let url = format!("{}{path}", self.base);
+        let mut req = self.http.get(&url);
+        if let Some(t) = &self.token {
+            req = req.bearer_auth(t);
+        }
+        let resp = req
+            .send()
+            .await
+            .with_context(|| format!("{what} at {}", self.base))?;
+        let status = resp.status();
+        let body = resp
+            .bytes()
+            .await
+            .with_context(|| format!("{what}: reading the answer"))?;
+        if !status.is_success() {
+            let msg = serde_json::from_slice::<Value>(&body)
+                .ok()
+                .and_then(|v| v["error"].as_str().map(str::to_owned))
+                .unwrap_or_default();
+            bail!("{what}: the node answered {status}: {msg}");
+        }
+        Ok(body.to_vec())
+    }
+
     async fn post(&self, path: &str, body: &Value) -> anyhow::Result<Value> {
         let url = format!("{}{path}", self.base);
         let req = self
@@ -218,6 +255,7 @@ async fn job(args: JobArgs) -> anyhow::Result<ExitCode> {
             }
             Ok(ExitCode::SUCCESS)
         }
+        JobCommand::Result { id, out } => result(&client, id, &out).await,
         JobCommand::List { json } => {
             let jobs = client.get("/api/v1/jobs").await?;
             if json {
@@ -228,6 +266,102 @@ async fn job(args: JobArgs) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
     }
+}
+
+fn hex32(s: &str) -> anyhow::Result<[u8; 32]> {
+    let s = s.strip_prefix("0x").unwrap_or(s);
+    pinpoint_train::Digest::from_hex(s)
+        .map(|d| d.0)
+        .with_context(|| format!("{s:?} is not a 32-byte hash (64 hex digits)"))
+}
+
+/// `job result`: the trainer's state hashes must give its root on chain, the checkpoint's
+/// bytes their hash, and the decoded final state `h(S_T)`; then its parameters are written.
+async fn result(client: &Client, id: u64, out: &std::path::Path) -> anyhow::Result<ExitCode> {
+    let job = client.get(&format!("/api/v1/jobs/{id}")).await?;
+    if job["state"] != "finalized" {
+        bail!(
+            "job {id} is {}, not finalized: its result is not settled yet",
+            job["state"].as_str().unwrap_or("?")
+        );
+    }
+    let r = client.get(&format!("/api/v1/jobs/{id}/result")).await?;
+    let account = r["account"]
+        .as_str()
+        .context("the result names no trainer")?;
+    let lost = job["lost"]
+        .as_array()
+        .is_some_and(|l| l.iter().any(|x| x.as_str() == Some(account)));
+    if lost {
+        bail!(
+            "the node's trainer {account} lost a dispute over job {id}: its result is not the job's"
+        );
+    }
+    let root = job["roots"][account]
+        .as_str()
+        .with_context(|| format!("trainer {account} has no root on chain for job {id}"))?;
+    let hashes: Vec<[u8; 32]> = r["hashes"]
+        .as_array()
+        .context("the result has no hashes")?
+        .iter()
+        .map(|h| hex32(h.as_str().unwrap_or("")))
+        .collect::<anyhow::Result<_>>()?;
+    let computed = pinpoint_protocol::merkle::StepCommitment::new(&hashes)
+        .context("the state hashes")?
+        .root();
+    if computed != hex32(root)? {
+        bail!("the node's state hashes of job {id} do not give trainer {account}'s root {root}");
+    }
+    let step = hashes.len() as u64 - 1;
+    let bytes = client
+        .bytes(&format!("/api/v1/jobs/{id}/result/checkpoint"))
+        .await?;
+    let want = r["checkpoint"]["hash"].as_str().unwrap_or("");
+    if pinpoint_train::Digest::content(&bytes).to_hex() != want {
+        bail!("the checkpoint's bytes do not match their hash {want}");
+    }
+    let cp = pinpoint_train::checkpoint::decode(&bytes, None).context("the checkpoint")?;
+    let state_hash = cp.state.hash().context("hashing the final state")?;
+    if cp.state.step != step || state_hash.0 != hashes[hashes.len() - 1] {
+        bail!(
+            "the checkpoint is not the final state: step {} (T = {step}), h = {}",
+            cp.state.step,
+            state_hash.to_hex()
+        );
+    }
+    let meta = [
+        ("job".to_string(), id.to_string()),
+        ("step".to_string(), step.to_string()),
+        ("state_hash".to_string(), state_hash.to_hex()),
+        ("root".to_string(), root.to_string()),
+        ("trainer".to_string(), account.to_string()),
+    ];
+    let weights = pinpoint_train::safetensors::to_bytes(&cp.state.params, &meta)
+        .context("encoding the weights")?;
+    std::fs::create_dir_all(out).with_context(|| format!("creating {}", out.display()))?;
+    let path = out.join("weights.safetensors");
+    std::fs::write(&path, &weights).with_context(|| format!("writing {}", path.display()))?;
+    let summary = json!({
+        "job": id, "step": step, "trainer": account, "root": root,
+        "state_hash": state_hash.to_hex(),
+        "tensors": cp.state.params.iter().map(|(n, _)| n).collect::<Vec<_>>(),
+    });
+    std::fs::write(
+        out.join("result.json"),
+        serde_json::to_string_pretty(&summary)? + "\n",
+    )
+    .with_context(|| format!("writing {}", out.join("result.json").display()))?;
+    println!(
+        "job {id}: h(S_{step}) {} is leaf {step} of trainer {account}'s root {root}",
+        state_hash.to_hex()
+    );
+    println!(
+        "wrote {} ({} tensors, {} bytes)",
+        path.display(),
+        cp.state.params.len(),
+        weights.len()
+    );
+    Ok(ExitCode::SUCCESS)
 }
 
 /// The `POST /api/v1/jobs` body.

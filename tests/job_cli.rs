@@ -1,6 +1,7 @@
 //! End-to-end tests of `pinpoint job` against the API of `pinpoint devnet --keep` (the tiny
 //! 6-step MLP job, nobody cheating): `status` follows the devnet's own job to its
-//! finalization, then `submit --wait` follows a job posted through the API to its
+//! finalization, `result` writes its final weights after checking them against a trainer's
+//! root (their `h(S_T)` equals a local `pinpoint train` run's), then `submit --wait` follows a job posted through the API to its
 //! finalization, `status` and `list` show it, an unknown job shows the node's 404 message,
 //! an unreachable node and a bad spec are clear errors; `--help` shows examples.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
@@ -136,6 +137,52 @@ fn a_job_submitted_through_the_api_is_followed_to_its_finalization() {
             .any(|l| l.trim_start().starts_with("2  finalized")),
         "{out}"
     );
+
+    // the final weights, checked against a trainer's root on chain, equal a local run's
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("result");
+    let o = pinpoint(&[
+        "job",
+        "result",
+        "2",
+        "--out",
+        out.to_str().unwrap(),
+        "--node",
+        node,
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    assert!(text(&o).contains("is leaf 6 of trainer"), "{}", text(&o));
+    let weights = std::fs::read(out.join("weights.safetensors")).unwrap();
+    assert!(weights.len() > 100, "{} bytes", weights.len());
+    let r: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(out.join("result.json")).unwrap()).unwrap();
+    let local = dir.path().join("local");
+    let o = pinpoint(&[
+        "train",
+        "--spec",
+        spec().to_str().unwrap(),
+        "--out",
+        local.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", text(&o));
+    let hashes = std::fs::read_to_string(local.join("hashes.txt")).unwrap();
+    assert_eq!(
+        r["state_hash"].as_str(),
+        hashes.lines().last(),
+        "the network's h(S_T) is the local run's"
+    );
+    // a job that does not exist has no result
+    let o = pinpoint(&[
+        "job",
+        "result",
+        "99",
+        "--out",
+        out.to_str().unwrap(),
+        "--node",
+        node,
+    ]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(text(&o).contains("no job 99"), "{}", text(&o));
 
     // the node's 4xx message is shown
     let o = pinpoint(&["job", "status", "99", "--node", node]);

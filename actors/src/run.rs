@@ -263,6 +263,7 @@ async fn run_on<S: Settlement + 'static>(
     let bridge = crate::api::bridge::Bridge::start(key, quic, node.network.clone())
         .await
         .map_err(actor_err)?;
+    let market = chain.lock().await.addresses().market;
     let api = crate::api::serve_node(
         &config.api,
         crate::api::NodeApi {
@@ -273,6 +274,8 @@ async fn run_on<S: Settlement + 'static>(
             account,
             store,
             bridge: Some(bridge),
+            chain_id,
+            market,
         },
     )?;
     if let Some(api) = &api {

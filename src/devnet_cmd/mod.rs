@@ -548,9 +548,10 @@ async fn in_process<S: DevChain>(
         stop_signal().await;
         eprintln!("stopping");
     }
-    if let Some(api) = api {
-        api.stop().await;
-    }
+    // No await from here on: `run` races this future against the same Ctrl-C, and it must end
+    // in the poll that sees the signal for the summary's exit status to count (the server's
+    // tasks end with the runtime).
+    drop(api);
     drop(net);
     Ok(if summary.ok() {
         ExitCode::SUCCESS
@@ -585,6 +586,7 @@ async fn serve_dashboard<S: DevChain + Send + Sync>(
         totals: Some(api::chain_totals(net.chain.clone())),
         submit: Some(api::submit::devnet_submit(net.clone())),
         bridge: Some(bridge),
+        results: Some(api::result::devnet_results(net.clone())),
     };
     let handle = api::serve(ApiConfig { bind, token: None }, state)
         .context("--api: serving the dashboard")?;

@@ -8,7 +8,8 @@
 //! Endpoints (JSON; described in `docs/openapi.json`, served at `/api/v1/openapi.json`):
 //! `GET /api/v1/status`, `/api/v1/jobs`, `/api/v1/jobs/{id}`, `/api/v1/peers`,
 //! `/api/v1/disputes`, `/api/v1/disputes/{id}` (with this node's bisection trace),
-//! `/api/v1/events?since=N`, `/api/v1/totals`; `POST /api/v1/jobs` (through a
+//! `/api/v1/events?since=N`, `/api/v1/totals`, `/api/v1/jobs/{id}/result` and its
+//! `/checkpoint` (a trained job's result, [`result`]); `POST /api/v1/jobs` (through a
 //! [`submit::SubmitSource`] the node provides); `GET /metrics` (OpenMetrics text from a
 //! per-node prometheus-client registry); `GET /` (the dashboard: one self-contained page that
 //! polls the API). Bad requests get 4xx JSON `{"error": "..."}`.
@@ -25,6 +26,7 @@ pub mod auth;
 pub mod bridge;
 pub mod log;
 pub mod metrics;
+pub mod result;
 pub mod routes;
 pub mod submit;
 pub mod view;
@@ -59,7 +61,7 @@ pub enum ApiError {
     )]
     TokenRequired(SocketAddr),
     /// The address could not be bound.
-    #[error("binding the API to {addr}: {source}")]
+    #[error("binding the API to {addr}")]
     Bind {
         /// The address.
         addr: SocketAddr,
@@ -115,6 +117,8 @@ pub struct ApiState {
     pub submit: Option<submit::SubmitSource>,
     /// The AXL-compatible bridge (`POST /send`, `GET /recv`), if the node has one.
     pub bridge: Option<bridge::Bridge>,
+    /// Trained jobs' results (`GET /api/v1/jobs/{id}/result`), if the node serves them.
+    pub results: Option<result::ResultSource>,
 }
 
 /// What a node run from its config (`pinpoint node`, [`crate::run`]) gives its API.
@@ -133,6 +137,10 @@ pub struct NodeApi<S> {
     pub store: crate::store::SharedStore,
     /// Its AXL bridge.
     pub bridge: Option<bridge::Bridge>,
+    /// The chain's id (to name the node's trained jobs in its store).
+    pub chain_id: u64,
+    /// The job market's address (the same).
+    pub market: pinpoint_chain::Address,
 }
 
 /// Starts the API of a node run from its config as its `[api]` section says (`None` when
@@ -154,6 +162,8 @@ where
         bind: section.listen,
         token: section.token.clone(),
     };
+    let results =
+        result::store_results(node.store.clone(), node.account, node.chain_id, node.market);
     let state = ApiState {
         conductor: node.conductor,
         events: node.events,
@@ -165,6 +175,7 @@ where
             node.store,
         )),
         bridge: node.bridge,
+        results: Some(results),
     };
     serve(config, state).map(Some)
 }
@@ -225,6 +236,7 @@ pub fn serve(config: ApiConfig, state: ApiState) -> Result<ApiHandle, ApiError> 
         totals: state.totals,
         submit: state.submit,
         bridge: state.bridge,
+        results: state.results,
         token,
     });
     let server = HttpServer::new(move || {

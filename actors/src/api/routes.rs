@@ -28,7 +28,7 @@ const DASHBOARD: &str = include_str!("dashboard.html");
 pub const OPENAPI: &str = include_str!("../../../docs/openapi.json");
 
 /// Every route (path, method), as `docs/openapi.json` must describe them (tested).
-pub const ROUTES: [(&str, &str); 15] = [
+pub const ROUTES: [(&str, &str); 17] = [
     ("/", "get"),
     ("/metrics", "get"),
     ("/api/v1/openapi.json", "get"),
@@ -36,6 +36,8 @@ pub const ROUTES: [(&str, &str); 15] = [
     ("/api/v1/jobs", "get"),
     ("/api/v1/jobs", "post"),
     ("/api/v1/jobs/{id}", "get"),
+    ("/api/v1/jobs/{id}/result", "get"),
+    ("/api/v1/jobs/{id}/result/checkpoint", "get"),
     ("/api/v1/peers", "get"),
     ("/api/v1/disputes", "get"),
     ("/api/v1/disputes/{id}", "get"),
@@ -60,6 +62,8 @@ pub struct Shared {
     pub submit: Option<SubmitSource>,
     /// The AXL bridge, when the node has one.
     pub bridge: Option<super::bridge::Bridge>,
+    /// Trained jobs' results, when the node serves them.
+    pub results: Option<super::result::ResultSource>,
     /// The bearer token, when one is required.
     pub token: Option<String>,
 }
@@ -146,6 +150,54 @@ async fn job(d: Data, id: web::Path<String>) -> HttpResponse {
             None => error(StatusCode::NOT_FOUND, format!("no job {id}")),
         },
         Err(r) => r,
+    }
+}
+
+/// A job's result through the node's [`super::result::ResultSource`], or the 4xx/5xx answer.
+async fn job_result(d: &Shared, raw: &str) -> Result<super::result::JobResult, HttpResponse> {
+    let id = parse_id(raw, "a job").map_err(|e| error(StatusCode::BAD_REQUEST, e))?;
+    let Some(source) = d.results.as_ref() else {
+        return Err(error(
+            StatusCode::NOT_FOUND,
+            "this node serves no job results",
+        ));
+    };
+    match source(id).await {
+        Ok(Some(r)) => Ok(r),
+        Ok(None) => Err(error(
+            StatusCode::NOT_FOUND,
+            format!(
+                "this node holds no trained result of job {id} (ask a trainer that trained it)"
+            ),
+        )),
+        Err(e) => Err(error(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            format!("reading job {id}'s result: {e}"),
+        )),
+    }
+}
+
+async fn result(d: Data, id: web::Path<String>) -> HttpResponse {
+    match job_result(&d, &id).await {
+        Ok(r) => ok(json!({
+            "account": r.account.to_string(),
+            "step": r.step,
+            "hashes": r.hashes.iter().map(|h| h.to_hex()).collect::<Vec<_>>(),
+            "checkpoint": {
+                "hash": pinpoint_train::Digest::content(&r.checkpoint).to_hex(),
+                "bytes": r.checkpoint.len(),
+            },
+        })),
+        Err(resp) => resp,
+    }
+}
+
+async fn result_checkpoint(d: Data, id: web::Path<String>) -> HttpResponse {
+    match job_result(&d, &id).await {
+        Ok(r) => HttpResponse::Ok()
+            .content_type("application/octet-stream")
+            .body(r.checkpoint),
+        Err(resp) => resp,
     }
 }
 
@@ -307,6 +359,11 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     )
     .service(get("/api/v1/jobs", jobs).route(web::post().to(post_job)))
     .service(get("/api/v1/jobs/{id}", job))
+    .service(get("/api/v1/jobs/{id}/result", result))
+    .service(get(
+        "/api/v1/jobs/{id}/result/checkpoint",
+        result_checkpoint,
+    ))
     .service(get("/api/v1/peers", peers))
     .service(get("/api/v1/disputes", disputes))
     .service(get("/api/v1/disputes/{id}", dispute))

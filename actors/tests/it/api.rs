@@ -118,6 +118,7 @@ fn silent_state(conductor: ActorRef<ConductMsg>) -> ApiState {
         totals: None,
         submit: None,
         bridge: None,
+        results: None,
     }
 }
 
@@ -185,6 +186,7 @@ fn serve(net: &Arc<Devnet>, index: usize) -> ApiHandle {
             totals: Some(api::chain_totals(net.chain.clone())),
             submit: (index == 0).then(|| api::submit::devnet_submit(net.clone())),
             bridge: None,
+            results: None,
         },
     )
     .expect("the API serves")
@@ -458,6 +460,7 @@ async fn serve_bridged(net: &Arc<Devnet>, index: usize) -> ApiHandle {
             totals: None,
             submit: None,
             bridge: Some(bridge),
+            results: None,
         },
     )
     .expect("the API serves")
