@@ -98,7 +98,7 @@ pub(crate) struct DevnetArgs {
     #[arg(long, value_enum, default_value = "embedded")]
     chain: ChainKind,
     /// Run every node as a separate `pinpoint node --config DIR/<node>/node.toml` process
-    /// (needs --chain anvil); their logs are DIR/<node>/node.log.
+    /// (needs --chain anvil); their logs are `DIR/<node>/node.log`.
     #[arg(long)]
     processes: bool,
     /// The anvil binary [default: $PINPOINT_ANVIL, else the repository's pinned one, installed

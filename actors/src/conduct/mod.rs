@@ -247,6 +247,8 @@ pub struct ConductState {
     specs: BTreeMap<u64, JobSpec>,
     /// Chain job id of each protocol job id.
     chain_jobs: BTreeMap<JobId, u64>,
+    /// Jobs to run on the executor once it is free (it runs one at a time).
+    waiting: std::collections::VecDeque<JobId>,
     /// Commits of runs that ended before the chain job was known (a restart): sent by
     /// `release_commits` once a tick has read it.
     held_commits: Vec<(JobId, [u8; 32])>,
@@ -508,6 +510,16 @@ impl ConductState {
     }
 
     fn fetch_spec(&self, job: u64, spec_hash: B256, myself: &ActorRef<ConductMsg>) {
+        // A job this node posted itself: its spec is in its own store.
+        let own = self
+            .store
+            .lock()
+            .and_then(|mut st| st.get_blob(&pinpoint_train::Digest(spec_hash.0)));
+        if let Ok(Some(bytes)) = own {
+            let spec = JobSpec::decode(&bytes).map_err(|e| e.to_string());
+            let _ = myself.send_message(ConductMsg::SpecFetched { job, spec });
+            return;
+        }
         let mut peers = self.bootstrap.clone();
         peers.extend(self.transport.peers());
         peers.dedup();
@@ -621,6 +633,14 @@ impl ConductState {
         });
         match ractor::call!(exec, ExecutorMsg::Submit, req) {
             Ok(Ok(())) => {}
+            Ok(Err(crate::executor::ExecError::Busy { .. })) => {
+                // One job at a time: this one starts when the executor reports the current
+                // one ended (`ExecEvent::Done`, `Failed` or `Cancelled`).
+                if !self.waiting.contains(&job) {
+                    tracing::info!("the executor is busy: the job waits for it");
+                    self.waiting.push_back(job);
+                }
+            }
             Ok(Err(e)) => tracing::warn!(error = %e, "the executor refused the job"),
             Err(e) => tracing::warn!(error = %e, "the executor is unreachable"),
         }
@@ -816,6 +836,7 @@ impl Actor for Conductor {
             specs: BTreeMap::new(),
             chain_jobs: BTreeMap::new(),
             held_commits: Vec::new(),
+            waiting: std::collections::VecDeque::new(),
             scopes: BTreeMap::new(),
             runs: BTreeMap::new(),
             opened: std::collections::BTreeSet::new(),
@@ -930,6 +951,16 @@ impl Actor for Conductor {
                         step: *step,
                         total: *total_steps,
                     });
+                }
+                let ended = matches!(
+                    e,
+                    crate::executor::ExecEvent::Done(_)
+                        | crate::executor::ExecEvent::Failed { .. }
+                        | crate::executor::ExecEvent::Cancelled { .. }
+                );
+                if ended && let Some(next) = state.waiting.pop_front() {
+                    // Only honest runs go to the executor (a cheater's run never waits).
+                    state.run_job(next, None, &myself).await;
                 }
                 if let crate::executor::ExecEvent::Done(crate::executor::ComputeOutput::Trained(
                     r,

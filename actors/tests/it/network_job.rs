@@ -457,3 +457,33 @@ async fn a_single_cheating_trainer_is_caught_by_a_verifiers_sample_and_slashed()
     assert_eq!(after.escrow, before.escrow);
     assert_eq!(after.total_supply, after.initial_supply - after.burned);
 }
+
+/// Two jobs posted back to back: every trainer's executor is busy with the first when the
+/// second is assigned; the second waits for the executor instead of being dropped, and both
+/// are finalized.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_job_assigned_while_the_executor_is_busy_waits_and_finishes() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut plan = Plan::standard(dir.path(), None);
+    plan.samples = 0;
+    let net = Devnet::start(&plan).await.expect("devnet starts");
+    let first = net
+        .post_job(&common::spec(STEPS * 50), Terms::standard(3))
+        .await
+        .expect("posted");
+    let second = net
+        .post_job(&common::spec(STEPS), Terms::standard(3))
+        .await
+        .expect("posted");
+    for job in [first, second] {
+        let finalized = wait_final(&net, job).await;
+        assert!(
+            finalized,
+            "job {job} not finalized:\n{}",
+            report(&net).await
+        );
+    }
+    for t in net.with_role(Role::Trainer) {
+        assert_eq!(t.status().await.expect("status").trained, 2, "{}", t.name);
+    }
+}
