@@ -28,9 +28,11 @@ const THREADS: [usize; 5] = [1, 2, 3, 4, 8];
 
 /// Stated tolerance of RepOps' logits against libtorch's for the same weights and tokens:
 /// `|repops − torch| ≤ LOGIT_TOLERANCE · (1 + |torch|)` element-wise. The two differ only by
-/// rounding (summation order, fused multiply-adds, the math library's exp/tanh/rsqrt), which
-/// through two blocks of this small transformer stays around 1e-6.
-const LOGIT_TOLERANCE: f32 = 1e-4;
+/// rounding (summation order, fused multiply-adds, the math library's exp/tanh/rsqrt): through
+/// the two blocks of the example transformer with logits up to about 3, the measured worst
+/// case was 1.4e-6 (PyTorch 2.13.0, MKL, AVX-512 machine); the bound leaves a 7× margin for
+/// other machines' libtorch kernels.
+const LOGIT_TOLERANCE: f32 = 1e-5;
 
 /// 10⁶ values of mixed magnitudes (so that the sum's rounding depends on the order).
 fn million() -> Tensor {
