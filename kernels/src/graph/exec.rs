@@ -124,9 +124,9 @@ pub fn last_uses(graph: &Graph) -> Vec<usize> {
 
 /// Runs `graph` on `inputs` (values of [`Graph::inputs`], in order).
 ///
-/// With a thread pool and [`Mode::Normal`], node `i`'s outputs are hashed while node `i + 1`
-/// computes (see [`run_overlapped`]); otherwise nodes run one after the other as in
-/// [`run_observed`]. Both give the same outputs and hashes.
+/// With a thread pool and [`Mode::Normal`], node `i`'s outputs are hashed on one worker while
+/// node `i + 1` computes, and what died at node `i` is freed once that hash is done; otherwise
+/// nodes run one after the other as in [`run_observed`]. Both give the same outputs and hashes.
 ///
 /// Errors: inputs that do not match the declared types, any kernel error (with the failing
 /// node's op), or an output whose type differs from the inferred one (an internal error).
