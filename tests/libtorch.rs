@@ -6,10 +6,11 @@
 //!    within [`LOGIT_TOLERANCE`] of libtorch's.
 //!
 //! Without the feature this file compiles to an empty test binary.
+// Dev-dependencies are shared by every test, bench and example target; each uses some.
+// (Before the `cfg`, so that it also covers the empty crate built without the feature.)
+#![allow(unused_crate_dependencies)]
 #![cfg(feature = "tch")]
 #![allow(clippy::unwrap_used, clippy::expect_used)]
-// Dev-dependencies are shared by every test, bench and example target; each uses some.
-#![allow(unused_crate_dependencies)]
 
 #[path = "../benches/support/libtorch.rs"]
 mod libtorch;
