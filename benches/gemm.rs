@@ -11,7 +11,13 @@
 //! (of medians, and of the fastest runs, which is steadier on a busy machine), and RepOps's
 //! fraction of the peak of the cores it used (`threads × FMA pipes × lanes × 2 × clock`).
 //!
-//! Run: `cargo bench --bench gemm` (optionally `-- 1024` to filter); CI: `-- --test`.
+//! With the feature `tch` (the libtorch baseline, `scripts/bench-torch`), each case is also
+//! timed with libtorch's `matmul` (MKL's sgemm on the PyPI build) in the same child, with
+//! libtorch's intra-op threads set to the same count, and the table adds its GFLOP/s and the
+//! ratio RepOps / libtorch.
+//!
+//! Run: `cargo bench --bench gemm` (optionally `-- 1024` to filter); with the baseline:
+//! `scripts/bench-torch gemm`; CI: `-- --test`.
 // Dev-dependencies are shared by every test, bench and example target; each uses some.
 #![allow(unused_crate_dependencies)]
 
@@ -24,6 +30,10 @@ use std::time::{Duration, Instant};
 use criterion::{BenchmarkId, Criterion, SamplingMode, Throughput};
 use pinpoint_kernels::gemm::{MatRef, sgemm};
 use pinpoint_kernels::{Cpu, SimdPolicy};
+
+#[cfg(feature = "tch")]
+#[path = "support/libtorch.rs"]
+mod libtorch;
 
 /// FMA pipes per core assumed for the peak (AVX2-class x86-64 cores have two).
 const FMA_PIPES: f64 = 2.0;
@@ -168,6 +178,20 @@ fn bench_all(c: &mut Criterion, threads: usize, records: &Records) {
                 record(records, case, "matrixmultiply", start.elapsed(), iters)
             });
         });
+        #[cfg(feature = "tch")]
+        {
+            let mut torch = libtorch::TorchGemm::new(&a, &b, m, k, n);
+            group.bench_function(BenchmarkId::new("libtorch", &id), |bch| {
+                bch.iter_custom(|iters| {
+                    libtorch::set_threads(threads);
+                    let start = Instant::now();
+                    for _ in 0..iters {
+                        torch.run();
+                    }
+                    record(records, case, "libtorch", start.elapsed(), iters)
+                });
+            });
+        }
     }
     group.finish();
 }
@@ -228,8 +252,16 @@ fn print_table(
     }
     println!("GFLOP/s from the median time per run; 'best ratio' compares the fastest runs");
     println!(
-        "{:<36} {:>14} {:>14} {:>8} {:>11} {:>10}",
-        "case (m x k x n)", "repops GFLOP/s", "mm GFLOP/s", "ratio", "best ratio", "% of peak"
+        "{:<36} {:>14} {:>14} {:>8} {:>11} {:>10} {:>14} {:>12} {:>11}",
+        "case (m x k x n)",
+        "repops GFLOP/s",
+        "mm GFLOP/s",
+        "ratio",
+        "best ratio",
+        "% of peak",
+        "torch GFLOP/s",
+        "vs torch",
+        "best vs t."
     );
     for (case, &(name, m, k, n)) in CASES.iter().enumerate() {
         let flops = 2.0 * (m * n * k) as f64;
@@ -244,14 +276,25 @@ fn print_table(
             let p = threads as f64 * FMA_PIPES * AVX2_LANES * 2.0 * mhz / 1e3;
             format!("{:.1}%", 100.0 * r / p)
         });
+        let (torch, vs, best_vs) = match gf("libtorch") {
+            Some((t, t_best)) => (
+                format!("{t:.1}"),
+                format!("{:.3}", r / t),
+                format!("{:.3}", r_best / t_best),
+            ),
+            None => ("-".into(), "-".into(), "-".into()),
+        };
         println!(
-            "{:<36} {:>14.1} {:>14.1} {:>8.3} {:>11.3} {:>10}",
+            "{:<36} {:>14.1} {:>14.1} {:>8.3} {:>11.3} {:>10} {:>14} {:>12} {:>11}",
             format!("{name} ({m}x{k}x{n})"),
             r,
             mm,
             r / mm,
             r_best / mm_best,
-            peak
+            peak,
+            torch,
+            vs,
+            best_vs
         );
     }
 }

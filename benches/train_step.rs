@@ -18,7 +18,15 @@
 //!    the rest of the step (moving the state in and out, finiteness checks). The last line gives
 //!    the bytes of all node outputs (what is hashed) and the throughput of "hash + store".
 //!
+//! With the feature `tch` (the libtorch baseline, `scripts/bench-torch`), every case is also
+//! timed in libtorch in the same run, right after pinpoint's: the same transformer, shapes,
+//! batch and AdamW hyper-parameters (`benches/support/libtorch.rs`), with libtorch's intra-op
+//! threads set to the same count. The summary then adds libtorch's ms/step and the ratio
+//! `libtorch time / pinpoint time` (pinpoint's speed as a fraction of PyTorch's: ≥ 1 means
+//! pinpoint is at least as fast).
+//!
 //! Run: `cargo bench --bench train_step` (optionally `-- b64` to filter the criterion part);
+//! with the baseline: `scripts/bench-torch train_step`;
 //! CI: `cargo bench --bench train_step -- --test` (every case once, a one-step profile).
 // Dev-dependencies are shared by every test, bench and example target; each uses some.
 #![allow(unused_crate_dependencies)]
@@ -37,6 +45,10 @@ use pinpoint_train::LoadedSpec;
 use pinpoint_train::data::Split;
 use pinpoint_train::trainer::glue::{model_config, optim_config, train_inputs};
 
+#[cfg(feature = "tch")]
+#[path = "support/libtorch.rs"]
+mod libtorch;
+
 /// Batch sizes timed.
 const BATCHES: [usize; 4] = [8, 16, 32, 64];
 /// Thread counts timed.
@@ -44,8 +56,14 @@ const THREADS: [usize; 2] = [1, 2];
 /// Steps per profile (outside `--test`), after one warm-up step.
 const PROFILE_STEPS: usize = 20;
 
-/// Per-iteration seconds of every timed run, by (batch, threads).
-type Records = RefCell<BTreeMap<(usize, usize), Vec<f64>>>;
+/// Per-iteration seconds of every timed run, by (batch, threads, implementation).
+type Records = RefCell<BTreeMap<(usize, usize, &'static str), Vec<f64>>>;
+
+/// The implementation name of pinpoint's step in [`Records`].
+const PINPOINT: &str = "pinpoint";
+/// The implementation name of the libtorch baseline in [`Records`].
+#[cfg(feature = "tch")]
+const LIBTORCH: &str = "libtorch";
 
 /// One benchmark case: the step program, its batch and a state to update.
 struct Case {
@@ -53,6 +71,9 @@ struct Case {
     batch: Vec<Value>,
     params: Vec<(String, Tensor)>,
     optim: Vec<(String, Tensor)>,
+    /// The libtorch step of the same model, parameters and batch (transformer specs only).
+    #[cfg(feature = "tch")]
+    torch: Option<libtorch::TorchStep>,
 }
 
 impl Case {
@@ -99,11 +120,22 @@ fn main() -> ExitCode {
             loss_positions: positions,
         };
         let prog = TrainStep::new(&model, &optim, &shape).map_err(|e| e.to_string())?;
+        let params = init_params(&model, spec.seed);
+        #[cfg(feature = "tch")]
+        let torch = match (&model, &optim) {
+            (
+                pinpoint_kernels::models::ModelConfig::Transformer(c),
+                pinpoint_kernels::optim::OptimConfig::AdamW(h),
+            ) => Some(libtorch::TorchStep::new(c, h, &params, &values)?),
+            _ => None,
+        };
         Ok(Case {
             prog,
             batch: values,
-            params: init_params(&model, spec.seed),
+            params,
             optim: init_optim(&model, &optim),
+            #[cfg(feature = "tch")]
+            torch,
         })
     };
     let test_mode = std::env::args().any(|a| a == "--test");
@@ -138,14 +170,23 @@ fn main() -> ExitCode {
                         case.step(&cx);
                     }
                     let elapsed = start.elapsed();
-                    records
-                        .borrow_mut()
-                        .entry((batch, threads))
-                        .or_default()
-                        .push(elapsed.as_secs_f64() / iters.max(1) as f64);
-                    elapsed
+                    record(&records, (batch, threads, PINPOINT), elapsed, iters)
                 });
             });
+            #[cfg(feature = "tch")]
+            if let Some(torch) = case.torch.as_mut() {
+                let id = BenchmarkId::new("libtorch", format!("b{batch}"));
+                group.bench_function(id, |bch| {
+                    bch.iter_custom(|iters| {
+                        libtorch::set_threads(threads);
+                        let start = Instant::now();
+                        for _ in 0..iters {
+                            black_box(torch.step());
+                        }
+                        record(&records, (batch, threads, LIBTORCH), start.elapsed(), iters)
+                    });
+                });
+            }
         }
         group.finish();
     }
@@ -168,6 +209,21 @@ fn main() -> ExitCode {
     ExitCode::SUCCESS
 }
 
+/// Appends one run's per-iteration time to `records` and returns `elapsed`.
+fn record(
+    records: &Records,
+    key: (usize, usize, &'static str),
+    elapsed: Duration,
+    iters: u64,
+) -> Duration {
+    records
+        .borrow_mut()
+        .entry(key)
+        .or_default()
+        .push(elapsed.as_secs_f64() / iters.max(1) as f64);
+    elapsed
+}
+
 fn describe(model: &ModelConfig) -> String {
     match model {
         ModelConfig::Transformer(c) => format!(
@@ -185,7 +241,7 @@ fn median(v: &[f64]) -> Option<f64> {
     v.get(v.len() / 2).copied()
 }
 
-fn print_summary(records: &BTreeMap<(usize, usize), Vec<f64>>, test_mode: bool) {
+fn print_summary(records: &BTreeMap<(usize, usize, &'static str), Vec<f64>>, test_mode: bool) {
     println!();
     println!(
         "== training step summary{}",
@@ -196,24 +252,38 @@ fn print_summary(records: &BTreeMap<(usize, usize), Vec<f64>>, test_mode: bool) 
         }
     );
     println!(
-        "{:>6} {:>8} {:>10} {:>9} {:>11}",
-        "batch", "threads", "ms/step", "steps/s", "examples/s"
+        "{:>6} {:>8} {:>10} {:>9} {:>11} {:>12} {:>16}",
+        "batch", "threads", "ms/step", "steps/s", "examples/s", "libtorch ms", "speed vs torch"
     );
     for threads in THREADS {
         for batch in BATCHES {
-            let Some(t) = records.get(&(batch, threads)).and_then(|v| median(v)) else {
+            let med = |imp| records.get(&(batch, threads, imp)).and_then(|v| median(v));
+            let Some(t) = med(PINPOINT) else {
                 continue; // filtered out
             };
+            #[cfg(feature = "tch")]
+            let (torch_ms, ratio) = match med(LIBTORCH) {
+                Some(tt) => (format!("{:.2}", tt * 1e3), format!("{:.3}x", tt / t)),
+                None => ("-".to_string(), "-".to_string()),
+            };
+            #[cfg(not(feature = "tch"))]
+            let (torch_ms, ratio) = ("-", "(feature tch)");
             println!(
-                "{:>6} {:>8} {:>10.2} {:>9.2} {:>11.0}",
+                "{:>6} {:>8} {:>10.2} {:>9.2} {:>11.0} {:>12} {:>16}",
                 batch,
                 threads,
                 t * 1e3,
                 1.0 / t,
-                batch as f64 / t
+                batch as f64 / t,
+                torch_ms,
+                ratio
             );
         }
     }
+    #[cfg(feature = "tch")]
+    println!(
+        "speed vs torch = libtorch ms/step / pinpoint ms/step (≥ 1: pinpoint at least as fast)"
+    );
 }
 
 /// The op kind a node is counted under.

@@ -124,10 +124,160 @@ pub fn last_uses(graph: &Graph) -> Vec<usize> {
 
 /// Runs `graph` on `inputs` (values of [`Graph::inputs`], in order).
 ///
+/// With a thread pool and [`Mode::Normal`], node `i`'s outputs are hashed on one worker while
+/// node `i + 1` computes, and what died at node `i` is freed once that hash is done; otherwise
+/// nodes run one after the other as in [`run_observed`]. Both give the same outputs and hashes.
+///
 /// Errors: inputs that do not match the declared types, any kernel error (with the failing
 /// node's op), or an output whose type differs from the inferred one (an internal error).
 pub fn run(cx: &Cpu, graph: &Graph, inputs: &[Value], mode: &Mode) -> Result<RunOutput> {
-    run_observed(cx, graph, inputs, mode, &mut |_| {})
+    match (cx.pool(), mode) {
+        (Some(pool), Mode::Normal) => run_overlapped(cx, pool, graph, inputs),
+        _ => run_observed(cx, graph, inputs, mode, &mut |_| {}),
+    }
+}
+
+/// [`run`] in [`Mode::Normal`] on a pool: the hash of node `p`'s outputs runs on one worker
+/// (`rayon::join`) while node `p + 1`'s kernel runs on the others, and the values that die at
+/// `p` are freed once that hash is done. The hash function, the kernels and the node order are
+/// those of [`run_observed`], so every output and hash is the same; only the wall time of
+/// hashing is hidden behind compute. A [`Op::Reshape`] that takes over its input's buffer
+/// first finishes the pending hash (the buffer may be the one being hashed).
+fn run_overlapped(
+    cx: &Cpu,
+    pool: &rayon::ThreadPool,
+    graph: &Graph,
+    inputs: &[Value],
+) -> Result<RunOutput> {
+    check_inputs(graph, inputs)?;
+    let last = last_uses(graph);
+    let frees = free_lists(&last);
+    let mut slots: Vec<Option<Vec<Value>>> = vec![None; graph.nodes.len()];
+    let mut hashes = Vec::with_capacity(graph.nodes.len());
+    // The node whose outputs are stored but not yet hashed; what dies at it is freed after.
+    let mut pending: Option<usize> = None;
+    let finish = |p: usize, slots: &mut [Option<Vec<Value>>], hashes: &mut Vec<TensorHash>| {
+        let outs = slots[p].as_deref().ok_or_else(|| missing(p))?;
+        hashes.push(node_hash_on(cx, outs));
+        for &n in &frees[p] {
+            slots[n] = None;
+        }
+        Ok::<(), KernelError>(())
+    };
+    for (i, node) in graph.nodes.iter().enumerate() {
+        let outs = if reshape_source(node, i, &last).is_some() {
+            if let Some(p) = pending.take() {
+                finish(p, &mut slots, &mut hashes)?;
+            }
+            match take_reshape_input(node, i, &last, &mut slots) {
+                Some((t, shape)) => vec![Value::F32(shape::reshape_owned(t, shape)?)],
+                None => compute(cx, graph, inputs, &slots, node)?,
+            }
+        } else {
+            match pending.take() {
+                Some(p) => {
+                    let outs = {
+                        let pend = slots[p].as_deref().ok_or_else(|| missing(p))?;
+                        let (outs, hash) = pool.join(
+                            || compute(cx, graph, inputs, &slots, node),
+                            || node_hash_on(cx, pend),
+                        );
+                        hashes.push(hash);
+                        outs
+                    };
+                    for &n in &frees[p] {
+                        slots[n] = None;
+                    }
+                    outs?
+                }
+                None => compute(cx, graph, inputs, &slots, node)?,
+            }
+        };
+        check_outputs(node, i, &outs)?;
+        slots[i] = Some(outs);
+        pending = Some(i);
+    }
+    if let Some(p) = pending.take() {
+        finish(p, &mut slots, &mut hashes)?;
+    }
+    Ok(RunOutput {
+        outputs: take_outputs(graph, inputs, &mut slots)?,
+        node_hashes: hashes,
+        traces: Vec::new(),
+    })
+}
+
+/// Fetches `node`'s inputs and runs its kernel.
+fn compute(
+    cx: &Cpu,
+    graph: &Graph,
+    inputs: &[Value],
+    slots: &[Option<Vec<Value>>],
+    node: &super::Node,
+) -> Result<Vec<Value>> {
+    let args = node
+        .inputs
+        .iter()
+        .map(|r| fetch(graph, inputs, slots, *r))
+        .collect::<Result<Vec<&Value>>>()?;
+    execute_node(cx, &node.op, &args)
+}
+
+fn missing(node: usize) -> KernelError {
+    KernelError::InvalidArgument {
+        op: "graph run",
+        detail: format!("outputs of node {node} are not available"),
+    }
+}
+
+/// Nodes whose outputs die after node `i`: `frees[i]`.
+fn free_lists(last: &[usize]) -> Vec<Vec<usize>> {
+    let mut frees: Vec<Vec<usize>> = vec![Vec::new(); last.len()];
+    for (n, &l) in last.iter().enumerate() {
+        if l != usize::MAX {
+            frees[l].push(n);
+        }
+    }
+    frees
+}
+
+/// Errors unless `outs` match the inferred output types of node `i`.
+fn check_outputs(node: &super::Node, i: usize, outs: &[Value]) -> Result<()> {
+    if outs.len() != node.outputs.len() || outs.iter().zip(&node.outputs).any(|(v, t)| v.ty() != *t)
+    {
+        return Err(KernelError::InvalidArgument {
+            op: node.op.name(),
+            detail: format!("node {i}: outputs differ from the inferred types"),
+        });
+    }
+    Ok(())
+}
+
+/// The graph outputs at the end of a run. Node values are moved out of their slots (the run
+/// is over), except where the same value is a later output too; inputs and constants are
+/// copied.
+fn take_outputs(
+    graph: &Graph,
+    inputs: &[Value],
+    slots: &mut [Option<Vec<Value>>],
+) -> Result<Vec<Value>> {
+    let mut outputs = Vec::with_capacity(graph.outputs.len());
+    for (k, (_, r)) in graph.outputs.iter().enumerate() {
+        let again = graph.outputs[k + 1..].iter().any(|(_, later)| later == r);
+        let taken = match *r {
+            ValueRef::Node { node, out } if !again => slots
+                .get_mut(node)
+                .and_then(|s| s.as_mut())
+                .and_then(|s| s.get_mut(out))
+                .map(|v| std::mem::replace(v, Value::F32(Tensor::zeros(&[0])))),
+            _ => None,
+        };
+        outputs.push(match taken {
+            Some(v) => v,
+            None => fetch(graph, inputs, slots, *r)?.clone(),
+        });
+    }
+    Ok(outputs)
 }
 
 /// [`run`], calling `observer` for every node in order with [`NodePhase::Start`], then
@@ -145,13 +295,7 @@ pub fn run_observed(
     let mut slots: Vec<Option<Vec<Value>>> = vec![None; graph.nodes.len()];
     let mut hashes = Vec::with_capacity(graph.nodes.len());
     let mut traces = Vec::new();
-    // Nodes whose outputs die after node i: frees[i].
-    let mut frees: Vec<Vec<usize>> = vec![Vec::new(); graph.nodes.len()];
-    for (n, &l) in last.iter().enumerate() {
-        if l != usize::MAX {
-            frees[l].push(n);
-        }
-    }
+    let frees = free_lists(&last);
     for (i, node) in graph.nodes.iter().enumerate() {
         let event = |phase| NodeEvent {
             index: i,
@@ -180,14 +324,7 @@ pub fn run_observed(
             }
         };
         observer(event(NodePhase::Computed));
-        if outs.len() != node.outputs.len()
-            || outs.iter().zip(&node.outputs).any(|(v, t)| v.ty() != *t)
-        {
-            return Err(KernelError::InvalidArgument {
-                op: node.op.name(),
-                detail: format!("node {i}: outputs differ from the inferred types"),
-            });
-        }
+        check_outputs(node, i, &outs)?;
         hashes.push(node_hash_on(cx, &outs));
         if traced {
             traces.push(NodeTrace {
@@ -202,26 +339,8 @@ pub fn run_observed(
         }
         observer(event(NodePhase::Done));
     }
-    // Node values are moved out of their slots (the run is over), except where the same value
-    // is a later output too; inputs and constants are copied.
-    let mut outputs = Vec::with_capacity(graph.outputs.len());
-    for (k, (_, r)) in graph.outputs.iter().enumerate() {
-        let again = graph.outputs[k + 1..].iter().any(|(_, later)| later == r);
-        let taken = match *r {
-            ValueRef::Node { node, out } if !again => slots
-                .get_mut(node)
-                .and_then(|s| s.as_mut())
-                .and_then(|s| s.get_mut(out))
-                .map(|v| std::mem::replace(v, Value::F32(Tensor::zeros(&[0])))),
-            _ => None,
-        };
-        outputs.push(match taken {
-            Some(v) => v,
-            None => fetch(graph, inputs, &slots, *r)?.clone(),
-        });
-    }
     Ok(RunOutput {
-        outputs,
+        outputs: take_outputs(graph, inputs, &mut slots)?,
         node_hashes: hashes,
         traces,
     })
@@ -237,15 +356,7 @@ fn take_reshape_input<'g>(
     last: &[usize],
     slots: &mut [Option<Vec<Value>>],
 ) -> Option<(Tensor, &'g [usize])> {
-    let Op::Reshape { shape } = &node.op else {
-        return None;
-    };
-    let [ValueRef::Node { node: n, out }] = node.inputs[..] else {
-        return None;
-    };
-    if last.get(n) != Some(&i) {
-        return None;
-    }
+    let (shape, n, out) = reshape_source(node, i, last)?;
     let v = slots.get_mut(n)?.as_mut()?.get_mut(out)?;
     if !matches!(v, Value::F32(_)) {
         return None;
@@ -254,6 +365,22 @@ fn take_reshape_input<'g>(
         Value::F32(t) => Some((t, shape)),
         Value::U32(_) => None,
     }
+}
+
+/// For a [`Op::Reshape`] node `i` whose input is output `out` of a node `n` that nothing after
+/// `i` reads: `(shape, n, out)` ([`take_reshape_input`] may take that buffer).
+fn reshape_source<'g>(
+    node: &'g super::Node,
+    i: usize,
+    last: &[usize],
+) -> Option<(&'g [usize], usize, usize)> {
+    let Op::Reshape { shape } = &node.op else {
+        return None;
+    };
+    let [ValueRef::Node { node: n, out }] = node.inputs[..] else {
+        return None;
+    };
+    (last.get(n) == Some(&i)).then_some((shape.as_slice(), n, out))
 }
 
 fn fetch<'a>(

@@ -252,11 +252,13 @@ impl TrainStep {
         batch: &[Value],
         mode: &Mode,
     ) -> Result<StepOutput> {
-        self.step_observed(cx, params, optim, batch, mode, &mut |_| {})
+        self.step_with(cx, params, optim, batch, mode, None)
     }
 
     /// [`TrainStep::step`], telling `observer` about every node as
-    /// [`run_observed`] does (for timing; same results).
+    /// [`run_observed`] does (for timing; same results). Nodes run strictly one after the
+    /// other, so each node's time is its own (a plain [`TrainStep::step`] on a pool hashes
+    /// a node's outputs while the next node computes, see [`run`]).
     pub fn step_observed(
         &self,
         cx: &Cpu,
@@ -266,6 +268,19 @@ impl TrainStep {
         mode: &Mode,
         observer: &mut dyn FnMut(NodeEvent<'_>),
     ) -> Result<StepOutput> {
+        self.step_with(cx, params, optim, batch, mode, Some(observer))
+    }
+
+    /// [`TrainStep::step`] through [`run`] without an observer, [`run_observed`] with one.
+    fn step_with(
+        &self,
+        cx: &Cpu,
+        params: &mut Vec<(String, Tensor)>,
+        optim: &mut Vec<(String, Tensor)>,
+        batch: &[Value],
+        mode: &Mode,
+        observer: Option<&mut dyn FnMut(NodeEvent<'_>)>,
+    ) -> Result<StepOutput> {
         check_named("params", params, self.params.iter().map(|p| &p.name))?;
         check_named("optim", optim, self.optim_layout.iter().map(|(n, _)| n))?;
         let mut inputs: Vec<Value> = Vec::with_capacity(self.graph.inputs.len());
@@ -273,7 +288,11 @@ impl TrainStep {
         inputs.extend(params.drain(..).map(|(_, t)| Value::F32(t)));
         inputs.extend(optim.drain(..).map(|(_, t)| Value::F32(t)));
         inputs.extend(batch.iter().cloned());
-        let result = run_observed(cx, &self.graph, &inputs, mode, observer).and_then(|out| {
+        let ran = match observer {
+            Some(observer) => run_observed(cx, &self.graph, &inputs, mode, observer),
+            None => run(cx, &self.graph, &inputs, mode),
+        };
+        let result = ran.and_then(|out| {
             let mut it = out.outputs.into_iter();
             let loss = it
                 .next()

@@ -259,6 +259,31 @@ fn first_hashes(spec: &JobSpec, n: u64, cx: Cpu) -> String {
     out
 }
 
+/// Every node hash `h(out(v_i))` of the first two steps of the examples is the same on one
+/// thread (nodes run and hashed one after the other) as on pools of 2 and 3 threads (a node's
+/// hash overlapped with the next node's compute), scalar and SIMD.
+#[test]
+fn node_hashes_of_the_examples_are_the_same_in_every_mode() {
+    for file in ["addition.toml", "mlp.toml"] {
+        let spec = example(file).spec;
+        let node_hashes = |cx: Cpu| {
+            let mut t = Trainer::new(&spec, None, cx).unwrap();
+            (0..2)
+                .map(|_| t.step_once(&Default::default()).unwrap().node_hashes)
+                .collect::<Vec<_>>()
+        };
+        let want = node_hashes(Cpu::single());
+        for (mode, cx) in [
+            ("scalar/1", Cpu::scalar()),
+            ("auto/2", Cpu::new(2, SimdPolicy::Auto).unwrap()),
+            ("scalar/2", Cpu::new(2, SimdPolicy::Scalar).unwrap()),
+            ("auto/3", Cpu::new(3, SimdPolicy::Auto).unwrap()),
+        ] {
+            assert!(node_hashes(cx) == want, "{file}: auto/1 vs {mode}");
+        }
+    }
+}
+
 /// Golden `h(S_0) … h(S_3)` of `examples/addition.toml` and `examples/mlp.toml`.
 ///
 /// These hashes change whenever an example's numbers (seed, model, data, optimizer, batch
