@@ -48,25 +48,32 @@ async fn wait_final(net: &Devnet, job: u64) -> bool {
     false
 }
 
+/// The standard devnet with trainer 2 cheating at step 3, node 2. The replicas' own dispute
+/// is the path under test: the verifiers do not sample (the sampling path has its own test).
+async fn cheater_devnet(dir: &std::path::Path) -> Devnet {
+    let mut plan = Plan::standard(dir, Some(Cheat { step: 3, node: 2 }));
+    plan.samples = 0;
+    Devnet::start(&plan).await.expect("devnet starts")
+}
+
+/// The chain's totals and the cheater's (trainer 2's) active stake, before the job.
+async fn totals_and_cheater_stake(net: &Devnet) -> (pinpoint_chain::Totals, U256) {
+    let cheater = net.with_role(Role::Trainer).nth(1).expect("trainer 2");
+    let c = net.chain.lock().await;
+    let p = c
+        .position(cheater.account, Role::Trainer)
+        .await
+        .expect("position");
+    (c.totals().await.expect("totals"), p.active)
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_cheating_trainer_is_disputed_over_quic_slashed_and_the_honest_are_paid() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let mut plan = Plan::standard(dir.path(), Some(Cheat { step: 3, node: 2 }));
-    // The replicas' own dispute is the path under test: the verifiers do not sample here
-    // (the next test is the sampling path).
-    plan.samples = 0;
-    let net = Devnet::start(&plan).await.expect("devnet starts");
+    let net = cheater_devnet(dir.path()).await;
     let trainers: Vec<&LocalNode> = net.with_role(Role::Trainer).collect();
     let terms = Terms::standard(3);
-    let (before, cheater_before) = {
-        let c = net.chain.lock().await;
-        let totals = c.totals().await.expect("totals");
-        let p = c
-            .position(trainers[1].account, Role::Trainer)
-            .await
-            .expect("position");
-        (totals, p)
-    };
+    let (before, stake_before) = totals_and_cheater_stake(&net).await;
     let mut events = net.subscribe();
     let job = net
         .post_job(&common::spec(STEPS), terms)
@@ -76,7 +83,7 @@ async fn a_cheating_trainer_is_disputed_over_quic_slashed_and_the_honest_are_pai
     let report = report(&net).await;
     assert!(finalized, "job not finalized:\n{report}");
     let market = net.chain.lock().await.addresses().market;
-    assert_settled_per_fees(&net, before, cheater_before.active, terms, &report).await;
+    assert_settled_per_fees(&net, before, stake_before, terms, &report).await;
     // The bisection was observable: step queries, the node phase at step 2, node queries.
     let mut seen = Vec::new();
     while let Ok((_, e)) = events.try_recv() {
@@ -293,20 +300,11 @@ async fn assert_settled_per_fees(
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn actors_killed_mid_job_are_restarted_and_the_job_settles_once() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let mut plan = Plan::standard(dir.path(), Some(Cheat { step: 3, node: 2 }));
-    plan.samples = 0;
-    let net = Devnet::start(&plan).await.expect("devnet starts");
+    let net = cheater_devnet(dir.path()).await;
     let trainers: Vec<&LocalNode> = net.with_role(Role::Trainer).collect();
     let arbiter = net.with_role(Role::Arbiter).next().expect("arbiter");
     let terms = Terms::standard(3);
-    let (before, stake_before) = {
-        let c = net.chain.lock().await;
-        let p = c
-            .position(trainers[1].account, Role::Trainer)
-            .await
-            .expect("position");
-        (c.totals().await.expect("totals"), p.active)
-    };
+    let (before, stake_before) = totals_and_cheater_stake(&net).await;
     let mut events = net.subscribe();
     let job = net
         .post_job(&common::spec(STEPS), terms)
