@@ -1,9 +1,6 @@
 //! The `pinpoint` command-line tool: a thin layer over the workspace crates.
 // The unit-test build sees the dev-dependencies too; the plain build is checked strictly.
 #![cfg_attr(test, allow(unused_crate_dependencies))]
-// The libtorch baseline (feature `tch`) serves the benches and tests/libtorch.rs only.
-#[cfg(feature = "tch")]
-use {tch as _, torch_sys as _};
 
 mod chain_cmd;
 mod devnet_cmd;

@@ -94,7 +94,7 @@ impl Case {
 
 fn main() -> ExitCode {
     let path = std::env::var("PINPOINT_BENCH_SPEC").unwrap_or_else(|_| {
-        concat!(env!("CARGO_MANIFEST_DIR"), "/examples/addition.toml").to_string()
+        concat!(env!("CARGO_MANIFEST_DIR"), "/../examples/addition.toml").to_string()
     });
     let spec = match std::fs::read_to_string(&path)
         .map_err(|e| e.to_string())

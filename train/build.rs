@@ -1,4 +1,4 @@
-//! Build script of the `pinpoint` package: with the `tch` feature (the libtorch baseline), adds
+//! Build script of the `pinpoint-train` package: with the `tch` feature (the libtorch baseline), adds
 //! libtorch's library directory to the rpath of every linked target, so the benches and tests
 //! run without `LD_LIBRARY_PATH`. Without the feature it does nothing.
 
