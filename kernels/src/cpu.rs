@@ -144,6 +144,22 @@ impl Cpu {
         }
     }
 
+    /// Runs `a` and `b`, in parallel on the worker threads when there is a pool (each may use
+    /// the pool too), else one after the other. For two independent computations of similar
+    /// size, this keeps both cores busy without splitting either.
+    pub fn join<A, B, RA, RB>(&self, a: A, b: B) -> (RA, RB)
+    where
+        A: FnOnce() -> RA + Send,
+        B: FnOnce() -> RB + Send,
+        RA: Send,
+        RB: Send,
+    {
+        match &self.pool {
+            Some(pool) => pool.install(|| rayon::join(a, b)),
+            None => (a(), b()),
+        }
+    }
+
     /// Splits `out` into consecutive chunks of `chunk_len` elements (the last may be shorter) and
     /// runs `f(chunk_index, chunk)` for each, spread over the worker threads.
     pub fn for_each_chunk_mut<T, F>(&self, out: &mut [T], chunk_len: usize, f: F)

@@ -225,15 +225,27 @@ impl Tensor {
     /// [`Tensor::hash`], with large tensors hashed on `cx`'s worker threads (blake3's tree
     /// split into subtrees, from [`PARALLEL_HASH_MIN_BYTES`] on). The same hash on any `cx`.
     pub fn hash_on(&self, cx: &Cpu) -> TensorHash {
-        let mut h = blake3::Hasher::new_derive_key(TENSOR_HASH_CONTEXT);
-        h.update(&[DTYPE_F32]);
-        h.update(&(self.shape.len() as u64).to_le_bytes());
-        for &d in &self.shape {
-            h.update(&(d as u64).to_le_bytes());
-        }
-        update_f32_le(&mut h, &self.data, cx);
-        TensorHash(*h.finalize().as_bytes())
+        hash_as_on(&self.shape, &self.data, cx)
     }
+}
+
+/// The [`Tensor::hash`] of a tensor with `shape` and `data` (whose lengths must agree), on
+/// `cx`'s threads when large: lets the graph executor hash a buffer that a reshape has since
+/// taken over under the shape it had before.
+pub(crate) fn hash_as_on(shape: &[usize], data: &[f32], cx: &Cpu) -> TensorHash {
+    debug_assert_eq!(
+        numel(shape),
+        data.len(),
+        "invariant: shape matches the data"
+    );
+    let mut h = blake3::Hasher::new_derive_key(TENSOR_HASH_CONTEXT);
+    h.update(&[DTYPE_F32]);
+    h.update(&(shape.len() as u64).to_le_bytes());
+    for &d in shape {
+        h.update(&(d as u64).to_le_bytes());
+    }
+    update_f32_le(&mut h, data, cx);
+    TensorHash(*h.finalize().as_bytes())
 }
 
 /// From this many bytes on, [`Tensor::hash_on`] hashes on the worker threads. blake3 advises

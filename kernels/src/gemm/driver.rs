@@ -1,9 +1,10 @@
 //! The slice-level GEMM core: BLIS-style blocking with `KC = GEMM_K_BLOCK`, packing, and
 //! threading over row blocks of C.
 //!
-//! Loop nest (outer to inner): column blocks of C (`NC` wide) → K blocks of exactly
-//! [`GEMM_K_BLOCK`] terms (the last may be shorter), ascending → pack that B block → row
-//! blocks of C (one task each, spread over threads) → pack that A block → `NR`-wide column
+//! Loop nest (outer to inner): column blocks of C (`NC` wide) → groups of K blocks of exactly
+//! [`GEMM_K_BLOCK`] terms (the last may be shorter), ascending, whose packed B fits
+//! `B_PACK_MAX` → pack the group's B blocks → row blocks of C (one task each, spread over
+//! threads) → the group's K blocks, ascending → pack that A block → `NR`-wide column
 //! slivers → `MR`-high row slivers → microkernel. Each microkernel call computes one tile's
 //! block sums from `+0.0` and stores them (first K block) or adds them (later blocks) into C.
 //! Only the K block boundaries are part of the numerics; `NC`, row-block sizes, tile shape and
@@ -21,12 +22,15 @@ use crate::error::{KernelError, Result};
 
 /// Columns of C per outer block (width of the packed B block).
 const NC: usize = 2048;
-/// Largest row block of C per task (height of the packed A block); a multiple of `MR`.
+/// Largest row block of C packed at once (height of the packed A block); a multiple of `MR`.
 const MC_MAX: usize = 96;
 /// Below this many multiply-adds (`m·n·k`) a call runs on the caller's thread only.
 const PARALLEL_MIN_FMAS: usize = 1 << 18;
-/// Below this many packed B elements (`kc·nc`) the B block is packed by one thread.
+/// Below this many packed B elements the B block is packed by one thread.
 const PARALLEL_PACK_MIN: usize = 1 << 17;
+/// Most packed B elements held at once (4 MiB): the K blocks of a column block are packed in
+/// groups of at most this size, so that a group needs one parallel region, not one per block.
+const B_PACK_MAX: usize = 1 << 20;
 
 thread_local! {
     static A_BUF: RefCell<AlignedBuf> = RefCell::new(AlignedBuf::default());
@@ -92,7 +96,8 @@ fn check_dims(
 }
 
 /// Splits `m` rows into tasks of whole `MR` tiles (sizes differ by at most one tile), at most
-/// `MC_MAX` rows each, a multiple of `threads` tasks where there are enough tiles.
+/// `MC_MAX` rows each, a multiple of `threads` tasks where there are enough tiles. Small tasks
+/// balance well when a worker joins late (busy with a hash of the graph executor).
 fn row_blocks(m: usize, threads: usize) -> Vec<(usize, usize)> {
     let tiles = m.div_ceil(MR);
     let mut tasks = tiles.div_ceil(MC_MAX / MR);
@@ -133,38 +138,81 @@ pub(crate) fn gemm_core(
         rest = tail;
     }
 
+    let k_blocks: Vec<(usize, usize)> = (0..k)
+        .step_by(GEMM_K_BLOCK)
+        .map(|pc| (pc, GEMM_K_BLOCK.min(k - pc)))
+        .collect();
     let mut b_buf = AlignedBuf::default();
     for jc in (0..n).step_by(NC) {
         let nc = NC.min(n - jc);
         let slivers = nc.div_ceil(NR);
-        for (kb, pc) in (0..k).step_by(GEMM_K_BLOCK).enumerate() {
-            let kc = GEMM_K_BLOCK.min(k - pc);
-            let b_pack = b_buf.get(slivers * kc * NR);
-            let pack = |t: usize, dst: &mut [f32]| pack_b_sliver(dst, b, pc, kc, jc, nc, t);
-            if kc * nc >= PARALLEL_PACK_MIN {
-                exec.for_each_chunk_mut(b_pack, kc * NR, pack);
+        // K blocks are packed in groups that fit `B_PACK_MAX`; each group is one parallel
+        // region for packing and one for the row-block tasks, which run the group's K blocks
+        // in ascending order on their own rows (the canonical order of every element).
+        let group = (B_PACK_MAX / (slivers * GEMM_K_BLOCK * NR)).max(1);
+        for (g, blocks_g) in k_blocks.chunks(group).enumerate() {
+            let lens: Vec<usize> = blocks_g.iter().map(|&(_, kc)| slivers * kc * NR).collect();
+            let b_pack = b_buf.get(lens.iter().sum());
+            let mut parts: Vec<&mut [f32]> = Vec::with_capacity(lens.len());
+            let mut rest = &mut b_pack[..];
+            for &len in &lens {
+                let (head, tail) = rest.split_at_mut(len);
+                parts.push(head);
+                rest = tail;
+            }
+            let pack_block = |exec: &Cpu, q: usize, dst: &mut [f32]| {
+                let (pc, kc) = blocks_g[q];
+                let pack = |t: usize, d: &mut [f32]| pack_b_sliver(d, b, pc, kc, jc, nc, t);
+                if exec.threads() > 1 && kc * nc >= PARALLEL_PACK_MIN {
+                    exec.for_each_chunk_mut(dst, kc * NR, pack);
+                } else {
+                    dst.chunks_mut(kc * NR)
+                        .enumerate()
+                        .for_each(|(t, d)| pack(t, d));
+                }
+            };
+            let total: usize = lens.iter().sum();
+            if parts.len() > 1 && exec.threads() > 1 && total >= PARALLEL_PACK_MIN {
+                let locked: Vec<Mutex<&mut [f32]>> = parts.into_iter().map(Mutex::new).collect();
+                let serial = Cpu::scalar();
+                exec.for_each_task(locked.len(), |q| {
+                    let mut guard = locked[q].lock().unwrap_or_else(|e| e.into_inner());
+                    pack_block(&serial, q, &mut guard);
+                });
             } else {
-                b_pack
-                    .chunks_mut(kc * NR)
-                    .enumerate()
-                    .for_each(|(t, dst)| pack(t, dst));
+                for (q, part) in parts.into_iter().enumerate() {
+                    pack_block(exec, q, part);
+                }
             }
             let b_pack: &[f32] = b_pack;
-            let block = BlockJob {
-                simd,
-                n,
-                jc,
-                nc,
-                pc,
-                kc,
-                accumulate: kb > 0,
-                a,
-                b_pack,
-            };
+            let mut offsets = Vec::with_capacity(lens.len());
+            let mut off = 0;
+            for &len in &lens {
+                offsets.push(off);
+                off += len;
+            }
+            let jobs: Vec<BlockJob<'_, '_>> = blocks_g
+                .iter()
+                .zip(offsets.iter().zip(&lens))
+                .enumerate()
+                .map(|(q, (&(pc, kc), (&o, &len)))| BlockJob {
+                    simd,
+                    n,
+                    jc,
+                    nc,
+                    pc,
+                    kc,
+                    accumulate: g > 0 || q > 0,
+                    a,
+                    b_pack: &b_pack[o..o + len],
+                })
+                .collect();
             exec.for_each_task(chunks.len(), |t| {
                 let (row, lock) = &chunks[t];
                 let mut guard = lock.lock().unwrap_or_else(|e| e.into_inner());
-                block.run(*row, &mut guard);
+                for job in &jobs {
+                    job.run(*row, &mut guard);
+                }
             });
         }
     }
@@ -187,6 +235,14 @@ impl BlockJob<'_, '_> {
     /// Computes rows `row0 .. row0 + c_rows.len()/n` of this block into `c_rows` (row-major,
     /// leading dimension `n`).
     fn run(&self, row0: usize, c_rows: &mut [f32]) {
+        let n = self.n;
+        for (b, rows) in c_rows.chunks_mut(MC_MAX * n).enumerate() {
+            self.run_block(row0 + b * MC_MAX, rows);
+        }
+    }
+
+    /// [`BlockJob::run`] on at most `MC_MAX` rows: one packed A block.
+    fn run_block(&self, row0: usize, c_rows: &mut [f32]) {
         let (n, kc) = (self.n, self.kc);
         let mc = c_rows.len() / n;
         A_BUF.with_borrow_mut(|buf| {

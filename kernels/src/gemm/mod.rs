@@ -184,7 +184,9 @@ pub fn bmm_nt(cx: &Cpu, a: &Tensor, b: &Tensor) -> Result<Tensor> {
 
 /// Gradients of `C = A·B` (`a: [M, K]`, `b: [K, N]`, `dc: [M, N]`): returns `(dA, dB)` with
 /// `dA = dC·Bᵀ` (= [`matmul_nt`]`(dc, b)`, summing over N) and `dB = Aᵀ·dC`
-/// (= [`matmul_tn`]`(a, dc)`, summing over M), both in the canonical GEMM order.
+/// (= [`matmul_tn`]`(a, dc)`, summing over M), both in the canonical GEMM order. With a thread
+/// pool the two products run side by side ([`Cpu::join`]): the same bits, and at this
+/// workload's sizes better use of two cores than splitting each product's rows.
 pub fn matmul_backward(cx: &Cpu, a: &Tensor, b: &Tensor, dc: &Tensor) -> Result<(Tensor, Tensor)> {
     let (_, m, n, _) = plan("matmul_backward", a, b, Op::N, Op::N, false)?;
     check_rank("matmul_backward", "dc", dc, 2)?;
@@ -194,7 +196,8 @@ pub fn matmul_backward(cx: &Cpu, a: &Tensor, b: &Tensor, dc: &Tensor) -> Result<
             detail: format!("dc has shape {:?}, the product has [{m}, {n}]", dc.shape()),
         });
     }
-    Ok((matmul_nt(cx, dc, b)?, matmul_tn(cx, a, dc)?))
+    let (da, db) = cx.join(|| matmul_nt(cx, dc, b), || matmul_tn(cx, a, dc));
+    Ok((da?, db?))
 }
 
 /// Gradients of `C = bmm(A, B)` (`a: [B, M, K]`, `b: [B, K, N]`, `dc: [B, M, N]`): returns
@@ -211,5 +214,6 @@ pub fn bmm_backward(cx: &Cpu, a: &Tensor, b: &Tensor, dc: &Tensor) -> Result<(Te
             ),
         });
     }
-    Ok((bmm_nt(cx, dc, b)?, bmm_tn(cx, a, dc)?))
+    let (da, db) = cx.join(|| bmm_nt(cx, dc, b), || bmm_tn(cx, a, dc));
+    Ok((da?, db?))
 }

@@ -11,6 +11,7 @@
 //! indices and ops; it cannot change anything, and the results are those of [`run`].
 
 use std::collections::BTreeSet;
+use std::sync::{Arc, OnceLock};
 
 use super::kernel::execute_node;
 use super::op::Op;
@@ -19,7 +20,7 @@ use super::{Graph, ValueRef};
 use crate::cpu::Cpu;
 use crate::error::{KernelError, Result};
 use crate::ops::shape;
-use crate::tensor::{Tensor, TensorHash};
+use crate::tensor::{Tensor, TensorHash, hash_as_on};
 
 /// Execution mode.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -137,12 +138,19 @@ pub fn run(cx: &Cpu, graph: &Graph, inputs: &[Value], mode: &Mode) -> Result<Run
     }
 }
 
-/// [`run`] in [`Mode::Normal`] on a pool: the hash of node `p`'s outputs runs on one worker
-/// (`rayon::join`) while node `p + 1`'s kernel runs on the others, and the values that die at
-/// `p` are freed once that hash is done. The hash function, the kernels and the node order are
-/// those of [`run_observed`], so every output and hash is the same; only the wall time of
-/// hashing is hidden behind compute. A [`Op::Reshape`] that takes over its input's buffer
-/// first finishes the pending hash (the buffer may be the one being hashed).
+/// [`run`] in [`Mode::Normal`] on a pool, as one job on the pool: the main loop runs the
+/// kernels in node order on one worker, and each node's output hash is a task spawned on the
+/// pool as soon as the node is done, taken by whichever worker is free (the others, or this
+/// one while it waits inside a parallel kernel). Hashes are written to their node's index,
+/// so the order they finish in does not matter; a node's outputs stay alive (`Arc`) until
+/// both its hash and its last reader are done. The kernels, the node order and the hash
+/// function are those of [`run_observed`], so every output and hash is the same.
+///
+/// Two consecutive independent products are computed side by side ([`pair_with_next`]).
+///
+/// A [`Op::Reshape`] that takes over the buffer of the node just before it (whose hash task
+/// is not yet spawned: spawning waits one node for this check) does so, and one task hashes
+/// that buffer under both shapes; any other reshape copies.
 fn run_overlapped(
     cx: &Cpu,
     pool: &rayon::ThreadPool,
@@ -152,73 +160,208 @@ fn run_overlapped(
     check_inputs(graph, inputs)?;
     let last = last_uses(graph);
     let frees = free_lists(&last);
-    let mut slots: Vec<Option<Vec<Value>>> = vec![None; graph.nodes.len()];
-    let mut hashes = Vec::with_capacity(graph.nodes.len());
-    // The node whose outputs are stored but not yet hashed; what dies at it is freed after.
-    let mut pending: Option<usize> = None;
-    let finish = |p: usize, slots: &mut [Option<Vec<Value>>], hashes: &mut Vec<TensorHash>| {
-        let outs = slots[p].as_deref().ok_or_else(|| missing(p))?;
-        hashes.push(node_hash_on(cx, outs));
-        for &n in &frees[p] {
-            slots[n] = None;
-        }
-        Ok::<(), KernelError>(())
-    };
-    for (i, node) in graph.nodes.iter().enumerate() {
-        let outs = if reshape_source(node, i, &last).is_some() {
-            if let Some(p) = pending.take() {
-                finish(p, &mut slots, &mut hashes)?;
-            }
-            match take_reshape_input(node, i, &last, &mut slots) {
-                Some((t, shape)) => vec![Value::F32(shape::reshape_owned(t, shape)?)],
-                None => compute(cx, graph, inputs, &slots, node)?,
-            }
-        } else {
-            match pending.take() {
-                Some(p) => {
-                    let outs = {
-                        let pend = slots[p].as_deref().ok_or_else(|| missing(p))?;
-                        let (outs, hash) = pool.join(
-                            || compute(cx, graph, inputs, &slots, node),
-                            || node_hash_on(cx, pend),
-                        );
-                        hashes.push(hash);
-                        outs
-                    };
-                    for &n in &frees[p] {
-                        slots[n] = None;
+    let hashes: Vec<OnceLock<TensorHash>> = graph.nodes.iter().map(|_| OnceLock::new()).collect();
+    let mut shared: Vec<Option<Arc<Vec<Value>>>> = vec![None; graph.nodes.len()];
+    pool.install(|| {
+        rayon::scope(|scope| {
+            let spawn = |job: HashJob| {
+                let hashes = &hashes;
+                scope.spawn(move |_| job.run(cx, hashes));
+            };
+            let mut pending: Option<(usize, Arc<Vec<Value>>)> = None;
+            // The outputs of node `i + 1` when it was computed beside node `i`.
+            let mut paired: Option<Result<Vec<Value>>> = None;
+            for (i, node) in graph.nodes.iter().enumerate() {
+                if let Some((p, outs)) = pending.take() {
+                    match take_pending_for_reshape(node, i, &last, p, outs, &mut shared)? {
+                        Take::Reshaped(src_shape, reshaped) => {
+                            check_outputs(node, i, &reshaped)?;
+                            let reshaped = Arc::new(reshaped);
+                            spawn(HashJob::Reshaped {
+                                src: p,
+                                src_shape,
+                                dst: i,
+                                outs: Arc::clone(&reshaped),
+                            });
+                            shared[i] = Some(reshaped);
+                            for &n in &frees[i] {
+                                shared[n] = None;
+                            }
+                            continue;
+                        }
+                        Take::Untouched(p, outs) => spawn(HashJob::Node { index: p, outs }),
                     }
-                    outs?
                 }
-                None => compute(cx, graph, inputs, &slots, node)?,
+                let outs = match paired.take() {
+                    Some(outs) => outs?,
+                    None => match pair_with_next(graph, i) {
+                        Some(next) => {
+                            let (a, b) = cx.join(
+                                || compute_shared(cx, graph, inputs, &shared, node),
+                                || compute_shared(cx, graph, inputs, &shared, next),
+                            );
+                            paired = Some(b);
+                            a?
+                        }
+                        None => compute_shared(cx, graph, inputs, &shared, node)?,
+                    },
+                };
+                check_outputs(node, i, &outs)?;
+                let outs = Arc::new(outs);
+                shared[i] = Some(Arc::clone(&outs));
+                for &n in &frees[i] {
+                    shared[n] = None;
+                }
+                pending = Some((i, outs));
             }
-        };
-        check_outputs(node, i, &outs)?;
-        slots[i] = Some(outs);
-        pending = Some(i);
-    }
-    if let Some(p) = pending.take() {
-        finish(p, &mut slots, &mut hashes)?;
-    }
+            if let Some((p, outs)) = pending.take() {
+                spawn(HashJob::Node { index: p, outs });
+            }
+            Ok::<(), KernelError>(())
+        })
+    })?;
+    // Every hash task has finished (the scope waited for them) and dropped its `Arc`s.
+    let mut slots: Vec<Option<Vec<Value>>> = shared
+        .into_iter()
+        .map(|s| s.map(|a| Arc::try_unwrap(a).unwrap_or_else(|a| (*a).clone())))
+        .collect();
+    let node_hashes = hashes
+        .into_iter()
+        .enumerate()
+        .map(|(i, h)| h.into_inner().ok_or_else(|| missing(i)))
+        .collect::<Result<Vec<_>>>()?;
     Ok(RunOutput {
         outputs: take_outputs(graph, inputs, &mut slots)?,
-        node_hashes: hashes,
+        node_hashes,
         traces: Vec::new(),
     })
 }
 
-/// Fetches `node`'s inputs and runs its kernel.
-fn compute(
+/// Node `i + 1` when it is a product (matmul or bmm, any transpose) that does not read node
+/// `i`'s outputs while node `i` is a product too: [`run_overlapped`] then computes the two
+/// side by side (`Cpu::join`). The two gradient products of a matmul's backward are such a
+/// pair; each then runs whole on one core instead of both being split over the cores.
+fn pair_with_next(graph: &Graph, i: usize) -> Option<&super::Node> {
+    let is_product = |op: &Op| {
+        matches!(
+            op,
+            Op::MatMul | Op::MatMulNT | Op::MatMulTN | Op::Bmm | Op::BmmNT | Op::BmmTN
+        )
+    };
+    let (node, next) = (graph.nodes.get(i)?, graph.nodes.get(i + 1)?);
+    let reads_node = next
+        .inputs
+        .iter()
+        .any(|r| matches!(*r, ValueRef::Node { node, .. } if node == i));
+    (is_product(&node.op) && is_product(&next.op) && !reads_node).then_some(next)
+}
+
+/// One hash task of [`run_overlapped`].
+enum HashJob {
+    /// `h(out(v_index))` of these outputs.
+    Node { index: usize, outs: Arc<Vec<Value>> },
+    /// Node `dst` is a reshape that took over the single output of node `src`, which had
+    /// shape `src_shape`: both hashes read the one buffer.
+    Reshaped {
+        src: usize,
+        src_shape: Vec<usize>,
+        dst: usize,
+        outs: Arc<Vec<Value>>,
+    },
+}
+
+impl HashJob {
+    fn run(self, cx: &Cpu, hashes: &[OnceLock<TensorHash>]) {
+        // Each index is set by exactly one job, so `set` never finds a value already there.
+        match self {
+            HashJob::Node { index, outs } => {
+                let _ = hashes[index].set(node_hash_on(cx, &outs));
+            }
+            HashJob::Reshaped {
+                src,
+                src_shape,
+                dst,
+                outs,
+            } => {
+                if let [Value::F32(t)] = outs.as_slice() {
+                    let _ = hashes[src].set(hash_as_on(&src_shape, t.data(), cx));
+                }
+                let _ = hashes[dst].set(node_hash_on(cx, &outs));
+            }
+        }
+    }
+}
+
+/// What [`take_pending_for_reshape`] did with the pending node's outputs.
+enum Take {
+    /// The reshape took the buffer: the source's output shape and the reshape's outputs.
+    Reshaped(Vec<usize>, Vec<Value>),
+    /// Not such a reshape: the pending node and its outputs, untouched.
+    Untouched(usize, Arc<Vec<Value>>),
+}
+
+/// For a [`Op::Reshape`] node `i` whose input is the single f32 output of node `p` (the node
+/// just before, whose hash task is not yet spawned) and which nothing after `i` reads: takes
+/// that buffer (dropping `p`'s slot, which dies at `i`) and returns `p`'s output shape and the
+/// reshaped output. Otherwise gives `(p, outs)` back untouched. Errors as the reshape kernel.
+fn take_pending_for_reshape(
+    node: &super::Node,
+    i: usize,
+    last: &[usize],
+    p: usize,
+    outs: Arc<Vec<Value>>,
+    shared: &mut [Option<Arc<Vec<Value>>>],
+) -> Result<Take> {
+    let Some((shape, src, 0)) = reshape_source(node, i, last) else {
+        return Ok(Take::Untouched(p, outs));
+    };
+    if src != p || !matches!(outs.as_slice(), [Value::F32(_)]) {
+        return Ok(Take::Untouched(p, outs));
+    }
+    // `p`'s slot is the only other owner; it is dead after this node (`last[p] == i`).
+    shared[p] = None;
+    let mut outs = match Arc::try_unwrap(outs) {
+        Ok(v) => v,
+        Err(outs) => {
+            shared[p] = Some(Arc::clone(&outs));
+            return Ok(Take::Untouched(p, outs));
+        }
+    };
+    match outs.pop() {
+        Some(Value::F32(t)) => {
+            let src_shape = t.shape().to_vec();
+            let reshaped = shape::reshape_owned(t, shape)?;
+            Ok(Take::Reshaped(src_shape, vec![Value::F32(reshaped)]))
+        }
+        // Unreachable (checked above): put the value back.
+        other => {
+            outs.extend(other);
+            let outs = Arc::new(outs);
+            shared[p] = Some(Arc::clone(&outs));
+            Ok(Take::Untouched(p, outs))
+        }
+    }
+}
+
+/// Fetches `node`'s inputs from the shared slots of [`run_overlapped`] and runs its kernel.
+fn compute_shared(
     cx: &Cpu,
     graph: &Graph,
     inputs: &[Value],
-    slots: &[Option<Vec<Value>>],
+    slots: &[Option<Arc<Vec<Value>>>],
     node: &super::Node,
 ) -> Result<Vec<Value>> {
     let args = node
         .inputs
         .iter()
-        .map(|r| fetch(graph, inputs, slots, *r))
+        .map(|r| match *r {
+            ValueRef::Node { node, out } => slots
+                .get(node)
+                .and_then(|s| s.as_deref())
+                .and_then(|s| s.get(out))
+                .ok_or_else(|| unavailable(*r)),
+            _ => fetch(graph, inputs, &[], *r),
+        })
         .collect::<Result<Vec<&Value>>>()?;
     execute_node(cx, &node.op, &args)
 }
@@ -397,8 +540,12 @@ fn fetch<'a>(
             .and_then(|s| s.as_ref())
             .and_then(|s| s.get(out)),
     };
-    v.ok_or_else(|| KernelError::InvalidArgument {
+    v.ok_or_else(|| unavailable(r))
+}
+
+fn unavailable(r: ValueRef) -> KernelError {
+    KernelError::InvalidArgument {
         op: "graph run",
         detail: format!("value {r} is not available (not yet computed or already freed)"),
-    })
+    }
 }

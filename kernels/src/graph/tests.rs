@@ -586,3 +586,87 @@ fn accumulation_order_is_ascending_consumers() {
     assert_eq!(producer(graph.nodes[inner].inputs[1]), Op::Scale { c: 3.0 });
     assert_eq!(producer(outer.inputs[1]), Op::ExpBackward);
 }
+
+/// The pool's executor hashes on other workers, lets a reshape take over the buffer of the
+/// node just before it, and computes independent consecutive products side by side. Every
+/// such case — a chain of reshapes, a reshape of one output of a two-output node, a reshape
+/// of a value read again later, products that do and do not read each other — gives the
+/// hashes and outputs of the serial run, at every thread count.
+#[test]
+fn pool_executor_cases_match_the_serial_run() {
+    let mut b = Builder::new();
+    let x = b
+        .input("x", InputKind::Batch, ValueType::f32(&[4, 6]))
+        .unwrap();
+    let w = b
+        .input("w", InputKind::Param, ValueType::f32(&[6, 6]))
+        .unwrap();
+    let e = b.op(Op::Exp, &[x]).unwrap();
+    let r1 = b.op(Op::Reshape { shape: vec![6, 4] }, &[e]).unwrap(); // takes e
+    let r2 = b.op(Op::Reshape { shape: vec![24] }, &[r1]).unwrap(); // chain
+    let r3 = b.op(Op::Reshape { shape: vec![4, 6] }, &[r2]).unwrap();
+    let m1 = b.matmul(r3, w).unwrap(); // product
+    let m2 = b.op(Op::MatMulNT, &[x, w]).unwrap(); // independent product: paired
+    let m3 = b.op(Op::MatMulTN, &[m1, m2]).unwrap(); // reads both: not paired
+    let two = b.node(Op::MulBackward, &[m1, m2, m1]).unwrap(); // two outputs
+    let r4 = b.op(Op::Reshape { shape: vec![24] }, &[two[1]]).unwrap(); // copies
+    let t = b.op(Op::Tanh, &[m3]).unwrap();
+    let r5 = b.op(Op::Reshape { shape: vec![36] }, &[t]).unwrap(); // t read again below
+    let s = b.op(Op::Scale { c: 0.5 }, &[t]).unwrap();
+    b.output("r4", r4);
+    b.output("r5", r5);
+    b.output("s", s);
+    b.output("two0", two[0]);
+    let graph = b.finish();
+    let rng = Philox::from_seed(11);
+    let vals = vec![
+        Value::F32(rng.normal_tensor(0, &[4, 6], 0.0, 0.5)),
+        Value::F32(rng.normal_tensor(1, &[6, 6], 0.0, 0.5)),
+    ];
+    let serial = run(&Cpu::single(), &graph, &vals, &Mode::Normal).unwrap();
+    let observed = run_observed(&Cpu::single(), &graph, &vals, &Mode::Normal, &mut |_| {}).unwrap();
+    assert_eq!(serial, observed);
+    for threads in [2, 3, 4] {
+        for simd in [SimdPolicy::Auto, SimdPolicy::Scalar] {
+            let cx = Cpu::new(threads, simd).unwrap();
+            for _ in 0..20 {
+                let got = run(&cx, &graph, &vals, &Mode::Normal).unwrap();
+                assert_eq!(got, serial, "{threads} threads, {simd:?}");
+            }
+        }
+    }
+}
+
+/// A kernel that fails at run time (a class id out of range) on a pool gives the serial
+/// run's error, after the hash tasks already spawned have finished (no hang, no panic).
+#[test]
+fn pool_executor_reports_a_failing_kernel_like_the_serial_run() {
+    let mut b = Builder::new();
+    let x = b
+        .input("x", InputKind::Batch, ValueType::f32(&[3, 4]))
+        .unwrap();
+    let y = b
+        .input("y", InputKind::Batch, ValueType::u32(&[3]))
+        .unwrap();
+    let w = b
+        .input("w", InputKind::Param, ValueType::f32(&[4, 5]))
+        .unwrap();
+    let z = b.matmul(x, w).unwrap();
+    let z2 = b.op(Op::MatMulNT, &[x, x]).unwrap();
+    let loss = b.op(Op::CrossEntropy, &[z, y]).unwrap();
+    b.output("loss", loss);
+    b.output("z2", z2);
+    let graph = b.finish();
+    let rng = Philox::from_seed(3);
+    let vals = vec![
+        Value::F32(rng.normal_tensor(0, &[3, 4], 0.0, 1.0)),
+        Value::U32(Ids::new(&[3], vec![0, 7, 1]).unwrap()),
+        Value::F32(rng.normal_tensor(1, &[4, 5], 0.0, 1.0)),
+    ];
+    let want = run(&Cpu::single(), &graph, &vals, &Mode::Normal).unwrap_err();
+    for threads in [2, 3] {
+        let cx = Cpu::new(threads, SimdPolicy::Auto).unwrap();
+        let got = run(&cx, &graph, &vals, &Mode::Normal).unwrap_err();
+        assert_eq!(got.to_string(), want.to_string());
+    }
+}
