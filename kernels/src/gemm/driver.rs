@@ -15,7 +15,7 @@ use std::sync::Mutex;
 
 use super::GEMM_K_BLOCK;
 use super::matref::MatRef;
-use super::micro::{MR, NR, tile_portable};
+use super::micro::{APanel, MR, NR, tile_portable};
 use super::pack::{AlignedBuf, pack_a, pack_b_sliver};
 use crate::cpu::{Cpu, SimdLevel};
 use crate::error::{KernelError, Result};
@@ -26,6 +26,10 @@ const NC: usize = 2048;
 const MC_MAX: usize = 96;
 /// Below this many multiply-adds (`m·n·k`) a call runs on the caller's thread only.
 const PARALLEL_MIN_FMAS: usize = 1 << 18;
+/// Longest rows (leading dimension) of a row-major A that the microkernel reads in place
+/// instead of packing: short rows cost the scatter of packing most and lie in few pages;
+/// rows of 4 KiB and more alias in the L1 sets and are packed.
+const IN_PLACE_LDA_MAX: usize = 512;
 /// Below this many packed B elements the B block is packed by one thread.
 const PARALLEL_PACK_MIN: usize = 1 << 17;
 /// Most packed B elements held at once (4 MiB): the K blocks of a column block are packed in
@@ -34,6 +38,7 @@ const B_PACK_MAX: usize = 1 << 20;
 
 thread_local! {
     static A_BUF: RefCell<AlignedBuf> = RefCell::new(AlignedBuf::default());
+    static B_BUF: RefCell<AlignedBuf> = RefCell::new(AlignedBuf::default());
 }
 
 /// `C = A·B` for `A: m×k`, `B: k×n` (either may be a transposed view), `C: m×n` row-major,
@@ -128,6 +133,10 @@ pub(crate) fn gemm_core(
     b: &MatRef<'_>,
     c: &mut [f32],
 ) {
+    if exec.threads() == 1 {
+        gemm_serial(simd, m, n, k, a, b, c);
+        return;
+    }
     // Pre-split C into row blocks, one per task; each task locks only its own block.
     let blocks = row_blocks(m, exec.threads());
     let mut chunks: Vec<(usize, Mutex<&mut [f32]>)> = Vec::with_capacity(blocks.len());
@@ -218,6 +227,45 @@ pub(crate) fn gemm_core(
     }
 }
 
+/// [`gemm_core`] on the caller's thread: the same loop nest with one task, no locks and no
+/// allocation beyond the thread's packing buffers (most calls of a training step's attention
+/// are products of a few hundred multiply-adds, where that overhead dominated).
+fn gemm_serial(
+    simd: SimdLevel,
+    m: usize,
+    n: usize,
+    k: usize,
+    a: &MatRef<'_>,
+    b: &MatRef<'_>,
+    c: &mut [f32],
+) {
+    B_BUF.with_borrow_mut(|b_buf| {
+        for jc in (0..n).step_by(NC) {
+            let nc = NC.min(n - jc);
+            let slivers = nc.div_ceil(NR);
+            for (kb, pc) in (0..k).step_by(GEMM_K_BLOCK).enumerate() {
+                let kc = GEMM_K_BLOCK.min(k - pc);
+                let b_pack = b_buf.get(slivers * kc * NR);
+                for (t, dst) in b_pack.chunks_mut(kc * NR).enumerate() {
+                    pack_b_sliver(dst, b, pc, kc, jc, nc, t);
+                }
+                let job = BlockJob {
+                    simd,
+                    n,
+                    jc,
+                    nc,
+                    pc,
+                    kc,
+                    accumulate: kb > 0,
+                    a,
+                    b_pack,
+                };
+                job.run(0, &mut c[..m * n]);
+            }
+        }
+    });
+}
+
 /// One K block of one column block: everything a row-block task needs.
 struct BlockJob<'a, 'b> {
     simd: SimdLevel,
@@ -241,41 +289,69 @@ impl BlockJob<'_, '_> {
         }
     }
 
-    /// [`BlockJob::run`] on at most `MC_MAX` rows: one packed A block.
+    /// [`BlockJob::run`] on at most `MC_MAX` rows. A row-major A (`col_stride == 1`) with rows
+    /// up to `IN_PLACE_LDA_MAX` long is read in place by the microkernel (packing it was a
+    /// scatter with stride `MR`, a quarter of the time of a K = 64 product); any other layout
+    /// is packed first.
     fn run_block(&self, row0: usize, c_rows: &mut [f32]) {
-        let (n, kc) = (self.n, self.kc);
-        let mc = c_rows.len() / n;
-        A_BUF.with_borrow_mut(|buf| {
-            let a_pack = buf.get(mc.div_ceil(MR) * kc * MR);
-            pack_a(a_pack, self.a, row0, mc, self.pc, kc);
-            let mut scratch = [0.0f32; MR * NR];
-            for (t, b_sl) in self.b_pack.chunks_exact(kc * NR).enumerate() {
-                let j = self.jc + t * NR;
-                let nr = NR.min(self.jc + self.nc - j);
-                for (s, a_sl) in a_pack.chunks_exact(kc * MR).enumerate() {
-                    let i = s * MR;
-                    let mr = MR.min(mc - i);
-                    if mr == MR && nr == NR {
-                        self.tile(a_sl, b_sl, &mut c_rows[i * n + j..], n, self.accumulate);
-                    } else {
-                        self.tile(a_sl, b_sl, &mut scratch, NR, false);
-                        for r in 0..mr {
-                            let out = &mut c_rows[(i + r) * n + j..(i + r) * n + j + nr];
-                            let src = &scratch[r * NR..r * NR + nr];
-                            if self.accumulate {
-                                out.iter_mut().zip(src).for_each(|(o, &v)| *o += v);
-                            } else {
-                                out.copy_from_slice(src);
-                            }
+        let mc = c_rows.len() / self.n;
+        if self.a.col_stride() == 1 && self.a.row_stride() <= IN_PLACE_LDA_MAX {
+            let (data, lda) = (self.a.data(), self.a.row_stride());
+            self.tiles(mc, c_rows, |s, mr| {
+                let start = (row0 + s * MR) * lda + self.pc;
+                APanel::rows(&data[start..], lda, mr)
+            });
+        } else {
+            A_BUF.with_borrow_mut(|buf| {
+                let kc = self.kc;
+                let a_pack = buf.get(mc.div_ceil(MR) * kc * MR);
+                pack_a(a_pack, self.a, row0, mc, self.pc, kc);
+                let a_pack: &[f32] = a_pack;
+                self.tiles(mc, c_rows, |s, _| {
+                    APanel::packed(&a_pack[s * kc * MR..(s + 1) * kc * MR])
+                });
+            });
+        }
+    }
+
+    /// Every tile of `mc` rows of this block: `panel(s, mr)` gives row sliver `s`'s A panel
+    /// (`mr` valid rows). Edge tiles go through a scratch tile.
+    #[inline(always)]
+    fn tiles<'p>(
+        &self,
+        mc: usize,
+        c_rows: &mut [f32],
+        panel: impl Fn(usize, usize) -> APanel<'p>,
+    ) {
+        let n = self.n;
+        let mut scratch = [0.0f32; MR * NR];
+        for (t, b_sl) in self.b_pack.chunks_exact(self.kc * NR).enumerate() {
+            let j = self.jc + t * NR;
+            let nr = NR.min(self.jc + self.nc - j);
+            for s in 0..mc.div_ceil(MR) {
+                let i = s * MR;
+                let mr = MR.min(mc - i);
+                let a = panel(s, mr);
+                if mr == MR && nr == NR {
+                    self.tile(a, b_sl, &mut c_rows[i * n + j..], n, self.accumulate);
+                } else {
+                    self.tile(a, b_sl, &mut scratch, NR, false);
+                    for r in 0..mr {
+                        let out = &mut c_rows[(i + r) * n + j..(i + r) * n + j + nr];
+                        let src = &scratch[r * NR..r * NR + nr];
+                        if self.accumulate {
+                            out.iter_mut().zip(src).for_each(|(o, &v)| *o += v);
+                        } else {
+                            out.copy_from_slice(src);
                         }
                     }
                 }
             }
-        });
+        }
     }
 
     #[inline(always)]
-    fn tile(&self, a: &[f32], b: &[f32], c: &mut [f32], ldc: usize, accumulate: bool) {
+    fn tile(&self, a: APanel<'_>, b: &[f32], c: &mut [f32], ldc: usize, accumulate: bool) {
         match self.simd {
             #[cfg(target_arch = "x86_64")]
             // SAFETY: `SimdLevel::Avx2Fma` only comes from run-time detection of AVX2 and FMA.

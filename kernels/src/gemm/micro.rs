@@ -12,20 +12,62 @@ pub(crate) const MR: usize = 6;
 /// Columns of the register tile (two 8-lane vectors).
 pub(crate) const NR: usize = 16;
 
+/// Where a microkernel reads its `MR × kc` panel of A: element `(i, p)` is
+/// `data[offs[i] + p·step]`. A packed sliver has `offs = [0, 1, …, MR−1]` and `step = MR`; a
+/// row-major block read in place has `offs[i] = i·lda` and `step = 1` (rows past the matrix
+/// edge repeat the last row's offset: they only feed tile rows that are never stored).
+#[derive(Clone, Copy)]
+pub(crate) struct APanel<'a> {
+    pub(crate) data: &'a [f32],
+    pub(crate) offs: [usize; MR],
+    pub(crate) step: usize,
+}
+
+impl<'a> APanel<'a> {
+    /// A packed sliver (`a[p·MR + i]`).
+    pub(crate) fn packed(data: &'a [f32]) -> Self {
+        Self {
+            data,
+            offs: std::array::from_fn(|i| i),
+            step: MR,
+        }
+    }
+
+    /// `mr ≤ MR` rows of a row-major matrix with leading dimension `lda`, starting at
+    /// `data[0]` (row 0, the panel's first column).
+    pub(crate) fn rows(data: &'a [f32], lda: usize, mr: usize) -> Self {
+        Self {
+            data,
+            offs: std::array::from_fn(|i| i.min(mr.max(1) - 1) * lda),
+            step: 1,
+        }
+    }
+
+    /// Whether every read of a `kc`-deep tile lies inside `data`.
+    fn covers(&self, kc: usize) -> bool {
+        kc == 0
+            || self
+                .offs
+                .iter()
+                .all(|&o| o + (kc - 1) * self.step < self.data.len())
+    }
+}
+
 /// Portable microkernel. `c` holds the tile's rows at offsets `i·ldc`, each `NR` long.
 pub(crate) fn tile_portable(
     kc: usize,
-    a: &[f32],
+    a: APanel<'_>,
     b: &[f32],
     c: &mut [f32],
     ldc: usize,
     accumulate: bool,
 ) {
-    let a = &a[..kc * MR];
+    assert!(a.covers(kc), "invariant: the A panel covers the tile");
     let b = &b[..kc * NR];
     let mut acc = [[0.0f32; NR]; MR];
-    for (ap, bp) in a.chunks_exact(MR).zip(b.chunks_exact(NR)) {
-        for (row, &av) in acc.iter_mut().zip(ap) {
+    for (p, bp) in b.chunks_exact(NR).enumerate() {
+        for (row, &o) in acc.iter_mut().zip(&a.offs) {
+            let av = a.data[o + p * a.step];
             for (x, &bv) in row.iter_mut().zip(bp) {
                 *x = av.mul_add(bv, *x);
             }
@@ -51,25 +93,39 @@ pub(crate) fn tile_portable(
 #[cfg(target_arch = "x86_64")]
 pub(crate) unsafe fn tile_avx2(
     kc: usize,
-    a: &[f32],
+    a: APanel<'_>,
     b: &[f32],
     c: &mut [f32],
     ldc: usize,
     accumulate: bool,
 ) {
     assert!(
-        a.len() >= kc * MR && b.len() >= kc * NR && ldc >= NR && c.len() >= (MR - 1) * ldc + NR,
+        a.covers(kc) && b.len() >= kc * NR && ldc >= NR && c.len() >= (MR - 1) * ldc + NR,
         "invariant: microkernel operands cover the tile"
     );
-    // SAFETY: lengths checked above; the caller guarantees AVX2+FMA support.
-    unsafe { tile_avx2_raw(kc, a.as_ptr(), b.as_ptr(), c.as_mut_ptr(), ldc, accumulate) }
+    // SAFETY: bounds checked above; the caller guarantees AVX2+FMA support.
+    unsafe {
+        tile_avx2_raw(
+            kc,
+            a.data.as_ptr(),
+            &a.offs,
+            a.step,
+            b.as_ptr(),
+            c.as_mut_ptr(),
+            ldc,
+            accumulate,
+        )
+    }
 }
 
 #[cfg(target_arch = "x86_64")]
+#[allow(clippy::too_many_arguments)]
 #[target_feature(enable = "avx2,fma")]
 unsafe fn tile_avx2_raw(
     kc: usize,
     a: *const f32,
+    offs: &[usize; MR],
+    step: usize,
     b: *const f32,
     c: *mut f32,
     ldc: usize,
@@ -77,19 +133,21 @@ unsafe fn tile_avx2_raw(
 ) {
     use std::arch::x86_64::*;
     let mut acc = [[_mm256_setzero_ps(); 2]; MR];
-    let mut ap = a;
+    // SAFETY: every `offs[i] + p·step` (p < kc) is inside A's panel (checked by the caller).
+    let rows: [*const f32; MR] = std::array::from_fn(|i| unsafe { a.add(offs[i]) });
     let mut bp = b;
+    let mut p_off = 0;
     for _ in 0..kc {
-        // SAFETY: `ap`/`bp` stay within the `kc·MR` / `kc·NR` elements checked by the caller.
+        // SAFETY: `rows[i] + p_off` and `bp` stay within the panels checked by the caller.
         unsafe {
             let b0 = _mm256_loadu_ps(bp);
             let b1 = _mm256_loadu_ps(bp.add(8));
-            for (i, row) in acc.iter_mut().enumerate() {
-                let av = _mm256_broadcast_ss(&*ap.add(i));
+            for (row, &r) in acc.iter_mut().zip(&rows) {
+                let av = _mm256_broadcast_ss(&*r.add(p_off));
                 row[0] = _mm256_fmadd_ps(av, b0, row[0]);
                 row[1] = _mm256_fmadd_ps(av, b1, row[1]);
             }
-            ap = ap.add(MR);
+            p_off += step;
             bp = bp.add(NR);
         }
     }
@@ -130,11 +188,26 @@ mod tests {
             for accumulate in [false, true] {
                 let mut c1: Vec<f32> = (0..MR * 20).map(|i| i as f32 * 0.1).collect();
                 let mut c2 = c1.clone();
-                tile_portable(kc, &a, &b, &mut c1, 20, accumulate);
+                tile_portable(kc, APanel::packed(&a), &b, &mut c1, 20, accumulate);
                 // SAFETY: AVX2+FMA detected above.
-                unsafe { tile_avx2(kc, &a, &b, &mut c2, 20, accumulate) };
+                unsafe { tile_avx2(kc, APanel::packed(&a), &b, &mut c2, 20, accumulate) };
+                // The same panel read in place from a row-major matrix (lda = kc + 3).
+                let lda = kc + 3;
+                let mut rows = vec![f32::NAN; MR * lda];
+                for i in 0..MR {
+                    for p in 0..kc {
+                        rows[i * lda + p] = a[p * MR + i];
+                    }
+                }
+                let mut c3: Vec<f32> = (0..MR * 20).map(|i| i as f32 * 0.1).collect();
+                let mut c4 = c3.clone();
+                tile_portable(kc, APanel::rows(&rows, lda, MR), &b, &mut c3, 20, accumulate);
+                // SAFETY: AVX2+FMA detected above.
+                unsafe { tile_avx2(kc, APanel::rows(&rows, lda, MR), &b, &mut c4, 20, accumulate) };
                 let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
                 assert_eq!(bits(&c1), bits(&c2));
+                assert_eq!(bits(&c1), bits(&c3));
+                assert_eq!(bits(&c1), bits(&c4));
             }
         }
     }
