@@ -317,12 +317,7 @@ impl BlockJob<'_, '_> {
     /// Every tile of `mc` rows of this block: `panel(s, mr)` gives row sliver `s`'s A panel
     /// (`mr` valid rows). Edge tiles go through a scratch tile.
     #[inline(always)]
-    fn tiles<'p>(
-        &self,
-        mc: usize,
-        c_rows: &mut [f32],
-        panel: impl Fn(usize, usize) -> APanel<'p>,
-    ) {
+    fn tiles<'p>(&self, mc: usize, c_rows: &mut [f32], panel: impl Fn(usize, usize) -> APanel<'p>) {
         let n = self.n;
         let mut scratch = [0.0f32; MR * NR];
         for (t, b_sl) in self.b_pack.chunks_exact(self.kc * NR).enumerate() {

@@ -201,9 +201,25 @@ mod tests {
                 }
                 let mut c3: Vec<f32> = (0..MR * 20).map(|i| i as f32 * 0.1).collect();
                 let mut c4 = c3.clone();
-                tile_portable(kc, APanel::rows(&rows, lda, MR), &b, &mut c3, 20, accumulate);
+                tile_portable(
+                    kc,
+                    APanel::rows(&rows, lda, MR),
+                    &b,
+                    &mut c3,
+                    20,
+                    accumulate,
+                );
                 // SAFETY: AVX2+FMA detected above.
-                unsafe { tile_avx2(kc, APanel::rows(&rows, lda, MR), &b, &mut c4, 20, accumulate) };
+                unsafe {
+                    tile_avx2(
+                        kc,
+                        APanel::rows(&rows, lda, MR),
+                        &b,
+                        &mut c4,
+                        20,
+                        accumulate,
+                    )
+                };
                 let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
                 assert_eq!(bits(&c1), bits(&c2));
                 assert_eq!(bits(&c1), bits(&c3));
