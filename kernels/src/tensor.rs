@@ -252,12 +252,38 @@ pub(crate) fn hash_as_on(shape: &[usize], data: &[f32], cx: &Cpu) -> TensorHash 
         });
         return TensorHash(*h.finalize().as_bytes());
     }
-    let mut header = Vec::with_capacity(1 + 8 * (shape.len() + 1));
-    push_header(&mut header, shape);
-    h.update(&header);
-    update_f32_le(&mut h, data, cx);
-    TensorHash(*h.finalize().as_bytes())
+    #[cfg(target_endian = "little")]
+    {
+        // The first 16 chunks (header and the start of the data) from a contiguous copy, so
+        // that they are one SIMD batch and the rest of the data, fed in place, starts on a
+        // 16-chunk boundary: blake3 then hashes all of it in full batches. Fed header first,
+        // the stream's first 16 chunks went one, one, two, four and eight at a time.
+        let bytes = f32_bytes(data);
+        let prefix = HASH_BUF.with_borrow_mut(|buf| {
+            buf.clear();
+            push_header(buf, shape);
+            let prefix = ALIGNED_PREFIX_BYTES
+                .saturating_sub(buf.len())
+                .min(bytes.len());
+            buf.extend_from_slice(&bytes[..prefix]);
+            h.update(buf);
+            prefix
+        });
+        update_bytes(&mut h, &bytes[prefix..], cx);
+        TensorHash(*h.finalize().as_bytes())
+    }
+    #[cfg(not(target_endian = "little"))]
+    {
+        let mut header = Vec::with_capacity(1 + 8 * (shape.len() + 1));
+        push_header(&mut header, shape);
+        h.update(&header);
+        update_f32_le(&mut h, data, cx);
+        TensorHash(*h.finalize().as_bytes())
+    }
 }
+
+/// Bytes of blake3's widest SIMD batch (16 chunks of 1 KiB): see [`hash_as_on`].
+const ALIGNED_PREFIX_BYTES: usize = 16 << 10;
 
 /// The hashed prefix of an f32 tensor: dtype tag, rank (u64 LE), each dimension (u64 LE).
 fn push_header(buf: &mut Vec<u8>, shape: &[usize]) {
@@ -299,12 +325,10 @@ fn f32_bytes(data: &[f32]) -> &[u8] {
 /// take this path.
 pub const PARALLEL_HASH_MIN_BYTES: usize = 1 << 20;
 
-/// Feeds `data` to `h` as little-endian u32 bits, in place where the target is little-endian
-/// (no copy), on `cx`'s threads when large. blake3's result does not depend on how the
-/// stream is fed or split, so every path gives the same hash.
+/// Feeds `bytes` to `h`, on `cx`'s threads when large. blake3's result does not depend on how
+/// the stream is fed or split, so every path gives the same hash.
 #[cfg(target_endian = "little")]
-fn update_f32_le(h: &mut blake3::Hasher, data: &[f32], cx: &Cpu) {
-    let bytes = f32_bytes(data);
+fn update_bytes(h: &mut blake3::Hasher, bytes: &[u8], cx: &Cpu) {
     match cx.pool() {
         Some(pool) if bytes.len() >= PARALLEL_HASH_MIN_BYTES => {
             pool.install(|| h.update_rayon(bytes));
