@@ -115,17 +115,6 @@ pub(crate) fn exp_in_place(buf: &mut [f32]) {
     }
 }
 
-/// `math::exp(x)` for one element: the branch-free core where it applies, so that the common
-/// case needs no call (the same bits either way).
-#[inline(always)]
-pub(crate) fn exp_one(x: f32) -> f32 {
-    if exp_in_range(x) {
-        exp_core(x)
-    } else {
-        super::exp(x)
-    }
-}
-
 /// Whether [`exp_core`] gives `math::exp(x)` (NaN: no).
 #[inline(always)]
 pub(crate) fn exp_in_range(x: f32) -> bool {
@@ -271,7 +260,7 @@ mod tests {
     }
 
     #[test]
-    fn exp_in_place_and_exp_one_match_scalar() {
+    fn exp_in_place_matches_scalar() {
         let x = inputs();
         for offset in [0, 1, 37] {
             let x = &x[offset..];
@@ -279,7 +268,6 @@ mod tests {
             exp_in_place(&mut buf);
             for (&xi, &yi) in x.iter().zip(&buf) {
                 assert_eq!(yi.to_bits(), super::super::exp(xi).to_bits(), "exp({xi:e})");
-                assert_eq!(exp_one(xi).to_bits(), yi.to_bits(), "exp_one({xi:e})");
             }
         }
     }
