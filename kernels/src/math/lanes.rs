@@ -7,7 +7,9 @@
 //! main range evaluated and one selected per element). The core is the same sequence of
 //! correctly rounded `+ − × /` and `fma` as the scalar function for that element, so a loop of
 //! it compiles to vector code under `cpu::with_simd` without changing a bit. Any other block,
-//! and the tail shorter than a block, runs the scalar function element by element.
+//! and the tail shorter than a block, runs the scalar function element by element. Sigmoid
+//! and gelu_tanh run `sigmoid_core` as its two halves (`sigmoid_start`, `sigmoid_finish`) in
+//! two loops over the block, so that the vector code divides once for both sign cases.
 
 use super::exp::{EXP_CORE_MAX, EXP_CORE_MIN, exp_core};
 use super::gelu::gelu_tanh_arg;
