@@ -50,6 +50,72 @@ pub fn canonical_dot(n: usize, a: impl Fn(usize) -> f32, b: impl Fn(usize) -> f3
     total
 }
 
+/// Rows interleaved by the row ops (layer norm, softmax): [`canonical_sums`] and
+/// [`canonical_dots`] of this many rows at once keep as many independent accumulators busy.
+pub(crate) const INTERLEAVE: usize = 8;
+
+/// `R` canonical sums at once: element `r` is exactly [`canonical_sum`]`(n, |i| term(r, i))`.
+///
+/// Each sum has its own accumulator and the same sequence of additions; interleaving them
+/// only removes the wait on one long dependency chain (a canonical sum of a short row is
+/// latency-bound: every `+` waits for the previous one).
+#[inline(always)]
+pub(crate) fn canonical_sums<const R: usize>(
+    n: usize,
+    term: impl Fn(usize, usize) -> f32,
+) -> [f32; R] {
+    let mut total = [0.0f32; R];
+    let mut start = 0usize;
+    while start < n {
+        let end = (start + REDUCE_BLOCK).min(n);
+        let mut block = [0.0f32; R];
+        for i in start..end {
+            for (r, b) in block.iter_mut().enumerate() {
+                *b += term(r, i);
+            }
+        }
+        if start == 0 {
+            total = block;
+        } else {
+            for (t, b) in total.iter_mut().zip(block) {
+                *t += b;
+            }
+        }
+        start = end;
+    }
+    total
+}
+
+/// `R` canonical dot products at once: element `r` is exactly
+/// [`canonical_dot`]`(n, |i| a(r, i), |i| b(r, i))` (see [`canonical_sums`]).
+#[inline(always)]
+pub(crate) fn canonical_dots<const R: usize>(
+    n: usize,
+    a: impl Fn(usize, usize) -> f32,
+    b: impl Fn(usize, usize) -> f32,
+) -> [f32; R] {
+    let mut total = [0.0f32; R];
+    let mut start = 0usize;
+    while start < n {
+        let end = (start + REDUCE_BLOCK).min(n);
+        let mut block = [0.0f32; R];
+        for i in start..end {
+            for (r, s) in block.iter_mut().enumerate() {
+                *s = a(r, i).mul_add(b(r, i), *s);
+            }
+        }
+        if start == 0 {
+            total = block;
+        } else {
+            for (t, s) in total.iter_mut().zip(block) {
+                *t += s;
+            }
+        }
+        start = end;
+    }
+    total
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -71,5 +137,27 @@ mod tests {
     #[test]
     fn empty_sum_is_positive_zero() {
         assert_eq!(canonical_sum_slice(&[]).to_bits(), 0);
+    }
+
+    #[test]
+    fn interleaved_sums_and_dots_are_the_single_ones() {
+        for n in [1usize, 7, 64, 255, 256, 257, 1023] {
+            let t = |r: usize, i: usize| {
+                let v = ((r * 7919 + i * 104_729) % 10_007) as f32 / 977.0 - 5.0;
+                if i == 0 && r.is_multiple_of(2) {
+                    -0.0
+                } else {
+                    v * (1.0 + r as f32 * 1e-3)
+                }
+            };
+            let u = |r: usize, i: usize| t(r + 3, i + 1);
+            let sums = canonical_sums::<INTERLEAVE>(n, t);
+            let dots = canonical_dots::<INTERLEAVE>(n, t, u);
+            for r in 0..INTERLEAVE {
+                assert_eq!(sums[r].to_bits(), canonical_sum(n, |i| t(r, i)).to_bits());
+                let d = canonical_dot(n, |i| t(r, i), |i| u(r, i));
+                assert_eq!(dots[r].to_bits(), d.to_bits());
+            }
+        }
     }
 }

@@ -72,7 +72,18 @@ pub(crate) fn exp_parts(x: f32) -> (f32, f32, i32) {
     let ql = q.mul_add(r, 1.0 - qh);
     let ph = qh.mul_add(r, 1.0);
     let pl = qh.mul_add(r, 1.0 - ph) + ql.mul_add(r, rl * ph);
-    (ph, pl, kf as i32)
+    (ph, pl, shifted_int(t))
+}
+
+/// `k = kf as i32` for `t = kf + SHIFTER` with `kf` an integer of magnitude < 2²², read from
+/// the bits of `t` (which lies in the binade [2²³, 2²⁴), where the spacing is 1, so its bits are
+/// `bits(SHIFTER) + kf`). Integer arithmetic only: unlike the saturating `as` conversion, a loop
+/// of it compiles to vector code. Every caller of [`exp_parts`] stays inside |x·log2e| < 2²²
+/// (the scalar functions below 151, the branch-free cores of `math::lanes` below 2²¹·log2e,
+/// including the cases they compute and then discard), so this is exactly `kf as i32`.
+#[inline(always)]
+fn shifted_int(t: f32) -> i32 {
+    (t.to_bits() as i32).wrapping_sub(SHIFTER.to_bits() as i32)
 }
 
 /// e^x for `EXP_CORE_MIN ≤ x ≤ EXP_CORE_MAX`, where `k` ∈ [−126, 127] and [`exp`] scales by

@@ -106,22 +106,39 @@ pub(crate) fn sigmoid(x: f32) -> f32 {
 /// of the module docs, so the result has the bits [`sigmoid`] returns.
 #[inline(always)]
 pub(crate) fn sigmoid_core(x: f32) -> f32 {
+    sigmoid_finish(x, sigmoid_start(x))
+}
+
+/// The first half of [`sigmoid_core`]: `[n, dh, dl, el]` with `d = 1 + e^{−|x|} = dh + dl`
+/// and the numerator `n` of the quotient `q = n/dh`: `1` for x ≥ 0, `eh` for x < 0.
+///
+/// The two sign cases start alike (`q = n/dh`, `rem = fma(−q, dh, n)`), so one division
+/// serves both. `math::lanes` stores these values for a block and runs [`sigmoid_finish`]
+/// in a second loop: in one loop the compiler splits `select(c, 1, eh)/dh` back into two
+/// divisions. Same operations on every element either way.
+#[inline(always)]
+pub(crate) fn sigmoid_start(x: f32) -> [f32; 4] {
     let (ph, pl, k) = exp_parts(-x.abs());
     let s = pow2i(k);
     let (eh, el) = (ph * s, pl * s);
     // d = 1 + eh + el = dh + dl (Fast2Sum, eh ≤ 1).
     let dh = 1.0 + eh;
     let dl = ((1.0 - dh) + eh) + el;
-    // x ≥ 0: 1/d with one correction from the exact remainder.
-    let q = 1.0 / dh;
-    let rem = (-q).mul_add(dh, 1.0);
-    let rem = (-q).mul_add(dl, rem);
+    let n = if x >= 0.0 { 1.0 } else { eh };
+    [n, dh, dl, el]
+}
+
+/// The second half of [`sigmoid_core`], from [`sigmoid_start`]`(x)`.
+/// x ≥ 0: `q = 1/dh`, `rem = fma(−q, dl, fma(−q, dh, 1))`, result `fma(rem, q, q)`;
+/// x < 0: `q = eh/dh`, `rem = fma(−q, dl, fma(−q, dh, eh) + el)`, result `q + rem/dh`.
+#[inline(always)]
+pub(crate) fn sigmoid_finish(x: f32, [n, dh, dl, el]: [f32; 4]) -> f32 {
+    let nonneg = x >= 0.0;
+    let q = n / dh;
+    let rem = (-q).mul_add(dh, n);
+    let rem = (-q).mul_add(dl, if nonneg { rem } else { rem + el });
     let pos = rem.mul_add(q, q);
-    // x < 0: (eh + el)/d likewise.
-    let q = eh / dh;
-    let rem = (-q).mul_add(dh, eh);
-    let rem = (-q).mul_add(dl, rem + el);
     let neg = q + rem / dh;
-    let y = if x >= 0.0 { pos } else { neg };
+    let y = if nonneg { pos } else { neg };
     if x > SIGMOID_ONE_MIN { 1.0 } else { y }
 }

@@ -7,11 +7,13 @@
 //! main range evaluated and one selected per element). The core is the same sequence of
 //! correctly rounded `+ − × /` and `fma` as the scalar function for that element, so a loop of
 //! it compiles to vector code under `cpu::with_simd` without changing a bit. Any other block,
-//! and the tail shorter than a block, runs the scalar function element by element.
+//! and the tail shorter than a block, runs the scalar function element by element. Sigmoid
+//! and gelu_tanh run `sigmoid_core` as its two halves (`sigmoid_start`, `sigmoid_finish`) in
+//! two loops over the block, so that the vector code divides once for both sign cases.
 
 use super::exp::{EXP_CORE_MAX, EXP_CORE_MIN, exp_core};
 use super::gelu::gelu_tanh_arg;
-use super::hyperbolic::{sigmoid_core, tanh_core};
+use super::hyperbolic::{sigmoid_finish, sigmoid_start, tanh_core};
 
 /// Elements per block: a multiple of every vector width (8 lanes for AVX2).
 pub(crate) const BLOCK: usize = 64;
@@ -115,17 +117,6 @@ pub(crate) fn exp_in_place(buf: &mut [f32]) {
     }
 }
 
-/// `math::exp(x)` for one element: the branch-free core where it applies, so that the common
-/// case needs no call (the same bits either way).
-#[inline(always)]
-pub(crate) fn exp_one(x: f32) -> f32 {
-    if exp_in_range(x) {
-        exp_core(x)
-    } else {
-        super::exp(x)
-    }
-}
-
 /// Whether [`exp_core`] gives `math::exp(x)` (NaN: no).
 #[inline(always)]
 pub(crate) fn exp_in_range(x: f32) -> bool {
@@ -139,10 +130,10 @@ crate::cpu::simd_fn! {
 
 #[inline(always)]
 fn sigmoid_body(src: &[f32], out: &mut [f32]) {
-    map_blocks(src, out, sigmoid_in_range, sigmoid_core, super::sigmoid);
+    sigmoid_blocks(src, out, |x| x, |_, y| y, super::sigmoid);
 }
 
-/// Whether [`sigmoid_core`] gives `math::sigmoid(x)` (NaN: no).
+/// Whether `sigmoid_core` gives `math::sigmoid(x)` (NaN: no).
 #[inline(always)]
 fn sigmoid_in_range(x: f32) -> bool {
     (SIGMOID_CORE_MIN..=SIGMOID_CORE_MAX).contains(&x)
@@ -171,25 +162,50 @@ crate::cpu::simd_fn! {
 
 #[inline(always)]
 fn gelu_tanh_body(src: &[f32], out: &mut [f32]) {
-    map_blocks(
-        src,
-        out,
-        gelu_tanh_in_range,
-        gelu_tanh_core,
-        super::gelu_tanh,
-    );
+    sigmoid_blocks(src, out, gelu_tanh_arg, |x, y| x * y, super::gelu_tanh);
 }
 
-/// Whether [`gelu_tanh_core`] gives `math::gelu_tanh(x)` (NaN: no).
+/// `out[i] = exact(src[i])` for a function of the form `post(x, sigmoid(arg(x)))`: blocks whose
+/// arguments all lie in the sigmoid core's range take `sigmoid_start` for the whole block, then
+/// `sigmoid_finish` (two loops, so that the vector code divides once for both sign cases),
+/// the others `exact`. `post(x, sigmoid_core(arg(x)))` must equal `exact(x)` bit for bit there.
 #[inline(always)]
-fn gelu_tanh_in_range(x: f32) -> bool {
-    sigmoid_in_range(gelu_tanh_arg(x))
-}
-
-/// `math::gelu_tanh(x)` on [`gelu_tanh_in_range`], branch-free.
-#[inline(always)]
-fn gelu_tanh_core(x: f32) -> f32 {
-    x * sigmoid_core(gelu_tanh_arg(x))
+fn sigmoid_blocks(
+    src: &[f32],
+    out: &mut [f32],
+    arg: impl Fn(f32) -> f32,
+    post: impl Fn(f32, f32) -> f32,
+    exact: impl Fn(f32) -> f32,
+) {
+    let mut outs = out.chunks_exact_mut(BLOCK);
+    let mut srcs = src.chunks_exact(BLOCK);
+    let mut v = [0.0f32; BLOCK];
+    // The parts of `sigmoid_start`, one array each (so both loops stay plain vector code).
+    let mut p = [[0.0f32; BLOCK]; 4];
+    for (o, s) in (&mut outs).zip(&mut srcs) {
+        for (v, &x) in v.iter_mut().zip(s) {
+            *v = arg(x);
+        }
+        if v.iter().fold(true, |ok, &v| ok & sigmoid_in_range(v)) {
+            for (i, &v) in v.iter().enumerate() {
+                let [n, dh, dl, el] = sigmoid_start(v);
+                (p[0][i], p[1][i], p[2][i], p[3][i]) = (n, dh, dl, el);
+            }
+            for (i, (o, &x)) in o.iter_mut().zip(s).enumerate() {
+                *o = post(
+                    x,
+                    sigmoid_finish(v[i], [p[0][i], p[1][i], p[2][i], p[3][i]]),
+                );
+            }
+        } else {
+            for (o, &x) in o.iter_mut().zip(s) {
+                *o = exact(x);
+            }
+        }
+    }
+    for (o, &x) in outs.into_remainder().iter_mut().zip(srcs.remainder()) {
+        *o = exact(x);
+    }
 }
 
 #[cfg(test)]
@@ -271,7 +287,7 @@ mod tests {
     }
 
     #[test]
-    fn exp_in_place_and_exp_one_match_scalar() {
+    fn exp_in_place_matches_scalar() {
         let x = inputs();
         for offset in [0, 1, 37] {
             let x = &x[offset..];
@@ -279,7 +295,6 @@ mod tests {
             exp_in_place(&mut buf);
             for (&xi, &yi) in x.iter().zip(&buf) {
                 assert_eq!(yi.to_bits(), super::super::exp(xi).to_bits(), "exp({xi:e})");
-                assert_eq!(exp_one(xi).to_bits(), yi.to_bits(), "exp_one({xi:e})");
             }
         }
     }

@@ -7,11 +7,13 @@
 //! is `canonical_sum(loss over rows) / N`.
 
 use crate::cpu::Cpu;
-use crate::cpu::with_simd;
 use crate::error::{KernelError, Result};
 use crate::math;
-use crate::ops::softmax::{last_axis_rows, row_max, softmax_row};
-use crate::reduce::canonical_sum;
+use crate::math::lanes;
+use crate::ops::softmax::{
+    last_axis_rows, row_groups, row_maxes, rows_per_task, softmax_rows_body,
+};
+use crate::reduce::{INTERLEAVE, canonical_sum, canonical_sums};
 use crate::tensor::Tensor;
 
 /// Validates logits and targets; returns `(rows, classes)`.
@@ -37,9 +39,11 @@ fn check(op: &'static str, logits: &Tensor, targets: &[u32]) -> Result<(usize, u
     Ok((rows, c))
 }
 
-/// The loss of one row: `ln(s) − (x_t − m)`.
+/// The loss of one row computed alone, `ln(s) − (x_t − m)`: the plain form of the spec, the
+/// reference the tests hold the interleaved row loops to.
+#[cfg(test)]
 fn row_loss(x: &[f32], t: usize) -> f32 {
-    let m = row_max(x);
+    let m = crate::ops::softmax::row_max(x);
     let s = canonical_sum(x.len(), |i| math::exp(x[i] - m));
     math::ln(s) - (x[t] - m)
 }
@@ -61,16 +65,63 @@ pub fn cross_entropy_rows(cx: &Cpu, logits: &Tensor, targets: &[u32]) -> Result<
     Tensor::new(shape, row_losses(cx, logits.data(), c, targets))
 }
 
-/// The per-row losses of validated input, in row order.
+/// The per-row losses of validated input, in row order. Tasks of whole rows: each writes its
+/// rows' shifted logits `x_i − m`, takes `exp` of the whole slice in the vectorized form (each
+/// element gets `math::exp`'s bits), then each row's canonical sum and `ln` (rows in groups of
+/// [`INTERLEAVE`] side by side).
 fn row_losses(cx: &Cpu, xs: &[f32], c: usize, targets: &[u32]) -> Vec<f32> {
     let mut out = vec![0.0f32; targets.len()];
     let simd = cx.simd();
-    cx.for_each_chunk_mut(&mut out, 1, |r, l| {
-        with_simd(simd, || {
-            l[0] = row_loss(&xs[r * c..(r + 1) * c], targets[r] as usize);
-        })
+    let per = rows_per_task(c);
+    cx.for_each_chunk_mut(&mut out, per, |task, l| {
+        let r0 = task * per;
+        let x = &xs[r0 * c..(r0 + l.len()) * c];
+        let mut e = vec![0.0f32; x.len()];
+        loss_rows(simd, c, x, &targets[r0..r0 + l.len()], &mut e, l);
     });
     out
+}
+
+crate::cpu::simd_fn! {
+    /// The losses `l` of the rows of `xs` (targets `ts`), `e` a scratch of `xs.len()` values.
+    fn loss_rows(c: usize, xs: &[f32], ts: &[u32], e: &mut [f32], l: &mut [f32]) => loss_rows_body
+}
+
+#[inline(always)]
+fn loss_rows_body(c: usize, xs: &[f32], ts: &[u32], e: &mut [f32], l: &mut [f32]) {
+    // First the maxima (kept in `l` until the losses replace them) and shifted values.
+    for (r, g) in row_groups(l.len()) {
+        let span = r * c..(r + g) * c;
+        let (x, e) = (&xs[span.clone()], &mut e[span]);
+        if g == INTERLEAVE {
+            l[r..r + g].copy_from_slice(&row_maxes::<INTERLEAVE>(c, x));
+        } else {
+            l[r] = row_maxes::<1>(c, x)[0];
+        }
+        for (er, (xr, &m)) in e
+            .chunks_exact_mut(c)
+            .zip(x.chunks_exact(c).zip(&l[r..r + g]))
+        {
+            for (ei, &xi) in er.iter_mut().zip(xr) {
+                *ei = xi - m;
+            }
+        }
+    }
+    lanes::exp_in_place(e);
+    for (r, g) in row_groups(l.len()) {
+        let e = &e[r * c..(r + g) * c];
+        let mut s = [0.0f32; INTERLEAVE];
+        if g == INTERLEAVE {
+            s = canonical_sums::<INTERLEAVE>(c, |k, i| e[k * c + i]);
+        } else {
+            s[0] = canonical_sums::<1>(c, |k, i| e[k * c + i])[0];
+        }
+        for (k, &s) in s.iter().enumerate().take(g) {
+            let row = r + k;
+            let m = l[row];
+            l[row] = math::ln(s) - (xs[row * c + ts[row] as usize] - m);
+        }
+    }
 }
 
 /// Mean cross-entropy over rows, as a rank-0 tensor: `canonical_sum(losses) / N` with the
@@ -103,16 +154,30 @@ pub fn cross_entropy_backward(
     let xs = logits.data();
     let mut out = vec![0.0f32; xs.len()];
     let simd = cx.simd();
-    cx.for_each_chunk_mut(&mut out, c, |r, dx| {
-        with_simd(simd, || {
-            softmax_row(&xs[r * c..(r + 1) * c], dx);
-            let t = targets[r] as usize;
-            for (i, v) in dx.iter_mut().enumerate() {
-                *v = if i == t { (*v - 1.0) * g } else { *v * g };
-            }
-        })
+    let per = rows_per_task(c);
+    cx.for_each_chunk_mut(&mut out, per * c, |task, dx| {
+        let r0 = task * per;
+        let x = &xs[r0 * c..r0 * c + dx.len()];
+        loss_backward_rows(simd, c, x, &targets[r0..r0 + dx.len() / c], g, dx);
     });
     Tensor::new(logits.shape(), out)
+}
+
+crate::cpu::simd_fn! {
+    /// `dx` of the rows of `xs` (targets `ts`): the softmax rows of `softmax` (the same bits),
+    /// then `p_i · g`, or `(p_t − 1) · g` at the target.
+    fn loss_backward_rows(c: usize, xs: &[f32], ts: &[u32], g: f32, dx: &mut [f32]) => loss_backward_rows_body
+}
+
+#[inline(always)]
+fn loss_backward_rows_body(c: usize, xs: &[f32], ts: &[u32], g: f32, dx: &mut [f32]) {
+    softmax_rows_body(c, xs, dx);
+    for (dx, &t) in dx.chunks_exact_mut(c).zip(ts) {
+        let t = t as usize;
+        for (i, v) in dx.iter_mut().enumerate() {
+            *v = if i == t { (*v - 1.0) * g } else { *v * g };
+        }
+    }
 }
 
 #[cfg(test)]
@@ -134,6 +199,42 @@ mod tests {
             .map(|r| -log_softmax64(&x[r * c..(r + 1) * c])[t[r] as usize])
             .sum::<f64>()
             / rows as f64
+    }
+
+    #[test]
+    fn interleaved_rows_follow_spec() {
+        for (k, &(rows, c)) in [(29usize, 15usize), (3, 4), (2100, 15), (11, 300)]
+            .iter()
+            .enumerate()
+        {
+            let mut x = uniform(130 + k as u64, &[rows, c], -9.0, 9.0)
+                .data()
+                .to_vec();
+            x[c / 2] = f32::NAN;
+            x[c + c - 1] = f32::INFINITY;
+            let x = Tensor::new(&[rows, c], x).unwrap();
+            let t = targets(rows, c, k as u32);
+            let g = 0.75f32 / rows as f32;
+            for cx in contexts() {
+                let per = cross_entropy_rows(&cx, &x, &t).unwrap();
+                let dx = cross_entropy_backward(&cx, &x, &t, 0.75).unwrap();
+                for r in 0..rows {
+                    let xr = &x.data()[r * c..(r + 1) * c];
+                    let want = row_loss(xr, t[r] as usize);
+                    assert_eq!(per.data()[r].to_bits(), want.to_bits(), "loss {r} {cx:?}");
+                    let mut p = vec![0.0f32; c];
+                    crate::ops::softmax::softmax_row(xr, &mut p);
+                    for i in 0..c {
+                        let want = if i == t[r] as usize {
+                            (p[i] - 1.0) * g
+                        } else {
+                            p[i] * g
+                        };
+                        assert_eq!(dx.data()[r * c + i].to_bits(), want.to_bits(), "dx {r} {i}");
+                    }
+                }
+            }
+        }
     }
 
     #[test]

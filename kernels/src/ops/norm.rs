@@ -12,7 +12,7 @@ use crate::cpu::Cpu;
 use crate::error::{KernelError, Result};
 use crate::math;
 use crate::ops::softmax::{last_axis_rows, require_same_shape, rows_per_task};
-use crate::reduce::{REDUCE_BLOCK, canonical_dot, canonical_sum};
+use crate::reduce::{INTERLEAVE, REDUCE_BLOCK, canonical_dots, canonical_sums};
 use crate::tensor::Tensor;
 
 /// Columns per task in the column reductions of [`layer_norm_backward`]. Does not affect
@@ -65,18 +65,61 @@ fn layer_norm_rows_body(
     rstd: &mut [f32],
 ) {
     let d = gs.len();
-    let df = d as f32;
-    for (((xr, yr), hr), rr) in xs
-        .chunks_exact(d)
-        .zip(y.chunks_exact_mut(d))
-        .zip(xhat.chunks_exact_mut(d))
-        .zip(rstd.iter_mut())
+    let span = INTERLEAVE * d;
+    let full = rstd.len() / INTERLEAVE * INTERLEAVE;
+    let (xg, xt) = xs.split_at(full * d);
+    let (yg, yt) = y.split_at_mut(full * d);
+    let (hg, ht) = xhat.split_at_mut(full * d);
+    let (rg, rt) = rstd.split_at_mut(full);
+    for (((x, y), h), r) in xg
+        .chunks_exact(span)
+        .zip(yg.chunks_exact_mut(span))
+        .zip(hg.chunks_exact_mut(span))
+        .zip(rg.chunks_exact_mut(INTERLEAVE))
     {
-        let mu = canonical_sum(d, |i| xr[i]) / df;
+        layer_norm_group::<INTERLEAVE>(x, gs, bs, eps, y, h, r);
+    }
+    for (((x, y), h), r) in xt
+        .chunks_exact(d)
+        .zip(yt.chunks_exact_mut(d))
+        .zip(ht.chunks_exact_mut(d))
+        .zip(rt.chunks_exact_mut(1))
+    {
+        layer_norm_group::<1>(x, gs, bs, eps, y, h, r);
+    }
+}
+
+/// Layer norm of `G` rows at once: each row's sums are [`canonical_sums`] /
+/// [`canonical_dots`] lanes, so the `G` latency-bound reductions overlap; every row gets
+/// exactly the operations of [`layer_norm`].
+#[inline(always)]
+fn layer_norm_group<const G: usize>(
+    xs: &[f32],
+    gs: &[f32],
+    bs: &[f32],
+    eps: f32,
+    y: &mut [f32],
+    xhat: &mut [f32],
+    rstd: &mut [f32],
+) {
+    let d = gs.len();
+    let df = d as f32;
+    let sums = canonical_sums::<G>(d, |r, i| xs[r * d + i]);
+    for ((hr, xr), s) in xhat.chunks_exact_mut(d).zip(xs.chunks_exact(d)).zip(sums) {
+        let mu = s / df;
         for (h, &xi) in hr.iter_mut().zip(xr) {
             *h = xi - mu;
         }
-        let var = canonical_dot(d, |i| hr[i], |i| hr[i]) / df;
+    }
+    let h: &[f32] = xhat;
+    let dots = canonical_dots::<G>(d, |r, i| h[r * d + i], |r, i| h[r * d + i]);
+    for (((yr, hr), rr), dot) in y
+        .chunks_exact_mut(d)
+        .zip(xhat.chunks_exact_mut(d))
+        .zip(rstd.iter_mut())
+        .zip(dots)
+    {
+        let var = dot / df;
         let r = 1.0 / math::sqrt(var + eps);
         for ((yi, h), (&g, &b)) in yr.iter_mut().zip(hr.iter_mut()).zip(gs.iter().zip(bs)) {
             *h *= r;
@@ -241,19 +284,56 @@ crate::cpu::simd_fn! {
 #[inline(always)]
 fn layer_norm_backward_rows_body(hs: &[f32], dys: &[f32], gs: &[f32], rs: &[f32], dx: &mut [f32]) {
     let d = gs.len();
-    let df = d as f32;
-    for (((hr, gr), dxr), &r) in hs
-        .chunks_exact(d)
-        .zip(dys.chunks_exact(d))
-        .zip(dx.chunks_exact_mut(d))
-        .zip(rs)
+    let span = INTERLEAVE * d;
+    let full = rs.len() / INTERLEAVE * INTERLEAVE;
+    let (hg, ht) = hs.split_at(full * d);
+    let (gg, gt) = dys.split_at(full * d);
+    let (rg, rt) = rs.split_at(full);
+    let (dg, dt) = dx.split_at_mut(full * d);
+    for (((h, g), r), o) in hg
+        .chunks_exact(span)
+        .zip(gg.chunks_exact(span))
+        .zip(rg.chunks_exact(INTERLEAVE))
+        .zip(dg.chunks_exact_mut(span))
     {
-        let g = |i: usize| gr[i] * gs[i];
-        let a = canonical_sum(d, g);
-        let b = canonical_dot(d, g, |i| hr[i]);
+        layer_norm_backward_group::<INTERLEAVE>(h, g, gs, r, o);
+    }
+    for (((h, g), r), o) in ht
+        .chunks_exact(d)
+        .zip(gt.chunks_exact(d))
+        .zip(rt.chunks_exact(1))
+        .zip(dt.chunks_exact_mut(d))
+    {
+        layer_norm_backward_group::<1>(h, g, gs, r, o);
+    }
+}
+
+/// `dx` of `G` rows at once (their sums interleaved, as in [`layer_norm_group`]); every row
+/// gets exactly the operations of [`layer_norm_backward`].
+#[inline(always)]
+fn layer_norm_backward_group<const G: usize>(
+    hs: &[f32],
+    dys: &[f32],
+    gs: &[f32],
+    rs: &[f32],
+    dx: &mut [f32],
+) {
+    let d = gs.len();
+    let df = d as f32;
+    let g = |r: usize, i: usize| dys[r * d + i] * gs[i];
+    let sa = canonical_sums::<G>(d, g);
+    let sb = canonical_dots::<G>(d, g, |r, i| hs[r * d + i]);
+    for (row, ((dxr, hr), &r)) in dx
+        .chunks_exact_mut(d)
+        .zip(hs.chunks_exact(d))
+        .zip(rs)
+        .enumerate()
+    {
+        let (a, b) = (sa[row], sb[row]);
         let k = r / df;
-        for (i, v) in dxr.iter_mut().enumerate() {
-            *v = k * (-hr[i]).mul_add(b, df.mul_add(g(i), -a));
+        let gr = &dys[row * d..(row + 1) * d];
+        for (((v, &h), &dy), &gamma) in dxr.iter_mut().zip(hr).zip(gr).zip(gs) {
+            *v = k * (-h).mul_add(b, df.mul_add(dy * gamma, -a));
         }
     }
 }
@@ -327,6 +407,48 @@ pub fn layer_norm_backward_parts(
 mod tests {
     use super::*;
     use crate::ops::softmax::test_util::*;
+    use crate::reduce::{canonical_dot, canonical_sum};
+
+    #[test]
+    fn interleaved_rows_follow_spec() {
+        // Row counts with full groups of INTERLEAVE rows and a remainder, several tasks.
+        for (k, &(rows, d)) in [(29usize, 5usize), (21, 64), (11, 300), (2100, 14)]
+            .iter()
+            .enumerate()
+        {
+            let x = uniform(60 + k as u64, &[rows, d], -3.0, 4.0);
+            let (g, b) = params(60 + k as u64, d);
+            let dy = uniform(70 + k as u64, &[rows, d], -1.0, 1.0);
+            let (gs, bs) = (g.data(), b.data());
+            let df = d as f32;
+            for cx in contexts() {
+                let (y, s) = layer_norm(&cx, &x, &g, &b, 1e-5).unwrap();
+                let (dx, _, _) = layer_norm_backward(&cx, &s, &g, &dy).unwrap();
+                for row in 0..rows {
+                    let xr = &x.data()[row * d..(row + 1) * d];
+                    let mu = canonical_sum(d, |i| xr[i]) / df;
+                    let c: Vec<f32> = xr.iter().map(|&v| v - mu).collect();
+                    let var = canonical_dot(d, |i| c[i], |i| c[i]) / df;
+                    let r = 1.0 / (var + 1e-5).sqrt();
+                    assert_eq!(s.rstd.data()[row].to_bits(), r.to_bits(), "rstd {row}");
+                    let h: Vec<f32> = c.iter().map(|&v| v * r).collect();
+                    let gr = &dy.data()[row * d..(row + 1) * d];
+                    let gg = |i: usize| gr[i] * gs[i];
+                    let a = canonical_sum(d, gg);
+                    let bb = canonical_dot(d, gg, |i| h[i]);
+                    let kk = r / df;
+                    for i in 0..d {
+                        let at = row * d + i;
+                        assert_eq!(s.xhat.data()[at].to_bits(), h[i].to_bits());
+                        let want = h[i].mul_add(gs[i], bs[i]);
+                        assert_eq!(y.data()[at].to_bits(), want.to_bits(), "y {row} {i}");
+                        let want = kk * (-h[i]).mul_add(bb, df.mul_add(gg(i), -a));
+                        assert_eq!(dx.data()[at].to_bits(), want.to_bits(), "dx {row} {i}");
+                    }
+                }
+            }
+        }
+    }
 
     /// f64 layer norm of one row.
     fn ln64(x: &[f64], g: &[f64], b: &[f64], eps: f64) -> Vec<f64> {

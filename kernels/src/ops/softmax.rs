@@ -15,7 +15,7 @@ use crate::error::{KernelError, Result};
 use crate::math;
 use crate::math::lanes;
 use crate::ops::broadcast::ELEMENTWISE_CHUNK;
-use crate::reduce::{canonical_dot, canonical_sum};
+use crate::reduce::{INTERLEAVE, canonical_dot, canonical_sum};
 use crate::tensor::Tensor;
 
 /// Splits `x` into `(rows, row_len)` for an op over the last axis. Refuses rank 0
@@ -71,20 +71,48 @@ pub(crate) fn row_max(x: &[f32]) -> f32 {
     m
 }
 
-/// Writes `e_i = exp(x_i − m)` into `e` and returns `s = canonical_sum(e)`.
+/// [`row_max`] of `G` rows of `d` elements at once (`xs` holds them in order): each row's scan
+/// is the same sequence of comparisons, written without the early exit (a NaN maximum is never
+/// replaced, which is what stopping does), so the `G` scans overlap.
 #[inline(always)]
-pub(crate) fn shifted_exp_sum(x: &[f32], m: f32, e: &mut [f32]) -> f32 {
-    for (ei, &xi) in e.iter_mut().zip(x) {
-        *ei = lanes::exp_one(xi - m);
+pub(crate) fn row_maxes<const G: usize>(d: usize, xs: &[f32]) -> [f32; G] {
+    let mut m = [0.0f32; G];
+    for (r, mr) in m.iter_mut().enumerate() {
+        *mr = xs[r * d];
     }
-    canonical_sum(e.len(), |i| e[i])
+    for i in 1..d {
+        for (r, mr) in m.iter_mut().enumerate() {
+            let v = xs[r * d + i];
+            if !mr.is_nan() && (v > *mr || v.is_nan()) {
+                *mr = v;
+            }
+        }
+    }
+    m
 }
 
-/// Writes one softmax row: `y_i = exp(x_i − m) / s`. Shared with cross-entropy's backward so
-/// that both give the same bits.
+/// The rows `0..n` as `(first_row, rows)` groups: consecutive groups of [`INTERLEAVE`] rows,
+/// then the remaining rows one by one. Callers dispatch on `rows` to a `const G` body with
+/// plain `for` loops (no closure in the hot path: a closure may be compiled outside the
+/// `simd_fn!` entry point, without its target features).
+#[inline(always)]
+pub(crate) fn row_groups(n: usize) -> impl Iterator<Item = (usize, usize)> {
+    let whole = n / INTERLEAVE * INTERLEAVE;
+    (0..whole)
+        .step_by(INTERLEAVE)
+        .map(|r| (r, INTERLEAVE))
+        .chain((whole..n).map(|r| (r, 1)))
+}
+
+/// One softmax row computed alone, the plain form of the spec (`y_i = exp(x_i − m) / s`): the
+/// reference the tests hold the interleaved row loops to.
+#[cfg(test)]
 pub(crate) fn softmax_row(x: &[f32], y: &mut [f32]) {
     let m = row_max(x);
-    let s = shifted_exp_sum(x, m, y);
+    for (ei, &xi) in y.iter_mut().zip(x) {
+        *ei = math::exp(xi - m);
+    }
+    let s = canonical_sum(y.len(), |i| y[i]);
     for yi in y.iter_mut() {
         *yi /= s;
     }
@@ -120,11 +148,13 @@ crate::cpu::simd_fn! {
     /// Softmax of the rows (of `d` elements) of `xs` into `ys`, with the bits of
     /// [`softmax_row`]: first every row's shifted values, then `exp` over the whole slice
     /// (vectorized across rows, `math::lanes`), then each row's sum and divisions.
-    fn softmax_rows(d: usize, xs: &[f32], ys: &mut [f32]) => softmax_rows_body
+    pub(crate) fn softmax_rows(d: usize, xs: &[f32], ys: &mut [f32]) => softmax_rows_body
 }
 
 #[inline(always)]
-fn softmax_rows_body(d: usize, xs: &[f32], ys: &mut [f32]) {
+pub(crate) fn softmax_rows_body(d: usize, xs: &[f32], ys: &mut [f32]) {
+    // Rows one by one: with rows as short as attention's (14), out-of-order execution already
+    // overlaps consecutive rows, and interleaving them measured slower.
     for (xr, yr) in xs.chunks_exact(d).zip(ys.chunks_exact_mut(d)) {
         let m = row_max(xr);
         for (yi, &xi) in yr.iter_mut().zip(xr) {
@@ -327,6 +357,72 @@ mod tests {
     use super::test_util::*;
     use super::*;
     use crate::reduce::REDUCE_BLOCK;
+
+    /// Rows of `d` values with NaN, ±inf, −inf-only and ±0 rows mixed in.
+    fn awkward_rows(rows: usize, d: usize, seed: u64) -> Tensor {
+        let mut x = uniform(seed, &[rows, d], -20.0, 20.0).data().to_vec();
+        let q = f32::from_bits(0x7FC0_0123);
+        for (r, row) in x.chunks_exact_mut(d).enumerate() {
+            match r % 11 {
+                1 => row[d / 2] = f32::NAN,
+                2 => {
+                    row[0] = q;
+                    row[d - 1] = f32::NAN;
+                }
+                3 => row[d - 1] = f32::INFINITY,
+                4 => row.fill(f32::NEG_INFINITY),
+                5 => {
+                    row.fill(0.0);
+                    row[0] = -0.0;
+                }
+                6 => row[1 % d] = f32::NEG_INFINITY,
+                _ => {}
+            }
+        }
+        Tensor::new(&[rows, d], x).unwrap()
+    }
+
+    #[test]
+    fn row_maxes_are_row_max() {
+        for d in [1usize, 2, 14, 15, 64] {
+            let x = awkward_rows(8, d, d as u64);
+            let m = row_maxes::<8>(d, x.data());
+            for (r, m) in m.iter().enumerate() {
+                let want = row_max(&x.data()[r * d..(r + 1) * d]);
+                assert_eq!(m.to_bits(), want.to_bits(), "d {d} row {r}");
+            }
+        }
+    }
+
+    #[test]
+    fn interleaved_rows_follow_spec() {
+        for (k, &(rows, d)) in [(29usize, 14usize), (3, 5), (2100, 15), (13, 300)]
+            .iter()
+            .enumerate()
+        {
+            let x = awkward_rows(rows, d, 80 + k as u64);
+            let dy = uniform(90 + k as u64, &[rows, d], -1.0, 1.0);
+            for cx in contexts() {
+                let y = softmax(&cx, &x).unwrap();
+                let dx = softmax_backward(&cx, &y, &dy).unwrap();
+                for r in 0..rows {
+                    let span = r * d..(r + 1) * d;
+                    let mut want = vec![0.0f32; d];
+                    softmax_row(&x.data()[span.clone()], &mut want);
+                    let got = &y.data()[span.clone()];
+                    for i in 0..d {
+                        assert_eq!(got[i].to_bits(), want[i].to_bits(), "y row {r} {i} {cx:?}");
+                    }
+                    let (yr, gr) = (&y.data()[span.clone()], &dy.data()[span.clone()]);
+                    let t = canonical_dot(d, |j| yr[j], |j| gr[j]);
+                    for i in 0..d {
+                        let want = yr[i] * (gr[i] - t);
+                        assert_eq!(dx.data()[r * d + i].to_bits(), want.to_bits(), "dx {r} {i}");
+                    }
+                }
+            }
+        }
+    }
 
     const SIZES: [usize; 6] = [1, 2, 7, 256, 257, 1023];
 
