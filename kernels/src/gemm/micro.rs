@@ -147,7 +147,8 @@ unsafe fn tile_avx2_raw(
                 row[0] = _mm256_fmadd_ps(av, b0, row[0]);
                 row[1] = _mm256_fmadd_ps(av, b1, row[1]);
             }
-            p_off += step;
+            // Wrapping (no overflow check in builds with them): bounded by the caller's check.
+            p_off = p_off.wrapping_add(step);
             bp = bp.add(NR);
         }
     }

@@ -135,5 +135,7 @@ fn canon(r: f32) -> f32 {
 /// `2^k` for −126 ≤ k ≤ 127, built from its bits.
 #[inline(always)]
 pub(crate) const fn pow2i(k: i32) -> f32 {
-    f32::from_bits(((k + 127) as u32) << 23)
+    // Wrapping: the same value for every k in range, and no overflow check in builds with
+    // them (tests), where a check in the vectorized loops of `math::lanes` kept them scalar.
+    f32::from_bits((k.wrapping_add(127) as u32) << 23)
 }
