@@ -32,9 +32,9 @@ const PARALLEL_MIN_FMAS: usize = 1 << 18;
 const IN_PLACE_LDA_MAX: usize = 512;
 /// Below this many packed B elements the B block is packed by one thread.
 const PARALLEL_PACK_MIN: usize = 1 << 17;
-/// Most packed B elements held at once (4 MiB): the K blocks of a column block are packed in
+/// Most packed B elements held at once (1 MiB, an L2): the K blocks of a column block are packed in
 /// groups of at most this size, so that a group needs one parallel region, not one per block.
-const B_PACK_MAX: usize = 1 << 20;
+const B_PACK_MAX: usize = 1 << 18;
 
 thread_local! {
     static A_BUF: RefCell<AlignedBuf> = RefCell::new(AlignedBuf::default());

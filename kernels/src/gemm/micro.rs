@@ -105,7 +105,12 @@ pub(crate) unsafe fn tile_avx2(
     );
     // SAFETY: bounds checked above; the caller guarantees AVX2+FMA support.
     unsafe {
-        tile_avx2_raw(
+        let raw = if a.step == MR && a.offs == APanel::packed(a.data).offs {
+            tile_avx2_raw::<true>
+        } else {
+            tile_avx2_raw::<false>
+        };
+        raw(
             kc,
             a.data.as_ptr(),
             &a.offs,
@@ -121,7 +126,7 @@ pub(crate) unsafe fn tile_avx2(
 #[cfg(target_arch = "x86_64")]
 #[allow(clippy::too_many_arguments)]
 #[target_feature(enable = "avx2,fma")]
-unsafe fn tile_avx2_raw(
+unsafe fn tile_avx2_raw<const PACKED: bool>(
     kc: usize,
     a: *const f32,
     offs: &[usize; MR],
@@ -137,18 +142,27 @@ unsafe fn tile_avx2_raw(
     let rows: [*const f32; MR] = std::array::from_fn(|i| unsafe { a.add(offs[i]) });
     let mut bp = b;
     let mut p_off = 0;
+    // A packed panel is read through one pointer (`a + p·MR + i`), which keeps the loop's
+    // addressing to two registers; a panel read in place through one pointer per row.
+    let mut ap = a;
     for _ in 0..kc {
-        // SAFETY: `rows[i] + p_off` and `bp` stay within the panels checked by the caller.
+        // SAFETY: `rows[i] + p_off`, `ap + i` and `bp` stay within the panels checked by the
+        // caller.
         unsafe {
             let b0 = _mm256_loadu_ps(bp);
             let b1 = _mm256_loadu_ps(bp.add(8));
-            for (row, &r) in acc.iter_mut().zip(&rows) {
-                let av = _mm256_broadcast_ss(&*r.add(p_off));
+            for (i, (row, &r)) in acc.iter_mut().zip(&rows).enumerate() {
+                let ptr = if PACKED { ap.add(i) } else { r.add(p_off) };
+                let av = _mm256_broadcast_ss(&*ptr);
                 row[0] = _mm256_fmadd_ps(av, b0, row[0]);
                 row[1] = _mm256_fmadd_ps(av, b1, row[1]);
             }
-            // Wrapping (no overflow check in builds with them): bounded by the caller's check.
-            p_off = p_off.wrapping_add(step);
+            if PACKED {
+                ap = ap.add(MR);
+            } else {
+                // Wrapping (no overflow check in builds with them): bounded by the caller.
+                p_off = p_off.wrapping_add(step);
+            }
             bp = bp.add(NR);
         }
     }
