@@ -64,26 +64,7 @@ pub(crate) fn canonical_sums<const R: usize>(
     n: usize,
     term: impl Fn(usize, usize) -> f32,
 ) -> [f32; R] {
-    let mut total = [0.0f32; R];
-    let mut start = 0usize;
-    while start < n {
-        let end = (start + REDUCE_BLOCK).min(n);
-        let mut block = [0.0f32; R];
-        for i in start..end {
-            for (r, b) in block.iter_mut().enumerate() {
-                *b += term(r, i);
-            }
-        }
-        if start == 0 {
-            total = block;
-        } else {
-            for (t, b) in total.iter_mut().zip(block) {
-                *t += b;
-            }
-        }
-        start = end;
-    }
-    total
+    canonical_blocks(n, |r, i, acc| acc + term(r, i))
 }
 
 /// `R` canonical dot products at once: element `r` is exactly
@@ -94,21 +75,29 @@ pub(crate) fn canonical_dots<const R: usize>(
     a: impl Fn(usize, usize) -> f32,
     b: impl Fn(usize, usize) -> f32,
 ) -> [f32; R] {
+    canonical_blocks(n, |r, i, acc| a(r, i).mul_add(b(r, i), acc))
+}
+
+/// The blocked order shared by [`canonical_sums`] and [`canonical_dots`]: for each of `R`
+/// accumulators, blocks of [`REDUCE_BLOCK`] terms folded with `step(r, i, acc)` from `+0.0`,
+/// the block results added in ascending order.
+#[inline(always)]
+fn canonical_blocks<const R: usize>(n: usize, step: impl Fn(usize, usize, f32) -> f32) -> [f32; R] {
     let mut total = [0.0f32; R];
     let mut start = 0usize;
     while start < n {
         let end = (start + REDUCE_BLOCK).min(n);
         let mut block = [0.0f32; R];
         for i in start..end {
-            for (r, s) in block.iter_mut().enumerate() {
-                *s = a(r, i).mul_add(b(r, i), *s);
+            for (r, b) in block.iter_mut().enumerate() {
+                *b = step(r, i, *b);
             }
         }
         if start == 0 {
             total = block;
         } else {
-            for (t, s) in total.iter_mut().zip(block) {
-                *t += s;
+            for (t, b) in total.iter_mut().zip(block) {
+                *t += b;
             }
         }
         start = end;
