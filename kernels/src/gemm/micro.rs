@@ -105,12 +105,17 @@ pub(crate) unsafe fn tile_avx2(
     );
     // SAFETY: bounds checked above; the caller guarantees AVX2+FMA support.
     unsafe {
-        let raw = if a.step == MR && a.offs == APanel::packed(a.data).offs {
-            tile_avx2_raw::<true>
-        } else {
-            tile_avx2_raw::<false>
-        };
-        raw(
+        if a.step == MR && a.offs == APanel::packed(a.data).offs {
+            return tile_avx2_packed_raw(
+                kc,
+                a.data.as_ptr(),
+                b.as_ptr(),
+                c.as_mut_ptr(),
+                ldc,
+                accumulate,
+            );
+        }
+        tile_avx2_rows_raw(
             kc,
             a.data.as_ptr(),
             &a.offs,
@@ -123,10 +128,44 @@ pub(crate) unsafe fn tile_avx2(
     }
 }
 
+/// The packed-panel kernel: A read through one pointer (`a + p·MR + i`).
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+unsafe fn tile_avx2_packed_raw(
+    kc: usize,
+    a: *const f32,
+    b: *const f32,
+    c: *mut f32,
+    ldc: usize,
+    accumulate: bool,
+) {
+    use std::arch::x86_64::*;
+    let mut acc = [[_mm256_setzero_ps(); 2]; MR];
+    let mut ap = a;
+    let mut bp = b;
+    for _ in 0..kc {
+        // SAFETY: `ap`/`bp` stay within the `kc·MR` / `kc·NR` elements checked by the caller.
+        unsafe {
+            let b0 = _mm256_loadu_ps(bp);
+            let b1 = _mm256_loadu_ps(bp.add(8));
+            for (i, row) in acc.iter_mut().enumerate() {
+                let av = _mm256_broadcast_ss(&*ap.add(i));
+                row[0] = _mm256_fmadd_ps(av, b0, row[0]);
+                row[1] = _mm256_fmadd_ps(av, b1, row[1]);
+            }
+            ap = ap.add(MR);
+            bp = bp.add(NR);
+        }
+    }
+    // SAFETY: the caller checked that the tile's rows lie in `c`.
+    unsafe { store_tile(&acc, c, ldc, accumulate) }
+}
+
+/// The in-place kernel: A read through one pointer per row (`a + offs[i] + p·step`).
 #[cfg(target_arch = "x86_64")]
 #[allow(clippy::too_many_arguments)]
 #[target_feature(enable = "avx2,fma")]
-unsafe fn tile_avx2_raw<const PACKED: bool>(
+unsafe fn tile_avx2_rows_raw(
     kc: usize,
     a: *const f32,
     offs: &[usize; MR],
@@ -142,32 +181,41 @@ unsafe fn tile_avx2_raw<const PACKED: bool>(
     let rows: [*const f32; MR] = std::array::from_fn(|i| unsafe { a.add(offs[i]) });
     let mut bp = b;
     let mut p_off = 0;
-    // A packed panel is read through one pointer (`a + p·MR + i`), which keeps the loop's
-    // addressing to two registers; a panel read in place through one pointer per row.
-    let mut ap = a;
     for _ in 0..kc {
-        // SAFETY: `rows[i] + p_off`, `ap + i` and `bp` stay within the panels checked by the
-        // caller.
+        // SAFETY: `rows[i] + p_off` and `bp` stay within the panels checked by the caller.
         unsafe {
             let b0 = _mm256_loadu_ps(bp);
             let b1 = _mm256_loadu_ps(bp.add(8));
-            for (i, (row, &r)) in acc.iter_mut().zip(&rows).enumerate() {
-                let ptr = if PACKED { ap.add(i) } else { r.add(p_off) };
-                let av = _mm256_broadcast_ss(&*ptr);
+            for (row, &r) in acc.iter_mut().zip(&rows) {
+                let av = _mm256_broadcast_ss(&*r.add(p_off));
                 row[0] = _mm256_fmadd_ps(av, b0, row[0]);
                 row[1] = _mm256_fmadd_ps(av, b1, row[1]);
             }
-            if PACKED {
-                ap = ap.add(MR);
-            } else {
-                // Wrapping (no overflow check in builds with them): bounded by the caller.
-                p_off = p_off.wrapping_add(step);
-            }
+            // Wrapping (no overflow check in builds with them): bounded by the caller.
+            p_off = p_off.wrapping_add(step);
             bp = bp.add(NR);
         }
     }
+    // SAFETY: the caller checked that the tile's rows lie in `c`.
+    unsafe { store_tile(&acc, c, ldc, accumulate) }
+}
+
+/// Stores (or adds) the register tile to C's rows at `c + i·ldc`.
+///
+/// # Safety
+/// AVX2 must be available and every row `c + i·ldc .. + NR` (`i < MR`) writable.
+#[cfg(target_arch = "x86_64")]
+#[inline]
+#[target_feature(enable = "avx2,fma")]
+unsafe fn store_tile(
+    acc: &[[std::arch::x86_64::__m256; 2]; MR],
+    c: *mut f32,
+    ldc: usize,
+    accumulate: bool,
+) {
+    use std::arch::x86_64::*;
     for (i, row) in acc.iter().enumerate() {
-        // SAFETY: row `i < MR` of the tile lies at `c + i·ldc .. + NR`, checked by the caller.
+        // SAFETY: row `i < MR` of the tile lies at `c + i·ldc .. + NR` (the caller's contract).
         unsafe {
             let out = c.add(i * ldc);
             if accumulate {
