@@ -240,31 +240,21 @@ pub(crate) fn hash_as_on(shape: &[usize], data: &[f32], cx: &Cpu) -> TensorHash 
     );
     let mut h = TENSOR_HASHER.clone();
     #[cfg(target_endian = "little")]
-    if size_of_val(data) <= CONTIGUOUS_HASH_MAX_BYTES {
-        // One contiguous update: blake3 then hashes all whole chunks in SIMD batches,
-        // where a separate header would leave the first chunk to single-lane compression
-        // and the rest split into small subtrees (half the speed at 16 KiB).
-        HASH_BUF.with_borrow_mut(|buf| {
-            buf.clear();
-            push_header(buf, shape);
-            buf.extend_from_slice(f32_bytes(data));
-            h.update(buf);
-        });
-        return TensorHash(*h.finalize().as_bytes());
-    }
-    #[cfg(target_endian = "little")]
     {
-        // The first 16 chunks (header and the start of the data) from a contiguous copy, so
-        // that they are one SIMD batch and the rest of the data, fed in place, starts on a
-        // 16-chunk boundary: blake3 then hashes all of it in full batches. Fed header first,
-        // the stream's first 16 chunks went one, one, two, four and eight at a time.
+        // blake3 hashes whole chunks in SIMD batches of 16 only when they arrive together;
+        // fed header first, the stream's first chunk was compressed alone and the next 15
+        // went 1, 2, 4 and 8 at a time. So the header and the start of the data go in one
+        // contiguous copy: the whole tensor up to `CONTIGUOUS_HASH_MAX_BYTES`, else the first
+        // 16 chunks, after which the rest, fed in place, starts on a 16-chunk boundary.
         let bytes = f32_bytes(data);
         let prefix = HASH_BUF.with_borrow_mut(|buf| {
             buf.clear();
             push_header(buf, shape);
-            let prefix = ALIGNED_PREFIX_BYTES
-                .saturating_sub(buf.len())
-                .min(bytes.len());
+            let prefix = if bytes.len() <= CONTIGUOUS_HASH_MAX_BYTES {
+                bytes.len()
+            } else {
+                ALIGNED_PREFIX_BYTES.saturating_sub(buf.len())
+            };
             buf.extend_from_slice(&bytes[..prefix]);
             h.update(buf);
             prefix
@@ -295,8 +285,8 @@ fn push_header(buf: &mut Vec<u8>, shape: &[usize]) {
 }
 
 /// Tensors up to this many data bytes are hashed from one contiguous copy of header and
-/// data (a copy costs far less than the single-lane chunks it avoids); larger ones are fed in
-/// place, where the first chunk's cost is small against the rest.
+/// data (a copy costs far less than the single-lane chunks it avoids); larger ones copy only
+/// their first `ALIGNED_PREFIX_BYTES` with the header (see [`hash_as_on`]).
 const CONTIGUOUS_HASH_MAX_BYTES: usize = 64 << 10;
 
 thread_local! {

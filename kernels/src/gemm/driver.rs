@@ -32,8 +32,9 @@ const PARALLEL_MIN_FMAS: usize = 1 << 18;
 const IN_PLACE_LDA_MAX: usize = 512;
 /// Below this many packed B elements the B block is packed by one thread.
 const PARALLEL_PACK_MIN: usize = 1 << 17;
-/// Most packed B elements held at once (1 MiB, an L2): the K blocks of a column block are packed in
-/// groups of at most this size, so that a group needs one parallel region, not one per block.
+/// Most packed B elements held at once (1 MiB, an L2): the K blocks of a column block are
+/// packed in groups of at most this size, so that a group needs one parallel region, not one
+/// per block.
 const B_PACK_MAX: usize = 1 << 18;
 
 thread_local! {
@@ -121,7 +122,10 @@ fn row_blocks(m: usize, threads: usize) -> Vec<(usize, usize)> {
     out
 }
 
-/// The blocked loop nest; inputs already validated.
+/// The blocked loop nest; inputs already validated. One thread runs it on the caller's thread
+/// over all rows with the thread's packing buffer (no locks, no allocation: most calls of a
+/// training step's attention are products of a few hundred multiply-adds); more threads split
+/// the rows into tasks.
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn gemm_core(
     exec: &Cpu,
@@ -133,137 +137,115 @@ pub(crate) fn gemm_core(
     b: &MatRef<'_>,
     c: &mut [f32],
 ) {
+    let dims = Dims { simd, n, k };
     if exec.threads() == 1 {
-        gemm_serial(simd, m, n, k, a, b, c);
-        return;
+        // Nothing on this path waits on other threads' work, so the thread-local buffer is
+        // never borrowed twice (a pool thread that steals work only does so while waiting).
+        B_BUF.with_borrow_mut(|buf| blocked(exec, dims, a, b, &mut Rows::Whole(c), buf));
+    } else {
+        let mut rows = Rows::split(c, m, n, exec.threads());
+        blocked(exec, dims, a, b, &mut rows, &mut AlignedBuf::default());
     }
-    // Pre-split C into row blocks, one per task; each task locks only its own block.
-    let blocks = row_blocks(m, exec.threads());
-    let mut chunks: Vec<(usize, Mutex<&mut [f32]>)> = Vec::with_capacity(blocks.len());
-    let mut rest = c;
-    for &(row, rows) in &blocks {
-        let (head, tail) = rest.split_at_mut(rows * n);
-        chunks.push((row, Mutex::new(head)));
-        rest = tail;
+}
+
+/// The parts of a product's shape and code path that every block needs.
+#[derive(Clone, Copy)]
+struct Dims {
+    simd: SimdLevel,
+    n: usize,
+    k: usize,
+}
+
+/// The rows of C, whole (one thread) or pre-split into row blocks, one per task, each task
+/// locking only its own block.
+enum Rows<'c> {
+    Whole(&'c mut [f32]),
+    Split(Vec<(usize, Mutex<&'c mut [f32]>)>),
+}
+
+impl<'c> Rows<'c> {
+    /// `c` (`m × n`) split as [`row_blocks`] says.
+    fn split(c: &'c mut [f32], m: usize, n: usize, threads: usize) -> Self {
+        let blocks = row_blocks(m, threads);
+        let mut chunks = Vec::with_capacity(blocks.len());
+        let mut rest = c;
+        for &(row, rows) in &blocks {
+            let (head, tail) = std::mem::take(&mut rest).split_at_mut(rows * n);
+            chunks.push((row, Mutex::new(head)));
+            rest = tail;
+        }
+        Rows::Split(chunks)
     }
 
-    let k_blocks: Vec<(usize, usize)> = (0..k)
-        .step_by(GEMM_K_BLOCK)
-        .map(|pc| (pc, GEMM_K_BLOCK.min(k - pc)))
-        .collect();
-    let mut b_buf = AlignedBuf::default();
-    for jc in (0..n).step_by(NC) {
-        let nc = NC.min(n - jc);
-        let slivers = nc.div_ceil(NR);
-        // K blocks are packed in groups that fit `B_PACK_MAX`; each group is one parallel
-        // region for packing and one for the row-block tasks, which run the group's K blocks
-        // in ascending order on their own rows (the canonical order of every element).
-        let group = (B_PACK_MAX / (slivers * GEMM_K_BLOCK * NR)).max(1);
-        for (g, blocks_g) in k_blocks.chunks(group).enumerate() {
-            let lens: Vec<usize> = blocks_g.iter().map(|&(_, kc)| slivers * kc * NR).collect();
-            let b_pack = b_buf.get(lens.iter().sum());
-            let mut parts: Vec<&mut [f32]> = Vec::with_capacity(lens.len());
-            let mut rest = &mut b_pack[..];
-            for &len in &lens {
-                let (head, tail) = rest.split_at_mut(len);
-                parts.push(head);
-                rest = tail;
-            }
-            let pack_block = |exec: &Cpu, q: usize, dst: &mut [f32]| {
-                let (pc, kc) = blocks_g[q];
-                let pack = |t: usize, d: &mut [f32]| pack_b_sliver(d, b, pc, kc, jc, nc, t);
-                if exec.threads() > 1 && kc * nc >= PARALLEL_PACK_MIN {
-                    exec.for_each_chunk_mut(dst, kc * NR, pack);
-                } else {
-                    dst.chunks_mut(kc * NR)
-                        .enumerate()
-                        .for_each(|(t, d)| pack(t, d));
-                }
-            };
-            let total: usize = lens.iter().sum();
-            if parts.len() > 1 && exec.threads() > 1 && total >= PARALLEL_PACK_MIN {
-                let locked: Vec<Mutex<&mut [f32]>> = parts.into_iter().map(Mutex::new).collect();
-                let serial = Cpu::scalar();
-                exec.for_each_task(locked.len(), |q| {
-                    let mut guard = locked[q].lock().unwrap_or_else(|e| e.into_inner());
-                    pack_block(&serial, q, &mut guard);
-                });
-            } else {
-                for (q, part) in parts.into_iter().enumerate() {
-                    pack_block(exec, q, part);
-                }
-            }
-            let b_pack: &[f32] = b_pack;
-            let mut offsets = Vec::with_capacity(lens.len());
-            let mut off = 0;
-            for &len in &lens {
-                offsets.push(off);
-                off += len;
-            }
-            let jobs: Vec<BlockJob<'_, '_>> = blocks_g
-                .iter()
-                .zip(offsets.iter().zip(&lens))
-                .enumerate()
-                .map(|(q, (&(pc, kc), (&o, &len)))| BlockJob {
-                    simd,
-                    n,
-                    jc,
-                    nc,
-                    pc,
-                    kc,
-                    accumulate: g > 0 || q > 0,
-                    a,
-                    b_pack: &b_pack[o..o + len],
-                })
-                .collect();
-            exec.for_each_task(chunks.len(), |t| {
+    /// Runs `f(first_row, rows)` on every part, as tasks of `exec` when split.
+    fn for_each(&mut self, exec: &Cpu, f: impl Fn(usize, &mut [f32]) + Sync + Send) {
+        match self {
+            Rows::Whole(c) => f(0, c),
+            Rows::Split(chunks) => exec.for_each_task(chunks.len(), |t| {
                 let (row, lock) = &chunks[t];
                 let mut guard = lock.lock().unwrap_or_else(|e| e.into_inner());
-                for job in &jobs {
-                    job.run(*row, &mut guard);
-                }
-            });
+                f(*row, &mut guard);
+            }),
         }
     }
 }
 
-/// [`gemm_core`] on the caller's thread: the same loop nest with one task, no locks and no
-/// allocation beyond the thread's packing buffers (most calls of a training step's attention
-/// are products of a few hundred multiply-adds, where that overhead dominated).
-fn gemm_serial(
-    simd: SimdLevel,
-    m: usize,
-    n: usize,
-    k: usize,
+/// The loop nest of [`gemm_core`] over `rows`. Each K-block group is one packing pass (on
+/// `exec`'s threads when large) and one pass over the row parts, which run the group's K
+/// blocks in ascending order on their own rows (the canonical order of every element). Every
+/// packed B sliver has the stride of a full K block, so a group packs in uniform chunks.
+fn blocked(
+    exec: &Cpu,
+    dims: Dims,
     a: &MatRef<'_>,
     b: &MatRef<'_>,
-    c: &mut [f32],
+    rows: &mut Rows<'_>,
+    b_buf: &mut AlignedBuf,
 ) {
-    B_BUF.with_borrow_mut(|b_buf| {
-        for jc in (0..n).step_by(NC) {
-            let nc = NC.min(n - jc);
-            let slivers = nc.div_ceil(NR);
-            for (kb, pc) in (0..k).step_by(GEMM_K_BLOCK).enumerate() {
-                let kc = GEMM_K_BLOCK.min(k - pc);
-                let b_pack = b_buf.get(slivers * kc * NR);
-                for (t, dst) in b_pack.chunks_mut(kc * NR).enumerate() {
-                    pack_b_sliver(dst, b, pc, kc, jc, nc, t);
+    let Dims { simd, n, k } = dims;
+    let k_blocks = k.div_ceil(GEMM_K_BLOCK);
+    let kc_of = |q: usize| GEMM_K_BLOCK.min(k - q * GEMM_K_BLOCK);
+    let stride = GEMM_K_BLOCK.min(k) * NR;
+    let serial = Cpu::scalar();
+    for jc in (0..n).step_by(NC) {
+        let nc = NC.min(n - jc);
+        let slivers = nc.div_ceil(NR);
+        let block_len = slivers * stride;
+        let group = (B_PACK_MAX / block_len).max(1);
+        for g0 in (0..k_blocks).step_by(group) {
+            let g_end = (g0 + group).min(k_blocks);
+            let b_pack = b_buf.get((g_end - g0) * block_len);
+            let packer = if b_pack.len() >= PARALLEL_PACK_MIN {
+                exec
+            } else {
+                &serial
+            };
+            packer.for_each_chunk_mut(b_pack, stride, |ci, dst| {
+                let (q, t) = (g0 + ci / slivers, ci % slivers);
+                let kc = kc_of(q);
+                pack_b_sliver(&mut dst[..kc * NR], b, q * GEMM_K_BLOCK, kc, jc, nc, t);
+            });
+            let b_pack: &[f32] = b_pack;
+            rows.for_each(exec, |row0, c_rows| {
+                for q in g0..g_end {
+                    let o = (q - g0) * block_len;
+                    let job = BlockJob {
+                        simd,
+                        n,
+                        jc,
+                        nc,
+                        pc: q * GEMM_K_BLOCK,
+                        kc: kc_of(q),
+                        b_stride: stride,
+                        accumulate: q > 0,
+                        a,
+                        b_pack: &b_pack[o..o + block_len],
+                    };
+                    job.run(row0, c_rows);
                 }
-                let job = BlockJob {
-                    simd,
-                    n,
-                    jc,
-                    nc,
-                    pc,
-                    kc,
-                    accumulate: kb > 0,
-                    a,
-                    b_pack,
-                };
-                job.run(0, &mut c[..m * n]);
-            }
+            });
         }
-    });
+    }
 }
 
 /// One K block of one column block: everything a row-block task needs.
@@ -274,6 +256,8 @@ struct BlockJob<'a, 'b> {
     nc: usize,
     pc: usize,
     kc: usize,
+    /// Distance between packed B slivers (at least `kc·NR`).
+    b_stride: usize,
     accumulate: bool,
     a: &'a MatRef<'b>,
     b_pack: &'a [f32],
@@ -320,7 +304,7 @@ impl BlockJob<'_, '_> {
     fn tiles<'p>(&self, mc: usize, c_rows: &mut [f32], panel: impl Fn(usize, usize) -> APanel<'p>) {
         let n = self.n;
         let mut scratch = [0.0f32; MR * NR];
-        for (t, b_sl) in self.b_pack.chunks_exact(self.kc * NR).enumerate() {
+        for (t, b_sl) in self.b_pack.chunks_exact(self.b_stride).enumerate() {
             let j = self.jc + t * NR;
             let nr = NR.min(self.jc + self.nc - j);
             for s in 0..mc.div_ceil(MR) {

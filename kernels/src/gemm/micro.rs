@@ -103,37 +103,73 @@ pub(crate) unsafe fn tile_avx2(
         a.covers(kc) && b.len() >= kc * NR && ldc >= NR && c.len() >= (MR - 1) * ldc + NR,
         "invariant: microkernel operands cover the tile"
     );
+    let (ap, bp, cp) = (a.data.as_ptr(), b.as_ptr(), c.as_mut_ptr());
     // SAFETY: bounds checked above; the caller guarantees AVX2+FMA support.
     unsafe {
         if a.step == MR && a.offs == APanel::packed(a.data).offs {
-            return tile_avx2_packed_raw(
-                kc,
-                a.data.as_ptr(),
-                b.as_ptr(),
-                c.as_mut_ptr(),
-                ldc,
-                accumulate,
-            );
+            tile_avx2_raw(kc, PackedPtr(ap), bp, cp, ldc, accumulate);
+        } else {
+            let rows = RowPtrs {
+                rows: std::array::from_fn(|i| ap.add(a.offs[i])),
+                off: 0,
+                step: a.step,
+            };
+            tile_avx2_raw(kc, rows, bp, cp, ldc, accumulate);
         }
-        tile_avx2_rows_raw(
-            kc,
-            a.data.as_ptr(),
-            &a.offs,
-            a.step,
-            b.as_ptr(),
-            c.as_mut_ptr(),
-            ldc,
-            accumulate,
-        )
     }
 }
 
-/// The packed-panel kernel: A read through one pointer (`a + p·MR + i`).
+/// How the AVX2 kernel walks its A panel: the address of row `i`'s element at the current
+/// `p`, and the step to `p + 1`. Monomorphized, so each layout gets its own tight loop.
+trait PanelWalk {
+    /// The address of row `i < MR` at the current `p`.
+    fn at(&self, i: usize) -> *const f32;
+    /// Moves to the next `p`.
+    fn advance(&mut self);
+}
+
+/// A packed panel: one pointer, `a + p·MR + i`.
+struct PackedPtr(*const f32);
+
+impl PanelWalk for PackedPtr {
+    #[inline(always)]
+    fn at(&self, i: usize) -> *const f32 {
+        self.0.wrapping_add(i)
+    }
+    #[inline(always)]
+    fn advance(&mut self) {
+        self.0 = self.0.wrapping_add(MR);
+    }
+}
+
+/// A panel read in place: one pointer per row, `rows[i] + p·step`.
+struct RowPtrs {
+    rows: [*const f32; MR],
+    off: usize,
+    step: usize,
+}
+
+impl PanelWalk for RowPtrs {
+    #[inline(always)]
+    fn at(&self, i: usize) -> *const f32 {
+        self.rows[i].wrapping_add(self.off)
+    }
+    #[inline(always)]
+    fn advance(&mut self) {
+        self.off = self.off.wrapping_add(self.step);
+    }
+}
+
+/// The AVX2 register tile over `kc` steps of `a`.
+///
+/// # Safety
+/// AVX2 and FMA must be available; every address `a` yields for `p < kc`, the `kc·NR` elements
+/// at `b` and the tile's rows at `c + i·ldc .. + NR` must be valid.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma")]
-unsafe fn tile_avx2_packed_raw(
+unsafe fn tile_avx2_raw<W: PanelWalk>(
     kc: usize,
-    a: *const f32,
+    mut a: W,
     b: *const f32,
     c: *mut f32,
     ldc: usize,
@@ -141,79 +177,21 @@ unsafe fn tile_avx2_packed_raw(
 ) {
     use std::arch::x86_64::*;
     let mut acc = [[_mm256_setzero_ps(); 2]; MR];
-    let mut ap = a;
     let mut bp = b;
     for _ in 0..kc {
-        // SAFETY: `ap`/`bp` stay within the `kc·MR` / `kc·NR` elements checked by the caller.
+        // SAFETY: the panel addresses and `bp` stay within the operands (the caller's contract).
         unsafe {
             let b0 = _mm256_loadu_ps(bp);
             let b1 = _mm256_loadu_ps(bp.add(8));
             for (i, row) in acc.iter_mut().enumerate() {
-                let av = _mm256_broadcast_ss(&*ap.add(i));
+                let av = _mm256_broadcast_ss(&*a.at(i));
                 row[0] = _mm256_fmadd_ps(av, b0, row[0]);
                 row[1] = _mm256_fmadd_ps(av, b1, row[1]);
             }
-            ap = ap.add(MR);
+            a.advance();
             bp = bp.add(NR);
         }
     }
-    // SAFETY: the caller checked that the tile's rows lie in `c`.
-    unsafe { store_tile(&acc, c, ldc, accumulate) }
-}
-
-/// The in-place kernel: A read through one pointer per row (`a + offs[i] + p·step`).
-#[cfg(target_arch = "x86_64")]
-#[allow(clippy::too_many_arguments)]
-#[target_feature(enable = "avx2,fma")]
-unsafe fn tile_avx2_rows_raw(
-    kc: usize,
-    a: *const f32,
-    offs: &[usize; MR],
-    step: usize,
-    b: *const f32,
-    c: *mut f32,
-    ldc: usize,
-    accumulate: bool,
-) {
-    use std::arch::x86_64::*;
-    let mut acc = [[_mm256_setzero_ps(); 2]; MR];
-    // SAFETY: every `offs[i] + p·step` (p < kc) is inside A's panel (checked by the caller).
-    let rows: [*const f32; MR] = std::array::from_fn(|i| unsafe { a.add(offs[i]) });
-    let mut bp = b;
-    let mut p_off = 0;
-    for _ in 0..kc {
-        // SAFETY: `rows[i] + p_off` and `bp` stay within the panels checked by the caller.
-        unsafe {
-            let b0 = _mm256_loadu_ps(bp);
-            let b1 = _mm256_loadu_ps(bp.add(8));
-            for (row, &r) in acc.iter_mut().zip(&rows) {
-                let av = _mm256_broadcast_ss(&*r.add(p_off));
-                row[0] = _mm256_fmadd_ps(av, b0, row[0]);
-                row[1] = _mm256_fmadd_ps(av, b1, row[1]);
-            }
-            // Wrapping (no overflow check in builds with them): bounded by the caller.
-            p_off = p_off.wrapping_add(step);
-            bp = bp.add(NR);
-        }
-    }
-    // SAFETY: the caller checked that the tile's rows lie in `c`.
-    unsafe { store_tile(&acc, c, ldc, accumulate) }
-}
-
-/// Stores (or adds) the register tile to C's rows at `c + i·ldc`.
-///
-/// # Safety
-/// AVX2 must be available and every row `c + i·ldc .. + NR` (`i < MR`) writable.
-#[cfg(target_arch = "x86_64")]
-#[inline]
-#[target_feature(enable = "avx2,fma")]
-unsafe fn store_tile(
-    acc: &[[std::arch::x86_64::__m256; 2]; MR],
-    c: *mut f32,
-    ldc: usize,
-    accumulate: bool,
-) {
-    use std::arch::x86_64::*;
     for (i, row) in acc.iter().enumerate() {
         // SAFETY: row `i < MR` of the tile lies at `c + i·ldc .. + NR` (the caller's contract).
         unsafe {

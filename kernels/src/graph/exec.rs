@@ -10,6 +10,7 @@
 //! nodes (the benchmark does) without this crate reading a clock. The observer sees only
 //! indices and ops; it cannot change anything, and the results are those of [`run`].
 
+use std::borrow::Borrow;
 use std::collections::BTreeSet;
 use std::sync::{Arc, OnceLock};
 
@@ -125,9 +126,9 @@ pub fn last_uses(graph: &Graph) -> Vec<usize> {
 
 /// Runs `graph` on `inputs` (values of [`Graph::inputs`], in order).
 ///
-/// With a thread pool and [`Mode::Normal`], node `i`'s outputs are hashed on one worker while
-/// node `i + 1` computes, and what died at node `i` is freed once that hash is done; otherwise
-/// nodes run one after the other as in [`run_observed`]. Both give the same outputs and hashes.
+/// With a thread pool and [`Mode::Normal`], node outputs are hashed on the pool's workers while
+/// later nodes compute (`run_overlapped`); otherwise nodes run one after the other as in
+/// [`run_observed`]. Both give the same outputs and hashes.
 ///
 /// Errors: inputs that do not match the declared types, any kernel error (with the failing
 /// node's op), or an output whose type differs from the inferred one (an internal error).
@@ -172,38 +173,35 @@ fn run_overlapped(
             // The outputs of node `i + 1` when it was computed beside node `i`.
             let mut paired: Option<Result<Vec<Value>>> = None;
             for (i, node) in graph.nodes.iter().enumerate() {
-                if let Some((p, outs)) = pending.take() {
-                    match take_pending_for_reshape(node, i, &last, p, outs, &mut shared)? {
-                        Take::Reshaped(src_shape, reshaped) => {
-                            check_outputs(node, i, &reshaped)?;
-                            let reshaped = Arc::new(reshaped);
-                            spawn(HashJob::Reshaped {
-                                src: p,
-                                src_shape,
-                                dst: i,
-                                outs: Arc::clone(&reshaped),
-                            });
-                            shared[i] = Some(reshaped);
-                            for &n in &frees[i] {
-                                shared[n] = None;
+                // A reshape may take over the pending node's buffer; else that node's hash
+                // starts now.
+                let taken = match pending.take() {
+                    Some((p, outs)) => {
+                        match take_pending_for_reshape(node, i, &last, p, outs, &mut shared)? {
+                            Take::Reshaped(src_shape, reshaped) => Some((p, src_shape, reshaped)),
+                            Take::Untouched(p, outs) => {
+                                spawn(HashJob::Node { index: p, outs });
+                                None
                             }
-                            continue;
                         }
-                        Take::Untouched(p, outs) => spawn(HashJob::Node { index: p, outs }),
                     }
-                }
-                let outs = match paired.take() {
-                    Some(outs) => outs?,
-                    None => match pair_with_next(graph, i) {
-                        Some(next) => {
-                            let (a, b) = cx.join(
-                                || compute_shared(cx, graph, inputs, &shared, node),
-                                || compute_shared(cx, graph, inputs, &shared, next),
-                            );
-                            paired = Some(b);
-                            a?
-                        }
-                        None => compute_shared(cx, graph, inputs, &shared, node)?,
+                    None => None,
+                };
+                let (outs, source) = match taken {
+                    Some((p, src_shape, reshaped)) => (reshaped, Some((p, src_shape))),
+                    None => match paired.take() {
+                        Some(outs) => (outs?, None),
+                        None => match pair_with_next(graph, i) {
+                            Some(next) => {
+                                let (a, b) = cx.join(
+                                    || compute_shared(cx, graph, inputs, &shared, node),
+                                    || compute_shared(cx, graph, inputs, &shared, next),
+                                );
+                                paired = Some(b);
+                                (a?, None)
+                            }
+                            None => (compute_shared(cx, graph, inputs, &shared, node)?, None),
+                        },
                     },
                 };
                 check_outputs(node, i, &outs)?;
@@ -212,7 +210,15 @@ fn run_overlapped(
                 for &n in &frees[i] {
                     shared[n] = None;
                 }
-                pending = Some((i, outs));
+                match source {
+                    Some((src, src_shape)) => spawn(HashJob::Reshaped {
+                        src,
+                        src_shape,
+                        dst: i,
+                        outs,
+                    }),
+                    None => pending = Some((i, outs)),
+                }
             }
             if let Some((p, outs)) = pending.take() {
                 spawn(HashJob::Node { index: p, outs });
@@ -320,23 +326,14 @@ fn take_pending_for_reshape(
     }
     // `p`'s slot is the only other owner; it is dead after this node (`last[p] == i`).
     shared[p] = None;
-    let mut outs = match Arc::try_unwrap(outs) {
-        Ok(v) => v,
-        Err(outs) => {
-            shared[p] = Some(Arc::clone(&outs));
-            return Ok(Take::Untouched(p, outs));
-        }
-    };
-    match outs.pop() {
-        Some(Value::F32(t)) => {
+    match Arc::try_unwrap(outs) {
+        Ok(mut outs) => {
+            let t = outs.pop().ok_or_else(|| missing(p))?.into_f32("reshape")?;
             let src_shape = t.shape().to_vec();
             let reshaped = shape::reshape_owned(t, shape)?;
             Ok(Take::Reshaped(src_shape, vec![Value::F32(reshaped)]))
         }
-        // Unreachable (checked above): put the value back.
-        other => {
-            outs.extend(other);
-            let outs = Arc::new(outs);
+        Err(outs) => {
             shared[p] = Some(Arc::clone(&outs));
             Ok(Take::Untouched(p, outs))
         }
@@ -354,14 +351,7 @@ fn compute_shared(
     let args = node
         .inputs
         .iter()
-        .map(|r| match *r {
-            ValueRef::Node { node, out } => slots
-                .get(node)
-                .and_then(|s| s.as_deref())
-                .and_then(|s| s.get(out))
-                .ok_or_else(|| unavailable(*r)),
-            _ => fetch(graph, inputs, &[], *r),
-        })
+        .map(|r| fetch(graph, inputs, slots, *r))
         .collect::<Result<Vec<&Value>>>()?;
     execute_node(cx, &node.op, &args)
 }
@@ -526,10 +516,12 @@ fn reshape_source<'g>(
     (last.get(n) == Some(&i)).then_some((shape.as_slice(), n, out))
 }
 
-fn fetch<'a>(
+/// The value `r` refers to; node outputs come from `slots` (owned, or shared by
+/// [`run_overlapped`]).
+fn fetch<'a, S: Borrow<Vec<Value>>>(
     graph: &'a Graph,
     inputs: &'a [Value],
-    slots: &'a [Option<Vec<Value>>],
+    slots: &'a [Option<S>],
     r: ValueRef,
 ) -> Result<&'a Value> {
     let v = match r {
@@ -538,14 +530,10 @@ fn fetch<'a>(
         ValueRef::Node { node, out } => slots
             .get(node)
             .and_then(|s| s.as_ref())
-            .and_then(|s| s.get(out)),
+            .and_then(|s| s.borrow().get(out)),
     };
-    v.ok_or_else(|| unavailable(r))
-}
-
-fn unavailable(r: ValueRef) -> KernelError {
-    KernelError::InvalidArgument {
+    v.ok_or_else(|| KernelError::InvalidArgument {
         op: "graph run",
         detail: format!("value {r} is not available (not yet computed or already freed)"),
-    }
+    })
 }

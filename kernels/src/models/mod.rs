@@ -258,7 +258,7 @@ impl TrainStep {
     /// [`TrainStep::step`], telling `observer` about every node as
     /// [`run_observed`] does (for timing; same results). Nodes run strictly one after the
     /// other, so each node's time is its own (a plain [`TrainStep::step`] on a pool hashes
-    /// a node's outputs while the next node computes, see [`run`]).
+    /// node outputs on the workers while later nodes compute, see [`run`]).
     pub fn step_observed(
         &self,
         cx: &Cpu,
