@@ -287,10 +287,11 @@ pub(crate) fn run(args: DevnetArgs) -> anyhow::Result<ExitCode> {
     // A signal drops the devnet's future: everything it started (anvil, node processes, the
     // temporary directory) is stopped and removed on the way out.
     let result = rt.block_on(async {
+        let stop = StopSignal::listen();
         tokio::select! {
             biased;
-            r = devnet(args) => r,
-            s = stop_signal() => Err(anyhow!("interrupted ({s}): stopped everything the devnet started")),
+            r = devnet(args, &stop) => r,
+            s = stop.wait() => Err(anyhow!("interrupted ({s}): stopped everything the devnet started")),
         }
     });
     // Compute still running on blocking threads (a verifier's sample) must not hold the exit.
@@ -298,8 +299,37 @@ pub(crate) fn run(args: DevnetArgs) -> anyhow::Result<ExitCode> {
     result
 }
 
-/// Resolves on Ctrl-C (SIGINT) or SIGTERM; names the signal.
-async fn stop_signal() -> &'static str {
+/// The first Ctrl-C (SIGINT) or SIGTERM, seen by every waiter, however late it starts waiting.
+///
+/// One listener records the signal; waiters read the record. Two independent listeners (the
+/// devnet's own "stays up" wait and the interrupt around the whole run) could disagree about
+/// one signal: the outer one alone seeing it turned a clean stop into an "interrupted" error.
+#[derive(Clone)]
+struct StopSignal(tokio::sync::watch::Receiver<Option<&'static str>>);
+
+impl StopSignal {
+    /// Starts the listener (on the current runtime).
+    fn listen() -> Self {
+        let (tx, rx) = tokio::sync::watch::channel(None);
+        tokio::spawn(async move {
+            let _ = tx.send(Some(next_signal().await));
+        });
+        Self(rx)
+    }
+
+    /// Resolves once a signal has arrived (at once if it already has); names it.
+    async fn wait(&self) -> &'static str {
+        let mut rx = self.0.clone();
+        match rx.wait_for(Option::is_some).await {
+            Ok(seen) => (*seen).unwrap_or("a signal"),
+            // The listener ended without a signal: only at runtime shutdown.
+            Err(_) => std::future::pending().await,
+        }
+    }
+}
+
+/// Resolves on the next Ctrl-C (SIGINT) or SIGTERM; names the signal.
+async fn next_signal() -> &'static str {
     use tokio::signal::unix::{SignalKind, signal};
     let ctrl_c = async {
         let _ = tokio::signal::ctrl_c().await;
@@ -316,7 +346,7 @@ async fn stop_signal() -> &'static str {
     }
 }
 
-async fn devnet(args: DevnetArgs) -> anyhow::Result<ExitCode> {
+async fn devnet(args: DevnetArgs, stop: &StopSignal) -> anyhow::Result<ExitCode> {
     let started = Instant::now();
     let spec = load_spec(args.spec.as_deref())?;
     let cheat = resolve_cheat(args.cheat, &spec, args.seed)?;
@@ -355,7 +385,7 @@ async fn devnet(args: DevnetArgs) -> anyhow::Result<ExitCode> {
     match (args.chain, args.processes) {
         (ChainKind::Embedded, _) => {
             let net = Devnet::start(&plan).await.context("starting the devnet")?;
-            in_process(&args, net, &spec, started, None).await
+            in_process(&args, net, &spec, started, None, stop).await
         }
         (ChainKind::Anvil, false) => {
             let bin = anvil::locate(args.anvil.as_deref())?;
@@ -389,11 +419,11 @@ async fn devnet(args: DevnetArgs) -> anyhow::Result<ExitCode> {
                 url: anvil.url.clone(),
                 addresses,
             };
-            let code = in_process(&args, net, &spec, started, Some(&endpoint)).await;
+            let code = in_process(&args, net, &spec, started, Some(&endpoint), stop).await;
             drop(anvil);
             code
         }
-        (ChainKind::Anvil, true) => processes::run(&args, &plan, &spec, &dir, started).await,
+        (ChainKind::Anvil, true) => processes::run(&args, &plan, &spec, &dir, started, stop).await,
     }
 }
 
@@ -434,6 +464,7 @@ async fn in_process<S: DevChain>(
     spec: &JobSpec,
     started: Instant,
     endpoint: Option<&Endpoint>,
+    stop: &StopSignal,
 ) -> anyhow::Result<ExitCode> {
     let net = Arc::new(net);
     for n in &net.nodes {
@@ -545,7 +576,7 @@ async fn in_process<S: DevChain>(
     if args.keep {
         let at = endpoint.map_or(String::new(), |e| format!(" (chain at {})", e.url));
         eprintln!("the devnet stays up{at}; Ctrl-C stops it");
-        stop_signal().await;
+        stop.wait().await;
         eprintln!("stopping");
     }
     // No await from here on: `run` races this future against the same Ctrl-C, and it must end

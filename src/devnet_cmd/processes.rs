@@ -169,6 +169,7 @@ pub(super) async fn run(
     spec: &JobSpec,
     dir: &Path,
     started: Instant,
+    stop: &super::StopSignal,
 ) -> anyhow::Result<ExitCode> {
     let bin = anvil::locate(args.anvil.as_deref())?;
     let anvil = anvil::start(&bin, &dir.join("anvil.log")).await?;
@@ -388,7 +389,7 @@ pub(super) async fn run(
             addresses_file.display(),
             dir.display()
         );
-        super::stop_signal().await;
+        stop.wait().await;
         eprintln!("stopping");
     }
     drop(children);

@@ -25,7 +25,12 @@ const START_S = 120, RESOLVE_S = 300, SUMMARY_S = 120;
 const CHROMIUM_ARGS = [
   "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
   "--disable-background-networking", "--disable-component-update", "--disable-sync",
+  // Containers often give /dev/shm 64 MiB; Chromium's renderer then crashes ("Target crashed")
+  // on a full-page screenshot. Shared memory goes to /tmp instead.
+  "--disable-dev-shm-usage",
 ];
+/** How many renderer crashes the test survives by reopening the page (each is reported). */
+const MAX_RENDERER_CRASHES = 1;
 
 let failures = 0;
 function check(ok, what) {
@@ -68,31 +73,60 @@ async function main() {
       args: CHROMIUM_ARGS,
       viewport: { width: 1280, height: 900 },
     });
-    const page = context.pages()[0] || (await context.newPage());
     const scriptErrors = [];
-    page.on("pageerror", e => scriptErrors.push(String(e)));
-    page.on("console", m => { if (m.type() === "error") scriptErrors.push(m.text()); });
-    page.on("requestfailed", r => scriptErrors.push(`request failed: ${r.url()}`));
     const outside = [];
-    page.on("request", r => { if (!r.url().startsWith(url)) outside.push(r.url()); });
-    await page.goto(url);
+    // The page, reopened if its renderer crashes: the dashboard keeps no state of its own (it
+    // polls the node's API), so a reopened page must show the same thing.
+    let page, crashes = 0;
+    const open = async () => {
+      const p = context.pages().find(q => !q.isClosed()) || (await context.newPage());
+      // What a crashed renderer reports on its way down (its aborted requests) is not the page's.
+      let dead = false;
+      const report = what => { if (!dead) scriptErrors.push(what); };
+      p.on("pageerror", e => report(String(e)));
+      p.on("console", m => { if (m.type() === "error") report(m.text()); });
+      p.on("requestfailed", r => report(`request failed: ${r.url()}`));
+      p.on("request", r => { if (!r.url().startsWith(url)) outside.push(r.url()); });
+      p.on("crash", () => { dead = true; crashes += 1; });
+      page = p;
+      await page.goto(url);
+    };
+    /** Runs `step(page)`; after a renderer crash, reports it, reopens the page and runs it again. */
+    const onPage = async (what, step) => {
+      for (;;) {
+        const before = crashes;
+        try {
+          return await step(page);
+        } catch (e) {
+          if (crashes === before || crashes > MAX_RENDERER_CRASHES) throw e;
+          console.log(`note the renderer crashed (${crashes}) while ${what}; reopening the dashboard`);
+          await page.close().catch(() => {});
+          await open();
+        }
+      }
+    };
+    await open();
     // The node's own status shows (the first poll succeeded).
-    await page.waitForFunction(() => /^0x[0-9a-fA-F]{40} /.test(document.getElementById("me").textContent), null, { timeout: 20000 });
+    await onPage("waiting for the first poll", p => p.waitForFunction(() => /^0x[0-9a-fA-F]{40} /.test(document.getElementById("me").textContent), null, { timeout: 20000 }));
     check(true, "the dashboard shows the node (its first poll succeeded)");
 
-    await page.waitForSelector("#disputes [data-dispute] .track", { timeout: RESOLVE_S * 1000 });
-    await page.screenshot({ path: path.join(artifacts, "dashboard-mid-dispute.png"), fullPage: true });
+    await onPage("waiting for the dispute", async p => {
+      await p.waitForSelector("#disputes [data-dispute] .track", { timeout: RESOLVE_S * 1000 });
+      await p.screenshot({ path: path.join(artifacts, "dashboard-mid-dispute.png"), fullPage: true });
+    });
     check(true, "a dispute with its bisection appears");
 
-    const verdict = await page.waitForSelector("#disputes [data-dispute] .verdict[data-ruling]", { timeout: RESOLVE_S * 1000 });
-    // The chain's ruling follows the referees' votes; wait until the page shows it too.
-    await page.waitForSelector("#disputes [data-dispute][data-chain-ruling]:not([data-chain-ruling=''])", { timeout: RESOLVE_S * 1000 });
-    const shown = await verdict.evaluate(el => ({
-      id: Number(el.closest("[data-dispute]").dataset.dispute),
-      chain: el.closest("[data-dispute]").dataset.chainRuling,
-      ruling: el.dataset.ruling, step: Number(el.dataset.step), node: Number(el.dataset.node),
-      rounds: Number(el.dataset.rounds), text: el.textContent,
-    }));
+    const shown = await onPage("waiting for the verdict", async p => {
+      const verdict = await p.waitForSelector("#disputes [data-dispute] .verdict[data-ruling]", { timeout: RESOLVE_S * 1000 });
+      // The chain's ruling follows the referees' votes; wait until the page shows it too.
+      await p.waitForSelector("#disputes [data-dispute][data-chain-ruling]:not([data-chain-ruling=''])", { timeout: RESOLVE_S * 1000 });
+      return verdict.evaluate(el => ({
+        id: Number(el.closest("[data-dispute]").dataset.dispute),
+        chain: el.closest("[data-dispute]").dataset.chainRuling,
+        ruling: el.dataset.ruling, step: Number(el.dataset.step), node: Number(el.dataset.node),
+        rounds: Number(el.dataset.rounds), text: el.textContent,
+      }));
+    });
     console.log(`shown: ${JSON.stringify(shown)}`);
     const api = await (await fetch(new URL(`/api/v1/disputes/${shown.id}`, url))).json();
     const v = api.bisection && api.bisection.verdict;
@@ -107,11 +141,15 @@ async function main() {
     check(shown.ruling === "challenger_wins" && shown.step === 2 && shown.node === 2, "the cheater (wrong operator 2 in step 2 → 3) lost");
 
     // The job reaches `finalized` on the page.
-    await page.waitForFunction(() => [...document.querySelectorAll("#jobs td")].some(td => td.textContent === "finalized"), null, { timeout: RESOLVE_S * 1000 });
+    const totals = await onPage("waiting for the job to finalize", async p => {
+      await p.waitForFunction(() => [...document.querySelectorAll("#jobs td")].some(td => td.textContent === "finalized"), null, { timeout: RESOLVE_S * 1000 });
+      // Totals come from a second request after the others; wait for them to fill in.
+      await p.waitForFunction(() => /burned/.test(document.getElementById("totals").textContent), null, { timeout: 20000 }).catch(() => {});
+      await p.screenshot({ path: path.join(artifacts, "dashboard.png"), fullPage: true });
+      return p.textContent("#totals");
+    });
     check(true, "the job shows finalized");
-    const totals = await page.textContent("#totals");
     check(/supply/.test(totals) && /burned/.test(totals), "chain totals show");
-    await page.screenshot({ path: path.join(artifacts, "dashboard.png"), fullPage: true });
     const err = await page.textContent("#err");
     check(err === "", `no API error on the page${err ? ": " + err : ""}`);
     check(scriptErrors.length === 0, `no script error${scriptErrors.length ? ": " + scriptErrors.join("; ") : ""}`);
