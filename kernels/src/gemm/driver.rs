@@ -289,7 +289,7 @@ impl BlockJob<'_, '_> {
             A_BUF.with_borrow_mut(|buf| {
                 let kc = self.kc;
                 let a_pack = buf.get(mc.div_ceil(MR) * kc * MR);
-                pack_a(a_pack, self.a, row0, mc, self.pc, kc);
+                pack_a(self.simd, a_pack, self.a, row0, mc, self.pc, kc);
                 let a_pack: &[f32] = a_pack;
                 self.tiles(mc, c_rows, |s, _| {
                     APanel::packed(&a_pack[s * kc * MR..(s + 1) * kc * MR])

@@ -6,6 +6,7 @@
 
 use super::matref::MatRef;
 use super::micro::{MR, NR};
+use crate::cpu::SimdLevel;
 
 /// A growable f32 buffer whose handed-out slices start on a 64-byte boundary.
 #[derive(Default)]
@@ -28,7 +29,16 @@ impl AlignedBuf {
 
 /// Packs rows `i0 .. i0+mc` and columns `p0 .. p0+kc` of `a` into `ceil(mc/MR)` slivers:
 /// sliver `s` holds `a(i0 + s·MR + i, p0 + p)` at `dst[s·kc·MR + p·MR + i]`, zero past `mc`.
-pub(crate) fn pack_a(dst: &mut [f32], a: &MatRef<'_>, i0: usize, mc: usize, p0: usize, kc: usize) {
+/// With AVX2, full slivers of a row-major A are transposed in registers, 8 columns at a time.
+pub(crate) fn pack_a(
+    simd: SimdLevel,
+    dst: &mut [f32],
+    a: &MatRef<'_>,
+    i0: usize,
+    mc: usize,
+    p0: usize,
+    kc: usize,
+) {
     let data = a.data();
     let (rs, cs) = (a.row_stride(), a.col_stride());
     for (s, sliver) in dst
@@ -41,7 +51,13 @@ pub(crate) fn pack_a(dst: &mut [f32], a: &MatRef<'_>, i0: usize, mc: usize, p0: 
         if valid < MR {
             sliver.fill(0.0);
         }
-        if cs == 1 {
+        if cs == 1 && valid == MR && simd == SimdLevel::Avx2Fma {
+            let rows: [&[f32]; MR] = std::array::from_fn(|i| {
+                let start = (r0 + i) * rs + p0;
+                &data[start..start + kc]
+            });
+            transpose_rows(rows, sliver);
+        } else if cs == 1 {
             // Rows contiguous along k: read each row once, scatter with stride MR.
             for i in 0..valid {
                 let start = (r0 + i) * rs + p0;
@@ -62,6 +78,75 @@ pub(crate) fn pack_a(dst: &mut [f32], a: &MatRef<'_>, i0: usize, mc: usize, p0: 
                     *o = a.at(r0 + i, p0 + p);
                 }
             }
+        }
+    }
+}
+
+/// `dst[p·MR + i] = rows[i][p]` for `p < kc` (every row `kc` long, `dst` `kc·MR` long).
+/// Must only run where AVX2 is available (`SimdLevel::Avx2Fma`).
+fn transpose_rows(rows: [&[f32]; MR], dst: &mut [f32]) {
+    let kc = dst.len() / MR;
+    assert!(
+        dst.len() == kc * MR && rows.iter().all(|r| r.len() == kc),
+        "invariant: {MR} rows of kc and a kc·{MR} sliver"
+    );
+    // Each 8-column group stores 8 floats per column `p` at `p·MR`, the last two of which the
+    // next column overwrites: groups stop where that would pass the end; the rest is scalar.
+    let mut p = 0;
+    #[cfg(target_arch = "x86_64")]
+    while p + 9 <= kc {
+        // SAFETY: AVX2 is available (the caller's contract); reads are `rows[i][p..p+8]` and
+        // writes `dst[p·MR .. (p+7)·MR + 8]`, inside both since `p + 9 ≤ kc`.
+        unsafe {
+            let src: [*const f32; MR] = std::array::from_fn(|i| rows[i].as_ptr().add(p));
+            transpose_6x8_avx2(src, dst.as_mut_ptr().add(p * MR));
+        }
+        p += 8;
+    }
+    for (q, out) in dst.chunks_exact_mut(MR).enumerate().skip(p) {
+        for (o, row) in out.iter_mut().zip(&rows) {
+            *o = row[q];
+        }
+    }
+}
+
+/// Eight columns of six rows into eight packed columns: column `c` (`src[i][c]`, `i < 6`)
+/// goes to `dst[c·MR .. c·MR + 6]`, and two scratch floats after each (overwritten by the
+/// next column, the last two left for the caller).
+///
+/// # Safety
+/// AVX2; `src[i] .. + 8` readable, `dst .. + 7·MR + 8` writable.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+unsafe fn transpose_6x8_avx2(src: [*const f32; MR], dst: *mut f32) {
+    use std::arch::x86_64::*;
+    // SAFETY: the caller's contract.
+    unsafe {
+        let r: [__m256; MR] = std::array::from_fn(|i| _mm256_loadu_ps(src[i]));
+        let z = _mm256_setzero_ps();
+        // Pairs of rows interleaved: a0 b0 a1 b1 | a4 b4 a5 b5 and a2 b2 a3 b3 | a6 b6 a7 b7.
+        let (ab_lo, ab_hi) = (_mm256_unpacklo_ps(r[0], r[1]), _mm256_unpackhi_ps(r[0], r[1]));
+        let (cd_lo, cd_hi) = (_mm256_unpacklo_ps(r[2], r[3]), _mm256_unpackhi_ps(r[2], r[3]));
+        let (ef_lo, ef_hi) = (_mm256_unpacklo_ps(r[4], r[5]), _mm256_unpackhi_ps(r[4], r[5]));
+        // Rows 0–3 of columns c and c+4 (lanes), and rows 4–5 followed by two zeros.
+        let abcd = [
+            _mm256_shuffle_ps::<0x44>(ab_lo, cd_lo),
+            _mm256_shuffle_ps::<0xEE>(ab_lo, cd_lo),
+            _mm256_shuffle_ps::<0x44>(ab_hi, cd_hi),
+            _mm256_shuffle_ps::<0xEE>(ab_hi, cd_hi),
+        ];
+        let ef = [
+            _mm256_shuffle_ps::<0x44>(ef_lo, z),
+            _mm256_shuffle_ps::<0xEE>(ef_lo, z),
+            _mm256_shuffle_ps::<0x44>(ef_hi, z),
+            _mm256_shuffle_ps::<0xEE>(ef_hi, z),
+        ];
+        for c in 0..4 {
+            _mm256_storeu_ps(dst.add(c * MR), _mm256_permute2f128_ps::<0x20>(abcd[c], ef[c]));
+        }
+        for c in 0..4 {
+            let col = _mm256_permute2f128_ps::<0x31>(abcd[c], ef[c]);
+            _mm256_storeu_ps(dst.add((c + 4) * MR), col);
         }
     }
 }
@@ -126,7 +211,7 @@ mod tests {
         let m = MatRef::new(&d, 8, 5).unwrap();
         for view in [m, MatRef::new(&d, 5, 8).unwrap().t()] {
             let mut dst = vec![f32::NAN; 2 * 3 * MR];
-            pack_a(&mut dst, &view, 1, 7, 2, 3);
+            pack_a(SimdLevel::Scalar, &mut dst, &view, 1, 7, 2, 3);
             for s in 0..2 {
                 for p in 0..3 {
                     for i in 0..MR {
@@ -135,6 +220,27 @@ mod tests {
                         assert_eq!(dst[s * 3 * MR + p * MR + i], want);
                     }
                 }
+            }
+        }
+    }
+
+    #[test]
+    fn simd_pack_a_equals_the_scalar_one() {
+        if SimdLevel::detect() != SimdLevel::Avx2Fma {
+            return;
+        }
+        let (rows, cols) = (20, 300);
+        let d: Vec<f32> = (0..rows * cols).map(|v| v as f32 * 0.5 - 7.0).collect();
+        let a = MatRef::new(&d, rows, cols).unwrap();
+        for (i0, mc) in [(0usize, 6usize), (1, 12), (2, 17), (0, 20)] {
+            for (p0, kc) in [(0, 1), (3, 8), (0, 9), (5, 16), (1, 17), (0, 256), (44, 256)] {
+                let len = mc.div_ceil(MR) * kc * MR;
+                let mut want = vec![f32::NAN; len + 8];
+                let mut got = vec![f32::NAN; len + 8];
+                pack_a(SimdLevel::Scalar, &mut want[..len], &a, i0, mc, p0, kc);
+                pack_a(SimdLevel::Avx2Fma, &mut got[..len], &a, i0, mc, p0, kc);
+                let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+                assert_eq!(bits(&got), bits(&want), "i0 {i0} mc {mc} p0 {p0} kc {kc}");
             }
         }
     }
