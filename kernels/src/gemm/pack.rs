@@ -125,9 +125,18 @@ unsafe fn transpose_6x8_avx2(src: [*const f32; MR], dst: *mut f32) {
         let r: [__m256; MR] = std::array::from_fn(|i| _mm256_loadu_ps(src[i]));
         let z = _mm256_setzero_ps();
         // Pairs of rows interleaved: a0 b0 a1 b1 | a4 b4 a5 b5 and a2 b2 a3 b3 | a6 b6 a7 b7.
-        let (ab_lo, ab_hi) = (_mm256_unpacklo_ps(r[0], r[1]), _mm256_unpackhi_ps(r[0], r[1]));
-        let (cd_lo, cd_hi) = (_mm256_unpacklo_ps(r[2], r[3]), _mm256_unpackhi_ps(r[2], r[3]));
-        let (ef_lo, ef_hi) = (_mm256_unpacklo_ps(r[4], r[5]), _mm256_unpackhi_ps(r[4], r[5]));
+        let (ab_lo, ab_hi) = (
+            _mm256_unpacklo_ps(r[0], r[1]),
+            _mm256_unpackhi_ps(r[0], r[1]),
+        );
+        let (cd_lo, cd_hi) = (
+            _mm256_unpacklo_ps(r[2], r[3]),
+            _mm256_unpackhi_ps(r[2], r[3]),
+        );
+        let (ef_lo, ef_hi) = (
+            _mm256_unpacklo_ps(r[4], r[5]),
+            _mm256_unpackhi_ps(r[4], r[5]),
+        );
         // Rows 0–3 of columns c and c+4 (lanes), and rows 4–5 followed by two zeros.
         let abcd = [
             _mm256_shuffle_ps::<0x44>(ab_lo, cd_lo),
@@ -142,7 +151,10 @@ unsafe fn transpose_6x8_avx2(src: [*const f32; MR], dst: *mut f32) {
             _mm256_shuffle_ps::<0xEE>(ef_hi, z),
         ];
         for c in 0..4 {
-            _mm256_storeu_ps(dst.add(c * MR), _mm256_permute2f128_ps::<0x20>(abcd[c], ef[c]));
+            _mm256_storeu_ps(
+                dst.add(c * MR),
+                _mm256_permute2f128_ps::<0x20>(abcd[c], ef[c]),
+            );
         }
         for c in 0..4 {
             let col = _mm256_permute2f128_ps::<0x31>(abcd[c], ef[c]);
@@ -240,7 +252,15 @@ mod tests {
         let d: Vec<f32> = (0..rows * cols).map(|v| v as f32 * 0.5 - 7.0).collect();
         let a = MatRef::new(&d, rows, cols).unwrap();
         for (i0, mc) in [(0usize, 6usize), (1, 12), (2, 17), (0, 20)] {
-            for (p0, kc) in [(0, 1), (3, 8), (0, 9), (5, 16), (1, 17), (0, 256), (44, 256)] {
+            for (p0, kc) in [
+                (0, 1),
+                (3, 8),
+                (0, 9),
+                (5, 16),
+                (1, 17),
+                (0, 256),
+                (44, 256),
+            ] {
                 let len = mc.div_ceil(MR) * kc * MR;
                 let mut want = vec![f32::NAN; len + 8];
                 let mut got = vec![f32::NAN; len + 8];
