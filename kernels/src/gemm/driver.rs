@@ -15,7 +15,7 @@ use std::sync::Mutex;
 
 use super::GEMM_K_BLOCK;
 use super::matref::MatRef;
-use super::micro::{APanel, MR, NR, tile_portable};
+use super::micro::{self, APanel, MR, NR, tile_portable};
 use super::pack::{AlignedBuf, pack_a, pack_b_sliver};
 use crate::cpu::{Cpu, SimdLevel};
 use crate::error::{KernelError, Result};
@@ -301,34 +301,92 @@ impl BlockJob<'_, '_> {
     }
 
     /// Every tile of `mc` rows of this block: `panel(s, mr)` gives row sliver `s`'s A panel
-    /// (`mr` valid rows). Edge tiles go through a scratch tile.
+    /// (`mr` valid rows). Where [`micro::wide_tiles_pay`], two adjacent full slivers go
+    /// together: two full row slivers at a time as one 12 × 32 AVX-512 tile (24 zmm
+    /// accumulators), a last full row sliver as a 6 × 32 tile, a partial one as two edge tiles.
     #[inline(always)]
     fn tiles<'p>(&self, mc: usize, c_rows: &mut [f32], panel: impl Fn(usize, usize) -> APanel<'p>) {
-        let n = self.n;
-        let mut scratch = [0.0f32; MR * NR];
-        for (t, b_sl) in self.b_pack.chunks_exact(self.b_stride).enumerate() {
+        let slivers = self.b_pack.len() / self.b_stride;
+        let wide = self.wide();
+        let mut t = 0;
+        while t < slivers {
             let j = self.jc + t * NR;
-            let nr = NR.min(self.jc + self.nc - j);
-            for s in 0..mc.div_ceil(MR) {
-                let i = s * MR;
-                let mr = MR.min(mc - i);
-                let a = panel(s, mr);
-                if mr == MR && nr == NR {
-                    self.tile(a, b_sl, &mut c_rows[i * n + j..], n, self.accumulate);
-                } else {
-                    self.tile(a, b_sl, &mut scratch, NR, false);
-                    for r in 0..mr {
-                        let out = &mut c_rows[(i + r) * n + j..(i + r) * n + j + nr];
-                        let src = &scratch[r * NR..r * NR + nr];
-                        if self.accumulate {
-                            out.iter_mut().zip(src).for_each(|(o, &v)| *o += v);
-                        } else {
-                            out.copy_from_slice(src);
-                        }
+            if wide && t + 1 < slivers && j + 2 * NR <= self.jc + self.nc {
+                let b = &self.b_pack[t * self.b_stride..];
+                let full = mc / MR;
+                let mut s = 0;
+                while s + 2 <= full {
+                    let c = &mut c_rows[s * MR * self.n + j..];
+                    self.wide_tile([panel(s, MR), panel(s + 1, MR)], b, c);
+                    s += 2;
+                }
+                if s < full {
+                    self.wide_tile([panel(s, MR)], b, &mut c_rows[s * MR * self.n + j..]);
+                    s += 1;
+                }
+                if s * MR < mc {
+                    let mr = mc - s * MR;
+                    for u in [t, t + 1] {
+                        self.sliver_tile(panel(s, mr), u, s * MR, mr, c_rows);
                     }
                 }
+                t += 2;
+            } else {
+                for s in 0..mc.div_ceil(MR) {
+                    let i = s * MR;
+                    let mr = MR.min(mc - i);
+                    self.sliver_tile(panel(s, mr), t, i, mr, c_rows);
+                }
+                t += 1;
             }
         }
+    }
+
+    /// One tile: rows `i .. i + mr` of `c_rows` against B sliver `t`. Edge tiles go through a
+    /// scratch tile.
+    #[inline(always)]
+    fn sliver_tile(&self, a: APanel<'_>, t: usize, i: usize, mr: usize, c_rows: &mut [f32]) {
+        let n = self.n;
+        let b_sl = &self.b_pack[t * self.b_stride..(t + 1) * self.b_stride];
+        let j = self.jc + t * NR;
+        let nr = NR.min(self.jc + self.nc - j);
+        if mr == MR && nr == NR {
+            self.tile(a, b_sl, &mut c_rows[i * n + j..], n, self.accumulate);
+            return;
+        }
+        let mut scratch = [0.0f32; MR * NR];
+        self.tile(a, b_sl, &mut scratch, NR, false);
+        for r in 0..mr {
+            let out = &mut c_rows[(i + r) * n + j..(i + r) * n + j + nr];
+            let src = &scratch[r * NR..r * NR + nr];
+            if self.accumulate {
+                out.iter_mut().zip(src).for_each(|(o, &v)| *o += v);
+            } else {
+                out.copy_from_slice(src);
+            }
+        }
+    }
+
+    /// Whether this block's full tiles go two slivers at a time ([`micro::tile_avx512`]).
+    fn wide(&self) -> bool {
+        #[cfg(target_arch = "x86_64")]
+        if self.simd == SimdLevel::Avx2Fma {
+            return micro::wide_tiles_pay();
+        }
+        false
+    }
+
+    /// The `P·MR × 2·NR` tile of panels `a` and B slivers `b`, `b + b_stride` into `c`
+    /// (leading dimension `n`); only called where [`BlockJob::wide`] holds.
+    #[inline(always)]
+    fn wide_tile<const P: usize>(&self, a: [APanel<'_>; P], b: &[f32], c: &mut [f32]) {
+        #[cfg(target_arch = "x86_64")]
+        // SAFETY: `wide()` held, so AVX-512F was detected at run time.
+        unsafe {
+            micro::tile_avx512(self.kc, a, b, self.b_stride, c, self.n, self.accumulate)
+        }
+        #[cfg(not(target_arch = "x86_64"))]
+        unreachable!("invariant: wide tiles exist only on x86-64")
     }
 
     #[inline(always)]

@@ -1,9 +1,11 @@
-//! Microkernels: one `MR × NR` register tile of C over one K block of packed panels.
+//! Microkernels: one register tile of C over one K block of packed panels: `MR × NR` (portable,
+//! AVX2) or `P·MR × 2·NR` (AVX-512, two adjacent B slivers and one or two A panels).
 //!
-//! Both kernels compute, for every tile element, `acc = +0.0`, then `acc = fma(a_ip, b_pj, acc)`
-//! for `p = 0 … kc−1` ascending, then either store `C = acc` (first K block) or
-//! `C = C + acc` (later blocks). The AVX2 kernel holds the tile in 12 ymm registers and
-//! performs the same correctly rounded operations lane by lane, so both give the same bits.
+//! Every kernel computes, for every tile element, `acc = +0.0`, then
+//! `acc = fma(a_ip, b_pj, acc)` for `p = 0 … kc−1` ascending, then either stores `C = acc`
+//! (first K block) or `C = C + acc` (later blocks). The AVX2 kernel holds the tile in 12 ymm
+//! registers, the AVX-512 one in 12 or 24 zmm registers; both perform the same correctly rounded
+//! operations lane by lane, so all give the same bits.
 //!
 //! Packed layouts (see `pack.rs`): an A sliver holds `a[p·MR + i]`, a B sliver `b[p·NR + j]`.
 
@@ -18,9 +20,12 @@ pub(crate) const NR: usize = 16;
 /// edge repeat the last row's offset: they only feed tile rows that are never stored).
 #[derive(Clone, Copy)]
 pub(crate) struct APanel<'a> {
-    pub(crate) data: &'a [f32],
-    pub(crate) offs: [usize; MR],
-    pub(crate) step: usize,
+    data: &'a [f32],
+    offs: [usize; MR],
+    step: usize,
+    /// Whether this is a packed sliver (so one pointer walks it); set by the constructors, as
+    /// comparing `offs` on every tile cost a `memcmp` call per tile (~5% of a GEMM).
+    packed: bool,
 }
 
 impl<'a> APanel<'a> {
@@ -30,6 +35,7 @@ impl<'a> APanel<'a> {
             data,
             offs: std::array::from_fn(|i| i),
             step: MR,
+            packed: true,
         }
     }
 
@@ -40,6 +46,7 @@ impl<'a> APanel<'a> {
             data,
             offs: std::array::from_fn(|i| i.min(mr.max(1) - 1) * lda),
             step: 1,
+            packed: false,
         }
     }
 
@@ -106,7 +113,7 @@ pub(crate) unsafe fn tile_avx2(
     let (ap, bp, cp) = (a.data.as_ptr(), b.as_ptr(), c.as_mut_ptr());
     // SAFETY: bounds checked above; the caller guarantees AVX2+FMA support.
     unsafe {
-        if a.step == MR && a.offs == APanel::packed(a.data).offs {
+        if a.packed {
             tile_avx2_raw(kc, PackedPtr(ap), bp, cp, ldc, accumulate);
         } else {
             let rows = RowPtrs {
@@ -208,6 +215,150 @@ unsafe fn tile_avx2_raw<W: PanelWalk>(
     }
 }
 
+/// Whether [`tile_avx512`] runs on this CPU and pays: AVX-512F is present and its 512-bit
+/// FMAs are not split into two 256-bit halves. AMD's Zen 4 (family 0x19) splits them; there the
+/// wider tile measured ~6% slower than two AVX2 tiles, so it keeps the AVX2 kernel. Only speed
+/// depends on this: both kernels give the same bits.
+#[cfg(target_arch = "x86_64")]
+pub(crate) fn wide_tiles_pay() -> bool {
+    static WIDE: std::sync::LazyLock<bool> = std::sync::LazyLock::new(|| {
+        if !std::arch::is_x86_feature_detected!("avx512f") {
+            return false;
+        }
+        let (vendor, family) = {
+            use std::arch::x86_64::__cpuid;
+            let v = __cpuid(0);
+            let f = __cpuid(1).eax;
+            let base = (f >> 8) & 0xF;
+            let family = if base == 0xF {
+                base + ((f >> 20) & 0xFF)
+            } else {
+                base
+            };
+            ([v.ebx, v.edx, v.ecx], family)
+        };
+        let amd = vendor == [0x6874_7541, 0x6974_6E65, 0x444D_4163]; // "AuthenticAMD"
+        !(amd && family == 0x19)
+    });
+    *WIDE
+}
+
+/// AVX-512 microkernel over two adjacent packed B slivers and `P` (1 or 2) A panels: the
+/// `P·MR × 2·NR` tile whose rows `q·MR ..` are [`tile_avx2`]'s tiles of panel `a[q]` over `b`
+/// (left half) and over `b + b_stride` (right half), with the same contract and the same
+/// operations per element (one zmm register per sliver row), so the same bits. `c` holds the
+/// tile's rows at offsets `i·ldc`, each `2·NR` long.
+///
+/// # Safety
+/// The CPU must support AVX-512F ([`wide_tiles_pay`] or run-time detection).
+#[cfg(target_arch = "x86_64")]
+#[allow(clippy::too_many_arguments)]
+pub(crate) unsafe fn tile_avx512<const P: usize>(
+    kc: usize,
+    a: [APanel<'_>; P],
+    b: &[f32],
+    b_stride: usize,
+    c: &mut [f32],
+    ldc: usize,
+    accumulate: bool,
+) {
+    assert!(
+        a.iter().all(|p| p.covers(kc))
+            && b_stride >= kc * NR
+            && b.len() >= b_stride + kc * NR
+            && ldc >= 2 * NR
+            && c.len() >= (P * MR - 1) * ldc + 2 * NR,
+        "invariant: microkernel operands cover the tile"
+    );
+    let (bp, cp) = (b.as_ptr(), c.as_mut_ptr());
+    // SAFETY: bounds checked above; the caller guarantees AVX-512F support.
+    unsafe {
+        let b1 = bp.add(b_stride);
+        if a.iter().all(|p| p.packed) {
+            let walks = a.map(|p| PackedPtr(p.data.as_ptr()));
+            tile_avx512_raw(kc, walks, bp, b1, cp, ldc, accumulate);
+        } else {
+            let walks = a.map(|p| RowPtrs {
+                rows: std::array::from_fn(|i| p.data.as_ptr().add(p.offs[i])),
+                off: 0,
+                step: p.step,
+            });
+            tile_avx512_raw(kc, walks, bp, b1, cp, ldc, accumulate);
+        }
+    }
+}
+
+/// The AVX-512 register tile (`2·P·MR` zmm) over `kc` steps of the panels `a` and the slivers
+/// at `b0`, `b1`.
+///
+/// # Safety
+/// AVX-512F must be available; every address the walks yield for `p < kc`, the `kc·NR`
+/// elements at `b0` and at `b1` and the tile's rows at `c + i·ldc .. + 2·NR` must be valid.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f")]
+// Indexed loops: with iterators over the nested accumulator arrays, LLVM kept the 24
+// accumulators of the 12 × 32 tile in memory (a store per FMA, half the speed).
+#[allow(clippy::needless_range_loop)]
+unsafe fn tile_avx512_raw<W: PanelWalk, const P: usize>(
+    kc: usize,
+    mut a: [W; P],
+    b0: *const f32,
+    b1: *const f32,
+    c: *mut f32,
+    ldc: usize,
+    accumulate: bool,
+) {
+    use std::arch::x86_64::*;
+    if accumulate {
+        // The tile's C rows lie in L2; their loads after the loop would stall on it.
+        for i in 0..P * MR {
+            // SAFETY: prefetches of the tile's rows (valid by the caller's contract).
+            unsafe {
+                let row = c.add(i * ldc) as *const i8;
+                _mm_prefetch::<_MM_HINT_T0>(row);
+                _mm_prefetch::<_MM_HINT_T0>(row.add(64));
+            }
+        }
+    }
+    let mut acc = [[[_mm512_setzero_ps(); 2]; MR]; P];
+    let mut off = 0;
+    for _ in 0..kc {
+        // SAFETY: the panel addresses and both slivers stay within the operands (the caller's
+        // contract).
+        unsafe {
+            let x0 = _mm512_loadu_ps(b0.add(off));
+            let x1 = _mm512_loadu_ps(b1.add(off));
+            for q in 0..P {
+                for i in 0..MR {
+                    let av = _mm512_set1_ps(*a[q].at(i));
+                    acc[q][i][0] = _mm512_fmadd_ps(av, x0, acc[q][i][0]);
+                    acc[q][i][1] = _mm512_fmadd_ps(av, x1, acc[q][i][1]);
+                }
+                a[q].advance();
+            }
+            off += NR;
+        }
+    }
+    for q in 0..P {
+        for i in 0..MR {
+            // SAFETY: row `q·MR + i < P·MR` of the tile lies at `c + (q·MR + i)·ldc .. + 2·NR`
+            // (the caller's contract).
+            unsafe {
+                let out = c.add((q * MR + i) * ldc);
+                let out16 = out.add(NR);
+                let [lo, hi] = acc[q][i];
+                if accumulate {
+                    _mm512_storeu_ps(out, _mm512_add_ps(_mm512_loadu_ps(out), lo));
+                    _mm512_storeu_ps(out16, _mm512_add_ps(_mm512_loadu_ps(out16), hi));
+                } else {
+                    _mm512_storeu_ps(out, lo);
+                    _mm512_storeu_ps(out16, hi);
+                }
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -265,6 +416,60 @@ mod tests {
                 assert_eq!(bits(&c1), bits(&c2));
                 assert_eq!(bits(&c1), bits(&c3));
                 assert_eq!(bits(&c1), bits(&c4));
+            }
+        }
+    }
+
+    #[test]
+    fn avx512_tiles_are_portable_tiles() {
+        #[cfg(target_arch = "x86_64")]
+        {
+            if !std::arch::is_x86_feature_detected!("avx512f") {
+                return;
+            }
+            let (kc, stride, ldc) = (41, 41 * NR + 16, 2 * NR + 5);
+            // Two packed panels (rows 0–5 and 6–11) and the same rows of a row-major matrix.
+            let a: Vec<f32> = (0..2 * kc * MR)
+                .map(|i| ((i * 7919) % 97) as f32 / 13.0 - 3.0)
+                .collect();
+            let b: Vec<f32> = (0..stride + kc * NR)
+                .map(|i| ((i * 104729) % 89) as f32 / 7.0 - 6.0)
+                .collect();
+            let lda = kc + 3;
+            let mut rows = vec![f32::NAN; 2 * MR * lda];
+            for q in 0..2 {
+                for i in 0..MR {
+                    for p in 0..kc {
+                        rows[(q * MR + i) * lda + p] = a[q * kc * MR + p * MR + i];
+                    }
+                }
+            }
+            let packed = |q: usize| APanel::packed(&a[q * kc * MR..(q + 1) * kc * MR]);
+            let in_place = |q: usize| APanel::rows(&rows[q * MR * lda..], lda, MR);
+            let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+            for accumulate in [false, true] {
+                let start: Vec<f32> = (0..2 * MR * ldc).map(|i| i as f32 * 0.1 - 3.0).collect();
+                let mut want = start.clone();
+                for q in 0..2 {
+                    for half in 0..2 {
+                        let c = &mut want[q * MR * ldc + half * NR..];
+                        let b = &b[half * stride..];
+                        tile_portable(kc, packed(q), b, c, ldc, accumulate);
+                    }
+                }
+                let rows_of = |v: &[f32], n: usize| bits(&v[..n * MR * ldc]);
+                for [p0, p1] in [[packed(0), packed(1)], [in_place(0), in_place(1)]] {
+                    let mut one = start.clone();
+                    let mut two = start.clone();
+                    // SAFETY: AVX-512F detected above.
+                    unsafe {
+                        tile_avx512(kc, [p0], &b, stride, &mut one, ldc, accumulate);
+                        tile_avx512(kc, [p0, p1], &b, stride, &mut two, ldc, accumulate);
+                    }
+                    assert_eq!(rows_of(&one, 1), rows_of(&want, 1));
+                    assert_eq!(bits(&one[MR * ldc..]), bits(&start[MR * ldc..]));
+                    assert_eq!(bits(&two), bits(&want));
+                }
             }
         }
     }

@@ -1,4 +1,5 @@
-//! GEMM with the canonical blocked-fma order, AVX2+FMA or portable, over any thread count.
+//! GEMM with the canonical blocked-fma order, AVX-512, AVX2+FMA or portable, over any thread
+//! count.
 //!
 //! `C[i,j] = Σ_k A[i,k]·B[k,j]`: K is split into blocks of [`GEMM_K_BLOCK`]; each block sum
 //! starts at `+0.0` and accumulates `fma(a_ik, b_kj, acc)` for `k` ascending; `C` is the first
