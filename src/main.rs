@@ -59,6 +59,9 @@ enum Command {
 
 fn main() -> std::process::ExitCode {
     restore_sigpipe();
+    // Before any thread starts: training steps reuse freed tensor memory instead of faulting
+    // fresh pages in every step (pinpoint_train::memory).
+    pinpoint_train::memory::retain_freed_memory();
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Kernels { command } => kernels_cmd::run(command),

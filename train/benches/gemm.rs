@@ -56,6 +56,8 @@ const CASES: [(&str, usize, usize, usize); 6] = [
 type Records = RefCell<BTreeMap<(usize, &'static str), Vec<f64>>>;
 
 fn main() -> ExitCode {
+    // As the `pinpoint` binary does: freed buffers stay in the process (both libraries gain).
+    pinpoint_train::memory::retain_freed_memory();
     let Some(threads) = std::env::var("MATMUL_NUM_THREADS").ok() else {
         return run_children();
     };

@@ -93,6 +93,9 @@ impl Case {
 }
 
 fn main() -> ExitCode {
+    // As the `pinpoint` binary does: freed tensors stay in the process for the next step (the
+    // libtorch baseline in this process gains too).
+    pinpoint_train::memory::retain_freed_memory();
     let path = std::env::var("PINPOINT_BENCH_SPEC").unwrap_or_else(|_| {
         concat!(env!("CARGO_MANIFEST_DIR"), "/../examples/addition.toml").to_string()
     });

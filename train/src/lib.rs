@@ -30,6 +30,7 @@ pub mod data;
 pub mod digest;
 pub mod error;
 pub mod fs;
+pub mod memory;
 pub mod safetensors;
 pub mod spec;
 pub mod state;
