@@ -125,9 +125,9 @@ fn row_blocks(m: usize, threads: usize) -> Vec<(usize, usize)> {
 }
 
 /// The blocked loop nest; inputs already validated. One thread runs it on the caller's thread
-/// over all rows with the thread's packing buffer (no locks, no allocation: most calls of a
-/// training step's attention are products of a few hundred multiply-adds); more threads split
-/// the rows into tasks.
+/// over all rows (no locks: most calls of a training step's attention are products of a few
+/// hundred multiply-adds); more threads split the rows into tasks. Both reuse the calling
+/// thread's packing buffer (no allocation once it has grown).
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn gemm_core(
     exec: &Cpu,
@@ -140,14 +140,17 @@ pub(crate) fn gemm_core(
     c: &mut [f32],
 ) {
     let dims = Dims { simd, n, k };
+    // The thread's packing buffer is taken out for the call and put back after: a thread
+    // waiting inside a parallel call may run another product meanwhile (stolen work), which
+    // then finds no buffer and allocates its own instead of sharing this one.
+    let mut buf = B_BUF.take();
     if exec.threads() == 1 {
-        // Nothing on this path waits on other threads' work, so the thread-local buffer is
-        // never borrowed twice (a pool thread that steals work only does so while waiting).
-        B_BUF.with_borrow_mut(|buf| blocked(exec, dims, a, b, &mut Rows::Whole(c), buf));
+        blocked(exec, dims, a, b, &mut Rows::Whole(c), &mut buf);
     } else {
         let mut rows = Rows::split(c, m, n, exec.threads());
-        blocked(exec, dims, a, b, &mut rows, &mut AlignedBuf::default());
+        blocked(exec, dims, a, b, &mut rows, &mut buf);
     }
+    B_BUF.set(buf);
 }
 
 /// The parts of a product's shape and code path that every block needs.

@@ -66,8 +66,14 @@ pub(crate) fn pack_a(
                     sliver[p * MR + i] = v;
                 }
             }
+        } else if rs == 1 && valid == MR {
+            // Columns contiguous along i: `MR` consecutive values per k, a fixed-size copy (a
+            // run-time length compiled to a `memmove` call per 24 bytes, ~3% of a step).
+            for (p, out) in sliver.as_chunks_mut::<MR>().0.iter_mut().enumerate() {
+                let start = (p0 + p) * cs + r0;
+                out.copy_from_slice(&data[start..start + MR]);
+            }
         } else if rs == 1 {
-            // Columns contiguous along i: copy `valid` consecutive values per k.
             for (p, out) in sliver.chunks_exact_mut(MR).enumerate() {
                 let start = (p0 + p) * cs + r0;
                 out[..valid].copy_from_slice(&data[start..start + valid]);
