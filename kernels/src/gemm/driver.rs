@@ -304,7 +304,7 @@ impl BlockJob<'_, '_> {
     }
 
     /// Every tile of `mc` rows of this block: `panel(s, mr)` gives row sliver `s`'s A panel
-    /// (`mr` valid rows). Where [`micro::wide_tiles_pay`], two adjacent full slivers go
+    /// (`mr` valid rows). Where [`crate::cpu::avx512_pays`], two adjacent full slivers go
     /// together: two full row slivers at a time as one 12 × 32 AVX-512 tile (24 zmm
     /// accumulators), a last full row sliver as a 6 × 32 tile, a partial one as two edge tiles.
     #[inline(always)]
@@ -374,7 +374,7 @@ impl BlockJob<'_, '_> {
     fn wide(&self) -> bool {
         #[cfg(target_arch = "x86_64")]
         if self.simd == SimdLevel::Avx2Fma {
-            return micro::wide_tiles_pay();
+            return crate::cpu::avx512_pays();
         }
         false
     }

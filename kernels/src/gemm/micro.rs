@@ -215,34 +215,6 @@ unsafe fn tile_avx2_raw<W: PanelWalk>(
     }
 }
 
-/// Whether [`tile_avx512`] runs on this CPU and pays: AVX-512F is present and its 512-bit
-/// FMAs are not split into two 256-bit halves. AMD's Zen 4 (family 0x19) splits them; there the
-/// wider tile measured ~6% slower than two AVX2 tiles, so it keeps the AVX2 kernel. Only speed
-/// depends on this: both kernels give the same bits.
-#[cfg(target_arch = "x86_64")]
-pub(crate) fn wide_tiles_pay() -> bool {
-    static WIDE: std::sync::LazyLock<bool> = std::sync::LazyLock::new(|| {
-        if !std::arch::is_x86_feature_detected!("avx512f") {
-            return false;
-        }
-        let (vendor, family) = {
-            use std::arch::x86_64::__cpuid;
-            let v = __cpuid(0);
-            let f = __cpuid(1).eax;
-            let base = (f >> 8) & 0xF;
-            let family = if base == 0xF {
-                base + ((f >> 20) & 0xFF)
-            } else {
-                base
-            };
-            ([v.ebx, v.edx, v.ecx], family)
-        };
-        let amd = vendor == [0x6874_7541, 0x6974_6E65, 0x444D_4163]; // "AuthenticAMD"
-        !(amd && family == 0x19)
-    });
-    *WIDE
-}
-
 /// AVX-512 microkernel over two adjacent packed B slivers and `P` (1 or 2) A panels: the
 /// `P·MR × 2·NR` tile whose rows `q·MR ..` are [`tile_avx2`]'s tiles of panel `a[q]` over `b`
 /// (left half) and over `b + b_stride` (right half), with the same contract and the same
@@ -250,7 +222,7 @@ pub(crate) fn wide_tiles_pay() -> bool {
 /// tile's rows at offsets `i·ldc`, each `2·NR` long.
 ///
 /// # Safety
-/// The CPU must support AVX-512F ([`wide_tiles_pay`] or run-time detection).
+/// The CPU must support AVX-512F ([`crate::cpu::avx512_pays`] or run-time detection).
 #[cfg(target_arch = "x86_64")]
 #[allow(clippy::too_many_arguments)]
 pub(crate) unsafe fn tile_avx512<const P: usize>(
