@@ -119,6 +119,18 @@ impl Cpu {
         self.threads
     }
 
+    /// f32 lanes of the widest vectors this context's SIMD code uses: 1 (scalar), 8 (AVX2) or
+    /// 16 (AVX-512, where it runs at full width). For peak-throughput estimates; results never
+    /// depend on it.
+    pub fn vector_lanes(&self) -> usize {
+        match self.simd {
+            SimdLevel::Scalar => 1,
+            #[cfg(target_arch = "x86_64")]
+            SimdLevel::Avx2Fma if avx512_pays() => 16,
+            SimdLevel::Avx2Fma => 8,
+        }
+    }
+
     /// Instruction-set level in use.
     pub fn simd(&self) -> SimdLevel {
         self.simd

@@ -35,10 +35,9 @@ use pinpoint_kernels::{Cpu, SimdPolicy};
 #[path = "support/libtorch.rs"]
 mod libtorch;
 
-/// FMA pipes per core assumed for the peak (AVX2-class x86-64 cores have two).
+/// FMA pipes per core assumed for the peak (AVX2- and AVX-512-class x86-64 cores have two; the
+/// f32 lanes per FMA are those the kernels use, `Cpu::vector_lanes`).
 const FMA_PIPES: f64 = 2.0;
-/// f32 lanes per AVX2 vector.
-const AVX2_LANES: f64 = 8.0;
 /// Thread counts compared.
 const THREADS: [usize; 2] = [1, 2];
 
@@ -236,6 +235,7 @@ fn print_table(
     test_mode: bool,
 ) {
     let mhz = cpu_mhz();
+    let lanes = Cpu::single().vector_lanes() as f64;
     println!();
     println!(
         "== GEMM summary, {threads} thread(s){}",
@@ -247,8 +247,8 @@ fn print_table(
     );
     match mhz {
         Some(mhz) => println!(
-            "peak assumption: {threads} core(s) × {FMA_PIPES} FMA pipes × {AVX2_LANES} f32 lanes × 2 flop × {mhz:.0} MHz (/proc/cpuinfo \"cpu MHz\", the nominal clock: turbo can put measurements above 100%) = {:.1} GFLOP/s",
-            threads as f64 * FMA_PIPES * AVX2_LANES * 2.0 * mhz / 1e3
+            "peak assumption: {threads} core(s) × {FMA_PIPES} FMA pipes × {lanes} f32 lanes × 2 flop × {mhz:.0} MHz (/proc/cpuinfo \"cpu MHz\", the nominal clock: turbo can put measurements above 100%) = {:.1} GFLOP/s",
+            threads as f64 * FMA_PIPES * lanes * 2.0 * mhz / 1e3
         ),
         None => println!("peak: unknown (no \"cpu MHz\" in /proc/cpuinfo)"),
     }
@@ -275,7 +275,7 @@ fn print_table(
             continue; // filtered out
         };
         let peak = mhz.map_or("?".to_string(), |mhz| {
-            let p = threads as f64 * FMA_PIPES * AVX2_LANES * 2.0 * mhz / 1e3;
+            let p = threads as f64 * FMA_PIPES * lanes * 2.0 * mhz / 1e3;
             format!("{:.1}%", 100.0 * r / p)
         });
         let (torch, vs, best_vs) = match gf("libtorch") {

@@ -18,9 +18,10 @@
 //!
 //! File formats and hashes are specified in `docs/training.md`.
 
-// The benches' dev-dependencies are also given to the unit-test build, which does not use them.
+// The benches' and tests/libtorch.rs's dev-dependencies are also given to the unit-test build,
+// which does not use them.
 #[cfg(test)]
-use {criterion as _, matrixmultiply as _};
+use {criterion as _, matrixmultiply as _, tempfile as _};
 // The libtorch baseline (feature `tch`) serves the benches and tests/libtorch.rs only.
 #[cfg(feature = "tch")]
 use {tch as _, torch_sys as _};

@@ -167,7 +167,7 @@ fn libtorch_weights_run_on_repops_with_logits_within_tolerance() {
         .logits(
             &Cpu::new(2, SimdPolicy::Auto).unwrap(),
             &params,
-            &[value.clone()],
+            std::slice::from_ref(&value),
         )
         .unwrap();
 

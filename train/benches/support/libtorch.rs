@@ -77,6 +77,9 @@ pub(crate) fn logits(
             .permute([0, 2, 1, 3])
             .reshape([b * h, t, d])
     };
+    // `x = x + …`, not `x += …`: tch's `+=` is libtorch's in-place `add_`, which autograd
+    // rejects on a tensor its graph still needs (the residual stream is read by the next norm).
+    #[allow(clippy::assign_op_pattern)]
     for l in 0..c.layers {
         let q = &p[2 + l * PER_BLOCK..2 + (l + 1) * PER_BLOCK];
         let hn = x.layer_norm([w], Some(&q[0]), Some(&q[1]), eps, false);
