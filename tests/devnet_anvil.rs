@@ -369,7 +369,8 @@ fn a_trainer_killed_mid_training_resumes_and_commits_the_same_root() {
             "--cheat",
             "none",
             "--crash",
-            "trainer-1@30",
+            // Early enough that 30 steps (about half a second) remain when it is killed.
+            "trainer-1@10",
             "--timeout",
             "400",
         ])
@@ -403,7 +404,7 @@ fn a_trainer_killed_mid_training_resumes_and_commits_the_same_root() {
         .and_then(|n| n.parse::<u64>().ok())
         .expect("a checkpoint after the restart");
     assert!(
-        first_saved > 30,
+        first_saved > 10,
         "resumed from S_0? first checkpoint {first_saved}\n{log}"
     );
     // … and committed the same root as the two uninterrupted trainers; nobody was disputed.

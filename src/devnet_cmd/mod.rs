@@ -288,10 +288,23 @@ pub(crate) fn run(args: DevnetArgs) -> anyhow::Result<ExitCode> {
     // temporary directory) is stopped and removed on the way out.
     let result = rt.block_on(async {
         let stop = StopSignal::listen();
+        let run = devnet(args, &stop);
+        tokio::pin!(run);
         tokio::select! {
             biased;
-            r = devnet(args, &stop) => r,
-            s = stop.wait() => Err(anyhow!("interrupted ({s}): stopped everything the devnet started")),
+            r = &mut run => r,
+            s = stop.wait() => {
+                if stop.is_awaited() {
+                    // The devnet was staying up until this very signal (--keep): it stops
+                    // cleanly and reports the run's own status, however the two waits woke.
+                    match tokio::time::timeout(KEEP_STOP_GRACE, run).await {
+                        Ok(r) => r,
+                        Err(_) => Err(anyhow!("interrupted ({s}): the devnet did not stop within {} s", KEEP_STOP_GRACE.as_secs())),
+                    }
+                } else {
+                    Err(anyhow!("interrupted ({s}): stopped everything the devnet started"))
+                }
+            }
         }
     });
     // Compute still running on blocking threads (a verifier's sample) must not hold the exit.
@@ -299,13 +312,24 @@ pub(crate) fn run(args: DevnetArgs) -> anyhow::Result<ExitCode> {
     result
 }
 
+/// How long a devnet that stays up (--keep) may take to stop its nodes and anvil after the signal.
+const KEEP_STOP_GRACE: std::time::Duration = std::time::Duration::from_secs(60);
+
 /// The first Ctrl-C (SIGINT) or SIGTERM, seen by every waiter, however late it starts waiting.
 ///
 /// One listener records the signal; waiters read the record. Two independent listeners (the
 /// devnet's own "stays up" wait and the interrupt around the whole run) could disagree about
 /// one signal: the outer one alone seeing it turned a clean stop into an "interrupted" error.
+///
+/// A waiter that expects the signal as its normal end (the devnet staying up with --keep) says
+/// so ([`StopSignal::wait_as_the_end`]): the interrupt around the whole run then lets the run
+/// finish instead of reporting an interruption. Under load the outer wait was sometimes woken
+/// and chosen before the devnet's own, and a clean Ctrl-C exited with status 2.
 #[derive(Clone)]
-struct StopSignal(tokio::sync::watch::Receiver<Option<&'static str>>);
+struct StopSignal {
+    rx: tokio::sync::watch::Receiver<Option<&'static str>>,
+    awaited: std::sync::Arc<std::sync::atomic::AtomicBool>,
+}
 
 impl StopSignal {
     /// Starts the listener (on the current runtime).
@@ -314,12 +338,27 @@ impl StopSignal {
         tokio::spawn(async move {
             let _ = tx.send(Some(next_signal().await));
         });
-        Self(rx)
+        Self {
+            rx,
+            awaited: Default::default(),
+        }
+    }
+
+    /// [`StopSignal::wait`], for a waiter whose normal end is the signal.
+    async fn wait_as_the_end(&self) -> &'static str {
+        self.awaited
+            .store(true, std::sync::atomic::Ordering::SeqCst);
+        self.wait().await
+    }
+
+    /// Whether a waiter expects the signal as its normal end.
+    fn is_awaited(&self) -> bool {
+        self.awaited.load(std::sync::atomic::Ordering::SeqCst)
     }
 
     /// Resolves once a signal has arrived (at once if it already has); names it.
     async fn wait(&self) -> &'static str {
-        let mut rx = self.0.clone();
+        let mut rx = self.rx.clone();
         match rx.wait_for(Option::is_some).await {
             Ok(seen) => (*seen).unwrap_or("a signal"),
             // The listener ended without a signal: only at runtime shutdown.
@@ -576,7 +615,7 @@ async fn in_process<S: DevChain>(
     if args.keep {
         let at = endpoint.map_or(String::new(), |e| format!(" (chain at {})", e.url));
         eprintln!("the devnet stays up{at}; Ctrl-C stops it");
-        stop.wait().await;
+        stop.wait_as_the_end().await;
         eprintln!("stopping");
     }
     // No await from here on: `run` races this future against the same Ctrl-C, and it must end

@@ -343,7 +343,10 @@ pub(super) async fn run(
                 log_tails(&nodes)
             );
         }
-        tokio::time::sleep(Duration::from_millis(200)).await;
+        // While a crash is pending, the trainer's log is read often: a step takes tens of
+        // milliseconds, and the kill must land before the last one.
+        let poll = if crash.is_some() { 20 } else { 200 };
+        tokio::time::sleep(Duration::from_millis(poll)).await;
     }
     if let Some((name, at)) = crash {
         bail!(
@@ -389,7 +392,7 @@ pub(super) async fn run(
             addresses_file.display(),
             dir.display()
         );
-        stop.wait().await;
+        stop.wait_as_the_end().await;
         eprintln!("stopping");
     }
     drop(children);
