@@ -258,8 +258,8 @@ pub(crate) fn with_simd<R>(simd: SimdLevel, f: impl FnOnce() -> R) -> R {
 }
 
 /// Defines `fn NAME(simd: SimdLevel, ARGS)` that runs `BODY(ARGS)` compiled with AVX2 and FMA
-/// (and AVX-512 where [`avx512_pays`]) when `simd` is [`SimdLevel::Avx2Fma`], else portable. `BODY` must be an `#[inline(always)]`
-/// function (and call only such functions in its hot loop): unlike a closure given to
+/// (and AVX-512 where [`avx512_pays`]) when `simd` is [`SimdLevel::Avx2Fma`], else portable.
+/// `BODY` must be an `#[inline(always)]` function (and call only such functions in its hot loop): unlike a closure given to
 /// [`with_simd`], it is then certainly compiled inside the target-feature function, so
 /// `mul_add` is one `vfmadd` and its loops vectorize. Same operations, same bits.
 macro_rules! simd_fn {

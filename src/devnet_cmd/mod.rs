@@ -297,10 +297,10 @@ pub(crate) fn run(args: DevnetArgs) -> anyhow::Result<ExitCode> {
                 if stop.is_awaited() {
                     // The devnet was staying up until this very signal (--keep): it stops
                     // cleanly and reports the run's own status, however the two waits woke.
-                    match tokio::time::timeout(KEEP_STOP_GRACE, run).await {
-                        Ok(r) => r,
-                        Err(_) => Err(anyhow!("interrupted ({s}): the devnet did not stop within {} s", KEEP_STOP_GRACE.as_secs())),
-                    }
+                    tokio::time::timeout(KEEP_STOP_GRACE, run).await.unwrap_or_else(|_| {
+                        let grace = KEEP_STOP_GRACE.as_secs();
+                        Err(anyhow!("interrupted ({s}): the devnet did not stop within {grace} s"))
+                    })
                 } else {
                     Err(anyhow!("interrupted ({s}): stopped everything the devnet started"))
                 }

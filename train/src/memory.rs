@@ -3,11 +3,12 @@
 //! A training step allocates and frees the same large tensors every step (tens of MB at batch
 //! 64). With glibc's defaults, buffers above the mmap threshold are fresh `mmap`s and the top
 //! of the heap is trimmed on free, so every step faults its pages in again and the kernel
-//! zeroes them (page faults, page clearing and cgroup accounting on the main thread). Measured
-//! with `cargo bench --bench train_step`: a two-thread step at batch 64 took 9.6–9.9 ms with
-//! these settings against 11.0–12.1 ms without (one thread: about 2% faster). [`retain_freed_memory`] keeps those
-//! pages in the process instead. Binaries call it first thing in `main` (the `pinpoint` CLI
-//! and the benches); it changes no result, only where memory comes from.
+//! zeroes them (page faults, page clearing and cgroup accounting on the main thread).
+//! [`retain_freed_memory`] keeps those pages in the process instead. Binaries call it first
+//! thing in `main` (the `pinpoint` CLI and the benches); it changes no result, only where
+//! memory comes from. Measured with `cargo bench --bench train_step`: a two-thread step at
+//! batch 64 took 9.6–9.9 ms with these settings against 11.0–12.1 ms without (one thread:
+//! about 2% faster).
 
 /// Largest allocation served from the heap instead of its own `mmap` (glibc's ceiling for
 /// this setting on 64-bit).

@@ -111,17 +111,13 @@ pub(crate) unsafe fn tile_avx2(
         "invariant: microkernel operands cover the tile"
     );
     let (ap, bp, cp) = (a.data.as_ptr(), b.as_ptr(), c.as_mut_ptr());
-    // SAFETY: bounds checked above; the caller guarantees AVX2+FMA support.
+    // SAFETY: bounds checked above (`covers`: every row pointer stays in `a.data`); the caller
+    // guarantees AVX2+FMA support.
     unsafe {
         if a.packed {
             tile_avx2_raw(kc, PackedPtr(ap), bp, cp, ldc, accumulate);
         } else {
-            let rows = RowPtrs {
-                rows: std::array::from_fn(|i| ap.add(a.offs[i])),
-                off: 0,
-                step: a.step,
-            };
-            tile_avx2_raw(kc, rows, bp, cp, ldc, accumulate);
+            tile_avx2_raw(kc, RowPtrs::of(&a), bp, cp, ldc, accumulate);
         }
     }
 }
@@ -154,6 +150,18 @@ struct RowPtrs {
     rows: [*const f32; MR],
     off: usize,
     step: usize,
+}
+
+impl RowPtrs {
+    /// The row pointers of `a` (any layout), at `p = 0`.
+    fn of(a: &APanel<'_>) -> Self {
+        let base = a.data.as_ptr();
+        Self {
+            rows: std::array::from_fn(|i| base.wrapping_add(a.offs[i])),
+            off: 0,
+            step: a.step,
+        }
+    }
 }
 
 impl PanelWalk for RowPtrs {
@@ -250,12 +258,7 @@ pub(crate) unsafe fn tile_avx512<const P: usize>(
             let walks = a.map(|p| PackedPtr(p.data.as_ptr()));
             tile_avx512_raw(kc, walks, bp, b1, cp, ldc, accumulate);
         } else {
-            let walks = a.map(|p| RowPtrs {
-                rows: std::array::from_fn(|i| p.data.as_ptr().add(p.offs[i])),
-                off: 0,
-                step: p.step,
-            });
-            tile_avx512_raw(kc, walks, bp, b1, cp, ldc, accumulate);
+            tile_avx512_raw(kc, a.map(|p| RowPtrs::of(&p)), bp, b1, cp, ldc, accumulate);
         }
     }
 }

@@ -66,24 +66,37 @@ pub(crate) fn pack_a(
                     sliver[p * MR + i] = v;
                 }
             }
-        } else if rs == 1 && valid == MR {
-            // Columns contiguous along i: `MR` consecutive values per k, a fixed-size copy (a
-            // run-time length compiled to a `memmove` call per 24 bytes, ~3% of a step).
-            for (p, out) in sliver.as_chunks_mut::<MR>().0.iter_mut().enumerate() {
-                let start = (p0 + p) * cs + r0;
-                out.copy_from_slice(&data[start..start + MR]);
-            }
         } else if rs == 1 {
-            for (p, out) in sliver.chunks_exact_mut(MR).enumerate() {
-                let start = (p0 + p) * cs + r0;
-                out[..valid].copy_from_slice(&data[start..start + valid]);
-            }
+            // Columns contiguous along i: `valid` consecutive values per k.
+            copy_runs::<MR>(sliver, kc, valid, data, |p| (p0 + p) * cs + r0);
         } else {
             for (p, out) in sliver.chunks_exact_mut(MR).enumerate() {
                 for (i, o) in out.iter_mut().enumerate().take(valid) {
                     *o = a.at(r0 + i, p0 + p);
                 }
             }
+        }
+    }
+}
+
+/// `dst[p·W .. p·W + valid] = data[start(p) .. start(p) + valid]` for `p < runs`. Full runs
+/// (`valid == W`) are fixed-size copies, inlined: a run-time length compiled to a `memmove`
+/// call per run (24 or 64 bytes), which cost more than the copy (~2–3% of a training step).
+#[inline(always)]
+fn copy_runs<const W: usize>(
+    dst: &mut [f32],
+    runs: usize,
+    valid: usize,
+    data: &[f32],
+    start: impl Fn(usize) -> usize,
+) {
+    if valid == W {
+        for (p, out) in dst.as_chunks_mut::<W>().0.iter_mut().take(runs).enumerate() {
+            out.copy_from_slice(&data[start(p)..start(p) + W]);
+        }
+    } else {
+        for (p, out) in dst.chunks_exact_mut(W).take(runs).enumerate() {
+            out[..valid].copy_from_slice(&data[start(p)..start(p) + valid]);
         }
     }
 }
@@ -98,6 +111,7 @@ fn transpose_rows(rows: [&[f32]; MR], dst: &mut [f32]) {
     );
     // Each 8-column group stores 8 floats per column `p` at `p·MR`, the last two of which the
     // next column overwrites: groups stop where that would pass the end; the rest is scalar.
+    #[cfg_attr(not(target_arch = "x86_64"), allow(unused_mut))]
     let mut p = 0;
     #[cfg(target_arch = "x86_64")]
     while p + 9 <= kc {
@@ -187,18 +201,8 @@ pub(crate) fn pack_b_sliver(
     if valid < NR {
         dst.fill(0.0);
     }
-    if cs == 1 && valid == NR {
-        // Whole rows of a sliver: fixed-size copies, inlined (a `memmove` call per 64 bytes
-        // cost more than the copy).
-        for (p, out) in dst.as_chunks_mut::<NR>().0.iter_mut().take(kc).enumerate() {
-            let start = (p0 + p) * rs + c0;
-            out.copy_from_slice(&data[start..start + NR]);
-        }
-    } else if cs == 1 {
-        for (p, out) in dst.chunks_exact_mut(NR).take(kc).enumerate() {
-            let start = (p0 + p) * rs + c0;
-            out[..valid].copy_from_slice(&data[start..start + valid]);
-        }
+    if cs == 1 {
+        copy_runs::<NR>(dst, kc, valid, data, |p| (p0 + p) * rs + c0);
     } else if rs == 1 {
         for j in 0..valid {
             let start = (c0 + j) * cs + p0;
