@@ -224,6 +224,44 @@ pub(crate) fn avx512_pays() -> bool {
     *WIDE
 }
 
+/// The size of one core's L2 cache in bytes, from CPUID's cache descriptors (leaf 4 on Intel,
+/// 0x8000_001D on AMD; both share one layout), or 1 MiB where they are missing. Blocking
+/// sizes follow it; they never change an element's operations, so only speed depends on it.
+pub(crate) fn l2_bytes() -> usize {
+    static L2: std::sync::LazyLock<usize> = std::sync::LazyLock::new(|| {
+        #[cfg(target_arch = "x86_64")]
+        {
+            use std::arch::x86_64::{__cpuid, __cpuid_count};
+            let max_ext = __cpuid(0x8000_0000).eax;
+            let amd = __cpuid(0).ebx == 0x6874_7541; // "Auth"
+            let leaf = if amd && max_ext >= 0x8000_001D {
+                0x8000_001D
+            } else {
+                4
+            };
+            if leaf == 0x8000_001D || __cpuid(0).eax >= 4 {
+                for sub in 0..16 {
+                    let r = __cpuid_count(leaf, sub);
+                    let (kind, level) = (r.eax & 0x1F, (r.eax >> 5) & 0x7);
+                    if kind == 0 {
+                        break;
+                    }
+                    // Data (1) or unified (3) level-2 cache.
+                    if level == 2 && (kind == 1 || kind == 3) {
+                        let ways = ((r.ebx >> 22) & 0x3FF) as usize + 1;
+                        let parts = ((r.ebx >> 12) & 0x3FF) as usize + 1;
+                        let line = (r.ebx & 0xFFF) as usize + 1;
+                        let sets = r.ecx as usize + 1;
+                        return ways * parts * line * sets;
+                    }
+                }
+            }
+        }
+        1 << 20
+    });
+    *L2
+}
+
 /// Runs `f`, compiled with AVX2 and FMA enabled when `simd` is [`SimdLevel::Avx2Fma`] (and
 /// with AVX-512 as well where [`avx512_pays`]).
 ///
@@ -297,6 +335,13 @@ pub(crate) use simd_fn;
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn l2_size_is_plausible() {
+        let l2 = l2_bytes();
+        eprintln!("L2: {} KiB", l2 >> 10);
+        assert!((64 << 10..=256 << 20).contains(&l2), "L2 of {l2} bytes");
+    }
 
     #[test]
     fn zero_threads_is_an_error() {

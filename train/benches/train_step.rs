@@ -64,6 +64,9 @@ const PINPOINT: &str = "pinpoint";
 /// The implementation name of the libtorch baseline in [`Records`].
 #[cfg(feature = "tch")]
 const LIBTORCH: &str = "libtorch";
+/// Per-round speed ratios of [`libtorch::alternated`] in [`Records`].
+#[cfg(feature = "tch")]
+const ALTERNATED: &str = "alternated";
 
 /// One benchmark case: the step program, its batch and a state to update.
 struct Case {
@@ -190,6 +193,33 @@ fn main() -> ExitCode {
                     });
                 });
             }
+            #[cfg(feature = "tch")]
+            if !test_mode && records.borrow().contains_key(&(batch, threads, PINPOINT)) {
+                let Case {
+                    prog,
+                    batch: values,
+                    params,
+                    optim,
+                    torch,
+                } = &mut case;
+                if let Some(torch) = torch.as_mut() {
+                    let ratios = libtorch::alternated(
+                        || {
+                            let out = prog
+                                .step(&cx, params, optim, values, &Mode::Normal)
+                                .expect("training step");
+                            black_box(out.loss);
+                        },
+                        || {
+                            libtorch::set_threads(threads);
+                            black_box(torch.step());
+                        },
+                    );
+                    records
+                        .borrow_mut()
+                        .insert((batch, threads, ALTERNATED), ratios);
+                }
+            }
         }
         group.finish();
     }
@@ -255,8 +285,15 @@ fn print_summary(records: &BTreeMap<(usize, usize, &'static str), Vec<f64>>, tes
         }
     );
     println!(
-        "{:>6} {:>8} {:>10} {:>9} {:>11} {:>12} {:>16}",
-        "batch", "threads", "ms/step", "steps/s", "examples/s", "libtorch ms", "speed vs torch"
+        "{:>6} {:>8} {:>10} {:>9} {:>11} {:>12} {:>16} {:>12}",
+        "batch",
+        "threads",
+        "ms/step",
+        "steps/s",
+        "examples/s",
+        "libtorch ms",
+        "speed vs torch",
+        "alt. vs t."
     );
     for threads in THREADS {
         for batch in BATCHES {
@@ -265,28 +302,36 @@ fn print_summary(records: &BTreeMap<(usize, usize, &'static str), Vec<f64>>, tes
                 continue; // filtered out
             };
             #[cfg(feature = "tch")]
-            let (torch_ms, ratio) = match med(LIBTORCH) {
-                Some(tt) => (format!("{:.2}", tt * 1e3), format!("{:.3}x", tt / t)),
-                None => ("-".to_string(), "-".to_string()),
+            let (torch_ms, ratio, alt) = match med(LIBTORCH) {
+                Some(tt) => (
+                    format!("{:.2}", tt * 1e3),
+                    format!("{:.3}x", tt / t),
+                    med(ALTERNATED).map_or("-".to_string(), |r| format!("{r:.3}x")),
+                ),
+                None => ("-".to_string(), "-".to_string(), "-".to_string()),
             };
             #[cfg(not(feature = "tch"))]
-            let (torch_ms, ratio) = ("-", "(feature tch)");
+            let (torch_ms, ratio, alt) = ("-", "(feature tch)", "-");
             println!(
-                "{:>6} {:>8} {:>10.2} {:>9.2} {:>11.0} {:>12} {:>16}",
+                "{:>6} {:>8} {:>10.2} {:>9.2} {:>11.0} {:>12} {:>16} {:>12}",
                 batch,
                 threads,
                 t * 1e3,
                 1.0 / t,
                 batch as f64 / t,
                 torch_ms,
-                ratio
+                ratio,
+                alt
             );
         }
     }
     #[cfg(feature = "tch")]
-    println!(
-        "speed vs torch = libtorch ms/step / pinpoint ms/step (≥ 1: pinpoint at least as fast)"
-    );
+    {
+        println!(
+            "speed vs torch = libtorch ms/step / pinpoint ms/step (≥ 1: pinpoint at least as fast)"
+        );
+        libtorch::explain_alternated();
+    }
 }
 
 /// The op kind a node is counted under.

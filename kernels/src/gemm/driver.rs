@@ -1,31 +1,40 @@
 //! The slice-level GEMM core: BLIS-style blocking with `KC = GEMM_K_BLOCK`, packing, and
 //! threading over row blocks of C.
 //!
-//! Loop nest (outer to inner): column blocks of C (`NC` wide) → groups of K blocks of exactly
+//! Loop nest (outer to inner): column blocks of C (`col_block()` wide) → groups of K blocks of exactly
 //! [`GEMM_K_BLOCK`] terms (the last may be shorter), ascending, whose packed B fits
 //! `B_PACK_MAX` → pack the group's B blocks → row blocks of C (one task each, spread over
 //! threads) → the group's K blocks, ascending → pack that A block → `NR`-wide column
 //! slivers → `MR`-high row slivers → microkernel. Each microkernel call computes one tile's
 //! block sums from `+0.0` and stores them (first K block) or adds them (later blocks) into C.
-//! Only the K block boundaries are part of the numerics; `NC`, row-block sizes, tile shape and
+//! Only the K block boundaries are part of the numerics; the column-block width, row-block sizes, tile shape and
 //! thread count change which core computes an element, never its sequence of operations.
 
 use std::cell::RefCell;
+use std::ops::Range;
 use std::sync::Mutex;
 
 use super::GEMM_K_BLOCK;
+use super::c_parts::CPart;
 use super::matref::MatRef;
 use super::micro::{self, APanel, MR, NR, tile_portable};
-use super::pack::{AlignedBuf, pack_a, pack_b_sliver};
+use super::pack::{AlignedBuf, pack_a, pack_b_slivers};
 use crate::cpu::{Cpu, SimdLevel};
 use crate::error::{KernelError, Result};
 
-/// Columns of C per outer block (width of the packed B block). A K block of B this wide is
-/// 512 KiB packed: it stays in a core's L2 beside the A block while that core's row tasks
-/// read it again and again (at 2048 it did not, and two threads at n = 1024 ran ~5% slower).
-const NC: usize = 512;
+/// Columns of C per outer block (width of the packed B block): as wide as lets a packed K
+/// block of B fill at most half a core's L2, so it stays there beside the A block while that
+/// core's row tasks read it again and again, 512 to 1024. With 1 MiB of L2 (Zen 4), 2048
+/// columns ran two threads ~5% slower than 512; with 2 MiB (Xeon), 1024 ran ~5% faster than
+/// 512, as each A block is packed once per column block.
+fn col_block() -> usize {
+    let fits = crate::cpu::l2_bytes() / 2 / (GEMM_K_BLOCK * std::mem::size_of::<f32>());
+    (fits / NR * NR).clamp(512, 1024)
+}
 /// Largest row block of C packed at once (height of the packed A block); a multiple of `MR`.
 const MC_MAX: usize = 96;
+/// Fewest columns of C per thread for a column split (below it, threads split the rows).
+const COL_SPLIT_MIN: usize = 256;
 /// Below this many multiply-adds (`m·n·k`) a call runs on the caller's thread only.
 const PARALLEL_MIN_FMAS: usize = 1 << 18;
 /// Longest rows (leading dimension) of a row-major A that the microkernel reads in place
@@ -125,9 +134,11 @@ fn row_blocks(m: usize, threads: usize) -> Vec<(usize, usize)> {
 }
 
 /// The blocked loop nest; inputs already validated. One thread runs it on the caller's thread
-/// over all rows (no locks: most calls of a training step's attention are products of a few
-/// hundred multiply-adds); more threads split the rows into tasks. Both reuse the calling
-/// thread's packing buffer (no allocation once it has grown).
+/// over all of C (no locks: most calls of a training step's attention are products of a few
+/// hundred multiply-adds). More threads split C's columns where each thread gets at least
+/// `COL_SPLIT_MIN` of them ([`col_ranges`]: every thread packs its own B block and runs
+/// its K blocks with no barrier), else its rows ([`row_blocks`]: one packed B block per K
+/// group, shared). Every thread reuses its own packing buffer (no allocation once grown).
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn gemm_core(
     exec: &Cpu,
@@ -139,81 +150,111 @@ pub(crate) fn gemm_core(
     b: &MatRef<'_>,
     c: &mut [f32],
 ) {
-    let dims = Dims { simd, n, k };
-    // The thread's packing buffer is taken out for the call and put back after: a thread
-    // waiting inside a parallel call may run another product meanwhile (stolen work), which
-    // then finds no buffer and allocates its own instead of sharing this one.
-    let mut buf = B_BUF.take();
-    if exec.threads() == 1 {
-        blocked(exec, dims, a, b, &mut Rows::Whole(c), &mut buf);
-    } else {
-        let mut rows = Rows::split(c, m, n, exec.threads());
-        blocked(exec, dims, a, b, &mut rows, &mut buf);
+    let dims = Dims { simd, k };
+    let threads = exec.threads();
+    if threads > 1 && n / threads >= COL_SPLIT_MIN {
+        let ranges = col_ranges(n, threads);
+        let parts: Vec<Mutex<CPart<'_>>> = CPart::col_ranges(c, m, n, &ranges)
+            .into_iter()
+            .map(Mutex::new)
+            .collect();
+        let serial = Cpu::scalar();
+        exec.for_each_task(parts.len(), |t| {
+            let mut part = parts[t].lock().unwrap_or_else(|e| e.into_inner());
+            let cols = ranges[t].clone();
+            with_b_buf(|buf| blocked(&serial, dims, a, b, cols, &mut Parts::One(&mut part), buf));
+        });
+        return;
     }
+    with_b_buf(|buf| {
+        let mut parts = if threads == 1 {
+            CPart::row_bands(c, m, n, &[(0, m)])
+        } else {
+            CPart::row_bands(c, m, n, &row_blocks(m, threads))
+        };
+        let mut parts = match parts.len() {
+            1 => Parts::One(&mut parts[0]),
+            _ => Parts::Tasks(parts.into_iter().map(Mutex::new).collect()),
+        };
+        blocked(exec, dims, a, b, 0..n, &mut parts, buf);
+    });
+}
+
+/// Runs `f` with this thread's packing buffer, taken out for the call and put back after: a
+/// thread waiting inside a parallel call may run another product meanwhile (stolen work),
+/// which then finds no buffer and allocates its own instead of sharing this one.
+fn with_b_buf<R>(f: impl FnOnce(&mut AlignedBuf) -> R) -> R {
+    let mut buf = B_BUF.take();
+    let r = f(&mut buf);
     B_BUF.set(buf);
+    r
+}
+
+/// `threads` column ranges of `n`, each a whole number of `2·NR` pairs (the wide tile) but
+/// the last, sizes differing by at most one pair.
+fn col_ranges(n: usize, threads: usize) -> Vec<Range<usize>> {
+    let pairs = n.div_ceil(2 * NR);
+    let (base, extra) = (pairs / threads, pairs % threads);
+    let mut out = Vec::with_capacity(threads);
+    let mut j = 0;
+    for t in 0..threads {
+        let end = (j + (base + usize::from(t < extra)) * 2 * NR).min(n);
+        if end > j {
+            out.push(j..end);
+        }
+        j = end;
+    }
+    out
 }
 
 /// The parts of a product's shape and code path that every block needs.
 #[derive(Clone, Copy)]
 struct Dims {
     simd: SimdLevel,
-    n: usize,
     k: usize,
 }
 
-/// The rows of C, whole (one thread) or pre-split into row blocks, one per task, each task
-/// locking only its own block.
-enum Rows<'c> {
-    Whole(&'c mut [f32]),
-    Split(Vec<(usize, Mutex<&'c mut [f32]>)>),
+/// The parts of C that one pass over a K block writes: one, on the calling thread, or
+/// several, one task each, each task locking only its own part.
+enum Parts<'p, 'c> {
+    One(&'p mut CPart<'c>),
+    Tasks(Vec<Mutex<CPart<'c>>>),
 }
 
-impl<'c> Rows<'c> {
-    /// `c` (`m × n`) split as [`row_blocks`] says.
-    fn split(c: &'c mut [f32], m: usize, n: usize, threads: usize) -> Self {
-        let blocks = row_blocks(m, threads);
-        let mut chunks = Vec::with_capacity(blocks.len());
-        let mut rest = c;
-        for &(row, rows) in &blocks {
-            let (head, tail) = std::mem::take(&mut rest).split_at_mut(rows * n);
-            chunks.push((row, Mutex::new(head)));
-            rest = tail;
-        }
-        Rows::Split(chunks)
-    }
-
-    /// Runs `f(first_row, rows)` on every part, as tasks of `exec` when split.
-    fn for_each(&mut self, exec: &Cpu, f: impl Fn(usize, &mut [f32]) + Sync + Send) {
+impl Parts<'_, '_> {
+    /// Runs `f` on every part, as tasks of `exec` when there are several.
+    fn for_each(&mut self, exec: &Cpu, f: impl Fn(&mut CPart<'_>) + Sync + Send) {
         match self {
-            Rows::Whole(c) => f(0, c),
-            Rows::Split(chunks) => exec.for_each_task(chunks.len(), |t| {
-                let (row, lock) = &chunks[t];
-                let mut guard = lock.lock().unwrap_or_else(|e| e.into_inner());
-                f(*row, &mut guard);
+            Parts::One(part) => f(part),
+            Parts::Tasks(parts) => exec.for_each_task(parts.len(), |t| {
+                f(&mut parts[t].lock().unwrap_or_else(|e| e.into_inner()));
             }),
         }
     }
 }
 
-/// The loop nest of [`gemm_core`] over `rows`. Each K-block group is one packing pass (on
-/// `exec`'s threads when large) and one pass over the row parts, which run the group's K
-/// blocks in ascending order on their own rows (the canonical order of every element). Every
-/// packed B sliver has the stride of a full K block, so a group packs in uniform chunks.
+/// The loop nest of [`gemm_core`] over columns `cols` of C, writing `parts`. Each K-block
+/// group is one packing pass (on `exec`'s threads when large) and one pass over the parts,
+/// which run the group's K blocks in ascending order on their own rows (the canonical order
+/// of every element). Every packed B sliver has the stride of a full K block, so a group
+/// packs in uniform chunks.
 fn blocked(
     exec: &Cpu,
     dims: Dims,
     a: &MatRef<'_>,
     b: &MatRef<'_>,
-    rows: &mut Rows<'_>,
+    cols: Range<usize>,
+    parts: &mut Parts<'_, '_>,
     b_buf: &mut AlignedBuf,
 ) {
-    let Dims { simd, n, k } = dims;
+    let Dims { simd, k } = dims;
     let k_blocks = k.div_ceil(GEMM_K_BLOCK);
     let kc_of = |q: usize| GEMM_K_BLOCK.min(k - q * GEMM_K_BLOCK);
     let stride = GEMM_K_BLOCK.min(k) * NR;
     let serial = Cpu::scalar();
-    for jc in (0..n).step_by(NC) {
-        let nc = NC.min(n - jc);
+    let nc_max = col_block();
+    for jc in cols.clone().step_by(nc_max) {
+        let nc = nc_max.min(cols.end - jc);
         let slivers = nc.div_ceil(NR);
         let block_len = slivers * stride;
         let group = (B_PACK_MAX / block_len).max(1);
@@ -225,18 +266,29 @@ fn blocked(
             } else {
                 &serial
             };
-            packer.for_each_chunk_mut(b_pack, stride, |ci, dst| {
-                let (q, t) = (g0 + ci / slivers, ci % slivers);
-                let kc = kc_of(q);
-                pack_b_sliver(&mut dst[..kc * NR], b, q * GEMM_K_BLOCK, kc, jc, nc, t);
+            // One task per K block, or, for a lone K block packed in parallel, per share of
+            // its slivers.
+            let share = if g_end - g0 == 1 {
+                slivers.div_ceil(packer.threads())
+            } else {
+                slivers
+            };
+            packer.for_each_chunk_mut(b_pack, share * stride, |ci, dst| {
+                let (q, t0) = if share == slivers {
+                    (g0 + ci, 0)
+                } else {
+                    (g0, ci * share)
+                };
+                let count = dst.len().div_ceil(stride);
+                let p0 = q * GEMM_K_BLOCK;
+                pack_b_slivers(dst, stride, b, p0, kc_of(q), jc, nc, (t0, count));
             });
             let b_pack: &[f32] = b_pack;
-            rows.for_each(exec, |row0, c_rows| {
+            parts.for_each(exec, |part| {
                 for q in g0..g_end {
                     let o = (q - g0) * block_len;
                     let job = BlockJob {
                         simd,
-                        n,
                         jc,
                         nc,
                         pc: q * GEMM_K_BLOCK,
@@ -246,17 +298,16 @@ fn blocked(
                         a,
                         b_pack: &b_pack[o..o + block_len],
                     };
-                    job.run(row0, c_rows);
+                    job.run(part);
                 }
             });
         }
     }
 }
 
-/// One K block of one column block: everything a row-block task needs.
+/// One K block of one column block: everything a task needs.
 struct BlockJob<'a, 'b> {
     simd: SimdLevel,
-    n: usize,
     jc: usize,
     nc: usize,
     pc: usize,
@@ -269,24 +320,23 @@ struct BlockJob<'a, 'b> {
 }
 
 impl BlockJob<'_, '_> {
-    /// Computes rows `row0 .. row0 + c_rows.len()/n` of this block into `c_rows` (row-major,
-    /// leading dimension `n`).
-    fn run(&self, row0: usize, c_rows: &mut [f32]) {
-        let n = self.n;
-        for (b, rows) in c_rows.chunks_mut(MC_MAX * n).enumerate() {
-            self.run_block(row0 + b * MC_MAX, rows);
+    /// Computes this block's columns of `part`'s rows, `MC_MAX` rows at a time.
+    fn run(&self, part: &mut CPart<'_>) {
+        for i0 in (0..part.rows()).step_by(MC_MAX) {
+            let mc = MC_MAX.min(part.rows() - i0);
+            self.run_block(part, i0, mc);
         }
     }
 
-    /// [`BlockJob::run`] on at most `MC_MAX` rows. A row-major A (`col_stride == 1`) with rows
-    /// up to `IN_PLACE_LDA_MAX` long is read in place by the microkernel (packing it was a
-    /// scatter with stride `MR`, a quarter of the time of a K = 64 product); any other layout
-    /// is packed first.
-    fn run_block(&self, row0: usize, c_rows: &mut [f32]) {
-        let mc = c_rows.len() / self.n;
+    /// [`BlockJob::run`] on rows `i0 .. i0 + mc` of `part`. A row-major A
+    /// (`col_stride == 1`) with rows up to `IN_PLACE_LDA_MAX` long is read in place by the
+    /// microkernel (packing it was a scatter with stride `MR`, a quarter of the time of a
+    /// K = 64 product); any other layout is packed first.
+    fn run_block(&self, part: &mut CPart<'_>, i0: usize, mc: usize) {
+        let row0 = part.row0() + i0;
         if self.a.col_stride() == 1 && self.a.row_stride() <= IN_PLACE_LDA_MAX {
             let (data, lda) = (self.a.data(), self.a.row_stride());
-            self.tiles(mc, c_rows, |s, mr| {
+            self.tiles(part, i0, mc, |s, mr| {
                 let start = (row0 + s * MR) * lda + self.pc;
                 APanel::rows(&data[start..], lda, mr)
             });
@@ -296,19 +346,26 @@ impl BlockJob<'_, '_> {
                 let a_pack = buf.get(mc.div_ceil(MR) * kc * MR);
                 pack_a(self.simd, a_pack, self.a, row0, mc, self.pc, kc);
                 let a_pack: &[f32] = a_pack;
-                self.tiles(mc, c_rows, |s, _| {
+                self.tiles(part, i0, mc, |s, _| {
                     APanel::packed(&a_pack[s * kc * MR..(s + 1) * kc * MR])
                 });
             });
         }
     }
 
-    /// Every tile of `mc` rows of this block: `panel(s, mr)` gives row sliver `s`'s A panel
-    /// (`mr` valid rows). Where [`crate::cpu::avx512_pays`], two adjacent full slivers go
-    /// together: two full row slivers at a time as one 12 × 32 AVX-512 tile (24 zmm
-    /// accumulators), a last full row sliver as a 6 × 32 tile, a partial one as two edge tiles.
+    /// Every tile of rows `i0 .. i0 + mc` of `part` in this block: `panel(s, mr)` gives row
+    /// sliver `s`'s A panel (`mr` valid rows). Where [`crate::cpu::avx512_pays`], two
+    /// adjacent full slivers go together: two full row slivers at a time as one 12 × 32
+    /// AVX-512 tile (24 zmm accumulators), a last full row sliver as a 6 × 32 tile, a partial
+    /// one as two edge tiles.
     #[inline(always)]
-    fn tiles<'p>(&self, mc: usize, c_rows: &mut [f32], panel: impl Fn(usize, usize) -> APanel<'p>) {
+    fn tiles<'p>(
+        &self,
+        part: &mut CPart<'_>,
+        i0: usize,
+        mc: usize,
+        panel: impl Fn(usize, usize) -> APanel<'p>,
+    ) {
         let slivers = self.b_pack.len() / self.b_stride;
         let wide = self.wide();
         let mut t = 0;
@@ -319,18 +376,19 @@ impl BlockJob<'_, '_> {
                 let full = mc / MR;
                 let mut s = 0;
                 while s + 2 <= full {
-                    let c = &mut c_rows[s * MR * self.n + j..];
-                    self.wide_tile([panel(s, MR), panel(s + 1, MR)], b, c);
+                    let c = part.tile(i0 + s * MR, j, 2 * MR, 2 * NR);
+                    self.wide_tile([panel(s, MR), panel(s + 1, MR)], b, c, part.ld());
                     s += 2;
                 }
                 if s < full {
-                    self.wide_tile([panel(s, MR)], b, &mut c_rows[s * MR * self.n + j..]);
+                    let c = part.tile(i0 + s * MR, j, MR, 2 * NR);
+                    self.wide_tile([panel(s, MR)], b, c, part.ld());
                     s += 1;
                 }
                 if s * MR < mc {
                     let mr = mc - s * MR;
                     for u in [t, t + 1] {
-                        self.sliver_tile(panel(s, mr), u, s * MR, mr, c_rows);
+                        self.sliver_tile(panel(s, mr), u, i0 + s * MR, mr, part);
                     }
                 }
                 t += 2;
@@ -338,29 +396,41 @@ impl BlockJob<'_, '_> {
                 for s in 0..mc.div_ceil(MR) {
                     let i = s * MR;
                     let mr = MR.min(mc - i);
-                    self.sliver_tile(panel(s, mr), t, i, mr, c_rows);
+                    self.sliver_tile(panel(s, mr), t, i0 + i, mr, part);
                 }
                 t += 1;
             }
         }
     }
 
-    /// One tile: rows `i .. i + mr` of `c_rows` against B sliver `t`. Edge tiles go through a
-    /// scratch tile.
+    /// One tile: rows `i .. i + mr` of `part` against B sliver `t`. Full tiles with SIMD are
+    /// computed in C; edge tiles and the portable kernel go through a scratch tile, whose
+    /// rows are then stored or added (`C + acc`, the kernel's own final operation).
     #[inline(always)]
-    fn sliver_tile(&self, a: APanel<'_>, t: usize, i: usize, mr: usize, c_rows: &mut [f32]) {
-        let n = self.n;
+    fn sliver_tile(&self, a: APanel<'_>, t: usize, i: usize, mr: usize, part: &mut CPart<'_>) {
         let b_sl = &self.b_pack[t * self.b_stride..(t + 1) * self.b_stride];
         let j = self.jc + t * NR;
         let nr = NR.min(self.jc + self.nc - j);
-        if mr == MR && nr == NR {
-            self.tile(a, b_sl, &mut c_rows[i * n + j..], n, self.accumulate);
+        #[cfg(target_arch = "x86_64")]
+        if self.simd == SimdLevel::Avx2Fma && mr == MR && nr == NR {
+            let c = part.tile(i, j, MR, NR);
+            // SAFETY: `SimdLevel::Avx2Fma` only comes from run-time detection of AVX2 and
+            // FMA; `tile` checked that the tile lies inside `part`, which only this task
+            // writes.
+            unsafe { micro::tile_avx2(self.kc, a, b_sl, c, part.ld(), self.accumulate) };
             return;
         }
         let mut scratch = [0.0f32; MR * NR];
-        self.tile(a, b_sl, &mut scratch, NR, false);
+        match self.simd {
+            #[cfg(target_arch = "x86_64")]
+            // SAFETY: as above; the scratch tile is this call's own.
+            SimdLevel::Avx2Fma => unsafe {
+                micro::tile_avx2(self.kc, a, b_sl, scratch.as_mut_ptr(), NR, false)
+            },
+            _ => tile_portable(self.kc, a, b_sl, &mut scratch, NR, false),
+        }
         for r in 0..mr {
-            let out = &mut c_rows[(i + r) * n + j..(i + r) * n + j + nr];
+            let out = part.row_mut(i + r, j, nr);
             let src = &scratch[r * NR..r * NR + nr];
             if self.accumulate {
                 out.iter_mut().zip(src).for_each(|(o, &v)| *o += v);
@@ -379,29 +449,19 @@ impl BlockJob<'_, '_> {
         false
     }
 
-    /// The `P·MR × 2·NR` tile of panels `a` and B slivers `b`, `b + b_stride` into `c`
-    /// (leading dimension `n`); only called where [`BlockJob::wide`] holds.
+    /// The `P·MR × 2·NR` tile of panels `a` and B slivers `b`, `b + b_stride` at `c`
+    /// (leading dimension `ldc`), from [`CPart::tile`]; only called where
+    /// [`BlockJob::wide`] holds.
     #[inline(always)]
-    fn wide_tile<const P: usize>(&self, a: [APanel<'_>; P], b: &[f32], c: &mut [f32]) {
+    fn wide_tile<const P: usize>(&self, a: [APanel<'_>; P], b: &[f32], c: *mut f32, ldc: usize) {
         #[cfg(target_arch = "x86_64")]
-        // SAFETY: `wide()` held, so AVX-512F was detected at run time.
+        // SAFETY: `wide()` held, so AVX-512F was detected at run time; `CPart::tile` checked
+        // that the tile lies inside the task's part of C, which only this task writes.
         unsafe {
-            micro::tile_avx512(self.kc, a, b, self.b_stride, c, self.n, self.accumulate)
+            micro::tile_avx512(self.kc, a, b, self.b_stride, c, ldc, self.accumulate)
         }
         #[cfg(not(target_arch = "x86_64"))]
         unreachable!("invariant: wide tiles exist only on x86-64")
-    }
-
-    #[inline(always)]
-    fn tile(&self, a: APanel<'_>, b: &[f32], c: &mut [f32], ldc: usize, accumulate: bool) {
-        match self.simd {
-            #[cfg(target_arch = "x86_64")]
-            // SAFETY: `SimdLevel::Avx2Fma` only comes from run-time detection of AVX2 and FMA.
-            SimdLevel::Avx2Fma => unsafe {
-                super::micro::tile_avx2(self.kc, a, b, c, ldc, accumulate)
-            },
-            _ => tile_portable(self.kc, a, b, c, ldc, accumulate),
-        }
     }
 }
 

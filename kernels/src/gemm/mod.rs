@@ -12,6 +12,7 @@
 //! - [`bmm`], [`bmm_tn`], [`bmm_nt`] on rank-3 tensors with a leading batch dimension;
 //! - [`matmul_backward`], [`bmm_backward`].
 
+mod c_parts;
 mod driver;
 mod matref;
 mod micro;

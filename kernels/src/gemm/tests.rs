@@ -70,6 +70,7 @@ fn contexts() -> Vec<(&'static str, Cpu)> {
         ("single", Cpu::single()),
         ("2 threads auto", Cpu::new(2, SimdPolicy::Auto).unwrap()),
         ("2 threads scalar", Cpu::new(2, SimdPolicy::Scalar).unwrap()),
+        ("3 threads auto", Cpu::new(3, SimdPolicy::Auto).unwrap()),
     ]
 }
 
@@ -148,6 +149,10 @@ fn edge_sizes_match_reference() {
         (1023, 17, 255),
         (13, 1023, 256),
         (97, 130, 513),
+        // Two or three column blocks (the last partial) on any L2 size; one K block per
+        // packing group, packed in sliver shares when threaded.
+        (30, 1040, 600),
+        (13, 2100, 300),
     ];
     for (idx, &(m, n, k)) in shapes.iter().enumerate() {
         for (ta, tb) in [(false, false), (true, false), (false, true), (true, true)] {
