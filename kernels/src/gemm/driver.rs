@@ -33,8 +33,10 @@ fn col_block() -> usize {
 }
 /// Largest row block of C packed at once (height of the packed A block); a multiple of `MR`.
 const MC_MAX: usize = 96;
-/// Fewest columns of C per thread for a column split (below it, threads split the rows).
-const COL_SPLIT_MIN: usize = 256;
+/// Fewest columns of C per thread for a column split (below it, threads split the rows). The
+/// split packs A once per thread: at n = 512 on two threads (256 columns each) that cost
+/// more than it saved; from n = 1024 it wins (2048: ~320 against ~270 GFLOP/s).
+const COL_SPLIT_MIN: usize = 512;
 /// Below this many multiply-adds (`m·n·k`) a call runs on the caller's thread only.
 const PARALLEL_MIN_FMAS: usize = 1 << 18;
 /// Longest rows (leading dimension) of a row-major A that the microkernel reads in place
