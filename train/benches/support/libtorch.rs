@@ -197,6 +197,8 @@ impl TorchGemm {
 const ALT_ROUNDS: usize = 21;
 /// Seconds of work per implementation and round of [`alternated`].
 const ALT_ROUND_SECS: f64 = 0.04;
+/// Idle time before each timed run of [`alternated`].
+const ALT_PAUSE: std::time::Duration = std::time::Duration::from_millis(60);
 
 /// Speed of `ours` relative to `theirs` (their time / our time) in each of [`ALT_ROUNDS`]
 /// rounds that run both back to back, about [`ALT_ROUND_SECS`] each, the first one of the pair
@@ -205,6 +207,11 @@ const ALT_ROUND_SECS: f64 = 0.04;
 /// adjacent runs share it.
 pub(crate) fn alternated(mut ours: impl FnMut(), mut theirs: impl FnMut()) -> Vec<f64> {
     fn timed(f: &mut dyn FnMut(), iters: u64) -> f64 {
+        // Both start from idle workers: after its turn, libtorch's OpenMP workers keep
+        // spinning for a while, on the cores the next turn needs (two threads alternated
+        // without a pause measured RepOps 0.79–0.81× where OMP_WAIT_POLICY=PASSIVE gave 0.92×
+        // and criterion's separate runs 0.85–0.92×).
+        std::thread::sleep(ALT_PAUSE);
         let start = std::time::Instant::now();
         for _ in 0..iters {
             f();
