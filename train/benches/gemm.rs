@@ -13,8 +13,9 @@
 //!
 //! With the feature `tch` (the libtorch baseline, `scripts/bench-torch`), each case is also
 //! timed with libtorch's `matmul` (MKL's sgemm on the PyPI build) in the same child, with
-//! libtorch's intra-op threads set to the same count, and the table adds its GFLOP/s and the
-//! ratio RepOps / libtorch.
+//! libtorch's intra-op threads set to the same count, and the table adds its GFLOP/s, the
+//! ratio RepOps / libtorch, and that ratio from rounds that alternate the two back to back
+//! (`support/libtorch.rs`, `alternated`), which a drifting clock does not skew.
 //!
 //! Run: `cargo bench --bench gemm` (optionally `-- 1024` to filter); with the baseline:
 //! `scripts/bench-torch gemm`; CI: `-- --test`.

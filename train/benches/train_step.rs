@@ -23,7 +23,8 @@
 //! batch and AdamW hyper-parameters (`benches/support/libtorch.rs`), with libtorch's intra-op
 //! threads set to the same count. The summary then adds libtorch's ms/step and the ratio
 //! `libtorch time / pinpoint time` (pinpoint's speed as a fraction of PyTorch's: ≥ 1 means
-//! pinpoint is at least as fast).
+//! pinpoint is at least as fast), and the same ratio from rounds that alternate the two back
+//! to back (`alternated`), which a drifting clock does not skew.
 //!
 //! Run: `cargo bench --bench train_step` (optionally `-- b64` to filter the criterion part);
 //! with the baseline: `scripts/bench-torch train_step`;

@@ -57,8 +57,8 @@ thread_local! {
 
 /// `C = A·B` for `A: m×k`, `B: k×n` (either may be a transposed view), `C: m×n` row-major,
 /// every element in the canonical blocked-fma order (docs/numerics.md §6). C is overwritten.
-/// Threads from `cx` split the rows of C; `cx.simd()` picks the AVX2 or portable microkernel.
-/// All choices give identical bits.
+/// Threads from `cx` split C's columns (wide products) or rows; `cx.simd()` picks the SIMD or
+/// portable microkernels. All choices give identical bits.
 pub fn sgemm(
     cx: &Cpu,
     m: usize,
