@@ -28,6 +28,7 @@
 // The unit-test build sees the dev-dependencies too; the plain build is checked strictly.
 #![cfg_attr(test, allow(unused_crate_dependencies))]
 
+mod buffers;
 pub mod cpu;
 pub mod error;
 pub mod gemm;

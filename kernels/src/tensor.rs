@@ -76,6 +76,14 @@ pub fn strides(shape: &[usize]) -> Vec<usize> {
     st
 }
 
+/// A dropped tensor's buffer goes back to the pool of [`crate::buffers`], for the next output
+/// of its length that a kernel overwrites.
+impl Drop for Tensor {
+    fn drop(&mut self) {
+        crate::buffers::recycle(std::mem::take(&mut self.data));
+    }
+}
+
 impl Tensor {
     /// A tensor from a shape and row-major data.
     pub fn new(shape: &[usize], data: Vec<f32>) -> Result<Self> {
@@ -150,8 +158,8 @@ impl Tensor {
     }
 
     /// Consumes the tensor, returning its elements.
-    pub fn into_data(self) -> Vec<f32> {
-        self.data
+    pub fn into_data(mut self) -> Vec<f32> {
+        std::mem::take(&mut self.data)
     }
 
     /// The same data under another shape with the same number of elements.

@@ -115,7 +115,7 @@ fn product(
     let sa = (a.shape()[rank - 2], a.shape()[rank - 1]);
     let sb = (b.shape()[rank - 2], b.shape()[rank - 1]);
     let (a_len, b_len, c_len) = (m * k, k * n, m * n);
-    let mut out = vec![0.0f32; batch * c_len];
+    let mut out = crate::buffers::for_overwrite(batch * c_len);
     let run = |exec: &Cpu, i: usize, c: &mut [f32]| -> Result<()> {
         let av = view(&a.data()[i * a_len..(i + 1) * a_len], sa, ta)?;
         let bv = view(&b.data()[i * b_len..(i + 1) * b_len], sb, tb)?;

@@ -40,7 +40,7 @@ pub fn map_unary_slices(
 ) -> Result<Tensor> {
     x.require_nonempty(op)?;
     let src = x.data();
-    let mut out = vec![0.0f32; src.len()];
+    let mut out = crate::buffers::for_overwrite(src.len());
     let simd = cx.simd();
     cx.for_each_chunk_mut(&mut out, ELEMENTWISE_CHUNK, |ci, chunk| {
         let s = &src[ci * ELEMENTWISE_CHUNK..ci * ELEMENTWISE_CHUNK + chunk.len()];
@@ -93,7 +93,7 @@ pub fn map_same_shape_slices(
         });
     }
     let (xs, ys) = (x.data(), y.data());
-    let mut out = vec![0.0f32; xs.len()];
+    let mut out = crate::buffers::for_overwrite(xs.len());
     let simd = cx.simd();
     cx.for_each_chunk_mut(&mut out, ELEMENTWISE_CHUNK, |ci, chunk| {
         let lo = ci * ELEMENTWISE_CHUNK;
@@ -119,7 +119,7 @@ pub fn map_broadcast(
     let sa = broadcast_strides(op, a.shape(), &shape)?;
     let sb = broadcast_strides(op, b.shape(), &shape)?;
     let (ad, bd) = (a.data(), b.data());
-    let mut out = vec![0.0f32; crate::tensor::numel(&shape)];
+    let mut out = crate::buffers::for_overwrite(crate::tensor::numel(&shape));
     let simd = cx.simd();
     cx.for_each_chunk_mut(&mut out, ELEMENTWISE_CHUNK, |ci, chunk| {
         let mut w = Walker::new(&shape, [&sa, &sb], ci * ELEMENTWISE_CHUNK);
@@ -176,7 +176,7 @@ pub fn broadcast_term(
     let sa = broadcast_strides(op, a.shape(), shape)?;
     let sb = broadcast_strides(op, b.shape(), shape)?;
     let (ad, bd, gd) = (a.data(), b.data(), dy.data());
-    let mut out = vec![0.0f32; gd.len()];
+    let mut out = crate::buffers::for_overwrite(gd.len());
     let simd = cx.simd();
     cx.for_each_chunk_mut(&mut out, ELEMENTWISE_CHUNK, |ci, chunk| {
         let lo = ci * ELEMENTWISE_CHUNK;

@@ -152,7 +152,7 @@ pub fn cross_entropy_backward(
     let (rows, c) = check("cross_entropy_backward", logits, targets)?;
     let g = dloss / rows as f32;
     let xs = logits.data();
-    let mut out = vec![0.0f32; xs.len()];
+    let mut out = crate::buffers::for_overwrite(xs.len());
     let simd = cx.simd();
     let per = rows_per_task(c);
     cx.for_each_chunk_mut(&mut out, per * c, |task, dx| {

@@ -160,8 +160,8 @@ pub fn layer_norm(
         });
     }
     let (xs, gs, bs) = (x.data(), gamma.data(), beta.data());
-    let mut y = vec![0.0f32; xs.len()];
-    let mut xhat = vec![0.0f32; xs.len()];
+    let mut y = crate::buffers::for_overwrite(xs.len());
+    let mut xhat = crate::buffers::for_overwrite(xs.len());
     let mut rstd = vec![0.0f32; rows];
     {
         let per = rows_per_task(d);
@@ -384,7 +384,7 @@ pub fn layer_norm_backward_parts(
         });
     }
     let (hs, gs, dys, rs) = (xhat.data(), gamma.data(), dy.data(), rstd.data());
-    let mut dx = vec![0.0f32; hs.len()];
+    let mut dx = crate::buffers::for_overwrite(hs.len());
     let simd = cx.simd();
     let per = rows_per_task(d);
     cx.for_each_chunk_mut(&mut dx, per * d, |task, dxr| {

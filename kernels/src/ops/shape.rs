@@ -64,7 +64,7 @@ fn permute_impl(cx: &Cpu, op: &'static str, x: &Tensor, perm: &[usize]) -> Resul
     if r >= 2 && read[r - 1] != 1 && read[r - 2] == 1 {
         return Tensor::new(&shape, transpose_last_two(cx, src, &shape, &read));
     }
-    let mut out = vec![0.0f32; src.len()];
+    let mut out = crate::buffers::for_overwrite(src.len());
     cx.for_each_chunk_mut(&mut out, ELEMENTWISE_CHUNK, |ci, chunk| {
         let mut w = Walker::new(&shape, [&read], ci * ELEMENTWISE_CHUNK);
         w.runs(chunk.len(), |pos, [o], [s], run| {
@@ -101,7 +101,7 @@ fn transpose_last_two(cx: &Cpu, src: &[f32], shape: &[usize], read: &[usize]) ->
     let r = shape.len();
     let (ni, nj, s) = (shape[r - 2], shape[r - 1], read[r - 1]);
     let (outer_shape, outer_read) = (&shape[..r - 2], &read[..r - 2]);
-    let mut out = vec![0.0f32; src.len()];
+    let mut out = crate::buffers::for_overwrite(src.len());
     let rows_per = (ELEMENTWISE_CHUNK / nj).max(TILE);
     cx.for_each_chunk_mut(&mut out, rows_per * nj, |ci, chunk| {
         let row0 = ci * rows_per;
@@ -324,7 +324,7 @@ pub fn concat(cx: &Cpu, xs: &[&Tensor], axis: usize) -> Result<Tensor> {
     for (i, x) in xs.iter().enumerate() {
         sources.extend((0..x.shape()[axis]).map(|r| (i, r)));
     }
-    let mut out = vec![0.0f32; outer * total * inner];
+    let mut out = crate::buffers::for_overwrite(outer * total * inner);
     let block = total * inner;
     let per = (ELEMENTWISE_CHUNK / block).max(1) * block;
     cx.for_each_chunk_mut(&mut out, per, |ci, chunk| {

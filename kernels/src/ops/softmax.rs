@@ -129,7 +129,7 @@ pub(crate) fn softmax_row(x: &[f32], y: &mut [f32]) {
 pub fn softmax(cx: &Cpu, x: &Tensor) -> Result<Tensor> {
     let (_, d) = last_axis_rows("softmax", x)?;
     let xs = x.data();
-    let mut out = vec![0.0f32; xs.len()];
+    let mut out = crate::buffers::for_overwrite(xs.len());
     let simd = cx.simd();
     let per = rows_per_task(d) * d;
     cx.for_each_chunk_mut(&mut out, per, |task, y| {
@@ -182,7 +182,7 @@ pub fn softmax_backward(cx: &Cpu, y: &Tensor, dy: &Tensor) -> Result<Tensor> {
     let (_, d) = last_axis_rows(OP, y)?;
     require_same_shape(OP, "y", y, "dy", dy)?;
     let (ys, dys) = (y.data(), dy.data());
-    let mut out = vec![0.0f32; ys.len()];
+    let mut out = crate::buffers::for_overwrite(ys.len());
     let simd = cx.simd();
     let per = rows_per_task(d) * d;
     cx.for_each_chunk_mut(&mut out, per, |task, dx| {
@@ -224,7 +224,7 @@ fn rows_of_pair(
     let (_, d) = last_axis_rows(op, y)?;
     require_same_shape(op, "y", y, "dy", dy)?;
     let (ys, dys) = (y.data(), dy.data());
-    let mut out = vec![0.0f32; ys.len()];
+    let mut out = crate::buffers::for_overwrite(ys.len());
     let simd = cx.simd();
     cx.for_each_chunk_mut(&mut out, d, |r, dx| {
         with_simd(simd, || {
@@ -244,7 +244,7 @@ fn rows_of_pair(
 pub fn log_softmax(cx: &Cpu, x: &Tensor) -> Result<Tensor> {
     let (_, d) = last_axis_rows("log_softmax", x)?;
     let xs = x.data();
-    let mut out = vec![0.0f32; xs.len()];
+    let mut out = crate::buffers::for_overwrite(xs.len());
     let simd = cx.simd();
     cx.for_each_chunk_mut(&mut out, d, |r, y| {
         with_simd(simd, || {

@@ -113,7 +113,7 @@ pub fn sgd_update(
 ) -> Result<(Tensor, Tensor)> {
     same_shapes("sgd_step", &[p, g, v])?;
     let n = p.numel();
-    let mut out = vec![0.0f32; 2 * n];
+    let mut out = crate::buffers::for_overwrite(2 * n);
     let (ps, gs, vs) = (p.data(), g.data(), v.data());
     {
         let (po, vo) = out.split_at_mut(n);
@@ -159,9 +159,9 @@ pub fn adamw_update(
     let k = AdamWConsts::new(h, b1_pow.data()[0], b2_pow.data()[0]);
     let n = p.numel();
     let (ps, gs, ms, vs) = (p.data(), g.data(), m.data(), v.data());
-    let mut po = vec![0.0f32; n];
-    let mut mo = vec![0.0f32; n];
-    let mut vo = vec![0.0f32; n];
+    let mut po = crate::buffers::for_overwrite(n);
+    let mut mo = crate::buffers::for_overwrite(n);
+    let mut vo = crate::buffers::for_overwrite(n);
     {
         let mut triples: Vec<(&mut [f32], &mut [f32], &mut [f32])> = po
             .chunks_mut(ELEMENTWISE_CHUNK)
