@@ -196,7 +196,7 @@ impl TorchGemm {
 /// Rounds of [`alternated`].
 const ALT_ROUNDS: usize = 21;
 /// Seconds of work per implementation and round of [`alternated`].
-const ALT_ROUND_SECS: f64 = 0.04;
+const ALT_ROUND_SECS: f64 = 0.2;
 /// Idle time before each timed run of [`alternated`].
 const ALT_PAUSE: std::time::Duration = std::time::Duration::from_millis(60);
 
