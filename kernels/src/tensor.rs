@@ -76,7 +76,7 @@ pub fn strides(shape: &[usize]) -> Vec<usize> {
     st
 }
 
-/// A dropped tensor's buffer goes back to the pool of [`crate::buffers`], for the next output
+/// A dropped tensor's buffer goes back to the pool of `buffers.rs`, for the next output
 /// of its length that a kernel overwrites.
 impl Drop for Tensor {
     fn drop(&mut self) {
