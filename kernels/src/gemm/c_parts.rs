@@ -23,6 +23,19 @@ pub(crate) struct CPart<'c> {
 unsafe impl Send for CPart<'_> {}
 
 impl<'c> CPart<'c> {
+    /// All of `c` (`m × n`) as one part.
+    pub(crate) fn whole(c: &'c mut [f32], m: usize, n: usize) -> Self {
+        assert_eq!(c.len(), m * n, "invariant: C is m × n");
+        Self {
+            base: c.as_mut_ptr(),
+            row0: 0,
+            rows: m,
+            ld: n,
+            cols: 0..n,
+            _c: PhantomData,
+        }
+    }
+
     /// The bands `(row0, rows)` of `c` (`m × n`), in ascending, non-overlapping order, each
     /// with every column.
     pub(crate) fn row_bands(

@@ -169,14 +169,20 @@ pub(crate) fn gemm_core(
         return;
     }
     with_b_buf(|buf| {
-        let mut parts = if threads == 1 {
-            CPart::row_bands(c, m, n, &[(0, m)])
+        // One thread (most calls of a training step's attention: products of a few thousand
+        // multiply-adds) takes all of C with no allocation.
+        let blocks = if threads == 1 {
+            Vec::new()
         } else {
-            CPart::row_bands(c, m, n, &row_blocks(m, threads))
+            row_blocks(m, threads)
         };
-        let mut parts = match parts.len() {
-            1 => Parts::One(&mut parts[0]),
-            _ => Parts::Tasks(parts.into_iter().map(Mutex::new).collect()),
+        let mut whole;
+        let mut parts = if blocks.len() <= 1 {
+            whole = CPart::whole(c, m, n);
+            Parts::One(&mut whole)
+        } else {
+            let bands = CPart::row_bands(c, m, n, &blocks);
+            Parts::Tasks(bands.into_iter().map(Mutex::new).collect())
         };
         blocked(exec, dims, a, b, 0..n, &mut parts, buf);
     });
