@@ -246,8 +246,7 @@ pub(crate) fn pack_b_slivers(
         let (runs, rest) = row.as_chunks::<NR>();
         for (u, run) in runs.iter().enumerate() {
             let at = u * stride + p * NR;
-            let out: &mut [f32; NR] = (&mut dst[at..at + NR]).try_into().expect("NR long");
-            *out = *run;
+            dst[at..at + NR].copy_from_slice(run);
         }
         if tail > 0 {
             let at = full * stride + p * NR;
