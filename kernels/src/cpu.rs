@@ -209,19 +209,23 @@ pub(crate) fn avx512_pays() -> bool {
         {
             return false;
         }
-        use std::arch::x86_64::__cpuid;
-        let v = __cpuid(0);
-        let f = __cpuid(1).eax;
+        let f = std::arch::x86_64::__cpuid(1).eax;
         let base = (f >> 8) & 0xF;
         let family = if base == 0xF {
             base + ((f >> 20) & 0xFF)
         } else {
             base
         };
-        let amd = [v.ebx, v.edx, v.ecx] == [0x6874_7541, 0x6974_6E65, 0x444D_4163]; // "AuthenticAMD"
-        !(amd && family == 0x19)
+        !(is_amd() && family == 0x19)
     });
     *WIDE
+}
+
+/// Whether the CPU's vendor string is "AuthenticAMD".
+#[cfg(target_arch = "x86_64")]
+fn is_amd() -> bool {
+    let v = std::arch::x86_64::__cpuid(0);
+    [v.ebx, v.edx, v.ecx] == [0x6874_7541, 0x6974_6E65, 0x444D_4163]
 }
 
 /// The size of one core's L2 cache in bytes, from CPUID's cache descriptors (leaf 4 on Intel,
@@ -232,9 +236,7 @@ pub(crate) fn l2_bytes() -> usize {
         #[cfg(target_arch = "x86_64")]
         {
             use std::arch::x86_64::{__cpuid, __cpuid_count};
-            let max_ext = __cpuid(0x8000_0000).eax;
-            let amd = __cpuid(0).ebx == 0x6874_7541; // "Auth"
-            let leaf = if amd && max_ext >= 0x8000_001D {
+            let leaf = if is_amd() && __cpuid(0x8000_0000).eax >= 0x8000_001D {
                 0x8000_001D
             } else {
                 4

@@ -142,14 +142,17 @@ fn bench_all(c: &mut Criterion, threads: usize, records: &Records, test_mode: bo
         let b = inputs(k * n, 2);
         let mut out = vec![0.0f32; m * n];
         let id = format!("{name} ({m}x{k}x{n})");
+        let (av, bv) = (MatRef::new(&a, m, k), MatRef::new(&b, k, n));
+        let (av, bv) = (av.expect("A shape"), bv.expect("B shape"));
+        let repops = |out: &mut [f32]| {
+            sgemm(&cx, m, n, k, av, bv, out).expect("repops sgemm");
+            black_box(out);
+        };
         group.bench_function(BenchmarkId::new("repops", &id), |bch| {
             bch.iter_custom(|iters| {
-                let av = MatRef::new(&a, m, k).expect("A shape");
-                let bv = MatRef::new(&b, k, n).expect("B shape");
                 let start = Instant::now();
                 for _ in 0..iters {
-                    sgemm(&cx, m, n, k, av, bv, &mut out).expect("repops sgemm");
-                    black_box(&mut out);
+                    repops(&mut out);
                 }
                 record(records, case, "repops", start.elapsed(), iters)
             });
@@ -197,15 +200,7 @@ fn bench_all(c: &mut Criterion, threads: usize, records: &Records, test_mode: bo
             });
             let ran = records.borrow().contains_key(&(case, "repops"));
             if ran && !test_mode {
-                let av = MatRef::new(&a, m, k).expect("A shape");
-                let bv = MatRef::new(&b, k, n).expect("B shape");
-                let ratios = libtorch::alternated(
-                    || {
-                        sgemm(&cx, m, n, k, av, bv, &mut out).expect("repops sgemm");
-                        black_box(&mut out);
-                    },
-                    || torch.run(),
-                );
+                let ratios = libtorch::alternated(|| repops(&mut out), || torch.run());
                 records.borrow_mut().insert((case, "alternated"), ratios);
             }
         }

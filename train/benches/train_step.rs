@@ -195,31 +195,20 @@ fn main() -> ExitCode {
                 });
             }
             #[cfg(feature = "tch")]
-            if !test_mode && records.borrow().contains_key(&(batch, threads, PINPOINT)) {
-                let Case {
-                    prog,
-                    batch: values,
-                    params,
-                    optim,
-                    torch,
-                } = &mut case;
-                if let Some(torch) = torch.as_mut() {
-                    let ratios = libtorch::alternated(
-                        || {
-                            let out = prog
-                                .step(&cx, params, optim, values, &Mode::Normal)
-                                .expect("training step");
-                            black_box(out.loss);
-                        },
-                        || {
-                            libtorch::set_threads(threads);
-                            black_box(torch.step());
-                        },
-                    );
-                    records
-                        .borrow_mut()
-                        .insert((batch, threads, ALTERNATED), ratios);
-                }
+            if !test_mode
+                && records.borrow().contains_key(&(batch, threads, PINPOINT))
+                && let Some(mut torch) = case.torch.take()
+            {
+                let ratios = libtorch::alternated(
+                    || case.step(&cx),
+                    || {
+                        libtorch::set_threads(threads);
+                        black_box(torch.step());
+                    },
+                );
+                records
+                    .borrow_mut()
+                    .insert((batch, threads, ALTERNATED), ratios);
             }
         }
         group.finish();

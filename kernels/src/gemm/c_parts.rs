@@ -26,14 +26,7 @@ impl<'c> CPart<'c> {
     /// All of `c` (`m × n`) as one part.
     pub(crate) fn whole(c: &'c mut [f32], m: usize, n: usize) -> Self {
         assert_eq!(c.len(), m * n, "invariant: C is m × n");
-        Self {
-            base: c.as_mut_ptr(),
-            row0: 0,
-            rows: m,
-            ld: n,
-            cols: 0..n,
-            _c: PhantomData,
-        }
+        Self::at(c.as_mut_ptr(), 0, m, n, 0..n)
     }
 
     /// The bands `(row0, rows)` of `c` (`m × n`), in ascending, non-overlapping order, each
@@ -77,17 +70,23 @@ impl<'c> CPart<'c> {
                 let right = prev.row0 == row0 && prev.rows == rows && prev.cols.end <= cols.start;
                 assert!(below || right, "invariant: the parts of C are disjoint");
             }
-            out.push(Self {
-                // In bounds: `row0 ≤ m`, and a part with rows has `row0 < m`.
-                base: base.wrapping_add(row0 * n),
-                row0,
-                rows,
-                ld: n,
-                cols,
-                _c: PhantomData,
-            });
+            out.push(Self::at(base, row0, rows, n, cols));
         }
         out
+    }
+
+    /// Rows `row0 .. row0 + rows`, columns `cols` of the C at `c` (leading dimension `ld`);
+    /// the callers check that the part lies inside C and overlaps no other.
+    fn at(c: *mut f32, row0: usize, rows: usize, ld: usize, cols: Range<usize>) -> Self {
+        Self {
+            // In bounds: `row0 ≤ m`, and a part with rows has `row0 < m`.
+            base: c.wrapping_add(row0 * ld),
+            row0,
+            rows,
+            ld,
+            cols,
+            _c: PhantomData,
+        }
     }
 
     /// The first row of C in this part.

@@ -1,14 +1,15 @@
 //! The slice-level GEMM core: BLIS-style blocking with `KC = GEMM_K_BLOCK`, packing, and
-//! threading over row blocks of C.
+//! threading over column ranges or row blocks of C.
 //!
-//! Loop nest (outer to inner): column blocks of C (`col_block()` wide) → groups of K blocks of exactly
-//! [`GEMM_K_BLOCK`] terms (the last may be shorter), ascending, whose packed B fits
-//! `B_PACK_MAX` → pack the group's B blocks → row blocks of C (one task each, spread over
+//! Loop nest (outer to inner): column blocks of C (`col_block()` wide) → groups of K blocks
+//! of exactly [`GEMM_K_BLOCK`] terms (the last may be shorter), ascending, whose packed B fits
+//! `B_PACK_MAX` → pack the group's B blocks → the parts of C (one task each, spread over
 //! threads) → the group's K blocks, ascending → pack that A block → `NR`-wide column
 //! slivers → `MR`-high row slivers → microkernel. Each microkernel call computes one tile's
 //! block sums from `+0.0` and stores them (first K block) or adds them (later blocks) into C.
-//! Only the K block boundaries are part of the numerics; the column-block width, row-block sizes, tile shape and
-//! thread count change which core computes an element, never its sequence of operations.
+//! Only the K block boundaries are part of the numerics; the column-block width, the split
+//! of C across threads, row-block sizes, tile shape and thread count change which core
+//! computes an element, never its sequence of operations.
 
 use std::cell::RefCell;
 use std::ops::Range;

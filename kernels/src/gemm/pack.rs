@@ -100,7 +100,8 @@ pub(crate) fn pack_a(
 
 /// `dst[p·W .. p·W + valid] = data[start(p) .. start(p) + valid]` for `p < runs`. Full runs
 /// (`valid == W`) are fixed-size copies, inlined: a run-time length compiled to a `memmove`
-/// call per run (24 or 64 bytes), which cost more than the copy (~2–3% of a training step).
+/// call per run (24 bytes for A's slivers), which cost more than the copy (~2–3% of a
+/// training step).
 #[inline(always)]
 fn copy_runs<const W: usize>(
     dst: &mut [f32],
@@ -256,7 +257,8 @@ pub(crate) fn pack_b_slivers(
 }
 
 /// Packs sliver `t` of the block rows `p0 .. p0+kc`, columns `j0 .. j0+nc` of `b`:
-/// `dst[p·NR + j] = b(p0 + p, j0 + t·NR + j)`, zero past `nc`. `dst` is `kc·NR` long.
+/// `dst[p·NR + j] = b(p0 + p, j0 + t·NR + j)`, zero past `nc`. `dst` is `kc·NR` long. Any
+/// layout; [`pack_b_slivers`] packs a row-major B row by row itself and sends the others here.
 pub(crate) fn pack_b_sliver(
     dst: &mut [f32],
     b: &MatRef<'_>,
@@ -273,9 +275,7 @@ pub(crate) fn pack_b_sliver(
     if valid < NR {
         dst.fill(0.0);
     }
-    if cs == 1 {
-        copy_runs::<NR>(dst, kc, valid, data, |p| (p0 + p) * rs + c0);
-    } else if rs == 1 {
+    if rs == 1 {
         for j in 0..valid {
             let start = (c0 + j) * cs + p0;
             let col = &data[start..start + kc];
