@@ -13,6 +13,11 @@ mod train_cmd;
 
 use clap::{Parser, Subcommand};
 
+/// Large allocations (tensor data above all) start on a cache line, as libtorch's do: the
+/// kernels' 64-byte vectors then never straddle two lines (`pinpoint_kernels::alloc`).
+#[global_allocator]
+static ALLOC: pinpoint_kernels::alloc::CacheAligned = pinpoint_kernels::alloc::CacheAligned;
+
 /// pinpoint: a decentralized, verifiable machine-learning compute network.
 ///
 /// Training and inference run on RepOps, reproducible operators that give the same bits on
@@ -91,5 +96,19 @@ fn restore_sigpipe() {
     // installs no handler code.
     unsafe {
         libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn large_allocations_start_on_a_cache_line() {
+        use pinpoint_kernels::alloc::{ALIGNED_MIN_BYTES, CACHE_LINE};
+        for len in [ALIGNED_MIN_BYTES / 4, 100_000, 1 << 22] {
+            let v = vec![1.0f32; len];
+            assert_eq!(v.as_ptr() as usize % CACHE_LINE, 0, "{len} f32");
+            let t = pinpoint_kernels::Tensor::new(&[len], v).expect("tensor");
+            assert_eq!(t.data().as_ptr() as usize % CACHE_LINE, 0);
+        }
     }
 }

@@ -9,6 +9,10 @@
 // Dev-dependencies are shared by every test, bench and example target; each uses some.
 #![allow(unused_crate_dependencies)]
 
+/// Large allocations start on a cache line, as in the `pinpoint` binary (and libtorch).
+#[global_allocator]
+static ALLOC: pinpoint_kernels::alloc::CacheAligned = pinpoint_kernels::alloc::CacheAligned;
+
 use std::hint::black_box;
 
 use criterion::{Criterion, criterion_group, criterion_main};

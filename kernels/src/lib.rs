@@ -20,6 +20,8 @@
 //! - [`optim`]: SGD with momentum and AdamW as graph nodes.
 //! - [`models`]: an MLP classifier and a decoder-only transformer built from the IR, and the
 //!   [`models::TrainStep`] / [`models::Inference`] programs.
+//! - [`alloc`]: [`alloc::CacheAligned`], the global allocator of the `pinpoint` binary and
+//!   the benches: large allocations start on a cache line, as libtorch's do.
 //! - [`golden`]: the fixed list of op invocations whose output hashes are committed.
 //!
 //! Bad input (mismatched shapes, empty tensors, out-of-range indices) is a [`KernelError`],
@@ -28,6 +30,7 @@
 // The unit-test build sees the dev-dependencies too; the plain build is checked strictly.
 #![cfg_attr(test, allow(unused_crate_dependencies))]
 
+pub mod alloc;
 mod buffers;
 pub mod cpu;
 pub mod error;

@@ -22,6 +22,10 @@
 // Dev-dependencies are shared by every test, bench and example target; each uses some.
 #![allow(unused_crate_dependencies)]
 
+/// Large allocations start on a cache line, as in the `pinpoint` binary (and libtorch).
+#[global_allocator]
+static ALLOC: pinpoint_kernels::alloc::CacheAligned = pinpoint_kernels::alloc::CacheAligned;
+
 use std::cell::RefCell;
 use std::collections::BTreeMap;
 use std::hint::black_box;

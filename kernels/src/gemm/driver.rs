@@ -259,7 +259,7 @@ fn blocked(
     let Dims { simd, k } = dims;
     let k_blocks = k.div_ceil(GEMM_K_BLOCK);
     let kc_of = |q: usize| GEMM_K_BLOCK.min(k - q * GEMM_K_BLOCK);
-    let stride = GEMM_K_BLOCK.min(k) * NR;
+    let stride = GEMM_K_BLOCK.min(k) * NR + 16;
     let serial = Cpu::scalar();
     let nc_max = col_block();
     for jc in cols.clone().step_by(nc_max) {
