@@ -79,6 +79,28 @@ unsafe fn offset_of(ptr: *mut u8) -> usize {
     unsafe { ptr.sub(HEADER).cast::<usize>().read() }
 }
 
+/// An allocation of `layout` from `get` (`System`'s `alloc` or `alloc_zeroed`): unchanged
+/// when it is not lined, else a `block` placed on a line.
+///
+/// # Safety
+/// `layout` must have a non-zero size; `get` must return null or a block valid for the
+/// layout it is given, aligned to it.
+unsafe fn take(layout: Layout, get: impl FnOnce(Layout) -> *mut u8) -> *mut u8 {
+    if !lined(layout) {
+        return get(layout);
+    }
+    let Some(outer) = block(layout.size()) else {
+        return std::ptr::null_mut();
+    };
+    let base = get(outer);
+    if base.is_null() {
+        base
+    } else {
+        // SAFETY: a non-null block of `block(size)` bytes, aligned to `HEADER`.
+        unsafe { place(base) }
+    }
+}
+
 // SAFETY: every block comes from `System` and goes back to it with the layout it was taken
 // with: `lined` is a function of the caller's layout, which `GlobalAlloc`'s contract makes
 // the same at allocation and deallocation, and `block` of its size is the layout taken.
@@ -86,33 +108,14 @@ unsafe fn offset_of(ptr: *mut u8) -> usize {
 // alignment below it), and disjoint as their blocks are.
 unsafe impl GlobalAlloc for CacheAligned {
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        if !lined(layout) {
-            // SAFETY: forwarded with the caller's layout (non-zero size, its contract).
-            return unsafe { System.alloc(layout) };
-        }
-        let Some(outer) = block(layout.size()) else {
-            return std::ptr::null_mut();
-        };
-        // SAFETY: `outer` has a non-zero size; a non-null block is valid for its size.
-        unsafe {
-            let base = System.alloc(outer);
-            if base.is_null() { base } else { place(base) }
-        }
+        // SAFETY: the caller's layout has a non-zero size; `System.alloc` returns null or a
+        // block valid for the layout it is given.
+        unsafe { take(layout, |l| System.alloc(l)) }
     }
 
     unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
-        if !lined(layout) {
-            // SAFETY: as in `alloc`.
-            return unsafe { System.alloc_zeroed(layout) };
-        }
-        let Some(outer) = block(layout.size()) else {
-            return std::ptr::null_mut();
-        };
         // SAFETY: as in `alloc`; the header lies before the data, which stays zero.
-        unsafe {
-            let base = System.alloc_zeroed(outer);
-            if base.is_null() { base } else { place(base) }
-        }
+        unsafe { take(layout, |l| System.alloc_zeroed(l)) }
     }
 
     unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
@@ -179,7 +182,7 @@ mod tests {
     use super::*;
 
     /// Allocates `size` bytes (zeroed or not) with `CacheAligned`, checks placement.
-    fn take(size: usize, zeroed: bool) -> (*mut u8, Layout) {
+    fn allocate(size: usize, zeroed: bool) -> (*mut u8, Layout) {
         let layout = Layout::from_size_align(size, 4).expect("layout");
         // SAFETY: non-zero size.
         let ptr = unsafe {
@@ -218,7 +221,7 @@ mod tests {
             .into_iter()
             .enumerate()
         {
-            let (ptr, layout) = take(size, false);
+            let (ptr, layout) = allocate(size, false);
             fill(ptr, size, k as u8);
             live.push((ptr, layout, k as u8));
         }
@@ -236,7 +239,7 @@ mod tests {
     #[test]
     fn zeroed_allocations_are_zero() {
         for size in [64, 4096, 1 << 20] {
-            let (ptr, layout) = take(size, true);
+            let (ptr, layout) = allocate(size, true);
             // SAFETY: `size` zeroed bytes.
             assert!((0..size).all(|i| unsafe { *ptr.add(i) } == 0));
             // SAFETY: allocated above with this layout.
@@ -260,7 +263,7 @@ mod tests {
             6 << 20,
             64,
         ];
-        let (mut ptr, mut layout) = take(sizes[0], false);
+        let (mut ptr, mut layout) = allocate(sizes[0], false);
         fill(ptr, sizes[0], 7);
         for w in sizes.windows(2) {
             let (old, new) = (w[0], w[1]);
