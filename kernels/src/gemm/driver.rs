@@ -4,8 +4,9 @@
 //! Loop nest (outer to inner): column blocks of C (`col_block()` wide) → groups of K blocks
 //! of exactly [`GEMM_K_BLOCK`] terms (the last may be shorter), ascending, whose packed B fits
 //! `B_PACK_MAX` → pack the group's B blocks → the parts of C (one task each, spread over
-//! threads) → the group's K blocks, ascending → pack that A block → `NR`-wide column
-//! slivers → `MR`-high row slivers → microkernel. Each microkernel call computes one tile's
+//! threads) → row blocks of the part (`MC_MAX` rows) → the group's K blocks, ascending (so a
+//! row block's C stays in L2 between them) → pack that A block → `NR`-wide column slivers →
+//! `MR`-high row slivers → microkernel. Each microkernel call computes one tile's
 //! block sums from `+0.0` and stores them (first K block) or adds them (later blocks) into C.
 //! Only the K block boundaries are part of the numerics; the column-block width, the split
 //! of C across threads, row-block sizes, tile shape and thread count change which core
@@ -51,9 +52,10 @@ const PARALLEL_MIN_FMAS: usize = 1 << 18;
 const IN_PLACE_LDA_MAX: usize = 512;
 /// Below this many packed B elements the B block is packed by one thread.
 const PARALLEL_PACK_MIN: usize = 1 << 17;
-/// Most packed B elements held at once (1 MiB, an L2): the K blocks of a column block are
-/// packed in groups of at most this size, so that a group needs one parallel region, not one
-/// per block.
+/// Most packed B elements held at once (1 MiB, half this Xeon's L2): the K blocks of a column
+/// block are packed in groups of at most this size, so that a group needs one parallel
+/// region, not one per block, and a row block of C meets all of the group's K blocks while
+/// it is in L2 (two threads at n = 1024: groups of two, 0.999–1.011 in six alternated sets).
 const B_PACK_MAX: usize = 1 << 18;
 
 thread_local! {
@@ -271,7 +273,8 @@ fn blocked(
         let nc = nc_max.min(cols.end - jc);
         let slivers = nc.div_ceil(NR);
         let block_len = slivers * stride;
-        let group = (B_PACK_MAX / block_len).max(1);
+        // (The slivers' padding is not counted: two 512-column K blocks make one group.)
+        let group = (B_PACK_MAX / (slivers * (stride - SLIVER_PAD))).max(1);
         for g0 in (0..k_blocks).step_by(group) {
             let g_end = (g0 + group).min(k_blocks);
             let b_pack = b_buf.get((g_end - g0) * block_len);
@@ -298,21 +301,28 @@ fn blocked(
                 pack_b_slivers(dst, stride, b, p0, kc_of(q), jc, nc, (t0, count));
             });
             let b_pack: &[f32] = b_pack;
+            let job = |q: usize| {
+                let o = (q - g0) * block_len;
+                BlockJob {
+                    simd,
+                    jc,
+                    nc,
+                    pc: q * GEMM_K_BLOCK,
+                    kc: kc_of(q),
+                    b_stride: stride,
+                    accumulate: q > 0,
+                    a,
+                    b_pack: &b_pack[o..o + block_len],
+                }
+            };
+            // Row blocks outside, the group's K blocks inside: a row block's C stays in L2
+            // from one K block to the next instead of making a pass over all of C per block.
             parts.for_each(exec, |part| {
-                for q in g0..g_end {
-                    let o = (q - g0) * block_len;
-                    let job = BlockJob {
-                        simd,
-                        jc,
-                        nc,
-                        pc: q * GEMM_K_BLOCK,
-                        kc: kc_of(q),
-                        b_stride: stride,
-                        accumulate: q > 0,
-                        a,
-                        b_pack: &b_pack[o..o + block_len],
-                    };
-                    job.run(part);
+                for i0 in (0..part.rows()).step_by(MC_MAX) {
+                    let mc = MC_MAX.min(part.rows() - i0);
+                    for q in g0..g_end {
+                        job(q).run_block(part, i0, mc);
+                    }
                 }
             });
         }
@@ -334,15 +344,7 @@ struct BlockJob<'a, 'b> {
 }
 
 impl BlockJob<'_, '_> {
-    /// Computes this block's columns of `part`'s rows, `MC_MAX` rows at a time.
-    fn run(&self, part: &mut CPart<'_>) {
-        for i0 in (0..part.rows()).step_by(MC_MAX) {
-            let mc = MC_MAX.min(part.rows() - i0);
-            self.run_block(part, i0, mc);
-        }
-    }
-
-    /// [`BlockJob::run`] on rows `i0 .. i0 + mc` of `part`. A row-major A
+    /// This block's columns of rows `i0 .. i0 + mc` (at most `MC_MAX`) of `part`. A row-major A
     /// (`col_stride == 1`) with rows up to `IN_PLACE_LDA_MAX` long is read in place by the
     /// microkernel (packing it was a scatter with stride `MR`, a quarter of the time of a
     /// K = 64 product); any other layout is packed first.
