@@ -285,6 +285,69 @@ mod tests {
     }
 
     #[test]
+    fn random_allocations_keep_their_bytes_on_several_threads() {
+        // Allocations, zeroed allocations, reallocations (growing and shrinking, within and
+        // across the threshold) and frees in a seeded random order, each block filled with
+        // its own pattern and checked before every change: a misplaced header or a wrong
+        // block freed would show up as another block's bytes.
+        let run = |seed: u64| {
+            let mut x = seed;
+            let mut next = move |n: u64| {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                x % n
+            };
+            let mut live: Vec<(*mut u8, Layout, u8)> = Vec::new();
+            for step in 0..3000u64 {
+                let size = match next(4) {
+                    0 => 1 + next(4095) as usize,
+                    1 => ALIGNED_MIN_BYTES - 64 + next(128) as usize,
+                    2 => ALIGNED_MIN_BYTES + next(60_000) as usize,
+                    _ => 1 + next(300_000) as usize,
+                };
+                let seed = step as u8;
+                match next(3) {
+                    0 if !live.is_empty() => {
+                        let (ptr, layout, s) = live.swap_remove(next(live.len() as u64) as usize);
+                        assert!(holds(ptr, layout.size(), s));
+                        // SAFETY: allocated with `layout`, not freed before.
+                        let new = unsafe { CacheAligned.realloc(ptr, layout, size) };
+                        assert!(!new.is_null());
+                        assert!(holds(new, layout.size().min(size), s));
+                        if size >= ALIGNED_MIN_BYTES {
+                            assert_eq!(new as usize % CACHE_LINE, 0);
+                        }
+                        fill(new, size, seed);
+                        live.push((new, Layout::from_size_align(size, 4).expect("layout"), seed));
+                    }
+                    1 if !live.is_empty() => {
+                        let (ptr, layout, s) = live.swap_remove(next(live.len() as u64) as usize);
+                        assert!(holds(ptr, layout.size(), s));
+                        // SAFETY: allocated with `layout`, not freed before.
+                        unsafe { CacheAligned.dealloc(ptr, layout) };
+                    }
+                    _ => {
+                        let (ptr, layout) = allocate(size, next(2) == 0);
+                        fill(ptr, size, seed);
+                        live.push((ptr, layout, seed));
+                    }
+                }
+            }
+            for (ptr, layout, s) in live {
+                assert!(holds(ptr, layout.size(), s));
+                // SAFETY: allocated with `layout`, not freed before.
+                unsafe { CacheAligned.dealloc(ptr, layout) };
+            }
+        };
+        std::thread::scope(|scope| {
+            for seed in 1..=4u64 {
+                scope.spawn(move || run(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15)));
+            }
+        });
+    }
+
+    #[test]
     fn alignments_of_a_line_or_more_are_the_systems() {
         let layout = Layout::from_size_align(1 << 16, 4096).expect("layout");
         assert!(!lined(layout));
