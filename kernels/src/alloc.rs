@@ -65,19 +65,37 @@ unsafe fn place(base: *mut u8) -> *mut u8 {
     // header's `HEADER` bytes before it lie at or after `base`, aligned for a `usize`.
     unsafe {
         let ptr = base.add(off);
-        ptr.sub(HEADER).cast::<usize>().write(off);
+        ptr.sub(HEADER).cast::<usize>().write(HEADER_TAG | off);
         ptr
     }
 }
 
-/// The offset from a lined allocation back to its block's start.
+/// The offset from a lined allocation back to its block's start. A header without
+/// [`HEADER_TAG`] or with an impossible offset means the pointer was not placed here, or is
+/// freed under another size than it was allocated with (undefined behaviour in the caller):
+/// the process aborts rather than hand `System` a pointer it never returned.
 ///
 /// # Safety
 /// `ptr` must have been returned by [`place`] (its header intact: it lies outside the data).
 unsafe fn offset_of(ptr: *mut u8) -> usize {
     // SAFETY: `place` wrote a `usize` just before `ptr`.
-    unsafe { ptr.sub(HEADER).cast::<usize>().read() }
+    let header = unsafe { ptr.sub(HEADER).cast::<usize>().read() };
+    match decode_header(header) {
+        Some(off) => off,
+        // No panic: unwinding may allocate, and this allocator's state is not to be trusted.
+        None => std::process::abort(),
+    }
 }
+
+/// The offset a header written by [`place`] holds, or `None` for anything else.
+fn decode_header(header: usize) -> Option<usize> {
+    let off = header & 0xffff;
+    (header & !0xffff == HEADER_TAG && (HEADER..=CACHE_LINE).contains(&off)).then_some(off)
+}
+
+/// The bits above the offset (the low 16) of every header: a check that a pointer freed as
+/// lined was allocated as lined.
+const HEADER_TAG: usize = 0x7069 << 16;
 
 /// An allocation of `layout` from `get` (`System`'s `alloc` or `alloc_zeroed`): unchanged
 /// when it is not lined, else a `block` placed on a line.
@@ -345,6 +363,24 @@ mod tests {
                 scope.spawn(move || run(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15)));
             }
         });
+    }
+
+    #[test]
+    fn only_headers_written_here_decode() {
+        for off in [8, 16, 32, 48, 64] {
+            assert_eq!(decode_header(HEADER_TAG | off), Some(off));
+        }
+        // What lies before a pointer `malloc` returned (its chunk size with flag bits), an
+        // offset past the line, no offset, and a tag with a flipped bit.
+        for header in [
+            0x1011,
+            4096 + 64 + 17,
+            HEADER_TAG | 65,
+            HEADER_TAG,
+            HEADER_TAG ^ (1 << 20) | 16,
+        ] {
+            assert_eq!(decode_header(header), None, "{header:#x}");
+        }
     }
 
     #[test]
