@@ -14,7 +14,8 @@
 //!
 //! Allocations of [`ALIGNED_MIN_BYTES`] or more (whose layout asks less than a cache line)
 //! take [`CACHE_LINE`] more bytes from [`System`] and start at the first line boundary past
-//! an 8-byte header that records the distance back to the block's start. Everything else goes
+//! an 8-byte header that records the distance back to the block's start under a tag (a
+//! pointer freed without it aborts the process). Everything else goes
 //! to [`System`] unchanged. Blocks come from the system's plain `malloc`, `calloc` and
 //! `realloc`, so zeroed allocations still get the OS's zero pages and a growing buffer can
 //! still be moved without a copy. Alignment changes where data lands, never a value.
