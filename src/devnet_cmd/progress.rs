@@ -8,7 +8,7 @@ use std::io::IsTerminal;
 use std::time::{Duration, Instant};
 
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
-use pinpoint_actors::conduct::{Cheat, Observed, Probe};
+use pinpoint_actors::conduct::{Cheat, Observed, Probe, Settled};
 use pinpoint_chain::NodeId;
 
 /// What the view knows of a node.
@@ -251,15 +251,18 @@ impl View {
                 step,
                 node,
                 rounds,
+                settled,
             } => {
                 let r = self.rounds.entry(*dispute).or_insert(0);
                 *r = (*r).max(*rounds);
+                let how = match settled {
+                    Settled::Recomputed => format!("step {step} → {}, operator {node}", step + 1),
+                    forfeit => forfeit.describe(),
+                };
                 self.line(format!(
-                    "{}: votes on dispute #{dispute}: {} (step {step} → {}, operator {node}, \
-                     {rounds} rounds)",
+                    "{}: votes on dispute #{dispute}: {} ({how}, {rounds} rounds)",
                     self.name(index),
                     ruling_text(*ruling),
-                    step + 1
                 ));
             }
         }

@@ -138,7 +138,8 @@ async function main() {
       check(shown.text.includes(v.ruling_name.replace(/_/g, " ")) && shown.text.includes(`operator ${v.node}`), `the verdict's text names them: ${shown.text}`);
     }
     check(api.chain && shown.chain === api.chain.ruling_name, `chain ruling shown ${shown.chain} = API ${api.chain && api.chain.ruling_name}`);
-    check(shown.ruling === "challenger_wins" && shown.step === 2 && shown.node === 2, "the cheater (wrong operator 2 in step 2 → 3) lost");
+    check(shown.ruling === "challenger_wins" && shown.step === 2 && shown.node === 2,
+      `the cheater (wrong operator 2 in step 2 → 3) lost (this referee: ${v ? v.settled : "no verdict"})`);
 
     // The job reaches `finalized` on the page.
     const totals = await onPage("waiting for the job to finalize", async p => {

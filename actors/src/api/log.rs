@@ -11,7 +11,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use tokio::sync::broadcast;
 
-use crate::conduct::{Observed, Probe};
+use crate::conduct::{Observed, Probe, Settled};
 
 /// Events the ring keeps (the oldest are dropped first).
 pub const EVENTS_CAPACITY: usize = 1_024;
@@ -42,6 +42,8 @@ pub struct VerdictRecord {
     pub node: u64,
     /// Query rounds.
     pub rounds: u32,
+    /// How it was settled.
+    pub settled: Settled,
 }
 
 /// One dispute's bisection, as this node saw it.
@@ -153,12 +155,14 @@ impl EventLog {
                 step,
                 node,
                 rounds,
+                settled,
             } => {
                 self.entry(dispute).verdict = Some(VerdictRecord {
                     ruling,
                     step,
                     node,
                     rounds,
+                    settled,
                 });
             }
             _ => {}
@@ -258,10 +262,12 @@ mod tests {
             step: 2,
             node: 4,
             rounds: 5,
+            settled: Settled::Recomputed,
         });
         let t = log.dispute(7).expect("traced");
         assert_eq!(t.queries.len(), 2);
         assert_eq!(t.verdict.map(|v| v.node), Some(4));
+        assert_eq!(t.verdict.map(|v| v.settled), Some(Settled::Recomputed));
         assert!(log.dispute(8).is_none());
     }
 

@@ -232,6 +232,7 @@ pub fn bisection(t: &DisputeTrace, steps: Option<u64>) -> Value {
             "step": v.step,
             "node": v.node,
             "rounds": v.rounds,
+            "settled": v.settled.describe(),
         })),
     })
 }
@@ -305,9 +306,10 @@ pub fn event(seq: u64, e: &Observed) -> Value {
             step,
             node,
             rounds,
+            settled,
         } => json!({
             "kind": "verdict", "dispute": dispute, "ruling": ruling, "step": step, "node": node,
-            "rounds": rounds,
+            "rounds": rounds, "settled": settled.describe(),
         }),
     };
     json!({ "seq": seq, "event": body })

@@ -64,7 +64,7 @@ use crate::supervisor::{ChildRef, ChildSpec, child_slot};
 pub use book::{ChainBook, Duty, JobState, Me};
 pub use compute::{BadCheat, Cheat};
 pub use msg::ConductMsg;
-pub use observe::{OBSERVER_CAPACITY, Observed, Probe};
+pub use observe::{OBSERVER_CAPACITY, Observed, Probe, Settled};
 
 /// The chain, shared by the nodes of one process (each sends as its own account).
 pub type SharedChain<S> = crate::settlement::ChainHandle<S>;

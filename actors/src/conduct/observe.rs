@@ -3,6 +3,7 @@
 //! never holds the node up.
 
 use pinpoint_protocol::id::NodeId;
+use pinpoint_protocol::wire::Fault;
 
 /// Events an observer channel holds before the oldest are dropped.
 pub const OBSERVER_CAPACITY: usize = 4_096;
@@ -93,5 +94,67 @@ pub enum Observed {
         node: u64,
         /// Query rounds it took.
         rounds: u32,
+        /// How the referee settled it.
+        settled: Settled,
     },
+}
+
+/// How a referee settled a dispute: what a verdict's step and operator mean, and who is at
+/// fault when nothing was re-run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Settled {
+    /// The first disputed operator (or the state assembly) was re-run and compared.
+    Recomputed,
+    /// A party forfeited.
+    Forfeit {
+        /// Whether the offender is the challenger (else the defendant).
+        challenger: bool,
+        /// What it did.
+        fault: Fault,
+    },
+}
+
+impl Settled {
+    /// Lower-case words for logs and the API: `recomputed`, or `forfeit by the challenger:
+    /// equivocation` and the like.
+    pub fn describe(&self) -> String {
+        match self {
+            Settled::Recomputed => "recomputed".into(),
+            Settled::Forfeit { challenger, fault } => {
+                let who = if *challenger {
+                    "challenger"
+                } else {
+                    "defendant"
+                };
+                let what = match fault {
+                    Fault::Timeout => "timeout",
+                    Fault::BadProof => "bad proof",
+                    Fault::Equivocation => "equivocation",
+                    Fault::BadInput => "bad input",
+                    Fault::Malformed => "malformed",
+                };
+                format!("forfeit by the {who}: {what}")
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_settlement_names_the_offender_and_the_fault() {
+        assert_eq!(Settled::Recomputed.describe(), "recomputed");
+        let f = Settled::Forfeit {
+            challenger: true,
+            fault: Fault::Equivocation,
+        };
+        assert_eq!(f.describe(), "forfeit by the challenger: equivocation");
+        let f = Settled::Forfeit {
+            challenger: false,
+            fault: Fault::Timeout,
+        };
+        assert_eq!(f.describe(), "forfeit by the defendant: timeout");
+    }
 }

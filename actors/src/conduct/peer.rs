@@ -13,7 +13,7 @@ use pinpoint_protocol::role::verifier::{VerifierAction, VerifierCompute, Verifie
 use pinpoint_protocol::wire::{Message, Outcome, Resolution, Verdict, WireOpening};
 use ractor::ActorRef;
 
-use super::{ConductMsg, ConductState, Observed, Probe, Scope, compute};
+use super::{ConductMsg, ConductState, Observed, Probe, Scope, Settled, compute};
 use crate::network::Routed;
 use crate::role::RoleMsg;
 
@@ -107,6 +107,21 @@ fn ruling_of(st: &ConductState, dispute: u64, v: &Verdict) -> Option<(Ruling, Fi
     Some((ruling, finding))
 }
 
+/// How the referee settled `dispute` (for the log and the API): a re-run, or whose forfeit.
+fn settled_of(st: &ConductState, dispute: u64, v: &Verdict) -> Settled {
+    match v.resolution {
+        Resolution::Recomputed { .. } => Settled::Recomputed,
+        Resolution::Forfeit { offender, fault } => {
+            let challenger = st
+                .book
+                .dispute(dispute)
+                .and_then(|x| st.book.node_of(&x.challenger))
+                .is_some_and(|c| c == offender);
+            Settled::Forfeit { challenger, fault }
+        }
+    }
+}
+
 fn zero_finding() -> Finding {
     Finding {
         step: 0,
@@ -160,7 +175,8 @@ pub(super) async fn arbiter_action(st: &mut ConductState, a: ArbiterAction) {
                 );
                 return;
             };
-            tracing::info!(dispute, ?ruling, rounds, "verdict");
+            let settled = settled_of(st, dispute, &verdict);
+            tracing::info!(dispute, ?ruling, rounds, settled = %settled.describe(), "verdict");
             st.status.verdicts += 1;
             st.observe(Observed::Verdict {
                 dispute,
@@ -168,6 +184,7 @@ pub(super) async fn arbiter_action(st: &mut ConductState, a: ArbiterAction) {
                 step: finding.step,
                 node: finding.node,
                 rounds,
+                settled,
             });
             st.transact(Call::Rule {
                 dispute,

@@ -317,6 +317,7 @@ async fn the_api_shows_a_devnet_job_its_dispute_bisection_and_verdict() {
     let one = one.json();
     let b = &one["bisection"];
     assert_eq!(b["verdict"]["ruling_name"], "challenger_wins", "{one}");
+    assert_eq!(b["verdict"]["settled"], "recomputed", "{one}");
     assert_eq!(
         (b["verdict"]["step"].as_u64(), b["verdict"]["node"].as_u64()),
         (Some(2), Some(2)),

@@ -9,7 +9,7 @@
 use std::time::Duration;
 
 use pinpoint_actors::conduct::job_key;
-use pinpoint_actors::conduct::{Cheat, JobState, Observed, Probe};
+use pinpoint_actors::conduct::{Cheat, JobState, Observed, Probe, Settled};
 use pinpoint_actors::devnet::{Devnet, LocalNode, Plan, Terms};
 use pinpoint_actors::network::NetworkMsg;
 use pinpoint_chain::bindings::JobMarket::JobMarketEvents;
@@ -116,6 +116,7 @@ async fn a_cheating_trainer_is_disputed_over_quic_slashed_and_the_honest_are_pai
             ruling: 1,
             step: 2,
             node: 2,
+            settled: Settled::Recomputed,
             ..
         }
     )));
