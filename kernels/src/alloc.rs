@@ -15,10 +15,10 @@
 //! Allocations of [`ALIGNED_MIN_BYTES`] or more (whose layout asks less than a cache line)
 //! take [`CACHE_LINE`] more bytes from [`System`] and start at the first line boundary past
 //! an 8-byte header that records the distance back to the block's start under a tag (a
-//! pointer freed without it aborts the process). Everything else goes
-//! to [`System`] unchanged. Blocks come from the system's plain `malloc`, `calloc` and
-//! `realloc`, so zeroed allocations still get the OS's zero pages and a growing buffer can
-//! still be moved without a copy. Alignment changes where data lands, never a value.
+//! pointer freed without it aborts the process). Everything else goes to [`System`]
+//! unchanged. Blocks come from the system's plain `malloc`, `calloc` and `realloc`, so zeroed
+//! allocations still get the OS's zero pages and a growing buffer can still be moved without
+//! a copy. Alignment changes where data lands, never a value.
 
 use std::alloc::{GlobalAlloc, Layout, System};
 
@@ -29,7 +29,8 @@ pub const CACHE_LINE: usize = 64;
 /// vectors long, and padding each with a line would waste more than it saves).
 pub const ALIGNED_MIN_BYTES: usize = 4096;
 
-/// Size of the header in front of an aligned allocation (the offset back to its block).
+/// Size of the header in front of an aligned allocation (a tag and the offset back to its
+/// block).
 const HEADER: usize = std::mem::size_of::<usize>();
 
 /// The global allocator of the `pinpoint` binary and benches: [`System`], with allocations
