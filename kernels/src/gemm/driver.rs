@@ -266,7 +266,8 @@ fn blocked(
     let Dims { simd, k } = dims;
     let k_blocks = k.div_ceil(GEMM_K_BLOCK);
     let kc_of = |q: usize| GEMM_K_BLOCK.min(k - q * GEMM_K_BLOCK);
-    let stride = GEMM_K_BLOCK.min(k) * NR + SLIVER_PAD;
+    let sliver_len = GEMM_K_BLOCK.min(k) * NR;
+    let stride = sliver_len + SLIVER_PAD;
     let serial = Cpu::scalar();
     let nc_max = col_block();
     for jc in cols.clone().step_by(nc_max) {
@@ -274,7 +275,7 @@ fn blocked(
         let slivers = nc.div_ceil(NR);
         let block_len = slivers * stride;
         // (The slivers' padding is not counted: two 512-column K blocks make one group.)
-        let group = (B_PACK_MAX / (slivers * (stride - SLIVER_PAD))).max(1);
+        let group = (B_PACK_MAX / (slivers * sliver_len)).max(1);
         for g0 in (0..k_blocks).step_by(group) {
             let g_end = (g0 + group).min(k_blocks);
             let b_pack = b_buf.get((g_end - g0) * block_len);
@@ -418,8 +419,8 @@ impl BlockJob<'_, '_> {
     }
 
     /// One tile: rows `i .. i + mr` of `part` against B sliver `t`. Full tiles with SIMD are
-    /// computed in C; edge tiles and the portable kernel go through a scratch tile, whose
-    /// rows are then stored or added (`C + acc`, the kernel's own final operation).
+    /// computed in C; edge tiles and the portable kernel go through a scratch tile
+    /// ([`BlockJob::put_scratch`]).
     #[inline(always)]
     fn sliver_tile(&self, a: APanel<'_>, t: usize, i: usize, mr: usize, part: &mut CPart<'_>) {
         let b_sl = &self.b_pack[t * self.b_stride..(t + 1) * self.b_stride];
@@ -443,9 +444,23 @@ impl BlockJob<'_, '_> {
             },
             _ => tile_portable(self.kc, a, b_sl, &mut scratch, NR, false),
         }
+        self.put_scratch(part, &scratch, NR, (i, j), (mr, nr));
+    }
+
+    /// Rows `0 .. mr`, columns `0 .. nr` of a scratch tile (rows `ld` apart) into `part` at
+    /// `(i, j)`: stored, or added (`C + acc`, the kernel's own final operation).
+    #[inline(always)]
+    fn put_scratch(
+        &self,
+        part: &mut CPart<'_>,
+        scratch: &[f32],
+        ld: usize,
+        (i, j): (usize, usize),
+        (mr, nr): (usize, usize),
+    ) {
         for r in 0..mr {
             let out = part.row_mut(i + r, j, nr);
-            let src = &scratch[r * NR..r * NR + nr];
+            let src = &scratch[r * ld..r * ld + nr];
             if self.accumulate {
                 out.iter_mut().zip(src).for_each(|(o, &v)| *o += v);
             } else {
@@ -455,10 +470,9 @@ impl BlockJob<'_, '_> {
     }
 
     /// Rows `i .. i + mr` (`mr < MR`, the last of a row block) against the sliver pair at `b`
-    /// (columns `j .. j + 2·NR`): one `MR × 2·NR` AVX-512 tile into a scratch tile, whose first `mr`
-    /// rows are then stored or added (`C + acc`, the kernel's own final operation); the
-    /// panel's rows past `mr` feed only rows that are dropped. Only called where
-    /// [`BlockJob::wide`] holds.
+    /// (columns `j .. j + 2·NR`): one `MR × 2·NR` AVX-512 tile into a scratch tile, whose first
+    /// `mr` rows [`BlockJob::put_scratch`] writes; the panel's rows past `mr` feed only rows
+    /// that are dropped. Only called where [`BlockJob::wide`] holds.
     #[inline(always)]
     fn wide_edge_tile(
         &self,
@@ -487,15 +501,7 @@ impl BlockJob<'_, '_> {
         }
         #[cfg(not(target_arch = "x86_64"))]
         unreachable!("invariant: wide tiles exist only on x86-64");
-        for r in 0..mr {
-            let out = part.row_mut(i + r, j, 2 * NR);
-            let src = &scratch[r * 2 * NR..(r + 1) * 2 * NR];
-            if self.accumulate {
-                out.iter_mut().zip(src).for_each(|(o, &v)| *o += v);
-            } else {
-                out.copy_from_slice(src);
-            }
-        }
+        self.put_scratch(part, &scratch, 2 * NR, (i, j), (mr, 2 * NR));
     }
 
     /// Whether this block's full tiles go two slivers at a time ([`micro::tile_avx512`]).
