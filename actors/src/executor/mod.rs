@@ -242,6 +242,12 @@ impl ExecutorState {
             return Ok(());
         };
         self.current = None;
+        // Sending `WorkerDone` is the worker thread's last act: wait for the thread to end
+        // (at once), so that a job submitted as soon as the event below arrives is not refused
+        // as `Busy` by a thread still exiting.
+        if let Some(worker) = self.worker.take() {
+            let _ = worker.join();
+        }
         let outcome = match self.slot.wait(ticket) {
             Ok(o) => o,
             Err(SlotError::Stale) => return Ok(()),
