@@ -40,6 +40,14 @@ use pinpoint_kernels::{Cpu, SimdPolicy};
 #[path = "support/libtorch.rs"]
 mod libtorch;
 
+#[cfg(feature = "openblas")]
+#[path = "support/openblas.rs"]
+mod openblas;
+
+#[cfg(any(feature = "tch", feature = "openblas"))]
+#[path = "support/alternate.rs"]
+mod alternate;
+
 /// FMA pipes per core assumed for the peak (AVX2- and AVX-512-class x86-64 cores have two; the
 /// f32 lanes per FMA are those the kernels use, `Cpu::vector_lanes`).
 const FMA_PIPES: f64 = 2.0;
@@ -129,7 +137,7 @@ fn inputs(len: usize, seed: u32) -> Vec<f32> {
 }
 
 fn bench_all(c: &mut Criterion, threads: usize, records: &Records, test_mode: bool) {
-    #[cfg(not(feature = "tch"))]
+    #[cfg(not(any(feature = "tch", feature = "openblas")))]
     let _ = test_mode;
     let cx = Cpu::new(threads, SimdPolicy::Auto).expect("thread pool for the benchmark");
     let mut group = c.benchmark_group(format!("gemm_t{threads}"));
@@ -204,12 +212,54 @@ fn bench_all(c: &mut Criterion, threads: usize, records: &Records, test_mode: bo
             });
             let ran = records.borrow().contains_key(&(case, "repops"));
             if ran && !test_mode {
-                let ratios = libtorch::alternated(|| repops(&mut out), || torch.run());
+                libtorch::set_threads(threads);
+                let ratios = alternate::alternated(|| repops(&mut out), || torch.run());
                 records.borrow_mut().insert((case, "alternated"), ratios);
+            }
+        }
+        #[cfg(feature = "openblas")]
+        {
+            let mut blas = openblas::BlasGemm::new(&a, &b, m, k, n);
+            group.bench_function(BenchmarkId::new("openblas", &id), |bch| {
+                bch.iter_custom(|iters| {
+                    openblas::set_threads(threads);
+                    let start = Instant::now();
+                    for _ in 0..iters {
+                        blas.run();
+                    }
+                    record(records, case, "openblas", start.elapsed(), iters)
+                });
+            });
+            if records.borrow().contains_key(&(case, "openblas")) {
+                repops(&mut out);
+                check_close(&out, blas.output(), &id);
+            }
+            let ran = records.borrow().contains_key(&(case, "repops"));
+            if ran && !test_mode {
+                openblas::set_threads(threads);
+                let ratios = alternate::alternated(|| repops(&mut out), || blas.run());
+                records
+                    .borrow_mut()
+                    .insert((case, "alternated openblas"), ratios);
             }
         }
     }
     group.finish();
+}
+
+/// Panics unless a baseline's product `theirs` matches RepOps' `ours` to a relative 1e-4 (of
+/// the largest output magnitude): the two differ only in summation order.
+#[cfg(feature = "openblas")]
+fn check_close(ours: &[f32], theirs: &[f32], id: &str) {
+    let scale = ours.iter().fold(1.0f32, |s, v| s.max(v.abs()));
+    let worst = ours
+        .iter()
+        .zip(theirs)
+        .fold(0.0f32, |w, (x, y)| w.max((x - y).abs()));
+    assert!(
+        ours.len() == theirs.len() && worst <= 1e-4 * scale,
+        "{id}: the baseline's product differs from RepOps' by {worst} (scale {scale})"
+    );
 }
 
 fn record(
@@ -269,20 +319,26 @@ fn print_table(
     }
     println!("GFLOP/s from the median time per run; 'best ratio' compares the fastest runs");
     #[cfg(feature = "tch")]
-    libtorch::explain_alternated();
-    println!(
-        "{:<36} {:>14} {:>14} {:>8} {:>11} {:>10} {:>14} {:>12} {:>11} {:>12}",
-        "case (m x k x n)",
-        "repops GFLOP/s",
-        "mm GFLOP/s",
-        "ratio",
-        "best ratio",
-        "% of peak",
-        "torch GFLOP/s",
-        "vs torch",
-        "best vs t.",
-        "alt. vs t."
+    alternate::explain_alternated("alt. vs t.", "libtorch");
+    #[cfg(feature = "openblas")]
+    {
+        alternate::explain_alternated("alt. vs OB", "OpenBLAS");
+        println!("OpenBLAS: {}", openblas::describe());
+    }
+    let mut header = format!(
+        "{:<36} {:>14} {:>14} {:>8} {:>11} {:>10}",
+        "case (m x k x n)", "repops GFLOP/s", "mm GFLOP/s", "ratio", "best ratio", "% of peak"
     );
+    for b in BASELINES {
+        header += &format!(
+            " {:>14} {:>10} {:>11} {:>11}",
+            format!("{} GFLOP/s", b.label),
+            format!("vs {}", b.short),
+            format!("best vs {}", b.short),
+            format!("alt. vs {}", b.short)
+        );
+    }
+    println!("{header}");
     for (case, &(name, m, k, n)) in CASES.iter().enumerate() {
         let flops = 2.0 * (m * n * k) as f64;
         let gf = |imp| {
@@ -296,30 +352,60 @@ fn print_table(
             let p = threads as f64 * FMA_PIPES * lanes * 2.0 * mhz / 1e3;
             format!("{:.1}%", 100.0 * r / p)
         });
-        let (torch, vs, best_vs) = match gf("libtorch") {
-            Some((t, t_best)) => (
-                format!("{t:.1}"),
-                format!("{:.3}", r / t),
-                format!("{:.3}", r_best / t_best),
-            ),
-            None => ("-".into(), "-".into(), "-".into()),
-        };
-        let alt = records
-            .get(&(case, "alternated"))
-            .and_then(|v| median_min(v))
-            .map_or("-".to_string(), |(med, _)| format!("{med:.3}"));
-        println!(
-            "{:<36} {:>14.1} {:>14.1} {:>8.3} {:>11.3} {:>10} {:>14} {:>12} {:>11} {:>12}",
+        let mut line = format!(
+            "{:<36} {:>14.1} {:>14.1} {:>8.3} {:>11.3} {:>10}",
             format!("{name} ({m}x{k}x{n})"),
             r,
             mm,
             r / mm,
             r_best / mm_best,
-            peak,
-            torch,
-            vs,
-            best_vs,
-            alt
+            peak
         );
+        for b in BASELINES {
+            let (gflops, vs, best_vs) = match gf(b.key) {
+                Some((t, t_best)) => (
+                    format!("{t:.1}"),
+                    format!("{:.3}", r / t),
+                    format!("{:.3}", r_best / t_best),
+                ),
+                None => ("-".into(), "-".into(), "-".into()),
+            };
+            let alt = records
+                .get(&(case, b.alternated))
+                .and_then(|v| median_min(v))
+                .map_or("-".to_string(), |(med, _)| format!("{med:.3}"));
+            line += &format!(" {gflops:>14} {vs:>10} {best_vs:>11} {alt:>11}");
+        }
+        println!("{line}");
     }
 }
+
+/// A baseline library's columns in the table.
+struct Baseline {
+    /// Its implementation name in [`Records`].
+    key: &'static str,
+    /// The [`Records`] name of its alternated ratios.
+    alternated: &'static str,
+    /// Column label.
+    label: &'static str,
+    /// Short label in ratio columns.
+    short: &'static str,
+}
+
+/// The baselines built in (features `tch`, `openblas`).
+const BASELINES: &[Baseline] = &[
+    #[cfg(feature = "tch")]
+    Baseline {
+        key: "libtorch",
+        alternated: "alternated",
+        label: "torch",
+        short: "t.",
+    },
+    #[cfg(feature = "openblas")]
+    Baseline {
+        key: "openblas",
+        alternated: "alternated openblas",
+        label: "OB",
+        short: "OB",
+    },
+];

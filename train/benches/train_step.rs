@@ -7,9 +7,14 @@
 //! size is replaced. Every iteration is one step on the same batch (batch 0 of the training
 //! split), updating the parameters and optimizer state in place; batch generation is not timed.
 //!
+//! Two pinpoint variants are timed: `step`, the step with every node's output hashed
+//! ([`Mode::Normal`], the record a dispute re-creates for its disputed step), and `trainer`,
+//! what a trainer runs per step outside a dispute ([`Mode::Unhashed`], then the tensor hashes
+//! of `h(S_t)`; a trainer commits state hashes only and re-runs a disputed step traced).
+//!
 //! After criterion's output the binary prints:
-//! 1. a summary table: batch, threads, ms/step (median of all timed runs, warm-up included),
-//!    steps/s and examples/s;
+//! 1. a summary table: batch, threads, the step's ms/step (median of all timed runs, warm-up
+//!    included), steps/s and examples/s, and the trainer's ms/step;
 //! 2. a per-op-kind profile at the largest batch, 1 and 2 threads: node times taken with the
 //!    graph executor's observer hook (`TrainStep::step_observed`) and `Instant`, grouped by op
 //!    kind and by part of the step (forward, backward, optimizer), sorted by share of the step
@@ -23,8 +28,9 @@
 //! batch and AdamW hyper-parameters (`benches/support/libtorch.rs`), with libtorch's intra-op
 //! threads set to the same count. The summary then adds libtorch's ms/step and the ratio
 //! `libtorch time / pinpoint time` (pinpoint's speed as a fraction of PyTorch's: ≥ 1 means
-//! pinpoint is at least as fast), and the same ratio from rounds that alternate the two back
-//! to back (`alternated`), which a drifting clock does not skew.
+//! pinpoint is at least as fast) for both variants, and the same ratios from rounds that
+//! alternate the two back to back (`support/alternate.rs`), which a drifting clock does not
+//! skew.
 //!
 //! Run: `cargo bench --bench train_step` (optionally `-- b64` to filter the criterion part);
 //! with the baseline: `scripts/bench-torch train_step`;
@@ -54,6 +60,10 @@ use pinpoint_train::trainer::glue::{model_config, optim_config, train_inputs};
 #[path = "support/libtorch.rs"]
 mod libtorch;
 
+#[cfg(feature = "tch")]
+#[path = "support/alternate.rs"]
+mod alternate;
+
 /// Batch sizes timed.
 const BATCHES: [usize; 4] = [8, 16, 32, 64];
 /// Thread counts timed.
@@ -64,14 +74,19 @@ const PROFILE_STEPS: usize = 20;
 /// Per-iteration seconds of every timed run, by (batch, threads, implementation).
 type Records = RefCell<BTreeMap<(usize, usize, &'static str), Vec<f64>>>;
 
-/// The implementation name of pinpoint's step in [`Records`].
+/// The implementation name of pinpoint's step (every node hashed) in [`Records`].
 const PINPOINT: &str = "pinpoint";
+/// The implementation name of the trainer's step ([`Case::trainer_step`]) in [`Records`].
+const TRAINER: &str = "trainer";
 /// The implementation name of the libtorch baseline in [`Records`].
 #[cfg(feature = "tch")]
 const LIBTORCH: &str = "libtorch";
-/// Per-round speed ratios of [`libtorch::alternated`] in [`Records`].
+/// Per-round speed ratios of [`alternate::alternated`] (pinpoint's step) in [`Records`].
 #[cfg(feature = "tch")]
 const ALTERNATED: &str = "alternated";
+/// Per-round speed ratios of [`alternate::alternated`] (the trainer's step) in [`Records`].
+#[cfg(feature = "tch")]
+const ALTERNATED_TRAINER: &str = "alternated trainer";
 
 /// One benchmark case: the step program, its batch and a state to update.
 struct Case {
@@ -85,16 +100,28 @@ struct Case {
 }
 
 impl Case {
+    /// The verified step with every node's output hashed ([`Mode::Normal`]).
     fn step(&mut self, cx: &Cpu) {
+        self.run(cx, &Mode::Normal);
+    }
+
+    /// What a trainer runs for each step outside a dispute: the same step unhashed
+    /// ([`Mode::Unhashed`]), then the tensor hashes `h(S_t)` is made of (every parameter and
+    /// optimizer tensor, as `TrainState::hash` computes them, and one hash over those).
+    fn trainer_step(&mut self, cx: &Cpu) {
+        self.run(cx, &Mode::Unhashed);
+        let mut h = blake3::Hasher::new();
+        for (name, t) in self.params.iter().chain(&self.optim) {
+            h.update(name.as_bytes());
+            h.update(&t.hash().0);
+        }
+        black_box(h.finalize());
+    }
+
+    fn run(&mut self, cx: &Cpu, mode: &Mode) {
         let out = self
             .prog
-            .step(
-                cx,
-                &mut self.params,
-                &mut self.optim,
-                &self.batch,
-                &Mode::Normal,
-            )
+            .step(cx, &mut self.params, &mut self.optim, &self.batch, mode)
             .expect("training step");
         black_box(out.loss);
     }
@@ -184,6 +211,17 @@ fn main() -> ExitCode {
                     record(&records, (batch, threads, PINPOINT), elapsed, iters)
                 });
             });
+            let id = BenchmarkId::new("trainer", format!("b{batch}"));
+            group.bench_function(id, |bch| {
+                bch.iter_custom(|iters| {
+                    let start = Instant::now();
+                    for _ in 0..iters {
+                        case.trainer_step(&cx);
+                    }
+                    let elapsed = start.elapsed();
+                    record(&records, (batch, threads, TRAINER), elapsed, iters)
+                });
+            });
             #[cfg(feature = "tch")]
             if let Some(torch) = case.torch.as_mut() {
                 let id = BenchmarkId::new("libtorch", format!("b{batch}"));
@@ -199,20 +237,24 @@ fn main() -> ExitCode {
                 });
             }
             #[cfg(feature = "tch")]
-            if !test_mode
-                && records.borrow().contains_key(&(batch, threads, PINPOINT))
-                && let Some(mut torch) = case.torch.take()
-            {
-                let ratios = libtorch::alternated(
-                    || case.step(&cx),
-                    || {
-                        libtorch::set_threads(threads);
-                        black_box(torch.step());
-                    },
-                );
-                records
-                    .borrow_mut()
-                    .insert((batch, threads, ALTERNATED), ratios);
+            if !test_mode && let Some(mut torch) = case.torch.take() {
+                let ran = |imp| records.borrow().contains_key(&(batch, threads, imp));
+                let mut theirs = || {
+                    libtorch::set_threads(threads);
+                    black_box(torch.step());
+                };
+                if ran(PINPOINT) {
+                    let ratios = alternate::alternated(|| case.step(&cx), &mut theirs);
+                    records
+                        .borrow_mut()
+                        .insert((batch, threads, ALTERNATED), ratios);
+                }
+                if ran(TRAINER) {
+                    let ratios = alternate::alternated(|| case.trainer_step(&cx), &mut theirs);
+                    records
+                        .borrow_mut()
+                        .insert((batch, threads, ALTERNATED_TRAINER), ratios);
+                }
             }
         }
         group.finish();
@@ -279,14 +321,22 @@ fn print_summary(records: &BTreeMap<(usize, usize, &'static str), Vec<f64>>, tes
         }
     );
     println!(
-        "{:>6} {:>8} {:>10} {:>9} {:>11} {:>12} {:>16} {:>12}",
+        "'step': every node's output hashed (the verified step as the dispute records it); \
+         'trainer': what a trainer runs per step outside a dispute (unhashed step + the tensor \
+         hashes of h(S_t))"
+    );
+    println!(
+        "{:>6} {:>8} {:>9} {:>9} {:>11} {:>11} {:>12} {:>10} {:>11} {:>12} {:>11}",
         "batch",
         "threads",
-        "ms/step",
+        "step ms",
         "steps/s",
         "examples/s",
+        "trainer ms",
         "libtorch ms",
-        "speed vs torch",
+        "step vs t.",
+        "alt. vs t.",
+        "trainer vs t.",
         "alt. vs t."
     );
     for threads in THREADS {
@@ -295,36 +345,46 @@ fn print_summary(records: &BTreeMap<(usize, usize, &'static str), Vec<f64>>, tes
             let Some(t) = med(PINPOINT) else {
                 continue; // filtered out
             };
+            let trainer = med(TRAINER);
+            let ms = |v: Option<f64>| v.map_or("-".to_string(), |v| format!("{:.2}", v * 1e3));
             #[cfg(feature = "tch")]
-            let (torch_ms, ratio, alt) = match med(LIBTORCH) {
-                Some(tt) => (
-                    format!("{:.2}", tt * 1e3),
-                    format!("{:.3}x", tt / t),
-                    med(ALTERNATED).map_or("-".to_string(), |r| format!("{r:.3}x")),
-                ),
-                None => ("-".to_string(), "-".to_string(), "-".to_string()),
+            let (torch_ms, ratio, alt, t_ratio, t_alt) = {
+                let tt = med(LIBTORCH);
+                let vs = |ours: Option<f64>| match (tt, ours) {
+                    (Some(tt), Some(o)) => format!("{:.3}x", tt / o),
+                    _ => "-".to_string(),
+                };
+                let alt = |key| med(key).map_or("-".to_string(), |r| format!("{r:.3}x"));
+                (
+                    ms(tt),
+                    vs(Some(t)),
+                    alt(ALTERNATED),
+                    vs(trainer),
+                    alt(ALTERNATED_TRAINER),
+                )
             };
             #[cfg(not(feature = "tch"))]
-            let (torch_ms, ratio, alt) = ("-", "(feature tch)", "-");
+            let (torch_ms, ratio, alt, t_ratio, t_alt) = ("-", "(feature tch)", "-", "-", "-");
             println!(
-                "{:>6} {:>8} {:>10.2} {:>9.2} {:>11.0} {:>12} {:>16} {:>12}",
+                "{:>6} {:>8} {:>9.2} {:>9.2} {:>11.0} {:>11} {:>12} {:>10} {:>11} {:>12} {:>11}",
                 batch,
                 threads,
                 t * 1e3,
                 1.0 / t,
                 batch as f64 / t,
+                ms(trainer),
                 torch_ms,
                 ratio,
-                alt
+                alt,
+                t_ratio,
+                t_alt
             );
         }
     }
     #[cfg(feature = "tch")]
     {
-        println!(
-            "speed vs torch = libtorch ms/step / pinpoint ms/step (≥ 1: pinpoint at least as fast)"
-        );
-        libtorch::explain_alternated();
+        println!("vs t. = libtorch ms/step / pinpoint ms/step (≥ 1: pinpoint at least as fast)");
+        alternate::explain_alternated("alt. vs t.", "libtorch");
     }
 }
 

@@ -114,7 +114,7 @@ pub(super) fn step_record(
     let e = |e: &dyn std::fmt::Display| e.to_string();
     let mut tr = replay_from(spec, store, job, lo)?;
     while tr.step() < lo {
-        tr.step_once(&Mode::Normal).map_err(|x| e(&x))?;
+        tr.step_once(&Mode::Unhashed).map_err(|x| e(&x))?;
     }
     let before = StateManifest::of(tr.state()).map_err(|x| e(&x))?;
     let all: BTreeSet<usize> = (0..tr.step_program().graph().nodes.len()).collect();
@@ -197,12 +197,12 @@ pub(super) fn recompute(
         };
         let mut tr = replay_from(spec, store, job, prev)?;
         while tr.step() < prev {
-            tr.step_once(&Mode::Normal).map_err(|x| e(&x))?;
+            tr.step_once(&Mode::Unhashed).map_err(|x| e(&x))?;
         }
         if tr.state_hash().0 != prev_hash {
             return Ok(Recomputed::StateUnavailable);
         }
-        let r = tr.step_once(&Mode::Normal).map_err(|x| e(&x))?;
+        let r = tr.step_once(&Mode::Unhashed).map_err(|x| e(&x))?;
         Ok(Recomputed::Hash(r.hash.0))
     };
     run().unwrap_or_else(Recomputed::Failed)

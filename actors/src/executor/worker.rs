@@ -197,7 +197,8 @@ fn train(job: &TrainJob, ctx: &WorkerCtx, cancelled: &AtomicBool) -> Result<Fini
         if let Some(e) = ctx.fault.as_ref().and_then(|f| f.before_step(t)) {
             return Err(WorkerError::Backend(e));
         }
-        let r = trainer.step_once(&Mode::Normal).map_err(classify)?;
+        // The job commits h(S_t) only: node hashes come from a traced replay in a dispute.
+        let r = trainer.step_once(&Mode::Unhashed).map_err(classify)?;
         p.hashes.push(r.hash);
         ctx.report(ExecEvent::Progress {
             job: job.job,

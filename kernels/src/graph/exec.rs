@@ -1,9 +1,10 @@
-//! Running a [`Graph`]: every node in canonical order, each output hashed, values freed after
-//! their last use.
+//! Running a [`Graph`]: every node in canonical order, each output hashed (unless asked not
+//! to), values freed after their last use.
 //!
 //! [`Mode::Normal`] keeps only what later nodes (and the graph outputs) still need, plus every
 //! node's output hash. [`Mode::Trace`] additionally keeps the input and output values of the
-//! chosen nodes — what a party serves in a dispute.
+//! chosen nodes — what a party serves in a dispute. [`Mode::Unhashed`] computes the same
+//! values and hashes no node: for runs whose commitment is their result alone.
 //!
 //! [`run_observed`] is [`run`] with a callback told when each node starts, when its kernel has
 //! returned and when its output is hashed and stored ([`NodeEvent`]), so a caller can time
@@ -23,7 +24,8 @@ use crate::error::{KernelError, Result};
 use crate::ops::shape;
 use crate::tensor::{Tensor, TensorHash, hash_as_on};
 
-/// Execution mode.
+/// Execution mode. Every mode runs the same kernels in the same order, so the outputs are the
+/// same bits in all three; they differ in what else a run keeps.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub enum Mode {
     /// Keep only hashes and what is still needed.
@@ -31,6 +33,18 @@ pub enum Mode {
     Normal,
     /// Also keep the inputs and outputs of these nodes.
     Trace(BTreeSet<usize>),
+    /// Keep only what is still needed; hash no node ([`RunOutput::node_hashes`] is empty).
+    /// For a run whose commitment is its result: a trainer's step outside a dispute commits
+    /// `h(S_t)` only, and a dispute over a step re-runs that one step in [`Mode::Trace`] to get
+    /// its node hashes (DESIGN §4); evaluation and replays up to a disputed step need none.
+    Unhashed,
+}
+
+impl Mode {
+    /// Whether a run in this mode hashes every node's outputs.
+    pub fn hashes_nodes(&self) -> bool {
+        !matches!(self, Mode::Unhashed)
+    }
 }
 
 /// The inputs and outputs of one traced node.
@@ -49,9 +63,10 @@ pub struct NodeTrace {
 pub struct RunOutput {
     /// The graph outputs, in [`Graph::outputs`] order.
     pub outputs: Vec<Value>,
-    /// `h(out(v_i))` for every node, in node order ([`super::node_hash`]).
+    /// `h(out(v_i))` for every node, in node order ([`super::node_hash`]); empty in
+    /// [`Mode::Unhashed`].
     pub node_hashes: Vec<TensorHash>,
-    /// Traced nodes, ascending index (empty in [`Mode::Normal`]).
+    /// Traced nodes, ascending index (empty unless [`Mode::Trace`]).
     pub traces: Vec<NodeTrace>,
 }
 
@@ -62,7 +77,8 @@ pub enum NodePhase {
     Start,
     /// The kernel returned (its outputs are not yet checked or hashed).
     Computed,
-    /// The outputs are checked, hashed, traced if asked, stored, and dead values freed.
+    /// The outputs are checked, hashed (not in [`Mode::Unhashed`]), traced if asked, stored,
+    /// and dead values freed.
     Done,
 }
 
@@ -127,14 +143,16 @@ pub fn last_uses(graph: &Graph) -> Vec<usize> {
 /// Runs `graph` on `inputs` (values of [`Graph::inputs`], in order).
 ///
 /// With a thread pool and [`Mode::Normal`], node outputs are hashed on the pool's workers while
-/// later nodes compute (`run_overlapped`); otherwise nodes run one after the other as in
-/// [`run_observed`]. Both give the same outputs and hashes.
+/// later nodes compute (`run_overlapped`); [`Mode::Unhashed`] on a pool runs the same loop
+/// without the hashes; otherwise nodes run one after the other as in [`run_observed`]. All
+/// give the same outputs and (where computed) the same hashes.
 ///
 /// Errors: inputs that do not match the declared types, any kernel error (with the failing
 /// node's op), or an output whose type differs from the inferred one (an internal error).
 pub fn run(cx: &Cpu, graph: &Graph, inputs: &[Value], mode: &Mode) -> Result<RunOutput> {
     match (cx.pool(), mode) {
-        (Some(pool), Mode::Normal) => run_overlapped(cx, pool, graph, inputs),
+        (Some(pool), Mode::Normal) => run_overlapped(cx, pool, graph, inputs, true),
+        (Some(pool), Mode::Unhashed) => run_overlapped(cx, pool, graph, inputs, false),
         _ => run_observed(cx, graph, inputs, mode, &mut |_| {}),
     }
 }
@@ -145,7 +163,8 @@ pub fn run(cx: &Cpu, graph: &Graph, inputs: &[Value], mode: &Mode) -> Result<Run
 /// one while it waits inside a parallel kernel). Hashes are written to their node's index,
 /// so the order they finish in does not matter; a node's outputs stay alive (`Arc`) until
 /// both its hash and its last reader are done. The kernels, the node order and the hash
-/// function are those of [`run_observed`], so every output and hash is the same.
+/// function are those of [`run_observed`], so every output and hash is the same. Without
+/// `hash` ([`Mode::Unhashed`]) no hash task is spawned and no node hash is returned.
 ///
 /// Two consecutive independent products are computed side by side ([`pair_with_next`]).
 ///
@@ -157,6 +176,7 @@ fn run_overlapped(
     pool: &rayon::ThreadPool,
     graph: &Graph,
     inputs: &[Value],
+    hash: bool,
 ) -> Result<RunOutput> {
     check_inputs(graph, inputs)?;
     let last = last_uses(graph);
@@ -166,8 +186,10 @@ fn run_overlapped(
     pool.install(|| {
         rayon::scope(|scope| {
             let spawn = |job: HashJob| {
-                let hashes = &hashes;
-                scope.spawn(move |_| job.run(cx, hashes));
+                if hash {
+                    let hashes = &hashes;
+                    scope.spawn(move |_| job.run(cx, hashes));
+                }
             };
             let mut pending: Option<(usize, Arc<Vec<Value>>)> = None;
             // The outputs of node `i + 1` when it was computed beside node `i`.
@@ -231,11 +253,15 @@ fn run_overlapped(
         .into_iter()
         .map(|s| s.map(|a| Arc::try_unwrap(a).unwrap_or_else(|a| (*a).clone())))
         .collect();
-    let node_hashes = hashes
-        .into_iter()
-        .enumerate()
-        .map(|(i, h)| h.into_inner().ok_or_else(|| missing(i)))
-        .collect::<Result<Vec<_>>>()?;
+    let node_hashes = if hash {
+        hashes
+            .into_iter()
+            .enumerate()
+            .map(|(i, h)| h.into_inner().ok_or_else(|| missing(i)))
+            .collect::<Result<Vec<_>>>()?
+    } else {
+        Vec::new()
+    };
     Ok(RunOutput {
         outputs: take_outputs(graph, inputs, &mut slots)?,
         node_hashes,
@@ -426,7 +452,8 @@ pub fn run_observed(
     check_inputs(graph, inputs)?;
     let last = last_uses(graph);
     let mut slots: Vec<Option<Vec<Value>>> = vec![None; graph.nodes.len()];
-    let mut hashes = Vec::with_capacity(graph.nodes.len());
+    let hash = mode.hashes_nodes();
+    let mut hashes = Vec::with_capacity(if hash { graph.nodes.len() } else { 0 });
     let mut traces = Vec::new();
     let frees = free_lists(&last);
     for (i, node) in graph.nodes.iter().enumerate() {
@@ -458,7 +485,9 @@ pub fn run_observed(
         };
         observer(event(NodePhase::Computed));
         check_outputs(node, i, &outs)?;
-        hashes.push(node_hash_on(cx, &outs));
+        if hash {
+            hashes.push(node_hash_on(cx, &outs));
+        }
         if traced {
             traces.push(NodeTrace {
                 node: i,

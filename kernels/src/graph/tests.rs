@@ -632,7 +632,38 @@ fn pool_executor_cases_match_the_serial_run() {
             for _ in 0..20 {
                 let got = run(&cx, &graph, &vals, &Mode::Normal).unwrap();
                 assert_eq!(got, serial, "{threads} threads, {simd:?}");
+                // The same loop without hash tasks: the same outputs, no hashes.
+                let got = run(&cx, &graph, &vals, &Mode::Unhashed).unwrap();
+                assert_eq!(got.outputs, serial.outputs, "{threads} threads, {simd:?}");
+                assert!(got.node_hashes.is_empty() && got.traces.is_empty());
             }
+        }
+    }
+}
+
+/// [`Mode::Unhashed`] runs the same kernels: the outputs of [`Mode::Normal`] bit for bit, on
+/// one thread, on pools and observed (every phase still reported), with no node hash and no
+/// trace; a kernel error is the same error.
+#[test]
+fn unhashed_mode_gives_the_same_outputs_and_no_hashes() {
+    assert!(Mode::Normal.hashes_nodes() && Mode::Trace(BTreeSet::new()).hashes_nodes());
+    assert!(!Mode::Unhashed.hashes_nodes());
+    for seed in 0..6 {
+        let (graph, vals) = random_graph(seed);
+        let want = run(&Cpu::scalar(), &graph, &vals, &Mode::Normal).unwrap();
+        let mut cxs = modes();
+        cxs.push(Cpu::new(3, SimdPolicy::Scalar).unwrap());
+        for cx in &cxs {
+            let got = run(cx, &graph, &vals, &Mode::Unhashed).unwrap();
+            assert_eq!(got.outputs, want.outputs, "seed {seed}");
+            assert!(got.node_hashes.is_empty() && got.traces.is_empty());
+            let mut done = 0;
+            let observed = run_observed(cx, &graph, &vals, &Mode::Unhashed, &mut |e| {
+                done += usize::from(e.phase == NodePhase::Done);
+            })
+            .unwrap();
+            assert_eq!(observed, got);
+            assert_eq!(done, graph.nodes.len());
         }
     }
 }
@@ -666,7 +697,9 @@ fn pool_executor_reports_a_failing_kernel_like_the_serial_run() {
     let want = run(&Cpu::single(), &graph, &vals, &Mode::Normal).unwrap_err();
     for threads in [2, 3] {
         let cx = Cpu::new(threads, SimdPolicy::Auto).unwrap();
-        let got = run(&cx, &graph, &vals, &Mode::Normal).unwrap_err();
-        assert_eq!(got.to_string(), want.to_string());
+        for mode in [Mode::Normal, Mode::Unhashed] {
+            let got = run(&cx, &graph, &vals, &mode).unwrap_err();
+            assert_eq!(got.to_string(), want.to_string());
+        }
     }
 }

@@ -159,7 +159,8 @@ pub fn init_optim(model: &ModelConfig, optim: &OptimConfig) -> Vec<(String, Tens
 pub struct StepOutput {
     /// The loss of the batch before the update.
     pub loss: f32,
-    /// `h(out(v_i))` for every node of the step graph, in node order.
+    /// `h(out(v_i))` for every node of the step graph, in node order (empty in
+    /// [`Mode::Unhashed`]).
     pub node_hashes: Vec<TensorHash>,
     /// Traced nodes (trace mode only).
     pub traces: Vec<NodeTrace>,
@@ -432,7 +433,8 @@ impl Inference {
     pub fn logits(&self, cx: &Cpu, params: &[(String, Tensor)], batch: &[Value]) -> Result<Tensor> {
         let mut inputs: Vec<Value> = params.iter().map(|(_, t)| Value::F32(t.clone())).collect();
         inputs.extend(batch.iter().cloned());
-        let out = run(cx, &self.graph, &inputs, &Mode::Normal)?;
+        // Logits are the result; no node hash is asked for.
+        let out = run(cx, &self.graph, &inputs, &Mode::Unhashed)?;
         out.outputs
             .into_iter()
             .next()

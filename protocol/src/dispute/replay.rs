@@ -38,7 +38,7 @@ impl Replayer {
         let mut hashes = vec![tr.state_hash().0];
         let mut checkpoints = vec![tr.state().clone()];
         while !tr.done() {
-            let r = tr.step_once(&Mode::Normal)?;
+            let r = tr.step_once(&Mode::Unhashed)?;
             hashes.push(r.hash.0);
             if r.step.is_multiple_of(every) {
                 checkpoints.push(tr.state().clone());
@@ -77,7 +77,7 @@ impl RunSource for Replayer {
             from.clone(),
         )?;
         while tr.step() < lo {
-            tr.step_once(&Mode::Normal)?;
+            tr.step_once(&Mode::Unhashed)?;
         }
         let before = StateManifest::of(tr.state())?;
         let all: BTreeSet<usize> = (0..tr.step_program().graph().nodes.len()).collect();

@@ -51,7 +51,8 @@ pub struct StepReport {
     pub lr: f32,
     /// `h(S_t)`.
     pub hash: Digest,
-    /// `h(out(v_i))` of every node of the step graph, in node order.
+    /// `h(out(v_i))` of every node of the step graph, in node order (empty when the step ran
+    /// in [`Mode::Unhashed`], as a trainer's steps outside a dispute do).
     pub node_hashes: Vec<TensorHash>,
     /// Traced nodes (when asked for with [`Mode::Trace`]).
     pub traces: Vec<NodeTrace>,

@@ -49,6 +49,35 @@ fn a_restored_state_continues_identically() {
     assert_eq!(ra, rb);
 }
 
+/// A trainer's steps outside a dispute run unhashed: the same states `S_t` (the same `h(S_t)`,
+/// loss and learning rate) as hashed steps, at every thread count, and no node hashes.
+#[test]
+fn unhashed_steps_reach_the_same_states() {
+    let mut hashed = Trainer::new(&spec(), None, Cpu::single()).unwrap();
+    let mut unhashed: Vec<Trainer> = [
+        Cpu::single(),
+        Cpu::scalar(),
+        Cpu::new(2, pinpoint_kernels::SimdPolicy::Auto).unwrap(),
+        Cpu::new(3, pinpoint_kernels::SimdPolicy::Scalar).unwrap(),
+    ]
+    .into_iter()
+    .map(|cx| Trainer::new(&spec(), None, cx).unwrap())
+    .collect();
+    while !hashed.done() {
+        let want = hashed.step_once(&Mode::Normal).unwrap();
+        assert!(!want.node_hashes.is_empty());
+        for t in &mut unhashed {
+            let got = t.step_once(&Mode::Unhashed).unwrap();
+            assert!(got.node_hashes.is_empty());
+            assert_eq!(
+                (got.step, got.hash, got.loss.to_bits(), got.lr.to_bits()),
+                (want.step, want.hash, want.loss.to_bits(), want.lr.to_bits())
+            );
+            assert_eq!(t.state(), hashed.state());
+        }
+    }
+}
+
 #[test]
 fn a_non_finite_step_is_a_clear_error_and_keeps_the_state() {
     let mut t = Trainer::new(&spec(), None, Cpu::single()).unwrap();

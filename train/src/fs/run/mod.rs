@@ -327,7 +327,8 @@ impl Run {
             if stop.is_some_and(|s| s.load(Ordering::SeqCst)) {
                 return Ok(true);
             }
-            let report = self.trainer.step_once(&Mode::Normal)?;
+            // The run's record is h(S_t) (hashes.txt); node hashes are for `trace-step`.
+            let report = self.trainer.step_once(&Mode::Unhashed)?;
             let t = report.step;
             self.log.append(report.hash)?;
             self.metrics.push(Record::Loss(LossPoint {
@@ -533,7 +534,7 @@ pub fn trace_step(
         None => (Trainer::new(&spec, text.as_deref(), cx)?, None),
     };
     while trainer.step() + 1 < t {
-        trainer.step_once(&Mode::Normal)?;
+        trainer.step_once(&Mode::Unhashed)?;
     }
     let prev_hash = trainer.state_hash();
     let report = trainer.step_once(&Mode::Normal)?;
