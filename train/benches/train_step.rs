@@ -342,11 +342,12 @@ fn print_summary(records: &BTreeMap<(usize, usize, &'static str), Vec<f64>>, tes
     for threads in THREADS {
         for batch in BATCHES {
             let med = |imp| records.get(&(batch, threads, imp)).and_then(|v| median(v));
-            let Some(t) = med(PINPOINT) else {
+            let (step, trainer) = (med(PINPOINT), med(TRAINER));
+            if step.is_none() && trainer.is_none() {
                 continue; // filtered out
-            };
-            let trainer = med(TRAINER);
+            }
             let ms = |v: Option<f64>| v.map_or("-".to_string(), |v| format!("{:.2}", v * 1e3));
+            let per_s = |per: f64| step.map_or("-".to_string(), |t| format!("{:.0}", per / t));
             #[cfg(feature = "tch")]
             let (torch_ms, ratio, alt, t_ratio, t_alt) = {
                 let tt = med(LIBTORCH);
@@ -357,7 +358,7 @@ fn print_summary(records: &BTreeMap<(usize, usize, &'static str), Vec<f64>>, tes
                 let alt = |key| med(key).map_or("-".to_string(), |r| format!("{r:.3}x"));
                 (
                     ms(tt),
-                    vs(Some(t)),
+                    vs(step),
                     alt(ALTERNATED),
                     vs(trainer),
                     alt(ALTERNATED_TRAINER),
@@ -366,12 +367,12 @@ fn print_summary(records: &BTreeMap<(usize, usize, &'static str), Vec<f64>>, tes
             #[cfg(not(feature = "tch"))]
             let (torch_ms, ratio, alt, t_ratio, t_alt) = ("-", "(feature tch)", "-", "-", "-");
             println!(
-                "{:>6} {:>8} {:>9.2} {:>9.2} {:>11.0} {:>11} {:>12} {:>10} {:>11} {:>12} {:>11}",
+                "{:>6} {:>8} {:>9} {:>9} {:>11} {:>11} {:>12} {:>10} {:>11} {:>12} {:>11}",
                 batch,
                 threads,
-                t * 1e3,
-                1.0 / t,
-                batch as f64 / t,
+                ms(step),
+                per_s(1.0),
+                per_s(batch as f64),
                 ms(trainer),
                 torch_ms,
                 ratio,

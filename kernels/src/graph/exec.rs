@@ -166,7 +166,8 @@ pub fn run(cx: &Cpu, graph: &Graph, inputs: &[Value], mode: &Mode) -> Result<Run
 /// function are those of [`run_observed`], so every output and hash is the same. Without
 /// `hash` ([`Mode::Unhashed`]) no hash task is spawned and no node hash is returned.
 ///
-/// Two consecutive independent products are computed side by side ([`pair_with_next`]).
+/// Two consecutive independent products are computed side by side ([`pair_with_next`]). The
+/// other workers stay awake for the whole run ([`WarmWorkers`]).
 ///
 /// A [`Op::Reshape`] that takes over the buffer of the node just before it (whose hash task
 /// is not yet spawned: spawning waits one node for this check) does so, and one task hashes
@@ -185,6 +186,7 @@ fn run_overlapped(
     let mut shared: Vec<Option<Arc<Vec<Value>>>> = vec![None; graph.nodes.len()];
     pool.install(|| {
         rayon::scope(|scope| {
+            let warm = WarmWorkers::start(scope, cx.threads());
             let spawn = |job: HashJob| {
                 if hash {
                     let hashes = &hashes;
@@ -245,6 +247,7 @@ fn run_overlapped(
             if let Some((p, outs)) = pending.take() {
                 spawn(HashJob::Node { index: p, outs });
             }
+            drop(warm);
             Ok::<(), KernelError>(())
         })
     })?;
@@ -267,6 +270,49 @@ fn run_overlapped(
         node_hashes,
         traces: Vec::new(),
     })
+}
+
+/// Keeps the pool's other workers looking for work for as long as it lives, instead of going
+/// to sleep between the main loop's parallel kernels: a step at batch 64 has a few hundred
+/// parallel regions of tens of microseconds each, and waking a sleeping worker (a futex call
+/// by the main loop, a reschedule on the other core) cost more than its share of the work
+/// (two threads, unhashed step at batch 64: 6.47 against 7.15 ms, docs/benchmarks.md). Each
+/// other worker runs one task that executes whatever pool work appears (`rayon::yield_now`)
+/// and spins in between, until the guard is dropped; the guard is dropped on every path out of
+/// the main loop, errors included, so the scope never waits on a spinning task. The workers
+/// are busy for the whole run: the pool is the run's.
+struct WarmWorkers {
+    done: Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl WarmWorkers {
+    fn start<'s>(scope: &rayon::Scope<'s>, threads: usize) -> Self {
+        use std::sync::atomic::{AtomicBool, Ordering};
+        let done = Arc::new(AtomicBool::new(false));
+        let main = rayon::current_thread_index();
+        for _ in 1..threads {
+            let done = Arc::clone(&done);
+            scope.spawn(move |_| {
+                // The main loop's own thread may pop this task while it waits inside a join:
+                // it must go back to its wait, never spin under its own loop.
+                if rayon::current_thread_index() == main {
+                    return;
+                }
+                while !done.load(Ordering::Acquire) {
+                    if !matches!(rayon::yield_now(), Some(rayon::Yield::Executed)) {
+                        std::hint::spin_loop();
+                    }
+                }
+            });
+        }
+        Self { done }
+    }
+}
+
+impl Drop for WarmWorkers {
+    fn drop(&mut self) {
+        self.done.store(true, std::sync::atomic::Ordering::Release);
+    }
 }
 
 /// Node `i + 1` when it is a product (matmul or bmm, any transpose) that does not read node

@@ -669,7 +669,8 @@ fn unhashed_mode_gives_the_same_outputs_and_no_hashes() {
 }
 
 /// A kernel that fails at run time (a class id out of range) on a pool gives the serial
-/// run's error, after the hash tasks already spawned have finished (no hang, no panic).
+/// run's error, after the hash tasks already spawned have finished and the spinning workers
+/// have stopped (no hang, no panic), every time.
 #[test]
 fn pool_executor_reports_a_failing_kernel_like_the_serial_run() {
     let mut b = Builder::new();
@@ -695,11 +696,13 @@ fn pool_executor_reports_a_failing_kernel_like_the_serial_run() {
         Value::F32(rng.normal_tensor(1, &[4, 5], 0.0, 1.0)),
     ];
     let want = run(&Cpu::single(), &graph, &vals, &Mode::Normal).unwrap_err();
-    for threads in [2, 3] {
+    for threads in [2, 3, 4] {
         let cx = Cpu::new(threads, SimdPolicy::Auto).unwrap();
-        for mode in [Mode::Normal, Mode::Unhashed] {
-            let got = run(&cx, &graph, &vals, &mode).unwrap_err();
-            assert_eq!(got.to_string(), want.to_string());
+        for _ in 0..20 {
+            for mode in [Mode::Normal, Mode::Unhashed] {
+                let got = run(&cx, &graph, &vals, &mode).unwrap_err();
+                assert_eq!(got.to_string(), want.to_string());
+            }
         }
     }
 }
