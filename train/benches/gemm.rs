@@ -44,9 +44,8 @@ mod libtorch;
 #[path = "support/openblas.rs"]
 mod openblas;
 
-#[cfg(any(feature = "tch", feature = "openblas"))]
-#[path = "support/alternate.rs"]
-mod alternate;
+#[path = "support/timing.rs"]
+mod timing;
 
 /// FMA pipes per core assumed for the peak (AVX2- and AVX-512-class x86-64 cores have two; the
 /// f32 lanes per FMA are those the kernels use, `Cpu::vector_lanes`).
@@ -161,13 +160,7 @@ fn bench_all(c: &mut Criterion, threads: usize, records: &Records, test_mode: bo
             black_box(out);
         };
         group.bench_function(BenchmarkId::new("repops", &id), |bch| {
-            bch.iter_custom(|iters| {
-                let start = Instant::now();
-                for _ in 0..iters {
-                    repops(&mut out);
-                }
-                record(records, case, "repops", start.elapsed(), iters)
-            });
+            bch.iter_custom(|iters| timed(records, case, "repops", iters, || repops(&mut out)));
         });
         group.bench_function(BenchmarkId::new("matrixmultiply", &id), |bch| {
             bch.iter_custom(|iters| {
@@ -203,17 +196,13 @@ fn bench_all(c: &mut Criterion, threads: usize, records: &Records, test_mode: bo
             group.bench_function(BenchmarkId::new("libtorch", &id), |bch| {
                 bch.iter_custom(|iters| {
                     libtorch::set_threads(threads);
-                    let start = Instant::now();
-                    for _ in 0..iters {
-                        torch.run();
-                    }
-                    record(records, case, "libtorch", start.elapsed(), iters)
+                    timed(records, case, "libtorch", iters, || torch.run())
                 });
             });
             let ran = records.borrow().contains_key(&(case, "repops"));
             if ran && !test_mode {
                 libtorch::set_threads(threads);
-                let ratios = alternate::alternated(|| repops(&mut out), || torch.run());
+                let ratios = timing::alternated(|| repops(&mut out), || torch.run());
                 records.borrow_mut().insert((case, "alternated"), ratios);
             }
         }
@@ -223,11 +212,7 @@ fn bench_all(c: &mut Criterion, threads: usize, records: &Records, test_mode: bo
             group.bench_function(BenchmarkId::new("openblas", &id), |bch| {
                 bch.iter_custom(|iters| {
                     openblas::set_threads(threads);
-                    let start = Instant::now();
-                    for _ in 0..iters {
-                        blas.run();
-                    }
-                    record(records, case, "openblas", start.elapsed(), iters)
+                    timed(records, case, "openblas", iters, || blas.run())
                 });
             });
             if records.borrow().contains_key(&(case, "openblas")) {
@@ -237,7 +222,7 @@ fn bench_all(c: &mut Criterion, threads: usize, records: &Records, test_mode: bo
             let ran = records.borrow().contains_key(&(case, "repops"));
             if ran && !test_mode {
                 openblas::set_threads(threads);
-                let ratios = alternate::alternated(|| repops(&mut out), || blas.run());
+                let ratios = timing::alternated(|| repops(&mut out), || blas.run());
                 records
                     .borrow_mut()
                     .insert((case, "alternated openblas"), ratios);
@@ -260,6 +245,17 @@ fn check_close(ours: &[f32], theirs: &[f32], id: &str) {
         ours.len() == theirs.len() && worst <= 1e-4 * scale,
         "{id}: the baseline's product differs from RepOps' by {worst} (scale {scale})"
     );
+}
+
+/// Runs `f` `iters` times and records the per-iteration time as `imp`'s for `case`.
+fn timed(
+    records: &Records,
+    case: usize,
+    imp: &'static str,
+    iters: u64,
+    f: impl FnMut(),
+) -> Duration {
+    record(records, case, imp, timing::time_iters(iters, f), iters)
 }
 
 fn record(
@@ -319,10 +315,10 @@ fn print_table(
     }
     println!("GFLOP/s from the median time per run; 'best ratio' compares the fastest runs");
     #[cfg(feature = "tch")]
-    alternate::explain_alternated("alt. vs t.", "libtorch");
+    timing::explain_alternated("alt. vs t.", "libtorch");
     #[cfg(feature = "openblas")]
     {
-        alternate::explain_alternated("alt. vs OB", "OpenBLAS");
+        timing::explain_alternated("alt. vs OB", "OpenBLAS");
         println!("OpenBLAS: {}", openblas::describe());
     }
     let mut header = format!(

@@ -29,7 +29,7 @@
 //! threads set to the same count. The summary then adds libtorch's ms/step and the ratio
 //! `libtorch time / pinpoint time` (pinpoint's speed as a fraction of PyTorch's: ≥ 1 means
 //! pinpoint is at least as fast) for both variants, and the same ratios from rounds that
-//! alternate the two back to back (`support/alternate.rs`), which a drifting clock does not
+//! alternate the two back to back (`support/timing.rs`), which a drifting clock does not
 //! skew.
 //!
 //! Run: `cargo bench --bench train_step` (optionally `-- b64` to filter the criterion part);
@@ -60,9 +60,8 @@ use pinpoint_train::trainer::glue::{model_config, optim_config, train_inputs};
 #[path = "support/libtorch.rs"]
 mod libtorch;
 
-#[cfg(feature = "tch")]
-#[path = "support/alternate.rs"]
-mod alternate;
+#[path = "support/timing.rs"]
+mod timing;
 
 /// Batch sizes timed.
 const BATCHES: [usize; 4] = [8, 16, 32, 64];
@@ -81,10 +80,10 @@ const TRAINER: &str = "trainer";
 /// The implementation name of the libtorch baseline in [`Records`].
 #[cfg(feature = "tch")]
 const LIBTORCH: &str = "libtorch";
-/// Per-round speed ratios of [`alternate::alternated`] (pinpoint's step) in [`Records`].
+/// Per-round speed ratios of [`timing::alternated`] (pinpoint's step) in [`Records`].
 #[cfg(feature = "tch")]
 const ALTERNATED: &str = "alternated";
-/// Per-round speed ratios of [`alternate::alternated`] (the trainer's step) in [`Records`].
+/// Per-round speed ratios of [`timing::alternated`] (the trainer's step) in [`Records`].
 #[cfg(feature = "tch")]
 const ALTERNATED_TRAINER: &str = "alternated trainer";
 
@@ -203,23 +202,17 @@ fn main() -> ExitCode {
             let id = BenchmarkId::new("step", format!("b{batch}"));
             group.bench_function(id, |bch| {
                 bch.iter_custom(|iters| {
-                    let start = Instant::now();
-                    for _ in 0..iters {
-                        case.step(&cx);
-                    }
-                    let elapsed = start.elapsed();
-                    record(&records, (batch, threads, PINPOINT), elapsed, iters)
+                    timed(&records, (batch, threads, PINPOINT), iters, || {
+                        case.step(&cx)
+                    })
                 });
             });
             let id = BenchmarkId::new("trainer", format!("b{batch}"));
             group.bench_function(id, |bch| {
                 bch.iter_custom(|iters| {
-                    let start = Instant::now();
-                    for _ in 0..iters {
-                        case.trainer_step(&cx);
-                    }
-                    let elapsed = start.elapsed();
-                    record(&records, (batch, threads, TRAINER), elapsed, iters)
+                    timed(&records, (batch, threads, TRAINER), iters, || {
+                        case.trainer_step(&cx)
+                    })
                 });
             });
             #[cfg(feature = "tch")]
@@ -228,11 +221,9 @@ fn main() -> ExitCode {
                 group.bench_function(id, |bch| {
                     bch.iter_custom(|iters| {
                         libtorch::set_threads(threads);
-                        let start = Instant::now();
-                        for _ in 0..iters {
+                        timed(&records, (batch, threads, LIBTORCH), iters, || {
                             black_box(torch.step());
-                        }
-                        record(&records, (batch, threads, LIBTORCH), start.elapsed(), iters)
+                        })
                     });
                 });
             }
@@ -244,13 +235,13 @@ fn main() -> ExitCode {
                     black_box(torch.step());
                 };
                 if ran(PINPOINT) {
-                    let ratios = alternate::alternated(|| case.step(&cx), &mut theirs);
+                    let ratios = timing::alternated(|| case.step(&cx), &mut theirs);
                     records
                         .borrow_mut()
                         .insert((batch, threads, ALTERNATED), ratios);
                 }
                 if ran(TRAINER) {
-                    let ratios = alternate::alternated(|| case.trainer_step(&cx), &mut theirs);
+                    let ratios = timing::alternated(|| case.trainer_step(&cx), &mut theirs);
                     records
                         .borrow_mut()
                         .insert((batch, threads, ALTERNATED_TRAINER), ratios);
@@ -279,6 +270,16 @@ fn main() -> ExitCode {
 }
 
 /// Appends one run's per-iteration time to `records` and returns `elapsed`.
+/// Runs `f` `iters` times and appends the per-iteration time to `records` under `key`.
+fn timed(
+    records: &Records,
+    key: (usize, usize, &'static str),
+    iters: u64,
+    f: impl FnMut(),
+) -> Duration {
+    record(records, key, timing::time_iters(iters, f), iters)
+}
+
 fn record(
     records: &Records,
     key: (usize, usize, &'static str),
@@ -385,7 +386,7 @@ fn print_summary(records: &BTreeMap<(usize, usize, &'static str), Vec<f64>>, tes
     #[cfg(feature = "tch")]
     {
         println!("vs t. = libtorch ms/step / pinpoint ms/step (≥ 1: pinpoint at least as fast)");
-        alternate::explain_alternated("alt. vs t.", "libtorch");
+        timing::explain_alternated("alt. vs t.", "libtorch");
     }
 }
 

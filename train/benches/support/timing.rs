@@ -1,10 +1,18 @@
-//! Back-to-back timing of RepOps against a baseline library (libtorch, OpenBLAS): the ratio of
-//! their speeds in rounds that alternate the two, which a drifting clock does not skew.
-//!
-//! Shared by `benches/gemm.rs` and `benches/train_step.rs` (through `#[path]`) when a baseline
-//! feature (`tch`, `openblas`) is on.
-// Each including target uses a different part of this module.
+//! Timing shared by `benches/gemm.rs` and `benches/train_step.rs` (through `#[path]`): a timed
+//! loop for criterion's `iter_custom`, and back-to-back timing of RepOps against a baseline
+//! library (libtorch, OpenBLAS; features `tch`, `openblas`): the ratio of their speeds in
+//! rounds that alternate the two, which a drifting clock does not skew.
+// Each including target (and feature set) uses a different part of this module.
 #![allow(dead_code)]
+
+/// Runs `f` `iters` times; the elapsed wall time.
+pub(crate) fn time_iters(iters: u64, mut f: impl FnMut()) -> std::time::Duration {
+    let start = std::time::Instant::now();
+    for _ in 0..iters {
+        f();
+    }
+    start.elapsed()
+}
 
 /// Rounds of [`alternated`].
 pub(crate) const ALT_ROUNDS: usize = 21;
@@ -26,11 +34,7 @@ pub(crate) fn alternated(mut ours: impl FnMut(), mut theirs: impl FnMut()) -> Ve
         // 0.79–0.81× where OMP_WAIT_POLICY=PASSIVE gave 0.92× and criterion's separate runs
         // 0.85–0.92×).
         std::thread::sleep(ALT_PAUSE);
-        let start = std::time::Instant::now();
-        for _ in 0..iters {
-            f();
-        }
-        start.elapsed().as_secs_f64() / iters as f64
+        time_iters(iters, f).as_secs_f64() / iters as f64
     }
     // One call of each to size the rounds (and warm both).
     let once = timed(&mut ours, 1).max(timed(&mut theirs, 1));
