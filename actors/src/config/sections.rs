@@ -186,7 +186,8 @@ pub enum Backend {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ExecutorConfig {
-    /// Kernel worker threads (results do not depend on it).
+    /// Kernel worker threads (results do not depend on it). With more than one, every worker
+    /// stays busy for the length of a step (spinning for work between kernels).
     #[serde(default = "default_threads")]
     pub threads: u16,
     /// Compute back end.
