@@ -5,6 +5,7 @@
 //! path. The context exists so that tests can prove this by running every mode.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use crate::error::{KernelError, Result};
 
@@ -55,6 +56,29 @@ pub struct Cpu {
     threads: usize,
     simd: SimdLevel,
     pool: Option<Arc<rayon::ThreadPool>>,
+    /// Graph runs now on `pool` (all clones share it): see [`Cpu::enter_run`].
+    runs: Arc<AtomicUsize>,
+}
+
+/// One graph run on a pool, counted while it lives ([`Cpu::enter_run`]).
+pub(crate) struct PoolRun {
+    runs: Arc<AtomicUsize>,
+    sole: bool,
+}
+
+impl PoolRun {
+    /// Whether no other run was on the pool when this one began: only such a run may keep
+    /// the pool's workers spinning for itself. (Two runs that each did could deadlock: each
+    /// spinner waits for the other run's main loop while sitting on top of it.)
+    pub(crate) fn sole(&self) -> bool {
+        self.sole
+    }
+}
+
+impl Drop for PoolRun {
+    fn drop(&mut self) {
+        self.runs.fetch_sub(1, Ordering::AcqRel);
+    }
 }
 
 impl std::fmt::Debug for Cpu {
@@ -93,6 +117,7 @@ impl Cpu {
             threads,
             simd,
             pool,
+            runs: Arc::default(),
         })
     }
 
@@ -102,6 +127,7 @@ impl Cpu {
             threads: 1,
             simd: SimdLevel::detect(),
             pool: None,
+            runs: Arc::default(),
         }
     }
 
@@ -111,6 +137,7 @@ impl Cpu {
             threads: 1,
             simd: SimdLevel::Scalar,
             pool: None,
+            runs: Arc::default(),
         }
     }
 
@@ -139,6 +166,15 @@ impl Cpu {
     /// The worker pool, when there is more than one thread.
     pub(crate) fn pool(&self) -> Option<&rayon::ThreadPool> {
         self.pool.as_deref()
+    }
+
+    /// Counts a graph run on this context's pool until the returned guard drops.
+    pub(crate) fn enter_run(&self) -> PoolRun {
+        let before = self.runs.fetch_add(1, Ordering::AcqRel);
+        PoolRun {
+            runs: Arc::clone(&self.runs),
+            sole: before == 0,
+        }
     }
 
     /// Runs `f(i)` for every `i in 0..n`, spread over the worker threads. `f` must only write
@@ -363,5 +399,26 @@ mod tests {
             }
         });
         assert!(v.iter().enumerate().all(|(i, &x)| x == i as u32));
+    }
+
+    /// Runs are counted across clones: only one that began alone is `sole`, and the count
+    /// falls when a run ends.
+    #[test]
+    fn runs_on_a_shared_pool_are_counted() {
+        let cx = Cpu::new(2, SimdPolicy::Auto).unwrap();
+        let other = cx.clone();
+        let first = cx.enter_run();
+        let second = other.enter_run();
+        assert!(first.sole() && !second.sole());
+        drop(first);
+        assert!(
+            !other.enter_run().sole(),
+            "the second run is still on the pool"
+        );
+        drop(second);
+        assert!(cx.enter_run().sole());
+        // A separate pool has its own count.
+        let _busy = cx.enter_run();
+        assert!(Cpu::new(2, SimdPolicy::Auto).unwrap().enter_run().sole());
     }
 }

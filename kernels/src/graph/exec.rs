@@ -184,9 +184,13 @@ fn run_overlapped(
     let frees = free_lists(&last);
     let hashes: Vec<OnceLock<TensorHash>> = graph.nodes.iter().map(|_| OnceLock::new()).collect();
     let mut shared: Vec<Option<Arc<Vec<Value>>>> = vec![None; graph.nodes.len()];
+    // Counted until after the scope, so its spinning workers have stopped by the time
+    // another run may start its own.
+    let this_run = cx.enter_run();
     pool.install(|| {
         rayon::scope(|scope| {
-            let warm = WarmWorkers::start(scope, cx.threads());
+            let spinners = if this_run.sole() { cx.threads() - 1 } else { 0 };
+            let warm = WarmWorkers::start(scope, spinners);
             let spawn = |job: HashJob| {
                 if hash {
                     let hashes = &hashes;
@@ -251,6 +255,7 @@ fn run_overlapped(
             Ok::<(), KernelError>(())
         })
     })?;
+    drop(this_run);
     // Every hash task has finished (the scope waited for them) and dropped its `Arc`s.
     let mut slots: Vec<Option<Vec<Value>>> = shared
         .into_iter()
@@ -280,17 +285,20 @@ fn run_overlapped(
 /// other worker runs one task that executes whatever pool work appears (`rayon::yield_now`)
 /// and spins in between, until the guard is dropped; the guard is dropped on every path out of
 /// the main loop, errors included, so the scope never waits on a spinning task. The workers
-/// are busy for the whole run: the pool is the run's.
+/// are busy for the whole run: the pool is the run's. Only a run that began alone on its pool
+/// starts them ([`Cpu::enter_run`]): a spinner waits for one main loop and may sit on top of
+/// anything its thread had suspended, so two runs' spinners could each wait for the other.
 struct WarmWorkers {
     done: Arc<std::sync::atomic::AtomicBool>,
 }
 
 impl WarmWorkers {
-    fn start<'s>(scope: &rayon::Scope<'s>, threads: usize) -> Self {
+    /// Starts `spinners` tasks on `scope` (the pool's thread count less one, or none).
+    fn start<'s>(scope: &rayon::Scope<'s>, spinners: usize) -> Self {
         use std::sync::atomic::{AtomicBool, Ordering};
         let done = Arc::new(AtomicBool::new(false));
         let main = rayon::current_thread_index();
-        for _ in 1..threads {
+        for _ in 0..spinners {
             let done = Arc::clone(&done);
             scope.spawn(move |_| {
                 // The main loop's own thread may pop this task while it waits inside a join:

@@ -706,3 +706,56 @@ fn pool_executor_reports_a_failing_kernel_like_the_serial_run() {
         }
     }
 }
+
+/// Two runs on one shared pool at the same time (clones of one `Cpu`, as two node tasks could
+/// hold) both finish with the serial results: the spinning workers of one run never sit on top
+/// of the other run's main loop waiting for each other. A watchdog turns a hang into a failure.
+#[test]
+fn concurrent_runs_on_one_pool_finish() {
+    let mut b = Builder::new();
+    let x = b
+        .input("x", InputKind::Batch, ValueType::f32(&[256, 256]))
+        .unwrap();
+    let w = b
+        .input("w", InputKind::Param, ValueType::f32(&[256, 256]))
+        .unwrap();
+    let mut h = x;
+    for _ in 0..4 {
+        let m = b.matmul(h, w).unwrap(); // parallel rows
+        let m2 = b.op(Op::MatMulNT, &[h, w]).unwrap(); // paired with the product above
+        let s = b.op(Op::Add, &[m, m2]).unwrap(); // parallel chunks
+        h = b.op(Op::Tanh, &[s]).unwrap();
+    }
+    b.output("h", h);
+    let graph = b.finish();
+    let rng = Philox::from_seed(21);
+    let vals = vec![
+        Value::F32(rng.normal_tensor(0, &[256, 256], 0.0, 0.05)),
+        Value::F32(rng.normal_tensor(1, &[256, 256], 0.0, 0.05)),
+    ];
+    let want = run(&Cpu::single(), &graph, &vals, &Mode::Normal).unwrap();
+    for threads in [2, 3] {
+        let cx = Cpu::new(threads, SimdPolicy::Auto).unwrap();
+        let (tx, rx) = std::sync::mpsc::channel();
+        for t in 0..3 {
+            let (cx, graph, vals, tx) = (cx.clone(), graph.clone(), vals.clone(), tx.clone());
+            std::thread::spawn(move || {
+                for i in 0..30 {
+                    let mode = if (i + t) % 2 == 0 {
+                        Mode::Normal
+                    } else {
+                        Mode::Unhashed
+                    };
+                    let got = run(&cx, &graph, &vals, &mode).map(|o| o.outputs);
+                    let _ = tx.send(got);
+                }
+            });
+        }
+        for _ in 0..90 {
+            let got = rx
+                .recv_timeout(std::time::Duration::from_secs(60))
+                .expect("concurrent runs on one pool finish (no deadlock)");
+            assert_eq!(got.unwrap(), want.outputs, "{threads} threads");
+        }
+    }
+}
