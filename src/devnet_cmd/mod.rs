@@ -38,6 +38,7 @@ use summary::{Account, Before, Summary};
 /// the disputed step and operator, the verdict, who was slashed, the payouts, the fee burned
 /// and the treasury's part, and checks that every token is accounted for (docs/devnet.md).
 /// Everything it started (anvil, node processes) is stopped when it ends, also on Ctrl-C.
+/// With RUST_LOG set (e.g. `RUST_LOG=info`), the in-process nodes' logs go to stderr.
 ///
 /// Exit status: 0 when every check holds, 1 when a check fails, 2 when the job does not
 /// finalize within --timeout (or the devnet cannot start, or it is interrupted).
@@ -279,6 +280,11 @@ pub(crate) fn run(args: DevnetArgs) -> anyhow::Result<ExitCode> {
              so separate node processes cannot share it (run `pinpoint devnet --chain anvil \
              --processes`)"
         );
+    }
+    if std::env::var_os("RUST_LOG").is_some() {
+        // The in-process nodes' logs, on stderr beside the progress lines (with --processes
+        // each node writes its own node.log).
+        crate::node_cmd::init_logs(crate::node_cmd::LogFormat::Human);
     }
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()

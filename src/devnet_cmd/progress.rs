@@ -265,6 +265,11 @@ impl View {
                     ruling_text(*ruling),
                 ));
             }
+            Observed::Withdrawn { dispute, rounds } => self.line(format!(
+                "{}: withdrew from dispute #{dispute} after {rounds} rounds: the chain decided it \
+                 first (no vote)",
+                self.name(index),
+            )),
         }
     }
 

@@ -58,6 +58,9 @@ pub struct DisputeTrace {
     pub dropped: u64,
     /// The verdict, once reached.
     pub verdict: Option<VerdictRecord>,
+    /// The rounds asked when the chain decided the dispute first and this referee stopped
+    /// without a verdict.
+    pub withdrawn: Option<u32>,
 }
 
 /// The ring and the traces.
@@ -164,6 +167,9 @@ impl EventLog {
                     rounds,
                     settled,
                 });
+            }
+            Observed::Withdrawn { dispute, rounds } => {
+                self.entry(dispute).withdrawn = Some(rounds);
             }
             _ => {}
         }

@@ -234,6 +234,7 @@ pub fn bisection(t: &DisputeTrace, steps: Option<u64>) -> Value {
             "rounds": v.rounds,
             "settled": v.settled.describe(),
         })),
+        "withdrawn": t.withdrawn.map(|rounds| json!({ "rounds": rounds })),
     })
 }
 
@@ -310,6 +311,9 @@ pub fn event(seq: u64, e: &Observed) -> Value {
         } => json!({
             "kind": "verdict", "dispute": dispute, "ruling": ruling, "step": step, "node": node,
             "rounds": rounds, "settled": settled.describe(),
+        }),
+        Observed::Withdrawn { dispute, rounds } => json!({
+            "kind": "withdrawn", "dispute": dispute, "rounds": rounds,
         }),
     };
     json!({ "seq": seq, "event": body })

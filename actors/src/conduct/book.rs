@@ -85,6 +85,12 @@ pub enum Duty {
         /// The committee's members whose `NodeId` is known.
         referees: Vec<NodeId>,
     },
+    /// Dispute `dispute`, where this node is on the committee, has a verdict: a referee still
+    /// running stops without a vote.
+    Decided {
+        /// The chain's dispute id.
+        dispute: u64,
+    },
     /// A registration changed: re-read the verified registry.
     RefreshRegistry,
     /// The sampling seed of `job` is fixed: this verifier checks its committed roots.
@@ -508,6 +514,13 @@ impl ChainBook {
                     }
                 }
                 let me = self.me.account;
+                if self
+                    .disputes
+                    .get(&dispute)
+                    .is_some_and(|x| x.committee.contains(&me))
+                {
+                    self.duties.push_back(Duty::Decided { dispute });
+                }
                 if v.challenger == me || v.defendant == me {
                     let referees = self
                         .disputes

@@ -397,6 +397,11 @@ impl ConductState {
                         }
                     }
                 }
+                Duty::Decided { dispute } => {
+                    if let Some(a) = &self.arbiter {
+                        let _ = a.send_message(RoleMsg::Input(ArbiterInput::Decided { dispute }));
+                    }
+                }
                 Duty::RefreshRegistry => self.refresh_registry(myself),
             }
         }

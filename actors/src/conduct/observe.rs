@@ -97,6 +97,14 @@ pub enum Observed {
         /// How the referee settled it.
         settled: Settled,
     },
+    /// The chain decided a dispute this node was refereeing before it reached a verdict: it
+    /// stopped without one (the parties no longer answer once the chain has ruled).
+    Withdrawn {
+        /// Chain dispute id.
+        dispute: u64,
+        /// Query rounds it had asked.
+        rounds: u32,
+    },
 }
 
 /// How a referee settled a dispute: what a verdict's step and operator mean, and who is at

@@ -193,6 +193,14 @@ pub(super) async fn arbiter_action(st: &mut ConductState, a: ArbiterAction) {
             })
             .await;
         }
+        ArbiterAction::Withdrawn { dispute, rounds } => {
+            tracing::info!(
+                dispute,
+                rounds,
+                "the chain decided the dispute before this referee finished: withdrawn, no vote"
+            );
+            st.observe(Observed::Withdrawn { dispute, rounds });
+        }
         ArbiterAction::Unfounded { dispute } => {
             tracing::info!(dispute, "nothing to dispute: the challenger loses");
             st.status.verdicts += 1;

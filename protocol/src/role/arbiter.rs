@@ -64,6 +64,13 @@ pub enum ArbiterInput<R> {
         /// The answer in its signed envelope (boxed: answers carry proofs and values).
         signed: Box<SignedMessage>,
     },
+    /// Chain: the dispute was decided (a majority of its committee ruled). A referee still
+    /// open stops without a verdict: the parties stop answering once the chain has ruled, so
+    /// going on would end in a timeout that blames an honest party.
+    Decided {
+        /// The dispute.
+        dispute: DisputeId,
+    },
 }
 
 /// What the arbiter role asks its caller to do.
@@ -94,6 +101,14 @@ pub enum ArbiterAction {
     Unfounded {
         /// The dispute.
         dispute: DisputeId,
+    },
+    /// The chain decided the dispute before this referee reached a verdict; it stopped
+    /// ([`ArbiterInput::Decided`]).
+    Withdrawn {
+        /// The dispute.
+        dispute: DisputeId,
+        /// Query rounds it had asked.
+        rounds: u32,
     },
 }
 
@@ -201,6 +216,20 @@ impl<R: Reexec> ArbiterRole<R> {
     }
 
     /// Turns a referee's actions into role actions; closes the dispute on its verdict.
+    /// Stops the referee of `dispute` if it is still open (no verdict; late answers are then
+    /// dropped quietly). Nothing for a dispute already finished or never assigned.
+    fn withdraw(&mut self, dispute: DisputeId) {
+        let Some(referee) = self.open.remove(&dispute) else {
+            return;
+        };
+        self.finished
+            .insert(dispute, (referee.job(), referee.parties()));
+        self.actions.push_back(ArbiterAction::Withdrawn {
+            dispute,
+            rounds: referee.rounds(),
+        });
+    }
+
     fn take(&mut self, dispute: DisputeId, actions: Vec<RefereeAction>) {
         let Some(referee) = self.open.get(&dispute) else {
             return;
@@ -243,6 +272,10 @@ impl<R: Reexec> Machine for ArbiterRole<R> {
         match input {
             ArbiterInput::Assigned(a) => self.assign(now_ms, a),
             ArbiterInput::Answer { from, signed } => self.answer(now_ms, from, &signed),
+            ArbiterInput::Decided { dispute } => {
+                self.withdraw(dispute);
+                Ok(())
+            }
         }
     }
 

@@ -313,6 +313,80 @@ fn an_arbiter_role_refuses_foreign_signers_unknown_disputes_and_double_assignmen
     assert!(!arbiter.is_open(1));
 }
 
+/// A referee whose dispute the chain decided first (the rest of the committee voted) stops:
+/// it says so once, gives no verdict and has no deadline left, so its silent parties — who
+/// stop answering once the chain has ruled — are never blamed for a timeout. Late answers
+/// are dropped quietly; a repeated or unknown `Decided` changes nothing.
+#[test]
+fn an_arbiter_withdraws_from_a_dispute_the_chain_decided_and_blames_nobody() {
+    let (good, bad) = runs();
+    let (rg, rb) = (
+        Party::from_hashes(good.state_hashes().to_vec())
+            .expect("party")
+            .root(),
+        Party::from_hashes(bad.state_hashes().to_vec())
+            .expect("party")
+            .root(),
+    );
+    let mut arbiter = ArbiterRole::new(Deadlines::default());
+    arbiter
+        .handle(
+            0,
+            ArbiterInput::Assigned(Assignment {
+                dispute: 4,
+                job: JOB,
+                challenger: (id(1), rg),
+                defendant: (id(2), rb),
+                steps: steps(0),
+                reexec: JobReexec::new(&spec(0), None).expect("reexec"),
+            }),
+        )
+        .expect("assigned");
+    let first: Vec<ArbiterAction> = std::iter::from_fn(|| arbiter.poll_action()).collect();
+    assert!(
+        first
+            .iter()
+            .any(|a| matches!(a, ArbiterAction::Send { dispute: 4, .. })),
+        "{first:?}"
+    );
+    assert!(arbiter.next_deadline().is_some());
+    arbiter
+        .handle(10, ArbiterInput::Decided { dispute: 4 })
+        .expect("decided");
+    let after: Vec<ArbiterAction> = std::iter::from_fn(|| arbiter.poll_action()).collect();
+    assert_eq!(
+        after,
+        vec![ArbiterAction::Withdrawn {
+            dispute: 4,
+            rounds: 1
+        }]
+    );
+    assert!(!arbiter.is_open(4));
+    assert_eq!(arbiter.next_deadline(), None);
+    // Long past every deadline: nothing, in particular no forfeit.
+    arbiter.handle_timeout(10_000_000);
+    for again in [4, 77] {
+        arbiter
+            .handle(20, ArbiterInput::Decided { dispute: again })
+            .expect("decided again");
+    }
+    assert_eq!(arbiter.poll_action(), None);
+    // A party's late answer to the withdrawn dispute is dropped quietly.
+    let late = Message::InputQuery(pinpoint_protocol::wire::InputQuery { index: 1 })
+        .sign(&key(1), dispute_scope(&JOB, 4), 0, 1)
+        .expect("sign");
+    arbiter
+        .handle(
+            30,
+            ArbiterInput::Answer {
+                from: id(1),
+                signed: Box::new(late),
+            },
+        )
+        .expect("a late answer is dropped quietly");
+    assert_eq!(arbiter.poll_action(), None);
+}
+
 /// The verifier's compute over hashes: the honest successor of the honest `S_{t−1}` is the
 /// honest `S_t`; a state the honest run never had has no honest successor this test knows.
 fn recompute(step: u64, prev_hash: [u8; 32]) -> Recomputed {

@@ -60,6 +60,10 @@ impl World {
                     verdict,
                     rounds,
                 } => self.verdict_reached(dispute as usize, &verdict, rounds),
+                ArbiterAction::Withdrawn { .. } => {
+                    // The simulated chain never tells a referee that its dispute was decided.
+                    self.count("referee_withdrawn");
+                }
                 ArbiterAction::Unfounded { dispute } => {
                     // Nothing to bisect (equal roots): the challenge was unfounded.
                     self.count("dispute_not_openable");
