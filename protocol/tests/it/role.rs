@@ -230,6 +230,17 @@ fn an_arbiter_role_refuses_every_replayed_answer_and_the_honest_party_wins() {
     }
 }
 
+/// The committed roots of the honest and the corrupted run.
+fn roots() -> ([u8; 32], [u8; 32]) {
+    let (good, bad) = runs();
+    let root = |r: Box<dyn RunSource>| {
+        Party::from_hashes(r.state_hashes().to_vec())
+            .expect("party")
+            .root()
+    };
+    (root(good), root(bad))
+}
+
 fn good_run() -> Box<dyn RunSource> {
     runs().0
 }
@@ -240,15 +251,7 @@ fn bad_run() -> Box<dyn RunSource> {
 
 #[test]
 fn an_arbiter_role_refuses_foreign_signers_unknown_disputes_and_double_assignments() {
-    let (good, bad) = runs();
-    let (rg, rb) = (
-        Party::from_hashes(good.state_hashes().to_vec())
-            .expect("party")
-            .root(),
-        Party::from_hashes(bad.state_hashes().to_vec())
-            .expect("party")
-            .root(),
-    );
+    let (rg, rb) = roots();
     let assignment = |dispute, b: [u8; 32]| Assignment {
         dispute,
         job: JOB,
@@ -319,15 +322,7 @@ fn an_arbiter_role_refuses_foreign_signers_unknown_disputes_and_double_assignmen
 /// are dropped quietly; a repeated or unknown `Decided` changes nothing.
 #[test]
 fn an_arbiter_withdraws_from_a_dispute_the_chain_decided_and_blames_nobody() {
-    let (good, bad) = runs();
-    let (rg, rb) = (
-        Party::from_hashes(good.state_hashes().to_vec())
-            .expect("party")
-            .root(),
-        Party::from_hashes(bad.state_hashes().to_vec())
-            .expect("party")
-            .root(),
-    );
+    let (rg, rb) = roots();
     let mut arbiter = ArbiterRole::new(Deadlines::default());
     arbiter
         .handle(
