@@ -193,43 +193,64 @@ fn bench_all(c: &mut Criterion, threads: usize, records: &Records, test_mode: bo
         #[cfg(feature = "tch")]
         {
             let mut torch = libtorch::TorchGemm::new(&a, &b, m, k, n);
-            group.bench_function(BenchmarkId::new("libtorch", &id), |bch| {
-                bch.iter_custom(|iters| {
-                    libtorch::set_threads(threads);
-                    timed(records, case, "libtorch", iters, || torch.run())
-                });
-            });
-            let ran = records.borrow().contains_key(&(case, "repops"));
-            if ran && !test_mode {
-                libtorch::set_threads(threads);
-                let ratios = timing::alternated(|| repops(&mut out), || torch.run());
-                records.borrow_mut().insert((case, "alternated"), ratios);
-            }
+            bench_baseline(
+                &mut group,
+                records,
+                (case, &id),
+                ("libtorch", "alternated"),
+                test_mode,
+                || libtorch::set_threads(threads),
+                || torch.run(),
+                || repops(&mut out),
+            );
         }
         #[cfg(feature = "openblas")]
         {
             let mut blas = openblas::BlasGemm::new(&a, &b, m, k, n);
-            group.bench_function(BenchmarkId::new("openblas", &id), |bch| {
-                bch.iter_custom(|iters| {
-                    openblas::set_threads(threads);
-                    timed(records, case, "openblas", iters, || blas.run())
-                });
-            });
+            bench_baseline(
+                &mut group,
+                records,
+                (case, &id),
+                ("openblas", "alternated openblas"),
+                test_mode,
+                || openblas::set_threads(threads),
+                || blas.run(),
+                || repops(&mut out),
+            );
             if records.borrow().contains_key(&(case, "openblas")) {
                 repops(&mut out);
                 check_close(&out, blas.output(), &id);
             }
-            let ran = records.borrow().contains_key(&(case, "repops"));
-            if ran && !test_mode {
-                openblas::set_threads(threads);
-                let ratios = timing::alternated(|| repops(&mut out), || blas.run());
-                records
-                    .borrow_mut()
-                    .insert((case, "alternated openblas"), ratios);
-            }
         }
     }
     group.finish();
+}
+
+/// Times a baseline library's product (`theirs`, after `set_threads`) under criterion as `key`
+/// and, outside test mode when RepOps ran too, alternated with RepOps' (`ours`) as `alt_key`.
+#[cfg(any(feature = "tch", feature = "openblas"))]
+#[allow(clippy::too_many_arguments)]
+fn bench_baseline(
+    group: &mut criterion::BenchmarkGroup<'_, criterion::measurement::WallTime>,
+    records: &Records,
+    (case, id): (usize, &str),
+    (key, alt_key): (&'static str, &'static str),
+    test_mode: bool,
+    set_threads: impl Fn(),
+    mut theirs: impl FnMut(),
+    ours: impl FnMut(),
+) {
+    group.bench_function(BenchmarkId::new(key, id), |bch| {
+        bch.iter_custom(|iters| {
+            set_threads();
+            timed(records, case, key, iters, &mut theirs)
+        });
+    });
+    if !test_mode && records.borrow().contains_key(&(case, "repops")) {
+        set_threads();
+        let ratios = timing::alternated(ours, theirs);
+        records.borrow_mut().insert((case, alt_key), ratios);
+    }
 }
 
 /// Panics unless a baseline's product `theirs` matches RepOps' `ours` to a relative 1e-4 (of

@@ -269,7 +269,6 @@ fn main() -> ExitCode {
     ExitCode::SUCCESS
 }
 
-/// Appends one run's per-iteration time to `records` and returns `elapsed`.
 /// Runs `f` `iters` times and appends the per-iteration time to `records` under `key`.
 fn timed(
     records: &Records,
@@ -280,6 +279,7 @@ fn timed(
     record(records, key, timing::time_iters(iters, f), iters)
 }
 
+/// Appends one run's per-iteration time to `records` and returns `elapsed`.
 fn record(
     records: &Records,
     key: (usize, usize, &'static str),

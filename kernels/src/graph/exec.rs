@@ -182,7 +182,10 @@ fn run_overlapped(
     check_inputs(graph, inputs)?;
     let last = last_uses(graph);
     let frees = free_lists(&last);
-    let hashes: Vec<OnceLock<TensorHash>> = graph.nodes.iter().map(|_| OnceLock::new()).collect();
+    // One slot per node, or none when nothing is hashed (then no task is spawned).
+    let slots_for_hashes = if hash { graph.nodes.len() } else { 0 };
+    let hashes: Vec<OnceLock<TensorHash>> =
+        (0..slots_for_hashes).map(|_| OnceLock::new()).collect();
     let mut shared: Vec<Option<Arc<Vec<Value>>>> = vec![None; graph.nodes.len()];
     // Counted until after the scope, so its spinning workers have stopped by the time
     // another run may start its own.
@@ -261,15 +264,11 @@ fn run_overlapped(
         .into_iter()
         .map(|s| s.map(|a| Arc::try_unwrap(a).unwrap_or_else(|a| (*a).clone())))
         .collect();
-    let node_hashes = if hash {
-        hashes
-            .into_iter()
-            .enumerate()
-            .map(|(i, h)| h.into_inner().ok_or_else(|| missing(i)))
-            .collect::<Result<Vec<_>>>()?
-    } else {
-        Vec::new()
-    };
+    let node_hashes = hashes
+        .into_iter()
+        .enumerate()
+        .map(|(i, h)| h.into_inner().ok_or_else(|| missing(i)))
+        .collect::<Result<Vec<_>>>()?;
     Ok(RunOutput {
         outputs: take_outputs(graph, inputs, &mut slots)?,
         node_hashes,
